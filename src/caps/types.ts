@@ -1,0 +1,43 @@
+import type { HostConfig } from '../model/types.js';
+import type { KernelFeatures, KernelState } from '../kernel/types.js';
+
+/** Everything the capabilities report is rendered from; gathered by the shell, rendered purely. */
+export interface CapsInput {
+  state: KernelState;
+  running: HostConfig;
+  /** running config differs from the safe one */
+  netConfigDirty: boolean;
+  features: KernelFeatures;
+  /** globs of devices treated as NICs besides physical ones (--fake-nics) */
+  fakeNics: string[];
+  /** from the resolver file (--resolv-conf) */
+  nameservers: string[];
+  version: string;
+  libvirt: LibvirtStatus;
+}
+
+export interface LibvirtStatus {
+  uri: string;
+  connected: boolean;
+  /** libvirt network per hostnetd network name: name and whether it is active; absent = not known */
+  networks?: Record<string, { name: string; active: boolean } | null>;
+  /** networks whose libvirt definition is owed (libvirt was unreachable) */
+  pending?: string[];
+}
+
+/** VDSM's shapes: every mtu a string, bond opts values numeric strings. */
+export type NetworkCapabilities = {
+  networks: Record<string, Record<string, unknown>>;
+  bridges: Record<string, Record<string, unknown>>;
+  nics: Record<string, Record<string, unknown>>;
+  bondings: Record<string, Record<string, unknown>>;
+  vlans: Record<string, Record<string, unknown>>;
+  nameservers: string[];
+  supportsIPv6: boolean;
+  netConfigDirty: boolean;
+  hostnet: {
+    version: string;
+    kernel: KernelFeatures;
+    libvirt: { uri: string; connected: boolean; pending?: string[] };
+  };
+};
