@@ -76,6 +76,8 @@ export interface KernelLink {
   bond?: BondInfo;
   bondSlave?: BondSlaveInfo;
   vlan?: { id: number; protocol: string };
+  /** bus of the parent device ('pci', 'virtio', ...): set for hardware NICs, absent for virtual links */
+  parentBus?: string;
   promiscuity: number;
   stats?: LinkStats;
 }
