@@ -1,0 +1,122 @@
+/**
+ * The Host.* verbs. Reads (capabilities, statistics) gather one view of the host — a kernel
+ * snapshot together with the running config and the resolver's nameservers — and render it
+ * with the pure builders in caps/. Changes go to the NetworkChanger (the transaction engine).
+ */
+import type { RequestContext } from './context.js';
+import type { ConnectivityTracker } from '../apply/connectivity.js';
+import type { NetworkChanger } from '../apply/types.js';
+import type { CapsInput, LibvirtStatus, NetworkCapabilities } from '../caps/types.js';
+import type { KernelFeatures, KernelState } from '../kernel/types.js';
+import type { HostConfig, SetupRequest } from '../model/types.js';
+import { ErrorCode, HostnetError } from '../errors.js';
+import { FreshCoalescer } from './fresh.js';
+import type { HostFacts } from './host-facts.js';
+
+/** What the verbs need from the rest of the daemon; the daemon wires the real ones, tests fakes. */
+export interface HostApiDeps {
+  /** one consistent snapshot of the managed namespace */
+  readKernel(): Promise<KernelState>;
+  /** kernel features (detected once, at start) */
+  features(): Promise<KernelFeatures>;
+  config: { running(): HostConfig; isDirty(): boolean };
+  nameservers(): Promise<string[]>;
+  libvirt(): LibvirtStatus;
+  hostFacts(): Promise<HostFacts>;
+  fakeNics: string[];
+  version: string;
+  connectivity: ConnectivityTracker;
+  changer: NetworkChanger;
+  buildNetworkCapabilities(input: CapsInput): NetworkCapabilities;
+  /** the map under getNetworkStatistics' `network` key: {iface: {name, rx, tx, ...}} */
+  buildStatistics(state: KernelState, fakeNics: string[], now: number): Record<string, unknown>;
+}
+
+/** Everything one read is rendered from, gathered at one moment. */
+interface HostView {
+  input: CapsInput;
+  takenAt: number;
+}
+
+export class HostApi {
+  private readonly view: FreshCoalescer<HostView>;
+
+  constructor(private readonly deps: HostApiDeps) {
+    this.view = new FreshCoalescer(() => this.gather());
+  }
+
+  async getNetworkCapabilities(_ctx?: RequestContext): Promise<NetworkCapabilities> {
+    const { input } = await this.view.get();
+    return this.deps.buildNetworkCapabilities(input);
+  }
+
+  async getCapabilities(ctx?: RequestContext): Promise<Record<string, unknown>> {
+    const [net, facts] = await Promise.all([this.getNetworkCapabilities(ctx), this.deps.hostFacts()]);
+    return { ...facts, software_version: this.deps.version, ...net };
+  }
+
+  async getNetworkStatistics(_ctx?: RequestContext): Promise<{ network: Record<string, unknown> }> {
+    const { input, takenAt } = await this.view.get();
+    return { network: this.deps.buildStatistics(input.state, this.deps.fakeNics, takenAt) };
+  }
+
+  ping2(): true {
+    return true;
+  }
+
+  /** Deprecated by VDSM, kept because old engines use it; it confirms connectivity as well. */
+  ping(): true {
+    this.deps.connectivity.confirm();
+    return true;
+  }
+
+  confirmConnectivity(): true {
+    this.deps.connectivity.confirm();
+    return true;
+  }
+
+  async setupNetworks(request: SetupRequest, ctx: RequestContext): Promise<true> {
+    await this.deps.changer.setup(request, ctx);
+    return true;
+  }
+
+  async setSafeNetworkConfig(ctx: RequestContext): Promise<true> {
+    await this.deps.changer.setSafe(ctx);
+    return true;
+  }
+
+  private async gather(): Promise<HostView> {
+    // config first: a change that commits while the dumps run shows up as a kernel ahead of
+    // the config, never as a config describing devices the snapshot predates
+    const running = this.deps.config.running();
+    const netConfigDirty = this.deps.config.isDirty();
+    const [state, features, nameservers] = await Promise.all([
+      this.deps.readKernel(),
+      this.deps.features(),
+      this.deps.nameservers(),
+    ]);
+    return {
+      takenAt: state.takenAt,
+      input: {
+        state,
+        running,
+        netConfigDirty,
+        features,
+        fakeNics: this.deps.fakeNics,
+        nameservers,
+        version: this.deps.version,
+        libvirt: this.deps.libvirt(),
+      },
+    };
+  }
+}
+
+/** Until the transaction engine is wired in: every change answers 21 "not supported yet". */
+export class NotSupportedChanger implements NetworkChanger {
+  async setup(): Promise<void> {
+    throw new HostnetError(ErrorCode.BAD_PARAMS, 'Host.setupNetworks is not supported yet by this hostnetd');
+  }
+  async setSafe(): Promise<void> {
+    throw new HostnetError(ErrorCode.BAD_PARAMS, 'Host.setSafeNetworkConfig is not supported yet by this hostnetd');
+  }
+}

@@ -1,0 +1,135 @@
+/**
+ * Wiring only: the state-directory lock, the stores, the kernel reader, the verbs and the
+ * listeners, started in that order and stopped in reverse. Everything here is a composition
+ * of parts tested on their own.
+ */
+import { mkdir, readFile } from 'node:fs/promises';
+import type { Logger } from 'pino';
+import { ConnectivityTracker } from '../apply/connectivity.js';
+import type { NetworkChanger } from '../apply/types.js';
+import { buildNetworkCapabilities } from '../caps/network.js';
+import { buildStatistics } from '../caps/statistics.js';
+import { HostApi, NotSupportedChanger } from '../api/host.js';
+import { readHostFacts } from '../api/host-facts.js';
+import { hostMethods } from '../api/methods.js';
+import { readNameservers } from '../api/resolv.js';
+import { detectKernelFeatures } from '../kernel/features.js';
+import { createIproute, type Iproute } from '../kernel/iproute.js';
+import { readKernelState } from '../kernel/snapshot.js';
+import type { KernelFeatures } from '../kernel/types.js';
+import { Dispatcher } from '../rpc/dispatch.js';
+import { DEFAULT_MAX_PAYLOAD, RpcServer, type TlsMaterial } from '../rpc/server.js';
+import { acquireStateLock, type StateLock } from '../store/lock.js';
+import { ConfigStore } from '../store/config-store.js';
+import type { DaemonOptions } from './options.js';
+import { hostnetVersion } from './version.js';
+
+/** What a NetworkChanger is built from; the transaction engine's factory receives this. */
+export interface ChangerEnv {
+  opts: DaemonOptions;
+  log: Logger;
+  ipr: Iproute;
+  store: ConfigStore;
+  connectivity: ConnectivityTracker;
+  features: KernelFeatures;
+}
+
+export interface DaemonHooks {
+  /** Builds the transaction engine (and settles an unfinished journal before we serve). */
+  makeChanger?(env: ChangerEnv): Promise<NetworkChanger>;
+}
+
+export interface RunningDaemon {
+  /** listener addresses with real ports */
+  addresses: string[];
+  close(): Promise<void>;
+}
+
+/** Starts serving; resolves once every listener accepts. Throws with an admin-readable message. */
+export async function startDaemon(opts: DaemonOptions, log: Logger, hooks: DaemonHooks = {}): Promise<RunningDaemon> {
+  const tls = opts.tls ? await readTls(opts.tls) : undefined;
+  await mkdir(opts.runDir, { recursive: true, mode: 0o755 });
+  const lock = await acquireStateLock(opts.stateDir, 'daemon');
+  if (lock.tookOver) log.warn({ previous: lock.tookOver.record, reason: lock.tookOver.reason }, 'replaced a stale state lock');
+  let server: RpcServer | undefined;
+  try {
+    const store = await ConfigStore.open(opts.stateDir);
+    const ipr = createIproute();
+    const connectivity = new ConnectivityTracker();
+    // detected once: kernel features do not change while we run
+    const features = await detectKernelFeatures({ state: await readKernelState(ipr) });
+    log.info({ features }, 'kernel features');
+    const env: ChangerEnv = { opts, log, ipr, store, connectivity, features };
+    const changer = hooks.makeChanger ? await hooks.makeChanger(env) : new NotSupportedChanger();
+    const api = new HostApi({
+      readKernel: () => readKernelState(ipr),
+      features: async () => features,
+      config: store,
+      nameservers: () => readNameservers(opts.resolvConf),
+      libvirt: () => ({ uri: opts.libvirtUri, connected: false }),
+      hostFacts: memo(readHostFacts),
+      fakeNics: opts.fakeNics,
+      version: hostnetVersion(),
+      connectivity,
+      changer,
+      buildNetworkCapabilities,
+      buildStatistics: (state, fakeNics, now) => unwrapStatistics(buildStatistics(state, fakeNics, now)),
+    });
+    const dispatcher = new Dispatcher({ methods: hostMethods(api), log: log.child({ component: 'rpc' }), defaultTimeoutMs: 60_000 });
+    server = new RpcServer({
+      listeners: opts.listen,
+      ...(tls ? { tls } : {}),
+      allowOrigins: opts.allowOrigins,
+      maxPayload: DEFAULT_MAX_PAYLOAD,
+      maxConnections: opts.maxConnections,
+      keepaliveMs: opts.keepalive * 1000,
+      maxInFlight: 32,
+      log: log.child({ component: 'rpc' }),
+      handleFrame: (text, from) => dispatcher.handleFrame(text, from),
+    });
+    await server.start();
+  } catch (e) {
+    await server?.close().catch(() => undefined);
+    await lock.release();
+    throw e;
+  }
+  const running = server;
+  return {
+    addresses: running.addresses(),
+    close: () => stop(running, lock),
+  };
+}
+
+async function stop(server: RpcServer, lock: StateLock): Promise<void> {
+  try {
+    await server.close();
+  } finally {
+    await lock.release();
+  }
+}
+
+async function readTls(files: { cert: string; key: string; ca: string }): Promise<TlsMaterial> {
+  const read = async (what: string, file: string) => {
+    try {
+      return await readFile(file);
+    } catch (e) {
+      throw new Error(`cannot read --tls-${what} ${file}: ${(e as Error).message}`);
+    }
+  };
+  return { cert: await read('cert', files.cert), key: await read('key', files.key), ca: await read('ca', files.ca) };
+}
+
+function memo<T>(fn: () => Promise<T>): () => Promise<T> {
+  let p: Promise<T> | undefined;
+  return () => (p ??= fn());
+}
+
+/** buildStatistics may answer the per-interface map or VDSM's whole {network: map}; the verb wants the map. */
+function unwrapStatistics(stats: unknown): Record<string, unknown> {
+  const s = stats as Record<string, unknown>;
+  if (s && typeof s.network === 'object' && s.network !== null && Object.keys(s).length <= 2) {
+    return s.network as Record<string, unknown>;
+  }
+  return s;
+}
+

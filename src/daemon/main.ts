@@ -1,0 +1,71 @@
+/**
+ * bin/hostnetd: `hostnetd [options]` runs the daemon in the foreground until SIGTERM/SIGINT;
+ * `hostnetd restore [options]` restores the safe config at boot and exits.
+ * Exit codes: 0 clean stop, 1 could not start (message on stderr and in the log), 2 usage.
+ */
+import { readFileSync } from 'node:fs';
+import { pino } from 'pino';
+import { HostnetError } from '../errors.js';
+import { startDaemon } from './daemon.js';
+import { DAEMON_USAGE, parseDaemonArgs, UsageError } from './options.js';
+import { runRestore } from './restore.js';
+
+async function main(argv: string[]): Promise<number> {
+  if (argv[0] === 'restore') return runRestore(argv.slice(1));
+  let opts;
+  try {
+    opts = parseDaemonArgs(argv, (f) => readFileSync(f, 'utf8'));
+  } catch (e) {
+    if (!(e instanceof UsageError)) throw e;
+    process.stderr.write(`hostnetd: ${e.message}\nRun 'hostnetd --help' for the options.\n`);
+    return 2;
+  }
+  if (opts === 'help') {
+    process.stdout.write(DAEMON_USAGE);
+    return 0;
+  }
+  const log = pino({ name: 'hostnetd', level: opts.logLevel, timestamp: pino.stdTimeFunctions.isoTime });
+  let daemon;
+  try {
+    daemon = await startDaemon(opts, log);
+  } catch (e) {
+    const message = e instanceof Error ? e.message : String(e);
+    log.fatal({ err: e instanceof HostnetError ? undefined : e }, `cannot start: ${message}`);
+    process.stderr.write(`hostnetd: cannot start: ${message}\n`);
+    return 1;
+  }
+  log.info({ listen: daemon.addresses, stateDir: opts.stateDir, pid: process.pid }, 'ready');
+  const running = daemon;
+  return new Promise<number>((resolve) => {
+    let stopping = false;
+    const stop = (signal: NodeJS.Signals) => {
+      if (stopping) {
+        log.warn({ signal }, 'second signal while stopping; exiting now');
+        resolve(1);
+        return;
+      }
+      stopping = true;
+      log.info({ signal }, 'stopping');
+      running.close().then(
+        () => {
+          log.info('stopped');
+          resolve(0);
+        },
+        (err: unknown) => {
+          log.error({ err }, 'error while stopping');
+          resolve(1);
+        },
+      );
+    };
+    process.on('SIGTERM', stop);
+    process.on('SIGINT', stop);
+  });
+}
+
+main(process.argv.slice(2)).then(
+  (code) => process.exit(code),
+  (err: unknown) => {
+    process.stderr.write(`hostnetd: unexpected failure: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}\n`);
+    process.exit(1);
+  },
+);

@@ -1,0 +1,201 @@
+/**
+ * The daemon's options: defaults < --config FILE (JSON, keys are the long flags in camelCase)
+ * < command line. Pure apart from the injected file reader, so every rule is unit-tested.
+ */
+import { parseArgs } from 'node:util';
+import * as path from 'node:path';
+import { ListenError, parseListen, type ListenSpec } from '../rpc/listen.js';
+
+export const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const;
+export type LogLevel = (typeof LOG_LEVELS)[number];
+
+export interface DaemonOptions {
+  stateDir: string;
+  runDir: string;
+  logLevel: LogLevel;
+  /** globs of devices treated as NICs besides physical ones */
+  fakeNics: string[];
+  /** 'none' disables libvirt */
+  libvirtUri: string;
+  listen: ListenSpec[];
+  /** file paths; all three present whenever a wss listener is configured */
+  tls?: { cert: string; key: string; ca: string };
+  allowOrigins: string[];
+  resolvConf: string;
+  maxConnections: number;
+  /** seconds between keepalive pings */
+  keepalive: number;
+}
+
+export class UsageError extends Error {}
+
+export const DEFAULTS = {
+  stateDir: '/var/lib/hostnetd',
+  runDir: '/run/hostnetd',
+  logLevel: 'info' as LogLevel,
+  fakeNics: 'dummy_*,veth_*',
+  libvirtUri: 'qemu:///system',
+  resolvConf: '/etc/resolv.conf',
+  maxConnections: 256,
+  keepalive: 30,
+};
+
+export const DAEMON_USAGE = `Usage: hostnetd [options]          run the daemon (manages the network namespace it starts in)
+       hostnetd restore [options]  apply the safe network config at boot, then exit
+
+Options (a --config file may set any of them; the command line wins):
+  --config FILE          JSON object whose keys are these long options in camelCase,
+                         e.g. {"stateDir": "/var/lib/hostnetd", "listen": ["unix:/run/hostnetd/hostnetd.sock"]}
+  --state-dir DIR        running/safe config, journal and lock (default ${DEFAULTS.stateDir})
+  --run-dir DIR          runtime files, the default socket (default ${DEFAULTS.runDir})
+  --listen URL           repeatable: unix:PATH (mode 0600), ws://ADDR:PORT (loopback only),
+                         wss://ADDR:PORT (needs --tls-cert, --tls-key, --tls-ca)
+                         (default unix:<run-dir>/hostnetd.sock)
+  --tls-cert FILE        server certificate (PEM) for wss listeners
+  --tls-key FILE         its private key (PEM)
+  --tls-ca FILE          CA that client certificates must chain to; clients without one are refused
+  --allow-origin ORIGIN  repeatable: an Origin header allowed to upgrade (default: none, so
+                         browsers are refused)
+  --fake-nics GLOBS      devices treated as NICs besides physical ones (default '${DEFAULTS.fakeNics}')
+  --libvirt-uri URI      libvirt connection, or 'none' (default ${DEFAULTS.libvirtUri})
+  --resolv-conf FILE     resolver file for nameservers (default ${DEFAULTS.resolvConf})
+  --log-level LEVEL      ${LOG_LEVELS.join('|')} (default ${DEFAULTS.logLevel})
+  --max-connections N    concurrent client connections (default ${DEFAULTS.maxConnections})
+  --keepalive SECONDS    ping interval; a peer silent for two intervals is dropped (default ${DEFAULTS.keepalive})
+  -h, --help             this text
+`;
+
+const FLAGS = {
+  config: { type: 'string' },
+  'state-dir': { type: 'string' },
+  'run-dir': { type: 'string' },
+  'log-level': { type: 'string' },
+  'fake-nics': { type: 'string' },
+  'libvirt-uri': { type: 'string' },
+  listen: { type: 'string', multiple: true },
+  'tls-cert': { type: 'string' },
+  'tls-key': { type: 'string' },
+  'tls-ca': { type: 'string' },
+  'allow-origin': { type: 'string', multiple: true },
+  'resolv-conf': { type: 'string' },
+  'max-connections': { type: 'string' },
+  keepalive: { type: 'string' },
+  help: { type: 'boolean', short: 'h' },
+} as const;
+
+type FlagName = Exclude<keyof typeof FLAGS, 'help' | 'config'>;
+const camel = (flag: string) => flag.replace(/-([a-z])/g, (_, c: string) => c.toUpperCase());
+/** config-file key → flag */
+const CONFIG_KEYS = new Map<string, FlagName>(
+  (Object.keys(FLAGS) as (keyof typeof FLAGS)[])
+    .filter((f): f is FlagName => f !== 'help' && f !== 'config')
+    .map((f) => [camel(f), f]),
+);
+
+type Raw = Partial<Record<FlagName, string | string[]>>;
+
+/** 'help' when --help was asked for. */
+export function parseDaemonArgs(argv: string[], readFile: (file: string) => string): DaemonOptions | 'help' {
+  let parsed;
+  try {
+    parsed = parseArgs({ args: argv, options: FLAGS, allowPositionals: false, strict: true });
+  } catch (e) {
+    throw new UsageError((e as Error).message);
+  }
+  const { values } = parsed;
+  if (values.help) return 'help';
+  const fromFile = values.config !== undefined ? readConfigFile(values.config, readFile) : {};
+  const fromArgs: Raw = {};
+  for (const [k, v] of Object.entries(values)) {
+    if (k !== 'help' && k !== 'config' && v !== undefined) fromArgs[k as FlagName] = v as string | string[];
+  }
+  return resolve({ ...fromFile, ...fromArgs });
+}
+
+function readConfigFile(file: string, readFile: (file: string) => string): Raw {
+  let text: string;
+  try {
+    text = readFile(file);
+  } catch (e) {
+    throw new UsageError(`--config ${file}: cannot read it: ${(e as Error).message}`);
+  }
+  let doc: unknown;
+  try {
+    doc = JSON.parse(text);
+  } catch (e) {
+    throw new UsageError(`--config ${file}: not valid JSON: ${(e as Error).message}`);
+  }
+  if (typeof doc !== 'object' || doc === null || Array.isArray(doc)) {
+    throw new UsageError(`--config ${file}: expected a JSON object of options`);
+  }
+  const raw: Raw = {};
+  for (const [key, value] of Object.entries(doc)) {
+    const flag = CONFIG_KEYS.get(key);
+    if (!flag) throw new UsageError(`--config ${file}: unknown key ${JSON.stringify(key)}; known: ${[...CONFIG_KEYS.keys()].join(', ')}`);
+    const multiple = 'multiple' in FLAGS[flag];
+    const strings = Array.isArray(value) && value.every((v) => typeof v === 'string');
+    if (flag === 'fake-nics' && strings) raw[flag] = (value as string[]).join(',');
+    else if (multiple && strings) raw[flag] = value as string[];
+    else if (typeof value === 'string' || typeof value === 'number') raw[flag] = multiple ? [String(value)] : String(value);
+    else throw new UsageError(`--config ${file}: ${key} must be a ${multiple ? 'string or a list of strings' : 'string'}`);
+  }
+  return raw;
+}
+
+const one = (v: string | string[] | undefined): string | undefined => (Array.isArray(v) ? v[v.length - 1] : v);
+const many = (v: string | string[] | undefined): string[] => (v === undefined ? [] : Array.isArray(v) ? v : [v]);
+
+function positiveInt(flag: string, v: string | undefined, fallback: number): number {
+  if (v === undefined) return fallback;
+  const n = Number(v);
+  if (!Number.isInteger(n) || n <= 0) throw new UsageError(`--${flag} ${v}: expected a positive integer`);
+  return n;
+}
+
+function resolve(raw: Raw): DaemonOptions {
+  const stateDir = path.resolve(one(raw['state-dir']) ?? DEFAULTS.stateDir);
+  const runDir = path.resolve(one(raw['run-dir']) ?? DEFAULTS.runDir);
+  const logLevel = one(raw['log-level']) ?? DEFAULTS.logLevel;
+  if (!(LOG_LEVELS as readonly string[]).includes(logLevel)) {
+    throw new UsageError(`--log-level ${logLevel}: expected one of ${LOG_LEVELS.join(', ')}`);
+  }
+  const fakeNics = (one(raw['fake-nics']) ?? DEFAULTS.fakeNics)
+    .split(',')
+    .map((g) => g.trim())
+    .filter((g) => g.length > 0);
+  const listenUrls = many(raw.listen);
+  const listen = (listenUrls.length > 0 ? listenUrls : [`unix:${path.join(runDir, 'hostnetd.sock')}`]).map((u) => {
+    try {
+      // a relative unix path is taken from the current directory, like every other path option
+      return parseListen(u.startsWith('unix:') && !u.startsWith('unix:/') ? `unix:${path.resolve(u.slice(5))}` : u);
+    } catch (e) {
+      if (e instanceof ListenError) throw new UsageError(e.message);
+      throw e;
+    }
+  });
+  const tlsFiles = { cert: one(raw['tls-cert']), key: one(raw['tls-key']), ca: one(raw['tls-ca']) };
+  const wss = listen.filter((l) => l.kind === 'wss');
+  let tls: DaemonOptions['tls'];
+  if (tlsFiles.cert !== undefined && tlsFiles.key !== undefined && tlsFiles.ca !== undefined) {
+    tls = { cert: path.resolve(tlsFiles.cert), key: path.resolve(tlsFiles.key), ca: path.resolve(tlsFiles.ca) };
+  } else if (wss.length > 0) {
+    const missing = Object.entries(tlsFiles)
+      .filter(([, v]) => v === undefined)
+      .map(([k]) => `--tls-${k}`);
+    throw new UsageError(`${wss[0]!.url} needs ${missing.join(', ')} (TLS with client certificates is mandatory off loopback)`);
+  }
+  const opts: DaemonOptions = {
+    stateDir,
+    runDir,
+    logLevel: logLevel as LogLevel,
+    fakeNics,
+    libvirtUri: one(raw['libvirt-uri']) ?? DEFAULTS.libvirtUri,
+    listen,
+    allowOrigins: many(raw['allow-origin']),
+    resolvConf: path.resolve(one(raw['resolv-conf']) ?? DEFAULTS.resolvConf),
+    maxConnections: positiveInt('max-connections', one(raw['max-connections']), DEFAULTS.maxConnections),
+    keepalive: positiveInt('keepalive', one(raw.keepalive), DEFAULTS.keepalive),
+  };
+  if (tls) opts.tls = tls;
+  return opts;
+}
