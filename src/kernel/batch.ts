@@ -1,0 +1,87 @@
+/**
+ * Op → lines of an `ip -batch` script. Pure. Every word comes from a validated name, a number
+ * or an address checked by the validator, so nothing here can split a line; `assertWord`
+ * re-checks anyway because a batch line is parsed by whitespace.
+ */
+import { BOND_OPTIONS } from '../model/bond-options.js';
+import { BRIDGE_OPTIONS } from '../model/bridge-options.js';
+import type { Op } from '../plan/types.js';
+
+export interface BatchScript {
+  /** the script, one command per line */
+  text: string;
+  /** line number (1-based, as ip reports it) → index of the op it belongs to */
+  opOfLine: number[];
+}
+
+export function renderBatch(ops: readonly Op[]): BatchScript {
+  const lines: string[] = [];
+  const opOfLine: number[] = [0];
+  ops.forEach((op, i) => {
+    for (const words of renderOp(op)) {
+      words.forEach(assertWord);
+      lines.push(words.join(' '));
+      opOfLine.push(i);
+    }
+  });
+  return { text: lines.length ? `${lines.join('\n')}\n` : '', opOfLine };
+}
+
+export function renderOp(op: Op): string[][] {
+  switch (op.op) {
+    case 'add-bridge':
+      return [['link', 'add', 'name', op.dev, 'type', 'bridge', 'stp_state', op.stp ? '1' : '0', ...bridgeOpts(op.opts)]];
+    case 'set-bridge':
+      return [['link', 'set', 'dev', op.dev, 'type', 'bridge', 'stp_state', op.stp ? '1' : '0', ...bridgeOpts(op.opts)]];
+    case 'add-vlan':
+      return [['link', 'add', 'link', op.base, 'name', op.dev, 'mtu', String(op.mtu), 'type', 'vlan', 'id', String(op.id)]];
+    case 'add-bond':
+      return [['link', 'add', 'name', op.dev, 'type', 'bond', ...bondOpts(op.options)]];
+    case 'set-bond':
+      return [['link', 'set', 'dev', op.dev, 'type', 'bond', ...bondOpts(op.options, true)]];
+    case 'del':
+      return [['link', 'del', 'dev', op.dev]];
+    case 'master':
+      if (op.master === null) return [['link', 'set', 'dev', op.dev, 'nomaster']];
+      // the bonding driver takes slaves that are down
+      if (op.master.startsWith('bond')) return [['link', 'set', 'dev', op.dev, 'down'], ['link', 'set', 'dev', op.dev, 'master', op.master]];
+      return [['link', 'set', 'dev', op.dev, 'master', op.master]];
+    case 'mtu':
+      return [['link', 'set', 'dev', op.dev, 'mtu', String(op.mtu)]];
+    case 'hwaddr':
+      return [['link', 'set', 'dev', op.dev, 'address', op.hwaddr]];
+    case 'up':
+      return [['link', 'set', 'dev', op.dev, 'up']];
+    case 'down':
+      return [['link', 'set', 'dev', op.dev, 'down']];
+    case 'addr-add':
+      // nodad: a static address is ours; waiting for DAD only delays the verification
+      return [['address', 'add', op.cidr, 'dev', op.dev, ...(op.cidr.includes(':') ? ['nodad'] : [])]];
+    case 'addr-del':
+      return [['address', 'del', op.cidr, 'dev', op.dev]];
+    case 'route-replace':
+      return [['route', 'replace', defaultDst(op.family), 'via', op.gateway, 'dev', op.dev]];
+    case 'route-del':
+      return [['route', 'del', defaultDst(op.family), ...(op.gateway ? ['via', op.gateway] : []), 'dev', op.dev]];
+  }
+}
+
+/** A batch line cannot carry -4/-6; the prefix's own family tells ip which table to use. */
+const defaultDst = (family: 'inet' | 'inet6') => (family === 'inet' ? '0.0.0.0/0' : '::/0');
+
+function bridgeOpts(opts: Record<string, string>): string[] {
+  return Object.entries(opts).flatMap(([k, v]) => [BRIDGE_OPTIONS[k] ?? k, v]);
+}
+
+/** On an existing bond the mode cannot change while it has slaves; the planner recreates it instead. */
+function bondOpts(opts: Record<string, string>, existing = false): string[] {
+  return Object.entries(opts).flatMap(([k, v]) => {
+    if (k === 'mode') return existing ? [] : ['mode', v];
+    if (k === 'arp_ip_target') return ['arp_ip_target', v];
+    return [BOND_OPTIONS[k]?.ip ?? k, v];
+  });
+}
+
+function assertWord(w: string): void {
+  if (!/^[A-Za-z0-9_.:\/+,\-]+$/.test(w)) throw new Error(`refusing to put ${JSON.stringify(w)} in an ip batch`);
+}

@@ -1,0 +1,49 @@
+/**
+ * The only place that changes the kernel: a plan runs as one `ip -batch -` process. ip stops
+ * at the first failing line and names it ("Command failed -:N"), which maps back to the op.
+ */
+import { ErrorCode, HostnetError } from '../errors.js';
+import type { Op } from '../plan/types.js';
+import { renderBatch } from './batch.js';
+import type { Iproute } from './iproute.js';
+import { IprouteError } from './iproute.js';
+
+export interface ExecuteOptions {
+  /** keep going past failing lines (rollback: restore as much as possible) */
+  force?: boolean;
+}
+
+export class ExecuteError extends HostnetError {
+  constructor(
+    message: string,
+    /** index of the failing op, when known */
+    readonly opIndex: number | null,
+    readonly stderr: string,
+  ) {
+    super(ErrorCode.APPLY_FAILED, message);
+    this.name = 'ExecuteError';
+  }
+}
+
+export async function executePlan(ipr: Iproute, ops: readonly Op[], opts: ExecuteOptions = {}): Promise<void> {
+  if (ops.length === 0) return;
+  const script = renderBatch(ops);
+  try {
+    await ipr.ip([...(opts.force ? ['-force'] : []), '-batch', '-'], { input: script.text });
+  } catch (e) {
+    if (!(e instanceof IprouteError)) throw e;
+    throw explain(e, ops, script);
+  }
+}
+
+function explain(e: IprouteError, ops: readonly Op[], script: ReturnType<typeof renderBatch>): ExecuteError {
+  const lineNo = /Command failed -:(\d+)/.exec(e.stderr)?.[1];
+  const reason = e.stderr.split('\n').filter((l) => l && !l.startsWith('Command failed')).join('; ') || e.message;
+  if (lineNo === undefined) return new ExecuteError(`ip -batch failed: ${reason}`, null, e.stderr);
+  const n = Number(lineNo);
+  const idx = script.opOfLine[n] ?? null;
+  const line = script.text.split('\n')[n - 1] ?? '';
+  const op = idx === null ? undefined : ops[idx];
+  const what = op ? `${op.op} ${'dev' in op ? op.dev : ''}`.trim() : 'unknown operation';
+  return new ExecuteError(`kernel refused '${line}' (${what}, step ${(idx ?? 0) + 1} of ${ops.length}): ${reason}`, idx, e.stderr);
+}

@@ -1,0 +1,66 @@
+/**
+ * Bonding options the kernel knows, by sysfs name, with the modes each applies to and the
+ * iproute2 keyword that sets it. Used to refuse a bad option before anything is touched (25),
+ * and to render `ip link add ... type bond ...`.
+ */
+
+export const BOND_MODES = [
+  'balance-rr', 'active-backup', 'balance-xor', 'broadcast', '802.3ad', 'balance-tlb', 'balance-alb',
+] as const;
+export type BondMode = (typeof BOND_MODES)[number];
+
+const ALL: readonly BondMode[] = BOND_MODES;
+const AB_TLB_ALB: readonly BondMode[] = ['active-backup', 'balance-tlb', 'balance-alb'];
+const NOT_ADAPTIVE: readonly BondMode[] = ['balance-rr', 'active-backup', 'balance-xor', 'broadcast'];
+
+interface BondOptionSpec {
+  modes: readonly BondMode[];
+  /** iproute2 `type bond` keyword */
+  ip: string;
+  /** accepted value syntax */
+  value: RegExp;
+}
+
+const NUM = /^\d+$/;
+const BOOL01 = /^[01]$/;
+
+export const BOND_OPTIONS: Record<string, BondOptionSpec> = {
+  miimon: { modes: ALL, ip: 'miimon', value: NUM },
+  updelay: { modes: ALL, ip: 'updelay', value: NUM },
+  downdelay: { modes: ALL, ip: 'downdelay', value: NUM },
+  peer_notif_delay: { modes: ALL, ip: 'peer_notify_delay', value: NUM },
+  use_carrier: { modes: ALL, ip: 'use_carrier', value: BOOL01 },
+  arp_interval: { modes: NOT_ADAPTIVE, ip: 'arp_interval', value: NUM },
+  arp_ip_target: { modes: NOT_ADAPTIVE, ip: 'arp_ip_target', value: /^(\d{1,3}(\.\d{1,3}){3})(,\d{1,3}(\.\d{1,3}){3})*$/ },
+  arp_validate: { modes: NOT_ADAPTIVE, ip: 'arp_validate', value: /^(none|active|backup|all|filter|filter_active|filter_backup|[0-6])$/ },
+  arp_all_targets: { modes: NOT_ADAPTIVE, ip: 'arp_all_targets', value: /^(any|all|0|1)$/ },
+  primary: { modes: AB_TLB_ALB, ip: 'primary', value: /^[A-Za-z0-9_][A-Za-z0-9_.\-]{0,14}$/ },
+  primary_reselect: { modes: AB_TLB_ALB, ip: 'primary_reselect', value: /^(always|better|failure|[0-2])$/ },
+  fail_over_mac: { modes: ['active-backup'], ip: 'fail_over_mac', value: /^(none|active|follow|[0-2])$/ },
+  xmit_hash_policy: {
+    modes: ['balance-xor', '802.3ad', 'balance-tlb'],
+    ip: 'xmit_hash_policy',
+    value: /^(layer2|layer3\+4|layer2\+3|encap2\+3|encap3\+4|vlan\+srcmac|[0-5])$/,
+  },
+  resend_igmp: { modes: ALL, ip: 'resend_igmp', value: NUM },
+  num_grat_arp: { modes: ['active-backup'], ip: 'num_grat_arp', value: NUM },
+  num_unsol_na: { modes: ['active-backup'], ip: 'num_unsol_na', value: NUM },
+  all_slaves_active: { modes: ALL, ip: 'all_slaves_active', value: BOOL01 },
+  min_links: { modes: ['802.3ad'], ip: 'min_links', value: NUM },
+  lp_interval: { modes: ['balance-tlb', 'balance-alb'], ip: 'lp_interval', value: NUM },
+  packets_per_slave: { modes: ['balance-rr'], ip: 'packets_per_slave', value: NUM },
+  tlb_dynamic_lb: { modes: ['balance-tlb'], ip: 'tlb_dynamic_lb', value: BOOL01 },
+  lacp_rate: { modes: ['802.3ad'], ip: 'lacp_rate', value: /^(slow|fast|0|1)$/ },
+  ad_select: { modes: ['802.3ad'], ip: 'ad_select', value: /^(stable|bandwidth|count|[0-2])$/ },
+  ad_actor_sys_prio: { modes: ['802.3ad'], ip: 'ad_actor_sys_prio', value: NUM },
+  ad_user_port_key: { modes: ['802.3ad'], ip: 'ad_user_port_key', value: NUM },
+  ad_actor_system: { modes: ['802.3ad'], ip: 'ad_actor_system', value: /^([0-9a-fA-F]{2}:){5}[0-9a-fA-F]{2}$/ },
+};
+
+/** Mode given by name or number → its name, or null. */
+export function bondModeName(v: string): BondMode | null {
+  if (/^\d$/.test(v)) return BOND_MODES[Number(v)] ?? null;
+  return (BOND_MODES as readonly string[]).includes(v) ? (v as BondMode) : null;
+}
+
+export const bondModeNumber = (mode: string): number => (BOND_MODES as readonly string[]).indexOf(mode);

@@ -1,0 +1,39 @@
+/**
+ * VDSM's merge rule: each network or bond named in a request replaces its running definition
+ * whole (or is removed); the rest is untouched. A new defaultRoute holder takes the default
+ * route, and with it the nameservers, from the old one.
+ */
+import { badBonding, badBridge } from '../errors.js';
+import type { CanonicalRequest } from '../validate/request.js';
+import { isRemoval } from '../validate/request.js';
+import type { HostConfig } from './types.js';
+
+export function mergeRequest(running: HostConfig, req: CanonicalRequest, kernelBonds: ReadonlySet<string>): HostConfig {
+  const desired: HostConfig = structuredClone(running);
+  for (const [name, net] of Object.entries(req.networks)) {
+    if (isRemoval(net)) {
+      if (!(name in desired.networks)) throw badBridge(`network '${name}': cannot remove it, no such network`);
+      delete desired.networks[name];
+    } else {
+      desired.networks[name] = net;
+    }
+  }
+  for (const [name, bond] of Object.entries(req.bonds)) {
+    if (isRemoval(bond)) {
+      if (!(name in desired.bonds) && !kernelBonds.has(name)) throw badBonding(`bond '${name}': cannot remove it, no such bond`);
+      delete desired.bonds[name];
+    } else {
+      desired.bonds[name] = bond;
+    }
+  }
+  const newHolder = Object.entries(req.networks).find(([, n]) => !isRemoval(n) && n.defaultRoute)?.[0];
+  if (newHolder) {
+    for (const net of Object.values(desired.networks)) {
+      if (net.name !== newHolder && net.defaultRoute) {
+        net.defaultRoute = false;
+        net.nameservers = [];
+      }
+    }
+  }
+  return desired;
+}

@@ -1,0 +1,149 @@
+/**
+ * HostConfig → DesiredKernel: which devices the networks and bonds need and how each must
+ * look. Pure. VDSM's rules live here:
+ * - a bridged network is a bridge named after it with the IP; its uplink (nic, bond or
+ *   vlan device) is the bridge's port;
+ * - a base device carries the largest MTU of its networks; a device that no network uses
+ *   any more goes back to 1500 and loses its master;
+ * - a NIC taken as bridge port, vlan base or bond slave loses its own IP addresses.
+ */
+import type { Bond, HostConfig, Network } from '../model/types.js';
+import { DEFAULT_MTU } from '../validate/request.js';
+import type { DesiredKernel, DesiredLink, DesiredRoute } from './types.js';
+
+/** The devices one network stands on. */
+export interface NetworkDevices {
+  /** nic or bond, if any */
+  base?: string;
+  /** base.vlan when tagged, else base */
+  southbound?: string;
+  /** the device holding the IP: the bridge, else the southbound device */
+  top: string;
+}
+
+export function networkDevices(net: Network): NetworkDevices {
+  const base = net.nic ?? net.bonding;
+  const southbound = base === undefined ? undefined : net.vlan === undefined ? base : `${base}.${net.vlan}`;
+  const top = net.bridged ? net.name : southbound!;
+  const out: NetworkDevices = { top };
+  if (base !== undefined) out.base = base;
+  if (southbound !== undefined) out.southbound = southbound;
+  return out;
+}
+
+export function networkAddresses(net: Network): string[] {
+  const v4 = net.ipv4 ? [`${net.ipv4.address}/${net.ipv4.prefix}`] : [];
+  return [...v4, ...net.ipv6.addresses];
+}
+
+/**
+ * @param exists which devices are present, so a network or bond whose NIC vanished is skipped
+ *   (reported by the caller) instead of failing everything else
+ */
+export function desiredKernel(desired: HostConfig, previous: HostConfig, exists: (dev: string) => boolean): DesiredKernel {
+  const links: Record<string, DesiredLink> = {};
+  const usable = usableNetworks(desired, exists);
+  const bonds = Object.values(desired.bonds).filter((b) => b.nics.some(exists));
+
+  for (const bond of bonds) addBond(links, bond, exists);
+  for (const net of usable) addNetwork(links, net);
+  setBaseMtus(links, usable);
+  releaseLeftovers(links, desired, previous, exists);
+
+  const desiredDevices = new Set(Object.keys(links));
+  const remove = virtualDevicesOf(previous).filter((d) => !desiredDevices.has(d));
+  return {
+    links,
+    remove,
+    defaultRoutes: defaultRoutes(usable),
+    routeDevices: [...new Set([...Object.values(previous.networks), ...usable].map((n) => networkDevices(n).top))],
+  };
+}
+
+export function usableNetworks(config: HostConfig, exists: (dev: string) => boolean): Network[] {
+  return Object.values(config.networks).filter((n) => {
+    if (n.nic !== undefined) return exists(n.nic);
+    if (n.bonding !== undefined) return n.bonding in config.bonds ? config.bonds[n.bonding]!.nics.some(exists) : exists(n.bonding);
+    return true;
+  });
+}
+
+function addBond(links: Record<string, DesiredLink>, bond: Bond, exists: (dev: string) => boolean): void {
+  const spec: DesiredLink['bond'] = { options: bond.options };
+  if (bond.hwaddr) spec.hwaddr = bond.hwaddr;
+  links[bond.name] = { name: bond.name, kind: 'bond', master: null, up: true, addresses: [], bond: spec };
+  for (const nic of bond.nics.filter(exists)) {
+    links[nic] = { name: nic, kind: 'nic', master: bond.name, up: true, addresses: [] };
+  }
+}
+
+function addNetwork(links: Record<string, DesiredLink>, net: Network): void {
+  const { base, southbound, top } = networkDevices(net);
+  const addresses = networkAddresses(net);
+  if (base !== undefined && !(base in links)) {
+    // a NIC or an adopted bond; its master and addresses are settled below
+    links[base] = { name: base, kind: net.bonding !== undefined ? 'bond' : 'nic', master: null, up: true, addresses: [] };
+  }
+  if (net.vlan !== undefined) {
+    links[southbound!] = {
+      name: southbound!, kind: 'vlan', vlan: { base: base!, id: net.vlan }, mtu: net.mtu, master: null, up: true, addresses: [],
+    };
+  }
+  if (net.bridged) {
+    links[top] = {
+      name: top, kind: 'bridge', bridge: { stp: net.stp, opts: net.bridgeOpts }, mtu: net.mtu, master: null, up: true, addresses,
+    };
+    if (southbound !== undefined) links[southbound]!.master = top;
+  } else {
+    links[top]!.addresses = addresses;
+  }
+}
+
+/** A base device carries the largest MTU of the networks over it (tagged or not). */
+function setBaseMtus(links: Record<string, DesiredLink>, nets: Network[]): void {
+  const mtus = new Map<string, number>();
+  for (const net of nets) {
+    const { base } = networkDevices(net);
+    if (base !== undefined) mtus.set(base, Math.max(mtus.get(base) ?? 0, net.mtu));
+  }
+  for (const [dev, mtu] of mtus) links[dev]!.mtu = mtu;
+  // bonds without networks still need an MTU; slaves follow their bond (the kernel sets them)
+  for (const link of Object.values(links)) {
+    if (link.kind === 'bond' && link.mtu === undefined) link.mtu = DEFAULT_MTU;
+  }
+}
+
+/** NICs the previous config used and this one does not: back to no master, 1500, no addresses. */
+function releaseLeftovers(
+  links: Record<string, DesiredLink>, desired: HostConfig, previous: HostConfig, exists: (dev: string) => boolean,
+): void {
+  const previouslyUsed = new Set<string>();
+  for (const net of Object.values(previous.networks)) {
+    if (net.nic !== undefined) previouslyUsed.add(net.nic);
+  }
+  for (const bond of Object.values(previous.bonds)) bond.nics.forEach((n) => previouslyUsed.add(n));
+  for (const nic of previouslyUsed) {
+    if (nic in links || !exists(nic)) continue;
+    links[nic] = { name: nic, kind: 'nic', master: null, mtu: DEFAULT_MTU, addresses: [] };
+  }
+  void desired;
+}
+
+/** Devices a config creates (bridges, vlans, bonds): what may be deleted when no longer wanted. */
+export function virtualDevicesOf(config: HostConfig): string[] {
+  const out = new Set<string>(Object.keys(config.bonds));
+  for (const net of Object.values(config.networks)) {
+    const { base, southbound, top } = networkDevices(net);
+    if (net.bridged) out.add(top);
+    if (net.vlan !== undefined) out.add(southbound!);
+    if (net.bonding !== undefined && base !== undefined) out.add(base);
+  }
+  return [...out];
+}
+
+function defaultRoutes(nets: Network[]): DesiredKernel['defaultRoutes'] {
+  const holder = nets.find((n) => n.defaultRoute);
+  const route = (gateway: string | undefined): DesiredRoute | null =>
+    holder && gateway ? { gateway, dev: networkDevices(holder).top } : null;
+  return { inet: route(holder?.ipv4?.gateway), inet6: route(holder?.ipv6.gateway) };
+}

@@ -1,0 +1,193 @@
+/**
+ * diff(DesiredKernel, KernelState) → Op[]: the smallest ordered list of operations that takes
+ * the kernel to the desired state. Pure. Edits are made in place (an MTU or address change
+ * never recreates a device; a bridge keeps running while its port moves). An empty result
+ * means the kernel already matches: that is how a repeated request does nothing, and how a
+ * change is verified.
+ *
+ * Ordering: each op gets a phase; within a phase, the order of the desired links is kept.
+ * MTUs go down from the top (bridge → vlan → base) and up from the bottom, so a device never
+ * has a larger MTU than what carries it.
+ */
+import { HostnetError, ErrorCode } from '../errors.js';
+import type { KernelAddress, KernelLink, KernelRoute, KernelState } from '../kernel/types.js';
+import { canonicalIpv6 } from '../validate/ip.js';
+import type { DesiredKernel, DesiredLink, Op } from './types.js';
+
+const DEPTH: Record<DesiredLink['kind'], number> = { nic: 0, bond: 0, vlan: 1, bridge: 2 };
+
+// phases, in execution order
+const P = {
+  routeDel: 0, detach: 1, del: 2, mtuDown: 3, bond: 4, enslaveBond: 5, mtuUpBase: 6, addVlan: 7, mtuUpVlan: 8,
+  bridge: 9, enslaveBridge: 10, mtuUpBridge: 11, up: 12, addrDel: 13, addrAdd: 14, routeAdd: 15,
+} as const;
+
+interface Staged { phase: number; order: number; op: Op }
+
+export function diff(want: DesiredKernel, state: KernelState): Op[] {
+  const staged: Staged[] = [];
+  const push = (phase: number, op: Op) => staged.push({ phase, order: staged.length, op });
+  const addrs = addressesByDev(state.addresses);
+
+  for (const dev of want.remove) {
+    if (state.links[dev] && !(dev in want.links)) push(P.del, { op: 'del', dev });
+  }
+  for (const link of Object.values(want.links)) diffLink(link, state, addrs.get(link.name) ?? [], push);
+  const addressChanged = new Set(staged.filter((s) => s.op.op === 'addr-del').map((s) => (s.op as { dev: string }).dev));
+  diffRoutes(want, state, addressChanged, push);
+
+  staged.sort((a, b) => a.phase - b.phase || mtuOrder(a, b, want) || a.order - b.order);
+  return staged.map((s) => s.op);
+}
+
+function diffLink(
+  want: DesiredLink, state: KernelState, addrs: KernelAddress[], push: (phase: number, op: Op) => void,
+): void {
+  let cur: KernelLink | undefined = state.links[want.name];
+  if (cur && want.kind !== 'nic' && !sameKind(want, cur)) {
+    if (!['bridge', 'vlan', 'bond'].includes(cur.kind)) {
+      throw new HostnetError(
+        ErrorCode.BAD_BRIDGE,
+        `device '${want.name}' already exists as a ${cur.kind} device; cannot use it as a ${want.kind}`,
+      );
+    }
+    push(P.del, { op: 'del', dev: want.name });
+    cur = undefined;
+  }
+  if (!cur) {
+    if (want.kind === 'nic') return; // vanished NIC: validation or restore reports it
+    create(want, push);
+  } else {
+    update(want, cur, push);
+  }
+  diffAddresses(want, cur ? addrs : [], push);
+}
+
+function sameKind(want: DesiredLink, cur: KernelLink): boolean {
+  if (cur.kind !== want.kind) return false;
+  if (want.vlan) return cur.vlan?.id === want.vlan.id && cur.link === want.vlan.base;
+  return true;
+}
+
+function create(want: DesiredLink, push: (phase: number, op: Op) => void): void {
+  const dev = want.name;
+  if (want.kind === 'bond') {
+    push(P.bond, { op: 'add-bond', dev, options: want.bond?.options ?? {} });
+    if (want.bond?.hwaddr) push(P.bond, { op: 'hwaddr', dev, hwaddr: want.bond.hwaddr });
+    if (want.mtu !== undefined) push(P.mtuUpBase, { op: 'mtu', dev, mtu: want.mtu });
+  } else if (want.kind === 'vlan') {
+    push(P.addVlan, { op: 'add-vlan', dev, base: want.vlan!.base, id: want.vlan!.id, mtu: want.mtu ?? 1500 });
+  } else if (want.kind === 'bridge') {
+    push(P.bridge, { op: 'add-bridge', dev, stp: want.bridge?.stp ?? false, opts: want.bridge?.opts ?? {} });
+    // set explicitly after the ports join: the kernel would otherwise follow the smallest port MTU
+    if (want.mtu !== undefined) push(P.mtuUpBridge, { op: 'mtu', dev, mtu: want.mtu });
+  }
+  if (want.master) push(masterPhase(want), { op: 'master', dev, master: want.master });
+  if (want.up) push(P.up, { op: 'up', dev });
+}
+
+function update(want: DesiredLink, cur: KernelLink, push: (phase: number, op: Op) => void): void {
+  const dev = want.name;
+  if (want.bridge && cur.bridge && !sameBridge(want.bridge, cur)) {
+    push(P.bridge, { op: 'set-bridge', dev, stp: want.bridge.stp, opts: want.bridge.opts });
+  }
+  if (want.bond && cur.bond && !sameBondOptions(want.bond.options, cur)) {
+    push(P.bond, { op: 'set-bond', dev, options: want.bond.options });
+  }
+  if (want.bond?.hwaddr && cur.address !== want.bond.hwaddr) push(P.bond, { op: 'hwaddr', dev, hwaddr: want.bond.hwaddr });
+  if (want.master !== undefined && (cur.master ?? null) !== want.master) {
+    if (want.master === null) push(P.detach, { op: 'master', dev, master: null });
+    else push(masterPhase(want), { op: 'master', dev, master: want.master });
+  }
+  if (want.mtu !== undefined && cur.mtu !== want.mtu) {
+    const phase = want.mtu < cur.mtu ? P.mtuDown : [P.mtuUpBase, P.mtuUpVlan, P.mtuUpBridge][DEPTH[want.kind]]!;
+    push(phase, { op: 'mtu', dev, mtu: want.mtu });
+  }
+  if (want.up && !cur.up) push(P.up, { op: 'up', dev });
+}
+
+function masterPhase(want: DesiredLink): number {
+  return want.master?.startsWith('bond') && want.kind === 'nic' ? P.enslaveBond : P.enslaveBridge;
+}
+
+function sameBridge(want: NonNullable<DesiredLink['bridge']>, cur: KernelLink): boolean {
+  if (want.stp !== cur.bridge!.stp) return false;
+  return Object.entries(want.opts).every(([k, v]) => cur.bridge!.opts[k] === v);
+}
+
+function sameBondOptions(want: Record<string, string>, cur: KernelLink): boolean {
+  return Object.entries(want).every(([k, v]) => (k === 'mode' ? cur.bond!.mode === v : cur.bond!.opts[k] === v));
+}
+
+function diffAddresses(want: DesiredLink, current: KernelAddress[], push: (phase: number, op: Op) => void): void {
+  if (want.addresses === undefined) return;
+  const wanted = new Set(want.addresses.map(normalizeCidr));
+  const have = new Set<string>();
+  for (const a of current) {
+    if (!isManagedAddress(a)) continue;
+    const cidr = normalizeCidr(`${a.local}/${a.prefixlen}`);
+    have.add(cidr);
+    if (!wanted.has(cidr)) push(P.addrDel, { op: 'addr-del', dev: want.name, cidr });
+  }
+  for (const cidr of wanted) if (!have.has(cidr)) push(P.addrAdd, { op: 'addr-add', dev: want.name, cidr });
+}
+
+/** Link-local and autoconfigured (SLAAC/DHCP) addresses are the kernel's business, not the config's. */
+function isManagedAddress(a: KernelAddress): boolean {
+  if (a.scope === 'link' || a.scope === 'host') return false;
+  if (a.family === 'inet6' && (a.local.startsWith('fe80:') || a.dynamic)) return false;
+  return true;
+}
+
+function normalizeCidr(cidr: string): string {
+  const [addr, len] = cidr.split('/') as [string, string];
+  return addr.includes(':') ? `${canonicalIpv6(addr)}/${len}` : `${addr}/${len}`;
+}
+
+/**
+ * @param addressChanged devices losing an address: the kernel flushes routes whose gateway
+ *   becomes unreachable, so a default route there is installed again after the new address
+ */
+function diffRoutes(
+  want: DesiredKernel, state: KernelState, addressChanged: ReadonlySet<string>, push: (phase: number, op: Op) => void,
+): void {
+  const managed = new Set(want.routeDevices);
+  for (const family of ['inet', 'inet6'] as const) {
+    const target = want.defaultRoutes[family];
+    const current = state.routes.filter((r) => r.family === family && r.dst === 'default' && isMainTable(r));
+    const exact = target && current.find((r) => r.dev === target.dev && sameGateway(r.gateway, target.gateway));
+    for (const r of current) {
+      if (r === exact || !r.dev || !managed.has(r.dev)) continue;
+      // a route on a device the plan deletes goes with it
+      if (want.remove.includes(r.dev) && !(r.dev in want.links)) continue;
+      const del: Op = { op: 'route-del', family, dev: r.dev };
+      if (r.gateway) del.gateway = r.gateway;
+      push(P.routeDel, del);
+    }
+    if (target && (!exact || addressChanged.has(target.dev))) push(P.routeAdd, { op: 'route-replace', family, gateway: target.gateway, dev: target.dev });
+  }
+}
+
+const isMainTable = (r: KernelRoute) => r.table === 'main' || r.table === '' || r.table === '254';
+
+function sameGateway(a: string | undefined, b: string): boolean {
+  if (a === undefined) return false;
+  return a.includes(':') ? canonicalIpv6(a) === canonicalIpv6(b) : a === b;
+}
+
+function addressesByDev(addresses: KernelAddress[]): Map<string, KernelAddress[]> {
+  const out = new Map<string, KernelAddress[]>();
+  for (const a of addresses) {
+    const list = out.get(a.ifname);
+    if (list) list.push(a);
+    else out.set(a.ifname, [a]);
+  }
+  return out;
+}
+
+/** Lowering MTUs runs top-down (larger depth first); raising runs bottom-up within a phase. */
+function mtuOrder(a: Staged, b: Staged, want: DesiredKernel): number {
+  if (a.op.op !== 'mtu' || b.op.op !== 'mtu' || a.phase !== P.mtuDown) return 0;
+  const depth = (s: Staged) => DEPTH[want.links[(s.op as { dev: string }).dev]?.kind ?? 'nic'];
+  return depth(b) - depth(a);
+}

@@ -1,0 +1,56 @@
+/**
+ * Plan types. The planner works in two pure steps:
+ *   HostConfig ──desiredKernel()──▶ DesiredKernel ──diff(·, KernelState)──▶ Op[]
+ * The same diff serves a rollback: a DesiredKernel taken from the snapshot before a change.
+ * An empty Op[] after applying is the verification.
+ */
+
+/** What one managed device must look like. Fields left undefined are not managed. */
+export interface DesiredLink {
+  name: string;
+  /** 'nic': must exist already, never created or deleted */
+  kind: 'bridge' | 'vlan' | 'bond' | 'nic';
+  mtu?: number;
+  /** null: no master */
+  master?: string | null;
+  up?: boolean;
+  /** global addresses 'addr/prefix' (v4 and v6); undefined: leave addresses alone */
+  addresses?: string[];
+  bridge?: { stp: boolean; opts: Record<string, string> };
+  vlan?: { base: string; id: number };
+  bond?: { options: Record<string, string>; hwaddr?: string };
+}
+
+export interface DesiredRoute {
+  gateway: string;
+  dev: string;
+}
+
+export interface DesiredKernel {
+  links: Record<string, DesiredLink>;
+  /** virtual devices (bridge, vlan, bond) to delete if they exist */
+  remove: string[];
+  /** default route per family: a route to hold, or null for none on the managed devices */
+  defaultRoutes: { inet: DesiredRoute | null; inet6: DesiredRoute | null };
+  /** devices whose default routes this plan owns (a default route elsewhere is left alone unless replaced) */
+  routeDevices: string[];
+}
+
+export type Op =
+  | { op: 'add-bridge'; dev: string; stp: boolean; opts: Record<string, string> }
+  | { op: 'set-bridge'; dev: string; stp: boolean; opts: Record<string, string> }
+  | { op: 'add-vlan'; dev: string; base: string; id: number; mtu: number }
+  | { op: 'add-bond'; dev: string; options: Record<string, string> }
+  | { op: 'set-bond'; dev: string; options: Record<string, string> }
+  | { op: 'del'; dev: string }
+  | { op: 'master'; dev: string; master: string | null }
+  | { op: 'mtu'; dev: string; mtu: number }
+  | { op: 'hwaddr'; dev: string; hwaddr: string }
+  | { op: 'up'; dev: string }
+  | { op: 'down'; dev: string }
+  | { op: 'addr-add'; dev: string; cidr: string }
+  | { op: 'addr-del'; dev: string; cidr: string }
+  | { op: 'route-replace'; family: 'inet' | 'inet6'; gateway: string; dev: string }
+  | { op: 'route-del'; family: 'inet' | 'inet6'; gateway?: string; dev: string };
+
+export type OpKind = Op['op'];

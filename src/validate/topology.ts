@@ -1,0 +1,98 @@
+/**
+ * Cross-entity rules on the merged desired config, checked against the kernel before anything
+ * is touched: devices exist, no device is used twice, bonds are known, one default route.
+ * Pure: the kernel facts come in as data.
+ */
+import { badBonding, badNic, badParams, usedBond, usedNic } from '../errors.js';
+import type { HostConfig, Network } from '../model/types.js';
+import type { CanonicalRequest } from './request.js';
+import { isRemoval } from './request.js';
+
+export interface KernelFacts {
+  /** NICs present (physical and fake) */
+  nics: ReadonlySet<string>;
+  /** bonds present in the kernel */
+  bonds: ReadonlySet<string>;
+}
+
+export function validateTopology(desired: HostConfig, running: HostConfig, req: CanonicalRequest, kernel: KernelFacts): void {
+  checkDefaultRoute(req);
+  checkPortIsolationFixed(running, req);
+  checkBondRemovals(desired, req);
+  const slaveOf = checkBonds(desired, req, kernel);
+  checkNetworkDevices(desired, req, kernel, slaveOf);
+}
+
+function checkDefaultRoute(req: CanonicalRequest): void {
+  const holders = Object.entries(req.networks).filter(([, n]) => !isRemoval(n) && n.defaultRoute).map(([k]) => k);
+  if (holders.length > 1) throw badParams(`more than one network asks for defaultRoute: ${holders.join(', ')}`);
+}
+
+function checkPortIsolationFixed(running: HostConfig, req: CanonicalRequest): void {
+  for (const [name, net] of Object.entries(req.networks)) {
+    const old = running.networks[name];
+    if (!old || isRemoval(net)) continue;
+    if (old.portIsolation !== net.portIsolation) {
+      throw badParams(
+        `network '${name}': 'portIsolation' is fixed at creation (is ${old.portIsolation}); remove the network and add it again to change it`,
+      );
+    }
+  }
+}
+
+function checkBondRemovals(desired: HostConfig, req: CanonicalRequest): void {
+  for (const [name, bond] of Object.entries(req.bonds)) {
+    if (!isRemoval(bond)) continue;
+    const users = Object.values(desired.networks).filter((n) => n.bonding === name).map((n) => n.name);
+    if (users.length) throw usedBond(`bond '${name}': cannot remove it, used by network ${users.join(', ')}`);
+  }
+}
+
+/** Returns slave NIC → its bond. */
+function checkBonds(desired: HostConfig, req: CanonicalRequest, kernel: KernelFacts): Map<string, string> {
+  const slaveOf = new Map<string, string>();
+  for (const bond of Object.values(desired.bonds)) {
+    for (const nic of bond.nics) {
+      if (!kernel.nics.has(nic)) {
+        if (bond.name in req.bonds) throw badNic(`bond '${bond.name}': nics: no NIC '${nic}' on this host`);
+        continue; // a bond of the running config whose NIC vanished: reported, not fatal to others
+      }
+      const other = slaveOf.get(nic);
+      if (other) throw usedNic(`NIC '${nic}' is a slave of both bond '${other}' and bond '${bond.name}'`);
+      slaveOf.set(nic, bond.name);
+    }
+  }
+  return slaveOf;
+}
+
+function checkNetworkDevices(desired: HostConfig, req: CanonicalRequest, kernel: KernelFacts, slaveOf: Map<string, string>): void {
+  const carriers = new Map<string, string>();
+  for (const net of Object.values(desired.networks)) {
+    const asked = net.name in req.networks;
+    const where = `network '${net.name}'`;
+    if (net.nic !== undefined) {
+      if (!kernel.nics.has(net.nic)) {
+        if (asked) throw badNic(`${where}: nic: no NIC '${net.nic}' on this host`);
+      } else if (slaveOf.has(net.nic)) {
+        throw usedNic(`${where}: NIC '${net.nic}' is a slave of bond '${slaveOf.get(net.nic)}' and cannot carry a network`);
+      }
+    }
+    if (net.bonding !== undefined && !(net.bonding in desired.bonds) && !kernel.bonds.has(net.bonding)) {
+      throw badBonding(`${where}: bonding: no bond '${net.bonding}' in the request or on this host`);
+    }
+    const key = carrierKey(net);
+    if (key === null) continue;
+    const other = carriers.get(key);
+    if (other) {
+      const dev = net.nic ?? net.bonding;
+      const tag = net.vlan === undefined ? 'untagged' : `vlan ${net.vlan}`;
+      throw badParams(`${where}: device '${dev}' (${tag}) already carries network '${other}'`);
+    }
+    carriers.set(key, net.name);
+  }
+}
+
+function carrierKey(net: Network): string | null {
+  const dev = net.nic ?? net.bonding;
+  return dev === undefined ? null : `${dev}\0${net.vlan ?? ''}`;
+}
