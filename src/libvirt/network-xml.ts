@@ -433,12 +433,13 @@ function parseRoot(root: El): NetworkDef {
   const ser = new XMLSerializer();
   const seen = new Map<string, number>();
   for (const e of elements(root)) {
-    const known = e.namespaceURI === null && KNOWN.has(e.localName);
-    const repeatable = e.localName === 'ip' || e.localName === 'route' || e.localName === 'portgroup';
+    const local = e.localName ?? e.nodeName;
+    const known = e.namespaceURI === null && KNOWN.has(local);
+    const repeatable = local === 'ip' || local === 'route' || local === 'portgroup';
     if (known) {
-      const n = (seen.get(e.localName) ?? 0) + 1;
-      seen.set(e.localName, n);
-      if (n > 1 && !repeatable) throw new NetworkXmlError(e.localName, 'may appear only once');
+      const n = (seen.get(local) ?? 0) + 1;
+      seen.set(local, n);
+      if (n > 1 && !repeatable) throw new NetworkXmlError(local, 'may appear only once');
       continue;
     }
     def.extra.push(ser.serializeToString(e));
