@@ -30,7 +30,8 @@ function canon(e: Element): Canon {
     if (n.nodeType === 1) kids.push(canon(n as Element));
     else if (n.nodeType === 3 || n.nodeType === 4) text += n.nodeValue ?? '';
   }
-  const name = e.namespaceURI ? `{${e.namespaceURI}}${e.localName}` : e.localName;
+  const local = e.localName ?? e.nodeName;
+  const name = e.namespaceURI ? `{${e.namespaceURI}}${local}` : local;
   const c: Canon = { name, attrs: sortKeys(attrs), children: kids };
   if (text.trim() !== '') c.text = text.trim();
   return c;
