@@ -67,7 +67,8 @@ async function refusal(p: Promise<unknown>): Promise<HostnetError> {
   return e as HostnetError;
 }
 
-describe('acquireStateLock', () => {
+// Children are node processes: allow for a loaded machine.
+describe('acquireStateLock', { timeout: 30_000 }, () => {
   it('creates a missing state directory with mode 0700 and writes who holds it', async () => {
     const dir = path.join(await tmpDir(), 'var', 'lib', 'hostnetd');
     const lock = await take(dir, 'restore');

@@ -1,0 +1,194 @@
+/**
+ * The running and the safe configuration, as VDSM keeps them: running is what the last
+ * successful setup left, safe is what `restore` brings back at boot.
+ *
+ * Each is one human-readable JSON document, <stateDir>/running.json and <stateDir>/safe.json:
+ *   {
+ *     "version": 1,
+ *     "networks": { "ovirtmgmt": { "bridged": true, "mtu": 1500, "name": "ovirtmgmt", ... } },
+ *     "bonds": {}
+ *   }
+ * Keys are sorted at every level, so a file's text is a function of the configuration alone:
+ * diffs between two files are meaningful and `isDirty` is a string comparison.
+ * One document (rather than VDSM's file per network) makes a commit one atomic replacement:
+ * one fsync of the file and one of the directory, whether it holds 1 network or 1000.
+ */
+import * as fs from 'node:fs/promises';
+import * as path from 'node:path';
+import { ErrorCode, HostnetError } from '../errors.js';
+import type { HostConfig } from '../model/types.js';
+import { emptyConfig } from '../model/types.js';
+import { errnoOf, removeStaleTmpFiles, writeFileAtomic } from './atomic.js';
+import { sortKeysDeep } from './canonical.js';
+
+export const CONFIG_FORMAT_VERSION = 1;
+export const RUNNING_FILE = 'running.json';
+export const SAFE_FILE = 'safe.json';
+
+/** The serialized form of one configuration: what is written and what isDirty compares. */
+export function serializeConfig(cfg: HostConfig): string {
+  const doc = {
+    version: CONFIG_FORMAT_VERSION,
+    networks: sortKeysDeep(cfg.networks),
+    bonds: sortKeysDeep(cfg.bonds),
+  };
+  return JSON.stringify(doc, null, 2) + '\n';
+}
+
+/** Parse a config file's text; `file` is only used in error messages. */
+export function parseConfig(text: string, file: string): HostConfig {
+  let doc: unknown;
+  try {
+    doc = JSON.parse(text);
+  } catch (e) {
+    throw corrupt(file, `not valid JSON (${(e as Error).message})`);
+  }
+  if (!isPlainObject(doc)) throw corrupt(file, 'not a JSON object');
+  const version = doc.version;
+  if (!Number.isInteger(version) || (version as number) < 1) throw corrupt(file, 'no valid "version"');
+  if ((version as number) > CONFIG_FORMAT_VERSION) {
+    throw new HostnetError(
+      ErrorCode.STORE_FAILED,
+      `${file} has format version ${String(version)}, written by a newer hostnetd; this one reads up to version ${CONFIG_FORMAT_VERSION} and will not touch it`,
+    );
+  }
+  return {
+    networks: entriesByName(doc.networks, 'networks', file) as HostConfig['networks'],
+    bonds: entriesByName(doc.bonds, 'bonds', file) as HostConfig['bonds'],
+  };
+}
+
+/** A name -> object map whose objects carry their own name, as the model has it. */
+function entriesByName(v: unknown, what: string, file: string): Record<string, unknown> {
+  if (!isPlainObject(v)) throw corrupt(file, `"${what}" is missing or not an object`);
+  for (const [name, entry] of Object.entries(v)) {
+    if (!isPlainObject(entry) || entry.name !== name) {
+      throw corrupt(file, `"${what}.${name}" is not an object named "${name}"`);
+    }
+  }
+  return v;
+}
+
+function corrupt(file: string, why: string): HostnetError {
+  return new HostnetError(
+    ErrorCode.STORE_FAILED,
+    `${file} is corrupt: ${why}; hostnetd will not overwrite it, repair or remove it by hand`,
+  );
+}
+
+function isPlainObject(v: unknown): v is Record<string, unknown> {
+  return typeof v === 'object' && v !== null && !Array.isArray(v);
+}
+
+/** Read a config file; a missing file is the empty configuration. */
+async function readConfigFile(file: string): Promise<HostConfig> {
+  let text: string;
+  try {
+    text = await fs.readFile(file, 'utf8');
+  } catch (e) {
+    if (errnoOf(e) === 'ENOENT') return emptyConfig();
+    throw new HostnetError(ErrorCode.STORE_FAILED, `cannot read ${file}: ${(e as Error).message}`);
+  }
+  return parseConfig(text, file);
+}
+
+/** The config must be a name -> entry map keyed by each entry's own name; anything else is a bug upstream. */
+function checkShape(cfg: HostConfig): void {
+  for (const [kind, map] of [['network', cfg.networks], ['bond', cfg.bonds]] as const) {
+    for (const [key, entry] of Object.entries(map)) {
+      if (entry.name !== key) {
+        throw new HostnetError(ErrorCode.STORE_FAILED, `refusing to store ${kind} "${key}" whose name is "${entry.name}"`);
+      }
+    }
+  }
+}
+
+export class ConfigStore {
+  /** Writes are chained so that two commits never race on the same file. */
+  private writes: Promise<unknown> = Promise.resolve();
+
+  private constructor(
+    readonly stateDir: string,
+    private runningCfg: HostConfig,
+    private runningText: string,
+    private safeCfg: HostConfig,
+    private safeText: string,
+  ) {}
+
+  get runningPath(): string {
+    return path.join(this.stateDir, RUNNING_FILE);
+  }
+
+  get safePath(): string {
+    return path.join(this.stateDir, SAFE_FILE);
+  }
+
+  /**
+   * Load both configs. The caller is expected to hold the state lock (see lock.ts); temporary
+   * files left by a crashed writer are removed here.
+   */
+  static async open(stateDir: string): Promise<ConfigStore> {
+    const dir = path.resolve(stateDir);
+    await fs.mkdir(dir, { recursive: true, mode: 0o700 });
+    await removeStaleTmpFiles(dir);
+    const running = await readConfigFile(path.join(dir, RUNNING_FILE));
+    const safe = await readConfigFile(path.join(dir, SAFE_FILE));
+    return new ConfigStore(dir, running, serializeConfig(running), safe, serializeConfig(safe));
+  }
+
+  /** A deep copy: mutating it does not change the store. */
+  running(): HostConfig {
+    return structuredClone(this.runningCfg);
+  }
+
+  safe(): HostConfig {
+    return structuredClone(this.safeCfg);
+  }
+
+  /** Running differs from safe (key order and formatting do not count). */
+  isDirty(): boolean {
+    return this.runningText !== this.safeText;
+  }
+
+  /**
+   * Replace the running config durably; the in-memory copy changes only once the file has.
+   * Committing the config already stored writes nothing (an idempotent request stays cheap).
+   */
+  async commitRunning(cfg: HostConfig): Promise<void> {
+    checkShape(cfg);
+    const text = serializeConfig(cfg);
+    // Parsing our own text back is the deep copy, and exactly what a restart would load.
+    const doc = JSON.parse(text) as { networks: HostConfig['networks']; bonds: HostConfig['bonds'] };
+    const copy: HostConfig = { networks: doc.networks, bonds: doc.bonds };
+    await this.serialized(async () => {
+      if (text === this.runningText) return;
+      await this.write(this.runningPath, text);
+      this.runningCfg = copy;
+      this.runningText = text;
+    });
+  }
+
+  /** safe := running, atomically. */
+  async makeSafe(): Promise<void> {
+    await this.serialized(async () => {
+      const text = this.runningText;
+      await this.write(this.safePath, text);
+      this.safeCfg = this.runningCfg; // never mutated in place: sharing is safe
+      this.safeText = text;
+    });
+  }
+
+  private async write(file: string, text: string): Promise<void> {
+    try {
+      await writeFileAtomic(file, text);
+    } catch (e) {
+      throw new HostnetError(ErrorCode.STORE_FAILED, `cannot write ${file}: ${(e as Error).message}`);
+    }
+  }
+
+  private serialized<T>(fn: () => Promise<T>): Promise<T> {
+    const next = this.writes.then(() => fn());
+    this.writes = next.catch(() => undefined); // one failed write must not block the next
+    return next;
+  }
+}

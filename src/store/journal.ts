@@ -1,0 +1,194 @@
+/**
+ * The write-ahead journal of the setup in progress, <stateDir>/journal.jsonl.
+ *
+ * `begin` makes the whole entry durable (config and kernel state before, desired config, the
+ * devices the transaction may touch) before the caller changes anything. If the daemon is
+ * killed mid-setup, the next start finds the entry with `pending()` and rolls the host back to
+ * `before`. `clear()` durably removes it once the transaction has committed or rolled back.
+ *
+ * The file is JSON lines: the first line is the entry as `begin` wrote it (atomically), each
+ * further line a phase change appended by `advance`:
+ *   {"version":1,"id":"…","startedAt":"…","phase":"applying","before":{…},"desired":{…},"touched":["br0"]}
+ *   {"phase":"verifying","at":"2026-…Z"}
+ * Appending keeps a phase change at one small write and one fsync, where rewriting the entry
+ * would write the whole kernel snapshot again. A crash during an append can leave a torn last
+ * line; it is ignored (the previous phase stands, and rollback works from any phase).
+ */
+import * as fs from 'node:fs/promises';
+import * as path from 'node:path';
+import { randomUUID } from 'node:crypto';
+import { ErrorCode, HostnetError } from '../errors.js';
+import type { KernelState } from '../kernel/types.js';
+import type { HostConfig } from '../model/types.js';
+import { errnoOf, unlinkDurable, writeFileAtomic } from './atomic.js';
+
+export type JournalPhase = 'applying' | 'verifying' | 'confirming' | 'committing';
+
+export const JOURNAL_PHASES: readonly JournalPhase[] = ['applying', 'verifying', 'confirming', 'committing'];
+
+export interface JournalEntry {
+  version: 1;
+  id: string;
+  /** ISO time */
+  startedAt: string;
+  phase: JournalPhase;
+  before: { config: HostConfig; kernel: KernelState };
+  desired: HostConfig;
+  /** device names the transaction may create, change or delete */
+  touched: string[];
+}
+
+export const JOURNAL_FILE = 'journal.jsonl';
+
+export const newJournalId = (): string => randomUUID();
+
+const isPhase = (v: unknown): v is JournalPhase => JOURNAL_PHASES.includes(v as JournalPhase);
+
+export class Journal {
+  readonly path: string;
+  /** The entry as of the last begin/advance/pending, so advance need not re-read the file. */
+  private current: JournalEntry | null = null;
+  /** The file ends in a torn line (a crash during an append): the next advance rewrites it whole. */
+  private tornTail = false;
+
+  constructor(readonly stateDir: string) {
+    this.path = path.join(path.resolve(stateDir), JOURNAL_FILE);
+  }
+
+  /** Record a transaction durably. Refuses while another one is pending: its rollback data would be lost. */
+  async begin(entry: JournalEntry): Promise<void> {
+    if (entry.version !== 1 || !isPhase(entry.phase)) {
+      throw new HostnetError(ErrorCode.STORE_FAILED, `journal entry ${entry.id} has an unknown version or phase`);
+    }
+    if (await exists(this.path)) {
+      throw new HostnetError(
+        ErrorCode.STORE_FAILED,
+        `cannot begin transaction ${entry.id}: an unfinished one is recorded in ${this.path}; settle it first`,
+      );
+    }
+    const copy = structuredClone(entry);
+    await this.guard('write', () => writeFileAtomic(this.path, JSON.stringify(copy) + '\n'));
+    this.current = copy;
+    this.tornTail = false;
+  }
+
+  /** Durably record that the pending transaction reached `phase`. */
+  async advance(phase: JournalPhase): Promise<void> {
+    if (!isPhase(phase)) throw new HostnetError(ErrorCode.STORE_FAILED, `unknown journal phase ${String(phase)}`);
+    const cur = this.current ?? (await this.pending());
+    if (!cur) throw new HostnetError(ErrorCode.STORE_FAILED, `no transaction is pending in ${this.path}`);
+    if (this.tornTail) {
+      // Appending after a torn line would turn it into damage in the middle of the file.
+      const whole = { ...cur, phase };
+      await this.guard('rewrite', () => writeFileAtomic(this.path, JSON.stringify(whole) + '\n'));
+      this.current = whole;
+      this.tornTail = false;
+      return;
+    }
+    const line = JSON.stringify({ phase, at: new Date().toISOString() }) + '\n';
+    await this.guard('append to', async () => {
+      const fh = await fs.open(this.path, 'a');
+      try {
+        await fh.write(line);
+        await fh.sync();
+      } finally {
+        await fh.close();
+      }
+    });
+    this.current = { ...cur, phase };
+  }
+
+  /** Durably forget the transaction (it committed or was rolled back). */
+  async clear(): Promise<void> {
+    await this.guard('remove', () => unlinkDurable(this.path));
+    this.current = null;
+    this.tornTail = false;
+  }
+
+  /** The unfinished transaction, or null. An unreadable journal is a HostnetError naming the file. */
+  async pending(): Promise<JournalEntry | null> {
+    let text: string;
+    try {
+      text = await fs.readFile(this.path, 'utf8');
+    } catch (e) {
+      if (errnoOf(e) === 'ENOENT') {
+        this.current = null;
+        return null;
+      }
+      throw unreadable(this.path, (e as Error).message);
+    }
+    const { entry, torn } = parseJournalText(text, this.path);
+    this.current = entry;
+    this.tornTail = torn;
+    return structuredClone(entry);
+  }
+
+  private async guard(what: string, fn: () => Promise<void>): Promise<void> {
+    try {
+      await fn();
+    } catch (e) {
+      if (e instanceof HostnetError) throw e;
+      throw new HostnetError(ErrorCode.STORE_FAILED, `cannot ${what} journal ${this.path}: ${(e as Error).message}`);
+    }
+  }
+}
+
+/** Parse the journal's text: the entry line, then phase lines; a torn last line is ignored. */
+export function parseJournal(text: string, file: string): JournalEntry {
+  return parseJournalText(text, file).entry;
+}
+
+function parseJournalText(text: string, file: string): { entry: JournalEntry; torn: boolean } {
+  const lines = text.split('\n');
+  if (lines[lines.length - 1] === '') lines.pop();
+  let entry: JournalEntry;
+  try {
+    entry = JSON.parse(lines[0] ?? '') as JournalEntry;
+  } catch (e) {
+    throw unreadable(file, `the entry is not valid JSON (${(e as Error).message})`);
+  }
+  if (typeof entry !== 'object' || entry === null || Array.isArray(entry)) throw unreadable(file, 'the entry is not an object');
+  if (entry.version !== 1) throw unreadable(file, `unknown journal version ${String(entry.version)}`);
+  if (typeof entry.id !== 'string' || !isPhase(entry.phase) || typeof entry.before !== 'object' || entry.before === null ||
+      typeof entry.desired !== 'object' || entry.desired === null || !Array.isArray(entry.touched)) {
+    throw unreadable(file, 'the entry lacks id, phase, before, desired or touched');
+  }
+  let torn = false;
+  for (let i = 1; i < lines.length; i++) {
+    const phase = parsePhaseLine(lines[i] ?? '');
+    if (phase !== null) {
+      entry.phase = phase;
+    } else if (i === lines.length - 1 && !text.endsWith('\n')) {
+      torn = true; // only the very last, unterminated line can be torn by a crash
+    } else {
+      throw unreadable(file, `line ${i + 1} is not a phase record`);
+    }
+  }
+  return { entry, torn };
+}
+
+function parsePhaseLine(line: string): JournalPhase | null {
+  try {
+    const v = JSON.parse(line) as { phase?: unknown };
+    return isPhase(v?.phase) ? v.phase : null;
+  } catch {
+    return null;
+  }
+}
+
+function unreadable(file: string, why: string): HostnetError {
+  return new HostnetError(
+    ErrorCode.STORE_FAILED,
+    `journal ${file} is unreadable: ${why}; the unfinished transaction it records cannot be rolled back automatically`,
+  );
+}
+
+async function exists(p: string): Promise<boolean> {
+  try {
+    await fs.access(p);
+    return true;
+  } catch (e) {
+    if (errnoOf(e) === 'ENOENT') return false;
+    throw e;
+  }
+}
