@@ -103,7 +103,8 @@ function update(want: DesiredLink, cur: KernelLink, push: (phase: number, op: Op
     const phase = want.mtu < cur.mtu ? P.mtuDown : [P.mtuUpBase, P.mtuUpVlan, P.mtuUpBridge][DEPTH[want.kind]]!;
     push(phase, { op: 'mtu', dev, mtu: want.mtu });
   }
-  if (want.up && !cur.up) push(P.up, { op: 'up', dev });
+  if (want.up === true && !cur.up) push(P.up, { op: 'up', dev });
+  if (want.up === false && cur.up) push(P.detach, { op: 'down', dev });
 }
 
 function masterPhase(want: DesiredLink): number {

@@ -1,0 +1,17 @@
+/**
+ * A network may name a bond that exists in the kernel but not in the config: it is adopted as
+ * it is (its slaves and mode), so it enters the running config and is managed from then on.
+ */
+import type { KernelState } from '../kernel/types.js';
+import type { HostConfig } from '../model/types.js';
+
+export function adoptBonds(desired: HostConfig, state: KernelState): void {
+  for (const net of Object.values(desired.networks)) {
+    const name = net.bonding;
+    if (name === undefined || name in desired.bonds) continue;
+    const bond = state.links[name];
+    if (bond?.kind !== 'bond' || !bond.bond) continue;
+    const nics = Object.values(state.links).filter((l) => l.master === name).map((l) => l.name).sort();
+    desired.bonds[name] = { name, nics, options: { mode: bond.bond.mode } };
+  }
+}

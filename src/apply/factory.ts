@@ -1,0 +1,29 @@
+/** Builds the transaction engine for the daemon and settles an unfinished change before it serves. */
+import type { Logger } from 'pino';
+import type { Iproute } from '../kernel/iproute.js';
+import type { ConfigStore } from '../store/config-store.js';
+import { Journal } from '../store/journal.js';
+import type { ConnectivityTracker } from './connectivity.js';
+import { Transactions } from './transaction.js';
+
+export interface TransactionEnv {
+  opts: { stateDir: string; fakeNics: string[]; resolvConf: string };
+  log: Logger;
+  ipr: Iproute;
+  store: ConfigStore;
+  connectivity: ConnectivityTracker;
+}
+
+export async function makeTransactions(env: TransactionEnv): Promise<Transactions> {
+  const tx = new Transactions({
+    ipr: env.ipr,
+    store: env.store,
+    journal: new Journal(env.opts.stateDir),
+    connectivity: env.connectivity,
+    fakeNics: env.opts.fakeNics,
+    resolvConf: env.opts.resolvConf,
+    log: env.log.child({ component: 'transaction' }),
+  });
+  await tx.recover(env.log);
+  return tx;
+}

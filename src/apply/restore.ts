@@ -1,0 +1,73 @@
+/**
+ * Boot-time restore (`hostnetd restore`): settle an unfinished change, then make the kernel and
+ * the running config match the safe config. Networks and bonds whose devices are gone are
+ * skipped with a warning; running-but-not-safe networks are removed (they are absent from the
+ * desired config, so the planner deletes their devices).
+ */
+import type { Logger } from 'pino';
+import type { Iproute } from '../kernel/iproute.js';
+import { nicNames } from '../kernel/nics.js';
+import { readKernelState } from '../kernel/snapshot.js';
+import type { KernelState } from '../kernel/types.js';
+import { emptyConfig, type HostConfig } from '../model/types.js';
+import type { ConfigStore } from '../store/config-store.js';
+import { validateTopology } from '../validate/topology.js';
+import type { Transactions } from './transaction.js';
+
+export interface RestoreSummary {
+  networks: string[];
+  bonds: string[];
+  skipped: { name: string; kind: 'network' | 'bond' | 'slave'; reason: string }[];
+  recoveredJournal: boolean;
+  ops: number;
+}
+
+export async function restoreSafeConfig(
+  tx: Transactions, deps: { ipr: Iproute; store: ConfigStore; fakeNics: string[] }, log: Logger,
+): Promise<RestoreSummary> {
+  const recoveredJournal = await tx.recover(log);
+  const before = await readKernelState(deps.ipr);
+  const { desired, skipped } = restorableConfig(deps.store.safe(), before, nicNames(before, deps.fakeNics));
+  for (const s of skipped) log.warn({ event: 'restore-skip', ...s }, `skipping ${s.kind} ${s.name}: ${s.reason}`);
+  const kernelBonds = new Set(Object.values(before.links).filter((l) => l.kind === 'bond').map((l) => l.name));
+  validateTopology(desired, emptyConfig(), { networks: desired.networks, bonds: desired.bonds, options: noCheck }, {
+    nics: nicNames(before, deps.fakeNics), bonds: kernelBonds,
+  });
+  const result = await tx.apply(desired, deps.store.running(), before, noCheck, log);
+  return {
+    networks: Object.keys(desired.networks).sort(),
+    bonds: Object.keys(desired.bonds).sort(),
+    skipped,
+    recoveredJournal,
+    ops: result.ops,
+  };
+}
+
+const noCheck = { connectivityCheck: false, connectivityTimeout: 0, commitOnSuccess: false };
+
+/** The safe config minus what cannot be built on this host now. Pure. */
+export function restorableConfig(safe: HostConfig, state: KernelState, nics: ReadonlySet<string>) {
+  const desired: HostConfig = structuredClone(safe);
+  const skipped: RestoreSummary['skipped'] = [];
+  for (const bond of Object.values(desired.bonds)) {
+    const gone = bond.nics.filter((n) => !nics.has(n));
+    for (const n of gone) skipped.push({ name: `${bond.name}/${n}`, kind: 'slave', reason: `NIC ${n} is gone` });
+    bond.nics = bond.nics.filter((n) => nics.has(n));
+    if (bond.nics.length === 0) {
+      delete desired.bonds[bond.name];
+      skipped.push({ name: bond.name, kind: 'bond', reason: 'none of its NICs exist' });
+    }
+  }
+  for (const net of Object.values(desired.networks)) {
+    let reason: string | null = null;
+    if (net.nic !== undefined && !nics.has(net.nic)) reason = `NIC ${net.nic} is gone`;
+    if (net.bonding !== undefined && !(net.bonding in desired.bonds) && state.links[net.bonding]?.kind !== 'bond') {
+      reason = `bond ${net.bonding} is gone`;
+    }
+    if (reason) {
+      delete desired.networks[net.name];
+      skipped.push({ name: net.name, kind: 'network', reason });
+    }
+  }
+  return { desired, skipped };
+}

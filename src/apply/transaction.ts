@@ -1,0 +1,194 @@
+/**
+ * The one place that orders a network change (as nmstate's net_state.rs does):
+ *   validate → snapshot → plan → journal → execute → verify → confirm → commit
+ * and on any failure after the journal: roll back to the snapshot, answer the original error.
+ * Only one change runs at a time; a second one is refused at once (40).
+ */
+import type { Logger } from 'pino';
+import type { RequestContext } from '../api/context.js';
+import { ErrorCode, HostnetError } from '../errors.js';
+import { executePlan } from '../kernel/executor.js';
+import type { Iproute } from '../kernel/iproute.js';
+import { nicNames } from '../kernel/nics.js';
+import { readKernelState } from '../kernel/snapshot.js';
+import type { KernelState } from '../kernel/types.js';
+import { mergeRequest } from '../model/merge.js';
+import type { HostConfig, SetupOptions, SetupRequest } from '../model/types.js';
+import { desiredKernel } from '../plan/desired.js';
+import { diff } from '../plan/diff.js';
+import { rollbackTarget, sliceState, touchedDevices } from '../plan/rollback.js';
+import type { DesiredKernel, Op } from '../plan/types.js';
+import type { ConfigStore } from '../store/config-store.js';
+import { canonicalJson } from '../store/canonical.js';
+import { writeFileAtomic } from '../store/atomic.js';
+import type { Journal, JournalEntry } from '../store/journal.js';
+import { newJournalId } from '../store/journal.js';
+import { canonicalizeRequest, type CanonicalRequest } from '../validate/request.js';
+import { validateTopology } from '../validate/topology.js';
+import type { ConnectivityTracker } from './connectivity.js';
+import { adoptBonds } from './adopt.js';
+import { resolvConfText } from './resolv.js';
+import type { NetworkChanger } from './types.js';
+
+export interface TransactionDeps {
+  ipr: Iproute;
+  store: ConfigStore;
+  journal: Journal;
+  connectivity: ConnectivityTracker;
+  fakeNics: string[];
+  /** the resolver file nameservers are written to */
+  resolvConf: string;
+  log: Logger;
+}
+
+/** What a change did, for logs and the restore summary. */
+export interface ChangeResult {
+  ops: number;
+  changedConfig: boolean;
+}
+
+export class Transactions implements NetworkChanger {
+  private busy: string | null = null;
+
+  constructor(private readonly deps: TransactionDeps) {}
+
+  async setup(request: SetupRequest, ctx: RequestContext): Promise<void> {
+    await this.exclusive('Host.setupNetworks', async () => {
+      const req = canonicalizeRequest(request);
+      const before = await readKernelState(this.deps.ipr);
+      const running = this.deps.store.running();
+      const desired = this.desiredFrom(running, req, before);
+      await this.apply(desired, running, before, req.options, ctx.log);
+    });
+  }
+
+  async setSafe(ctx: RequestContext): Promise<void> {
+    await this.exclusive('Host.setSafeNetworkConfig', async () => {
+      await this.deps.store.makeSafe();
+      ctx.log.info({ event: 'safe-config-saved' }, 'running config is now the safe config');
+    });
+  }
+
+  /** Merge and check a request against the running config and the kernel; throws before anything is touched. */
+  desiredFrom(running: HostConfig, req: CanonicalRequest, before: KernelState): HostConfig {
+    const kernelBonds = new Set(Object.values(before.links).filter((l) => l.kind === 'bond').map((l) => l.name));
+    const desired = mergeRequest(running, req, kernelBonds);
+    adoptBonds(desired, before);
+    validateTopology(desired, running, req, { nics: nicNames(before, this.deps.fakeNics), bonds: kernelBonds });
+    return desired;
+  }
+
+  /**
+   * Take the kernel and the running config from `running` to `desired`, all or nothing.
+   * Also the path of the boot-time restore (with the safe config as desired).
+   */
+  async apply(desired: HostConfig, running: HostConfig, before: KernelState, options: SetupOptions, log: Logger): Promise<ChangeResult> {
+    const want = desiredKernel(desired, running, (d) => d in before.links);
+    const ops = diff(want, before);
+    const changedConfig = canonicalJson(desired) !== canonicalJson(running);
+    log.info({ event: 'plan', ops: ops.length, changedConfig }, 'planned');
+    if (ops.length === 0) {
+      if (changedConfig) await this.commit(desired, running, options);
+      else if (options.commitOnSuccess) await this.deps.store.makeSafe();
+      return { ops: 0, changedConfig };
+    }
+
+    const touched = touchedDevices(ops, before);
+    const entry: JournalEntry = {
+      version: 1, id: newJournalId(), startedAt: new Date().toISOString(), phase: 'applying',
+      before: { config: running, kernel: sliceState(before, touched) }, desired, touched,
+    };
+    await this.deps.journal.begin(entry);
+    const started = performance.now();
+    try {
+      await executePlan(this.deps.ipr, ops);
+      await this.deps.journal.advance('verifying');
+      await this.verify(want);
+      if (options.connectivityCheck) await this.confirm(started, options.connectivityTimeout, log);
+      await this.deps.journal.advance('committing');
+      await this.commit(desired, running, options);
+    } catch (err) {
+      log.warn({ event: 'rollback', err: errText(err) }, 'change failed, rolling back');
+      await this.rollback(entry.before.kernel, touched, log, err);
+      await this.deps.journal.clear();
+      throw err;
+    }
+    await this.deps.journal.clear();
+    log.info({ event: 'applied', ops: ops.length, ms: Math.round(performance.now() - started) }, 'change applied');
+    return { ops: ops.length, changedConfig };
+  }
+
+  /**
+   * Settle a change a crash interrupted (kill -9, power loss): roll the kernel back to the
+   * snapshot in the journal and the running config to what it was. Runs before any request.
+   */
+  async recover(log: Logger): Promise<boolean> {
+    const entry = await this.deps.journal.pending();
+    if (!entry) return false;
+    log.warn({ event: 'recover', id: entry.id, phase: entry.phase, startedAt: entry.startedAt }, 'rolling back an unfinished change');
+    await this.rollback(entry.before.kernel, entry.touched, log);
+    if (canonicalJson(this.deps.store.running()) !== canonicalJson(entry.before.config)) {
+      await this.deps.store.commitRunning(entry.before.config);
+    }
+    await this.deps.journal.clear();
+    log.info({ event: 'recovered', id: entry.id }, 'unfinished change rolled back');
+    return true;
+  }
+
+  private async exclusive(what: string, fn: () => Promise<void>): Promise<void> {
+    if (this.busy) throw new HostnetError(ErrorCode.UNAVAIL, `Resource unavailable: ${this.busy} is running; try again when it ends`);
+    this.busy = what;
+    try {
+      await fn();
+    } finally {
+      this.busy = null;
+    }
+  }
+
+  private async verify(want: DesiredKernel): Promise<void> {
+    const left = diff(want, await readKernelState(this.deps.ipr));
+    if (left.length) {
+      throw new HostnetError(ErrorCode.VERIFY_FAILED, `kernel state does not match the request after applying: still needed ${describeOps(left)}`);
+    }
+  }
+
+  private async confirm(since: number, timeoutSeconds: number, log: Logger): Promise<void> {
+    await this.deps.journal.advance('confirming');
+    log.info({ event: 'await-connectivity', timeoutSeconds }, 'waiting for Host.confirmConnectivity');
+    if (!(await this.deps.connectivity.waitSince(since, timeoutSeconds * 1000))) {
+      throw new HostnetError(ErrorCode.LOST_CONNECTION, `connectivity check failed: no Host.confirmConnectivity within ${timeoutSeconds} s; changes rolled back`);
+    }
+  }
+
+  private async commit(desired: HostConfig, running: HostConfig, options: SetupOptions): Promise<void> {
+    await this.deps.store.commitRunning(desired);
+    if (options.commitOnSuccess) await this.deps.store.makeSafe();
+    const text = resolvConfText(desired, running);
+    if (text !== null) await writeFileAtomic(this.deps.resolvConf, text);
+  }
+
+  private async rollback(before: KernelState, touched: readonly string[], log: Logger, cause?: unknown): Promise<void> {
+    const now = await readKernelState(this.deps.ipr);
+    const target = rollbackTarget(before, now, touched);
+    const ops = diff(target, now);
+    try {
+      await executePlan(this.deps.ipr, ops, { force: true });
+    } catch (err) {
+      log.error({ event: 'rollback-step-failed', err: errText(err) }, 'a rollback step failed; checking what is left');
+    }
+    const left = diff(target, await readKernelState(this.deps.ipr));
+    if (left.length) {
+      log.error({ event: 'rollback-incomplete', left: describeOps(left) }, 'rollback incomplete');
+      const why = cause ? ` after: ${errText(cause)}` : '';
+      throw new HostnetError(ErrorCode.ROLLBACK_FAILED, `rollback incomplete${why}; still differing: ${describeOps(left)}`);
+    }
+    log.info({ event: 'rolled-back', ops: ops.length }, 'host rolled back');
+  }
+}
+
+function describeOps(ops: readonly Op[], max = 8): string {
+  const shown = ops.slice(0, max).map((o) => `${o.op} ${'dev' in o ? o.dev : ''}`.trim());
+  return ops.length > max ? `${shown.join(', ')} and ${ops.length - max} more` : shown.join(', ');
+}
+
+const errText = (e: unknown) => (e instanceof Error ? e.message : String(e));
