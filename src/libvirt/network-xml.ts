@@ -871,6 +871,10 @@ export function validateNetwork(def: NetworkDef): void {
       }
     }
   }
+  if (def.mtu !== undefined && !L3_MODES.includes(mode)) {
+    // libvirt (9.0 and 11.x) refuses it: the MTU of a bridge libvirt does not create is the host's business
+    throw new NetworkXmlError('mtu', `${where}: <mtu> is only allowed in open, route, nat and isolated mode, not '${mode}'`);
+  }
   if (NO_BANDWIDTH.includes(mode as ForwardMode)) {
     if (def.bandwidth) throw new NetworkXmlError('bandwidth', `${where}: network-wide <bandwidth> is not supported with forward mode='${mode}'`);
     const pg = def.portgroups.find((p) => p.bandwidth);

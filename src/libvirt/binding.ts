@@ -1,0 +1,327 @@
+/**
+ * Typed wrapper over hostnetd's libvirt addon (native/libvirt_addon.cc, built by
+ * scripts/build-addon.sh into build/Release/hostnet_libvirt.node).
+ *
+ * The addon is loaded lazily, on the first open(): a host without libvirt-dev (or without the
+ * built addon) gets a LibvirtUnavailable error it can report, and hostnetd runs without libvirt.
+ * Every call runs on a worker thread and returns a Promise; libvirt's failures reject with a
+ * LibvirtError carrying libvirt's code, domain and message.
+ *
+ * Example:
+ *   const conn = await LibvirtConnection.open('test:///default');
+ *   const off = conn.onEvent((ev) => log.info(ev));
+ *   await conn.defineNetwork(xml); await conn.startNetwork('vdsm-ovirtmgmt');
+ *   await conn.close();
+ */
+import { createRequire } from 'node:module';
+import { dirname, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+/** libvirt's virErrorNumber values hostnetd looks at (virterror.h). */
+export const VirErr = {
+  INTERNAL_ERROR: 1,
+  NO_SUPPORT: 3,
+  NO_CONNECT: 5,
+  INVALID_CONN: 6,
+  INVALID_ARG: 8,
+  OPERATION_FAILED: 9,
+  XML_ERROR: 27,
+  XML_DETAIL: 35,
+  NETWORK_EXIST: 37,
+  SYSTEM_ERROR: 38,
+  RPC: 39,
+  NO_DOMAIN: 42,
+  NO_NETWORK: 43,
+  OPERATION_INVALID: 55,
+  CONFIG_UNSUPPORTED: 67,
+  OPERATION_UNSUPPORTED: 84,
+} as const;
+
+/** A libvirt call failed: libvirt's own error code (virErrorNumber), domain (virErrorDomain) and message. */
+export class LibvirtError extends Error {
+  constructor(
+    readonly code: number,
+    readonly domain: number,
+    message: string,
+  ) {
+    super(message);
+    this.name = 'LibvirtError';
+  }
+
+  /** the connection is gone (libvirtd stopped or restarted, or we closed it) */
+  get connectionLost(): boolean {
+    return this.code === VirErr.NO_CONNECT || this.code === VirErr.INVALID_CONN || this.code === VirErr.RPC ||
+      this.code === VirErr.SYSTEM_ERROR && /connect|socket|broken pipe|end of file/i.test(this.message);
+  }
+}
+
+/** The addon could not be loaded: hostnetd runs without libvirt. */
+export class LibvirtUnavailable extends Error {
+  readonly code = 'addon-missing';
+  constructor(readonly reason: string) {
+    super(`libvirt addon missing: ${reason}`);
+    this.name = 'LibvirtUnavailable';
+  }
+}
+
+export interface NetworkInfo {
+  name: string;
+  uuid: string;
+  active: boolean;
+  persistent: boolean;
+  autostart: boolean;
+}
+
+export interface DomainInfo {
+  name: string;
+  uuid: string;
+  /** -1 when not running */
+  id: number;
+  active: boolean;
+}
+
+const NETWORK_EVENTS = ['defined', 'undefined', 'started', 'stopped'] as const;
+const DOMAIN_EVENTS = [
+  'defined', 'undefined', 'started', 'suspended', 'resumed', 'stopped', 'shutdown', 'pmsuspended', 'crashed',
+] as const;
+const CLOSE_REASONS = ['error', 'eof', 'keepalive', 'client'] as const;
+
+export type LibvirtEvent =
+  | { type: 'network-lifecycle'; name: string; uuid: string; event: (typeof NETWORK_EVENTS)[number] | 'unknown'; detail: number }
+  | { type: 'domain-lifecycle'; name: string; uuid: string; event: (typeof DOMAIN_EVENTS)[number] | 'unknown'; detail: number }
+  | { type: 'domain-device-added' | 'domain-device-removed'; name: string; uuid: string; device: string }
+  /** the connection died (libvirtd went away); open a new one */
+  | { type: 'closed'; reason: (typeof CLOSE_REASONS)[number] | 'unknown' };
+
+export type EventKind = LibvirtEvent['type'];
+
+/** The raw addon surface (see native/libvirt_addon.cc). */
+interface RawEvent {
+  type: string;
+  name?: string;
+  uuid?: string;
+  event: number;
+  detail: number;
+  device?: string;
+}
+type Handle = object;
+interface Addon {
+  open(uri: string, onEvent?: (ev: RawEvent) => void): { handle: Handle; ready: Promise<string[]> };
+  close(h: Handle): Promise<void>;
+  isAlive(h: Handle): Promise<boolean>;
+  getUri(h: Handle): Promise<string>;
+  networkDefine(h: Handle, xml: string): Promise<NetworkInfo>;
+  networkCreate(h: Handle, name: string): Promise<void>;
+  networkDestroy(h: Handle, name: string): Promise<void>;
+  networkUndefine(h: Handle, name: string): Promise<void>;
+  networkGetXml(h: Handle, name: string, flags: number): Promise<string>;
+  networkLookup(h: Handle, name: string): Promise<NetworkInfo>;
+  networkIsActive(h: Handle, name: string): Promise<boolean>;
+  networkSetAutostart(h: Handle, name: string, on: boolean): Promise<void>;
+  networkGetAutostart(h: Handle, name: string): Promise<boolean>;
+  networkList(h: Handle): Promise<NetworkInfo[]>;
+  domainListActive(h: Handle): Promise<DomainInfo[]>;
+  domainLookup(h: Handle, key: string, byUuid: boolean): Promise<DomainInfo>;
+  domainGetXml(h: Handle, key: string, byUuid: boolean, flags: number): Promise<string>;
+  version(): number;
+  eventLoop: boolean;
+}
+
+const VIR_NETWORK_XML_INACTIVE = 1;
+const VIR_DOMAIN_XML_INACTIVE = 2;
+
+/** build/Release/hostnet_libvirt.node from the project root; src/libvirt and dist/libvirt are both two levels down. */
+export const defaultAddonPath = () =>
+  process.env.HOSTNETD_LIBVIRT_ADDON ??
+  resolve(dirname(fileURLToPath(import.meta.url)), '../../build/Release/hostnet_libvirt.node');
+
+let loaded: { addon: Addon } | { error: LibvirtUnavailable } | undefined;
+
+/** Load the addon once; never throws. */
+export function loadAddon(path = defaultAddonPath()): { addon: Addon } | { error: LibvirtUnavailable } {
+  if (loaded) return loaded;
+  try {
+    const addon = createRequire(import.meta.url)(path) as Addon;
+    loaded = addon.eventLoop ? { addon } : { error: new LibvirtUnavailable('libvirt event loop could not be registered') };
+  } catch (e) {
+    loaded = { error: new LibvirtUnavailable(`${path}: ${(e as Error).message.split('\n')[0]}`) };
+  }
+  return loaded;
+}
+
+/** Whether the addon loads here, and libvirt's version (major*1e6+minor*1e3+micro). */
+export function addonStatus(): { available: true; libvirtVersion: number } | { available: false; reason: string } {
+  const l = loadAddon();
+  return 'addon' in l ? { available: true, libvirtVersion: l.addon.version() } : { available: false, reason: l.error.reason };
+}
+
+function toLibvirtError(e: unknown): unknown {
+  if (e instanceof Error && typeof (e as { libvirtCode?: unknown }).libvirtCode === 'number') {
+    const x = e as Error & { libvirtCode: number; libvirtDomain: number };
+    return new LibvirtError(x.libvirtCode, x.libvirtDomain, x.message);
+  }
+  return e;
+}
+
+async function call<T>(p: () => Promise<T>): Promise<T> {
+  try {
+    return await p();
+  } catch (e) {
+    throw toLibvirtError(e);
+  }
+}
+
+function toEvent(raw: RawEvent): LibvirtEvent | undefined {
+  const name = raw.name ?? '';
+  const uuid = raw.uuid ?? '';
+  switch (raw.type) {
+    case 'network-lifecycle':
+      return { type: raw.type, name, uuid, event: NETWORK_EVENTS[raw.event] ?? 'unknown', detail: raw.detail };
+    case 'domain-lifecycle':
+      return { type: raw.type, name, uuid, event: DOMAIN_EVENTS[raw.event] ?? 'unknown', detail: raw.detail };
+    case 'domain-device-added':
+    case 'domain-device-removed':
+      return { type: raw.type, name, uuid, device: raw.device ?? '' };
+    case 'closed':
+      return { type: 'closed', reason: CLOSE_REASONS[raw.event] ?? 'unknown' };
+    default:
+      return undefined;
+  }
+}
+
+export class LibvirtConnection {
+  private listeners = new Set<(ev: LibvirtEvent) => void>();
+  private closedFlag = false;
+
+  private constructor(
+    private readonly addon: Addon,
+    private readonly handle: Handle,
+    readonly uri: string,
+    /** event kinds this driver accepted registrations for */
+    readonly eventKinds: readonly EventKind[],
+  ) {}
+
+  /**
+   * Open a connection. Rejects with LibvirtUnavailable when the addon is missing, LibvirtError
+   * when libvirt refuses (e.g. libvirtd not running: code NO_CONNECT or SYSTEM_ERROR).
+   */
+  static async open(uri: string): Promise<LibvirtConnection> {
+    const l = loadAddon();
+    if ('error' in l) throw l.error;
+    let conn: LibvirtConnection | undefined;
+    const early: LibvirtEvent[] = [];
+    const { handle, ready } = l.addon.open(uri, (raw) => {
+      const ev = toEvent(raw);
+      if (!ev) return;
+      if (conn) conn.emit(ev);
+      else early.push(ev);
+    });
+    const kinds = (await call(() => ready)) as EventKind[];
+    conn = new LibvirtConnection(l.addon, handle, uri, kinds);
+    for (const ev of early) conn.emit(ev);
+    return conn;
+  }
+
+  private emit(ev: LibvirtEvent) {
+    if (ev.type === 'closed') this.closedFlag = true;
+    for (const fn of this.listeners) {
+      try {
+        fn(ev);
+      } catch {
+        // a listener's bug must not stop the others
+      }
+    }
+  }
+
+  /** Subscribe to events; returns the unsubscribe function. */
+  onEvent(fn: (ev: LibvirtEvent) => void): () => void {
+    this.listeners.add(fn);
+    return () => this.listeners.delete(fn);
+  }
+
+  /** true after close() or after libvirt reported the connection dead */
+  get closed(): boolean {
+    return this.closedFlag;
+  }
+
+  /** Close; safe while calls are in flight (they finish on their own reference). Idempotent. */
+  async close(): Promise<void> {
+    this.closedFlag = true;
+    this.listeners.clear();
+    await call(() => this.addon.close(this.handle));
+  }
+
+  isAlive(): Promise<boolean> {
+    return call(() => this.addon.isAlive(this.handle));
+  }
+
+  defineNetwork(xml: string): Promise<NetworkInfo> {
+    return call(() => this.addon.networkDefine(this.handle, xml));
+  }
+
+  startNetwork(name: string): Promise<void> {
+    return call(() => this.addon.networkCreate(this.handle, name));
+  }
+
+  destroyNetwork(name: string): Promise<void> {
+    return call(() => this.addon.networkDestroy(this.handle, name));
+  }
+
+  undefineNetwork(name: string): Promise<void> {
+    return call(() => this.addon.networkUndefine(this.handle, name));
+  }
+
+  /** `inactive`: the persistent definition rather than the running one */
+  networkXml(name: string, opts: { inactive?: boolean } = {}): Promise<string> {
+    return call(() => this.addon.networkGetXml(this.handle, name, opts.inactive ? VIR_NETWORK_XML_INACTIVE : 0));
+  }
+
+  lookupNetwork(name: string): Promise<NetworkInfo> {
+    return call(() => this.addon.networkLookup(this.handle, name));
+  }
+
+  /** lookupNetwork, but null when there is no such network */
+  async findNetwork(name: string): Promise<NetworkInfo | null> {
+    try {
+      return await this.lookupNetwork(name);
+    } catch (e) {
+      if (e instanceof LibvirtError && e.code === VirErr.NO_NETWORK) return null;
+      throw e;
+    }
+  }
+
+  isNetworkActive(name: string): Promise<boolean> {
+    return call(() => this.addon.networkIsActive(this.handle, name));
+  }
+
+  setNetworkAutostart(name: string, on: boolean): Promise<void> {
+    return call(() => this.addon.networkSetAutostart(this.handle, name, on));
+  }
+
+  getNetworkAutostart(name: string): Promise<boolean> {
+    return call(() => this.addon.networkGetAutostart(this.handle, name));
+  }
+
+  /** all networks, active and inactive, persistent and transient */
+  listNetworks(): Promise<NetworkInfo[]> {
+    return call(() => this.addon.networkList(this.handle));
+  }
+
+  listActiveDomains(): Promise<DomainInfo[]> {
+    return call(() => this.addon.domainListActive(this.handle));
+  }
+
+  lookupDomainByName(name: string): Promise<DomainInfo> {
+    return call(() => this.addon.domainLookup(this.handle, name, false));
+  }
+
+  lookupDomainByUuid(uuid: string): Promise<DomainInfo> {
+    return call(() => this.addon.domainLookup(this.handle, uuid, true));
+  }
+
+  domainXml(key: { name: string } | { uuid: string }, opts: { inactive?: boolean } = {}): Promise<string> {
+    const byUuid = 'uuid' in key;
+    const k = 'uuid' in key ? key.uuid : key.name;
+    return call(() => this.addon.domainGetXml(this.handle, k, byUuid, opts.inactive ? VIR_DOMAIN_XML_INACTIVE : 0));
+  }
+}
