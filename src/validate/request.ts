@@ -39,6 +39,8 @@ export function canonicalizeRequest(req: SetupRequest): CanonicalRequest {
   for (const [name, attrs] of Object.entries(req.networks)) networks[name] = canonicalizeNetwork(name, attrs);
   const bonds: CanonicalRequest['bonds'] = {};
   for (const [name, attrs] of Object.entries(req.bondings)) bonds[name] = canonicalizeBond(name, attrs);
+  const holders = Object.entries(networks).filter(([, n]) => !isRemoval(n) && n.defaultRoute).map(([k]) => k);
+  if (holders.length > 1) throw badParams(`more than one network asks for defaultRoute: ${holders.join(', ')}`);
   return { networks, bonds, options: canonicalizeOptions(req.options) };
 }
 

@@ -16,16 +16,10 @@ export interface KernelFacts {
 }
 
 export function validateTopology(desired: HostConfig, running: HostConfig, req: CanonicalRequest, kernel: KernelFacts): void {
-  checkDefaultRoute(req);
   checkPortIsolationFixed(running, req);
   checkBondRemovals(desired, req);
   const slaveOf = checkBonds(desired, req, kernel);
   checkNetworkDevices(desired, req, kernel, slaveOf);
-}
-
-function checkDefaultRoute(req: CanonicalRequest): void {
-  const holders = Object.entries(req.networks).filter(([, n]) => !isRemoval(n) && n.defaultRoute).map(([k]) => k);
-  if (holders.length > 1) throw badParams(`more than one network asks for defaultRoute: ${holders.join(', ')}`);
 }
 
 function checkPortIsolationFixed(running: HostConfig, req: CanonicalRequest): void {

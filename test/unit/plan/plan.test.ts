@@ -1,0 +1,109 @@
+/** The planner on synthetic snapshots: what a request turns into, without a kernel. */
+import { describe, expect, it } from 'vitest';
+import type { KernelLink, KernelState } from '../../../src/kernel/types.js';
+import { renderBatch } from '../../../src/kernel/batch.js';
+import { mergeRequest } from '../../../src/model/merge.js';
+import { emptyConfig, type HostConfig } from '../../../src/model/types.js';
+import { desiredKernel } from '../../../src/plan/desired.js';
+import { diff } from '../../../src/plan/diff.js';
+import { rollbackTarget, touchedDevices } from '../../../src/plan/rollback.js';
+import type { Op } from '../../../src/plan/types.js';
+import { canonicalizeRequest } from '../../../src/validate/request.js';
+
+function link(name: string, extra: Partial<KernelLink> = {}): KernelLink {
+  return { ifindex: 1, name, kind: 'device', mtu: 1500, address: '02:00:00:00:00:01', up: true, operstate: 'UP', promiscuity: 0, ...extra };
+}
+function state(links: KernelLink[], extra: Partial<KernelState> = {}): KernelState {
+  return { links: Object.fromEntries(links.map((l) => [l.name, l])), addresses: [], routes: [], fdb: [], takenAt: 0, ...extra };
+}
+function plan(running: HostConfig, s: KernelState, networks: Record<string, Record<string, unknown>>, bondings: Record<string, Record<string, unknown>> = {}) {
+  const desired = mergeRequest(running, canonicalizeRequest({ networks, bondings, options: {} }), new Set());
+  const ops = diff(desiredKernel(desired, running, (d) => d in s.links), s);
+  return { desired, ops, script: renderBatch(ops).text };
+}
+const opsOf = (ops: Op[], kind: Op['op']) => ops.filter((o) => o.op === kind);
+
+const nics = state([link('eth0'), link('eth1'), link('eth2')]);
+
+describe('planner', () => {
+  it('a bridged VLAN network: vlan on the NIC, bridge over it, MTU bottom-up', () => {
+    const { ops, script } = plan(emptyConfig(), nics, { net: { nic: 'eth0', vlan: 100, mtu: 2000 } });
+    expect(script).toBe([
+      'link set dev eth0 mtu 2000',
+      'link add link eth0 name eth0.100 mtu 2000 type vlan id 100',
+      'link add name net type bridge stp_state 0',
+      'link set dev eth0.100 master net',
+      'link set dev net mtu 2000',
+      'link set dev eth0.100 up',
+      'link set dev net up',
+      '',
+    ].join('\n'));
+    expect(opsOf(ops, 'del')).toEqual([]);
+  });
+
+  it('a base device carries the largest MTU of its networks, and follows when the largest leaves', () => {
+    const { desired } = plan(emptyConfig(), nics, { a: { nic: 'eth0', vlan: 1, mtu: 1600 }, b: { nic: 'eth0', vlan: 2, mtu: 2000 } });
+    const s = state([
+      link('eth0', { mtu: 2000 }),
+      link('eth0.1', { kind: 'vlan', mtu: 1600, link: 'eth0', vlan: { id: 1, protocol: '802.1Q' }, master: 'a' }),
+      link('eth0.2', { kind: 'vlan', mtu: 2000, link: 'eth0', vlan: { id: 2, protocol: '802.1Q' }, master: 'b' }),
+      link('a', { kind: 'bridge', mtu: 1600, bridge: { stp: false, vlanFiltering: false, opts: {} } }),
+      link('b', { kind: 'bridge', mtu: 2000, bridge: { stp: false, vlanFiltering: false, opts: {} } }),
+    ]);
+    expect(plan(desired, s, { a: { nic: 'eth0', vlan: 1, mtu: 1600 }, b: { nic: 'eth0', vlan: 2, mtu: 2000 } }).ops).toEqual([]);
+    const { ops } = plan(desired, s, { b: { remove: true } });
+    expect(ops).toEqual([
+      { op: 'del', dev: 'b' },
+      { op: 'del', dev: 'eth0.2' },
+      { op: 'mtu', dev: 'eth0', mtu: 1600 },
+    ]);
+  });
+
+  it('changing a vlan id replaces the vlan device and keeps the bridge', () => {
+    const { desired } = plan(emptyConfig(), nics, { n: { nic: 'eth0', vlan: 101 } });
+    const s = state([
+      link('eth0'),
+      link('eth0.101', { kind: 'vlan', link: 'eth0', vlan: { id: 101, protocol: '802.1Q' }, master: 'n' }),
+      link('n', { kind: 'bridge', bridge: { stp: false, vlanFiltering: false, opts: {} } }),
+    ]);
+    const { ops } = plan(desired, s, { n: { nic: 'eth0', vlan: 102 } });
+    expect(ops.map((o) => `${o.op} ${'dev' in o ? o.dev : ''}`)).toEqual([
+      'del eth0.101', 'add-vlan eth0.102', 'master eth0.102', 'up eth0.102',
+    ]);
+  });
+
+  it('a bond with options, and a network over it', () => {
+    const { script } = plan(emptyConfig(), nics, { n: { bonding: 'bond0' } }, { bond0: { nics: ['eth0', 'eth1'], options: 'mode=3 miimon=150' } });
+    expect(script).toContain('link add name bond0 type bond mode broadcast miimon 150');
+    expect(script).toContain('link set dev eth0 down\nlink set dev eth0 master bond0');
+    expect(script).toContain('link set dev bond0 master n');
+  });
+
+  it('a NIC that leaves every network goes back to no master and MTU 1500', () => {
+    const { desired } = plan(emptyConfig(), nics, { n: { nic: 'eth0', mtu: 9000 } });
+    const s = state([link('eth0', { mtu: 9000, master: 'n' }), link('n', { kind: 'bridge', mtu: 9000, bridge: { stp: false, vlanFiltering: false, opts: {} } })]);
+    const { ops } = plan(desired, s, { n: { remove: true } });
+    expect(ops).toEqual([{ op: 'master', dev: 'eth0', master: null }, { op: 'del', dev: 'n' }, { op: 'mtu', dev: 'eth0', mtu: 1500 }]);
+  });
+
+  it('refuses to turn a foreign device into a bridge', () => {
+    expect(() => plan(emptyConfig(), state([link('eth0'), link('taken', { kind: 'veth' })]), { taken: { nic: 'eth0' } })).toThrow(/already exists as a veth/);
+  });
+
+  it('rollback plans the way back from the snapshot before', () => {
+    const before = state([link('eth0', { mtu: 1500 })], {
+      addresses: [{ ifname: 'eth0', family: 'inet', local: '192.0.2.5', prefixlen: 24, scope: 'global', dynamic: false, tentative: false }],
+    });
+    const { ops } = plan(emptyConfig(), before, { n: { nic: 'eth0', ipaddr: '192.0.2.9', prefix: 24 } });
+    const touched = touchedDevices(ops, before);
+    expect(touched).toEqual(['eth0', 'n']);
+    const after = state([link('eth0', { master: 'n' }), link('n', { kind: 'bridge', bridge: { stp: false, vlanFiltering: false, opts: {} } })], {
+      addresses: [{ ifname: 'n', family: 'inet', local: '192.0.2.9', prefixlen: 24, scope: 'global', dynamic: false, tentative: false }],
+    });
+    expect(diff(rollbackTarget(before, after, touched), after)).toEqual([
+      { op: 'master', dev: 'eth0', master: null },
+      { op: 'del', dev: 'n' },
+      { op: 'addr-add', dev: 'eth0', cidr: '192.0.2.5/24' },
+    ]);
+  });
+});

@@ -1,0 +1,152 @@
+import { describe, expect, it } from 'vitest';
+import { ErrorCode, HostnetError } from '../../../src/errors.js';
+import { canonicalizeBond, canonicalizeNetwork, canonicalizeOptions, canonicalizeRequest } from '../../../src/validate/request.js';
+import { mergeRequest } from '../../../src/model/merge.js';
+import { validateTopology } from '../../../src/validate/topology.js';
+import { emptyConfig, type HostConfig } from '../../../src/model/types.js';
+
+function codeOf(fn: () => unknown): { code: number; message: string } {
+  try {
+    fn();
+  } catch (e) {
+    if (e instanceof HostnetError) return { code: e.code, message: e.message };
+    throw e;
+  }
+  throw new Error('expected an error');
+}
+
+describe('network attributes', () => {
+  const net = (attrs: Record<string, unknown>, name = 'net1') => canonicalizeNetwork(name, attrs);
+
+  it.each([
+    ['netmask and prefix both', { nic: 'eth0', ipaddr: '10.0.0.1', netmask: '255.0.0.0', prefix: 8 }, ErrorCode.BAD_PARAMS, 'exclusive'],
+    ['bad stp value', { stp: 'maybe' }, ErrorCode.BAD_PARAMS, "'stp'"],
+    ['nameservers off the defaultRoute network', { nic: 'eth0', nameservers: ['1.1.1.1'] }, ErrorCode.BAD_PARAMS, 'nameservers'],
+    ['remove with other attributes', { remove: true, mtu: 9000 }, ErrorCode.BAD_PARAMS, 'remove'],
+    ['bridgeless without device', { bridged: false }, ErrorCode.BAD_PARAMS, 'bridgeless'],
+    ['unknown attribute', { nic: 'eth0', colour: 'blue' }, ErrorCode.BAD_PARAMS, "'colour'"],
+    ['dhcp not supported yet', { nic: 'eth0', bootproto: 'dhcp' }, ErrorCode.BAD_PARAMS, 'not supported yet'],
+    ['dhcpv6 not supported yet', { nic: 'eth0', dhcpv6: true }, ErrorCode.BAD_PARAMS, 'dhcpv6'],
+    ['hostQos not supported yet', { nic: 'eth0', hostQos: {} }, ErrorCode.BAD_PARAMS, 'hostQos'],
+    ['ovs not supported', { nic: 'eth0', switch: 'ovs' }, ErrorCode.BAD_PARAMS, 'ovs'],
+    ['portIsolation on bridgeless', { nic: 'eth0', bridged: false, portIsolation: true }, ErrorCode.BAD_PARAMS, 'portIsolation'],
+    ['macTableManager on bridgeless', { nic: 'eth0', bridged: false, macTableManager: 'libvirt' }, ErrorCode.BAD_PARAMS, 'macTableManager'],
+    ['bad macTableManager', { macTableManager: 'switch' }, ErrorCode.BAD_PARAMS, 'macTableManager'],
+    ['unknown bridge option', { custom: { bridge_opts: 'colour=1' } }, ErrorCode.BAD_PARAMS, 'colour'],
+    ['bad mtu', { mtu: 'big' }, ErrorCode.BAD_PARAMS, 'mtu'],
+    ['bad ipaddr', { nic: 'eth0', ipaddr: '300.1.1.1', prefix: 24 }, ErrorCode.BAD_ADDR, 'ipaddr'],
+    ['bad netmask', { nic: 'eth0', ipaddr: '10.0.0.1', netmask: '255.0.255.0' }, ErrorCode.BAD_ADDR, 'netmask'],
+    ['bad prefix', { nic: 'eth0', ipaddr: '10.0.0.1', prefix: 33 }, ErrorCode.BAD_ADDR, 'prefix'],
+    ['netmask without ipaddr', { nic: 'eth0', netmask: '255.0.0.0' }, ErrorCode.BAD_ADDR, 'netmask'],
+    ['gateway without ipaddr', { nic: 'eth0', gateway: '10.0.0.254' }, ErrorCode.BAD_ADDR, 'gateway'],
+    ['bad gateway', { nic: 'eth0', ipaddr: '10.0.0.1', prefix: 8, gateway: 'x' }, ErrorCode.BAD_ADDR, 'gateway'],
+    ['static ip with dhcp', { nic: 'eth0', ipaddr: '10.0.0.1', prefix: 8, bootproto: 'dhcp' }, ErrorCode.BAD_ADDR, 'dhcp'],
+    ['bad nameserver', { nic: 'eth0', defaultRoute: true, nameservers: ['dns.example'] }, ErrorCode.BAD_ADDR, 'nameserver'],
+    ['bad ipv6addr', { nic: 'eth0', ipv6addr: '2001:db8::1' }, ErrorCode.BAD_ADDR, 'ipv6addr'],
+    ['bad nic name', { nic: 'eth 0' }, ErrorCode.BAD_NIC, 'nic'],
+    ['bad bond name', { bonding: 'jamesbond007' }, ErrorCode.BAD_BONDING, 'bond'],
+    ['vlan without device', { vlan: 10 }, ErrorCode.BAD_VLAN, 'vlan'],
+    ['vlan out of range', { nic: 'eth0', vlan: 4095 }, ErrorCode.BAD_VLAN, '4094'],
+    ['vlan not a number', { nic: 'eth0', vlan: 'ten' }, ErrorCode.BAD_VLAN, 'vlan'],
+    ['vlan device name too long', { nic: 'eth0123456789', vlan: 100 }, ErrorCode.BAD_VLAN, 'longer than 15'],
+  ])('%s', (_what, attrs, code, word) => {
+    const err = codeOf(() => net(attrs));
+    expect(err.code).toBe(code);
+    expect(err.message).toContain("network 'net1'");
+    expect(err.message).toContain(word);
+  });
+
+  it.each([
+    ['', 'empty'], ['a'.repeat(16), 'longer'], ['net:1', "':'"], ['net.1', "'.'"], ['net 1', 'whitespace'],
+    ['net/1', "'/'"], ['-net', "'-'"],
+  ])('refuses network name %j with 27', (name, word) => {
+    const err = codeOf(() => net({}, name));
+    expect(err.code).toBe(ErrorCode.BAD_BRIDGE);
+    expect(err.message).toContain(word);
+  });
+
+  it('fills defaults and normalizes values', () => {
+    expect(net({ nic: 'eth0', vlan: '7', mtu: '9000', stp: 'on', ipaddr: '10.0.0.2', netmask: '255.255.255.0', ipv6addr: '2001:DB8:0::5/64' }))
+      .toEqual({
+        name: 'net1', bridged: true, nic: 'eth0', vlan: 7, mtu: 9000, stp: true,
+        ipv4: { address: '10.0.0.2', prefix: 24 }, ipv6: { addresses: ['2001:db8::5/64'], autoconf: false },
+        defaultRoute: false, nameservers: [], bridgeOpts: {}, portIsolation: false, macTableManager: 'kernel',
+        switch: 'legacy', bootproto: 'none', dhcpv6: false,
+      });
+  });
+
+  it('an isolated network is a bridge without a device', () => {
+    expect(net({})).toMatchObject({ bridged: true, mtu: 1500 });
+  });
+});
+
+describe('bonds and options', () => {
+  it.each([
+    ['bond', {}, ErrorCode.BAD_BONDING], ['bond bad', {}, ErrorCode.BAD_BONDING], ['jamesbond007', {}, ErrorCode.BAD_BONDING],
+  ])('bad bond name %j → 25', (name, attrs, code) => {
+    expect(codeOf(() => canonicalizeBond(name, { nics: ['eth0'], ...attrs })).code).toBe(code);
+  });
+  it('bond without nics → 21', () => {
+    expect(codeOf(() => canonicalizeBond('bond0', { options: 'mode=1' })).code).toBe(ErrorCode.BAD_PARAMS);
+  });
+  it.each(['mode=9', 'mode=banana', 'colour=1', 'mode=1 lacp_rate=fast', 'mode=4 miimon=x'])('bad bond options %j → 25', (options) => {
+    expect(codeOf(() => canonicalizeBond('bond0', { nics: ['eth0'], options })).code).toBe(ErrorCode.BAD_BONDING);
+  });
+  it('mode by number becomes its name', () => {
+    expect(canonicalizeBond('bond0', { nics: ['eth1', 'eth0'], options: 'mode=4 miimon=100 lacp_rate=fast' })).toEqual({
+      name: 'bond0', nics: ['eth0', 'eth1'], options: { mode: '802.3ad', miimon: '100', lacp_rate: 'fast' },
+    });
+  });
+  it('options', () => {
+    expect(canonicalizeOptions({})).toEqual({ connectivityCheck: true, connectivityTimeout: 4, commitOnSuccess: false });
+    expect(codeOf(() => canonicalizeOptions({ connectivityTimeout: -1 })).code).toBe(ErrorCode.BAD_PARAMS);
+    expect(codeOf(() => canonicalizeOptions({ rollback: true })).code).toBe(ErrorCode.BAD_PARAMS);
+  });
+});
+
+describe('merge and topology', () => {
+  const facts = { nics: new Set(['eth0', 'eth1', 'eth2']), bonds: new Set<string>() };
+  const check = (running: HostConfig, networks: Record<string, Record<string, unknown>>, bondings: Record<string, Record<string, unknown>> = {}) => {
+    const req = canonicalizeRequest({ networks, bondings, options: {} });
+    const desired = mergeRequest(running, req, facts.bonds);
+    validateTopology(desired, running, req, facts);
+    return desired;
+  };
+
+  it('a named network is replaced whole: an edit that omits mtu sets 1500', () => {
+    const running = check(emptyConfig(), { net1: { nic: 'eth0', mtu: 9000 } });
+    expect(check(running, { net1: { nic: 'eth0' } }).networks.net1?.mtu).toBe(1500);
+  });
+  it('a new defaultRoute holder takes it and the nameservers from the old one', () => {
+    const running = check(emptyConfig(), { a: { nic: 'eth0', defaultRoute: true, nameservers: ['192.0.2.53'] }, b: { nic: 'eth1' } });
+    const d = check(running, { b: { nic: 'eth1', defaultRoute: true } });
+    expect(d.networks.a).toMatchObject({ defaultRoute: false, nameservers: [] });
+    expect(d.networks.b?.defaultRoute).toBe(true);
+  });
+  it.each<[string, Record<string, Record<string, unknown>>, Record<string, Record<string, unknown>>, number]>([
+    ['two defaultRoute networks', { a: { nic: 'eth0', defaultRoute: true }, b: { nic: 'eth1', defaultRoute: true } }, {}, ErrorCode.BAD_PARAMS],
+    ['missing nic', { a: { nic: 'eth9' } }, {}, ErrorCode.BAD_NIC],
+    ['missing bond slave', {}, { bond0: { nics: ['eth9'] } }, ErrorCode.BAD_NIC],
+    ['unknown bond', { a: { bonding: 'bond7' } }, {}, ErrorCode.BAD_BONDING],
+    ['nic used by a network and a bond', { a: { nic: 'eth0' } }, { bond0: { nics: ['eth0', 'eth1'] } }, ErrorCode.USED_NIC],
+    ['two networks on one device and vlan', { a: { nic: 'eth0', vlan: 5 }, b: { nic: 'eth0', vlan: 5, bridged: false } }, {}, ErrorCode.BAD_PARAMS],
+    ['two untagged networks on one nic', { a: { nic: 'eth0' }, b: { nic: 'eth0', bridged: false } }, {}, ErrorCode.BAD_PARAMS],
+    ['removing an unknown network', { nope: { remove: true } }, {}, ErrorCode.BAD_BRIDGE],
+    ['removing an unknown bond', {}, { bond9: { remove: true } }, ErrorCode.BAD_BONDING],
+  ])('%s', (_what, networks, bondings, code) => {
+    expect(codeOf(() => check(emptyConfig(), networks, bondings)).code).toBe(code);
+  });
+  it('removing a bond a network uses → 31', () => {
+    const running = check(emptyConfig(), { a: { bonding: 'bond0' } }, { bond0: { nics: ['eth0', 'eth1'] } });
+    expect(codeOf(() => check(running, {}, { bond0: { remove: true } })).code).toBe(ErrorCode.USED_BOND);
+  });
+  it('portIsolation is fixed at creation', () => {
+    const running = check(emptyConfig(), { a: { nic: 'eth0', portIsolation: true } });
+    const err = codeOf(() => check(running, { a: { nic: 'eth0' } }));
+    expect(err.code).toBe(ErrorCode.BAD_PARAMS);
+    expect(err.message).toMatch(/portIsolation.*fixed at creation/);
+  });
+  it('several vlans on one device are fine', () => {
+    expect(Object.keys(check(emptyConfig(), { a: { nic: 'eth0', vlan: 0 }, b: { nic: 'eth0', vlan: 1 }, c: { nic: 'eth0' } }).networks)).toHaveLength(3);
+  });
+});
