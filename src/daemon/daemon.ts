@@ -9,7 +9,8 @@ import { ConnectivityTracker } from '../apply/connectivity.js';
 import type { NetworkChanger } from '../apply/types.js';
 import { buildNetworkCapabilities } from '../caps/network.js';
 import { buildStatistics } from '../caps/statistics.js';
-import { HostApi, NotSupportedChanger } from '../api/host.js';
+import { HostApi } from '../api/host.js';
+import { makeTransactions } from '../apply/factory.js';
 import { readHostFacts } from '../api/host-facts.js';
 import { hostMethods } from '../api/methods.js';
 import { readNameservers } from '../api/resolv.js';
@@ -35,7 +36,7 @@ export interface ChangerEnv {
 }
 
 export interface DaemonHooks {
-  /** Builds the transaction engine (and settles an unfinished journal before we serve). */
+  /** Builds the transaction engine (default: apply/factory's, which settles an unfinished journal before we serve). */
   makeChanger?(env: ChangerEnv): Promise<NetworkChanger>;
 }
 
@@ -60,7 +61,7 @@ export async function startDaemon(opts: DaemonOptions, log: Logger, hooks: Daemo
     const features = await detectKernelFeatures({ state: await readKernelState(ipr) });
     log.info({ features }, 'kernel features');
     const env: ChangerEnv = { opts, log, ipr, store, connectivity, features };
-    const changer = hooks.makeChanger ? await hooks.makeChanger(env) : new NotSupportedChanger();
+    const changer = await (hooks.makeChanger ?? makeTransactions)(env);
     const api = new HostApi({
       readKernel: () => readKernelState(ipr),
       features: async () => features,

@@ -1,0 +1,265 @@
+/**
+ * hostnetctl's command line, pure: argv → what to do. Global options may come before or after
+ * the command. `setup` flags are read in order: each --net starts a new network and the
+ * network flags after it (--nic, --ip, --mtu, ...) describe that network.
+ */
+import { parseArgs } from 'node:util';
+import type { SetupRequest } from '../model/types.js';
+
+export const DEFAULT_SOCKET = '/run/hostnetd/hostnetd.sock';
+
+export class UsageError extends Error {
+  constructor(
+    message: string,
+    readonly topic?: string,
+  ) {
+    super(message);
+  }
+}
+
+export type TargetSpec =
+  | { kind: 'unix'; path: string }
+  | { kind: 'url'; url: string; tlsCert?: string; tlsKey?: string; tlsCa?: string };
+
+export type Command =
+  | { cmd: 'help'; topic?: string }
+  | { cmd: 'caps' }
+  | { cmd: 'stats' }
+  | { cmd: 'ping' }
+  | { cmd: 'confirm' }
+  | { cmd: 'persist' }
+  | { cmd: 'call'; method: string; params?: unknown }
+  | {
+      cmd: 'setup';
+      /** from flags; absent when a file is given */
+      request?: SetupRequest;
+      /** a JSON file ('-' for stdin) with {networks, bondings?, options?} */
+      file?: string;
+      /** option overrides from flags, applied over the file's */
+      options: Record<string, unknown>;
+      /** confirm connectivity from this client while waiting */
+      confirm: boolean;
+    };
+
+export interface Invocation {
+  command: Command;
+  target: TargetSpec;
+  json: boolean;
+}
+
+const GLOBAL = {
+  socket: { type: 'string' },
+  url: { type: 'string' },
+  'tls-cert': { type: 'string' },
+  'tls-key': { type: 'string' },
+  'tls-ca': { type: 'string' },
+  json: { type: 'boolean' },
+  help: { type: 'boolean', short: 'h' },
+} as const;
+
+const NET_VALUE_FLAGS = ['nic', 'bond', 'vlan', 'ip', 'gateway', 'mtu', 'nameserver'] as const;
+const NET_BOOL_FLAGS = ['bridged', 'bridgeless', 'default-route', 'stp'] as const;
+
+const SETUP = {
+  net: { type: 'string', multiple: true },
+  remove: { type: 'string', multiple: true },
+  nic: { type: 'string', multiple: true },
+  bond: { type: 'string', multiple: true },
+  vlan: { type: 'string', multiple: true },
+  ip: { type: 'string', multiple: true },
+  gateway: { type: 'string', multiple: true },
+  mtu: { type: 'string', multiple: true },
+  nameserver: { type: 'string', multiple: true },
+  bridged: { type: 'boolean', multiple: true },
+  bridgeless: { type: 'boolean', multiple: true },
+  'default-route': { type: 'boolean', multiple: true },
+  stp: { type: 'boolean', multiple: true },
+  'no-confirm': { type: 'boolean' },
+  'no-check': { type: 'boolean' },
+  timeout: { type: 'string' },
+  commit: { type: 'boolean' },
+} as const;
+
+const COMMANDS = ['caps', 'stats', 'call', 'setup', 'persist', 'confirm', 'ping', 'help'] as const;
+
+export function parseCli(argv: string[]): Invocation {
+  let parsed;
+  try {
+    parsed = parseArgs({ args: argv, options: { ...GLOBAL, ...SETUP }, allowPositionals: true, strict: true, tokens: true });
+  } catch (e) {
+    throw new UsageError((e as Error).message.replace(/\. To specify a positional argument.*$/s, ''));
+  }
+  const { values, positionals, tokens } = parsed;
+  const [name, ...rest] = positionals;
+  const target = parseTarget(values);
+  const json = values.json === true;
+  if (name === undefined) {
+    if (values.help) return { command: { cmd: 'help' }, target, json };
+    throw new UsageError('no command given');
+  }
+  if (!(COMMANDS as readonly string[]).includes(name)) throw new UsageError(`unknown command ${JSON.stringify(name)}`);
+  if (values.help) return { command: { cmd: 'help', topic: name }, target, json };
+  const usedSetupFlags = tokens.filter((t) => t.kind === 'option' && t.name in SETUP).map((t) => (t as { rawName: string }).rawName);
+  if (name !== 'setup' && usedSetupFlags.length > 0) {
+    throw new UsageError(`${usedSetupFlags[0]} is an option of 'setup', not of '${name}'`, name);
+  }
+  switch (name) {
+    case 'help':
+      return { command: rest[0] !== undefined ? { cmd: 'help', topic: rest[0] } : { cmd: 'help' }, target, json };
+    case 'call':
+      return { command: parseCall(rest), target, json };
+    case 'setup':
+      return { command: parseSetup(rest, tokens, values), target, json };
+    default:
+      if (rest.length > 0) throw new UsageError(`'${name}' takes no arguments (got ${JSON.stringify(rest[0])})`, name);
+      return { command: { cmd: name as 'caps' }, target, json };
+  }
+}
+
+function parseTarget(values: Record<string, unknown>): TargetSpec {
+  const socket = values.socket as string | undefined;
+  const url = values.url as string | undefined;
+  const tls = ['tls-cert', 'tls-key', 'tls-ca'].filter((k) => values[k] !== undefined);
+  if (socket !== undefined && url !== undefined) throw new UsageError('give --socket or --url, not both');
+  if (url === undefined) {
+    if (tls.length > 0) throw new UsageError(`--${tls[0]} is for --url wss://...; a unix socket needs no TLS`);
+    return { kind: 'unix', path: socket ?? DEFAULT_SOCKET };
+  }
+  if (!/^wss?:\/\//.test(url)) throw new UsageError(`--url ${url}: expected ws://HOST:PORT or wss://HOST:PORT`);
+  if (url.startsWith('ws:') && tls.length > 0) throw new UsageError(`--${tls[0]} needs a wss:// URL`);
+  const t: TargetSpec = { kind: 'url', url };
+  if (values['tls-cert'] !== undefined) t.tlsCert = values['tls-cert'] as string;
+  if (values['tls-key'] !== undefined) t.tlsKey = values['tls-key'] as string;
+  if (values['tls-ca'] !== undefined) t.tlsCa = values['tls-ca'] as string;
+  if ((t.tlsCert === undefined) !== (t.tlsKey === undefined)) throw new UsageError('--tls-cert and --tls-key go together');
+  return t;
+}
+
+function parseCall(rest: string[]): Command {
+  const [method, json, extra] = rest;
+  if (method === undefined) throw new UsageError('call needs a METHOD, e.g. hostnetctl call Host.ping2', 'call');
+  if (extra !== undefined) throw new UsageError('call takes METHOD and at most one JSON argument (quote it)', 'call');
+  if (json === undefined) return { cmd: 'call', method };
+  let params: unknown;
+  try {
+    params = JSON.parse(json);
+  } catch (e) {
+    throw new UsageError(`call ${method}: the params are not valid JSON: ${(e as Error).message}`, 'call');
+  }
+  if (typeof params !== 'object' || params === null) {
+    throw new UsageError(`call ${method}: params must be a JSON object or array`, 'call');
+  }
+  return { cmd: 'call', method, params };
+}
+
+type Token = ReturnType<typeof parseArgs>['tokens'] extends (infer T)[] | undefined ? T : never;
+
+function parseSetup(rest: string[], tokens: Token[], values: Record<string, unknown>): Command {
+  const options: Record<string, unknown> = {};
+  if (values.timeout !== undefined) {
+    const t = Number(values.timeout);
+    if (!Number.isFinite(t) || t <= 0) throw new UsageError(`--timeout ${values.timeout}: expected seconds > 0`, 'setup');
+    options.connectivityTimeout = t;
+  }
+  if (values.commit) options.commitOnSuccess = true;
+  if (values['no-check']) options.connectivityCheck = false;
+  const confirm = !values['no-confirm'] && !values['no-check'];
+  const networks = networksFromTokens(tokens);
+  if (rest.length > 1) throw new UsageError('setup takes at most one FILE', 'setup');
+  if (rest.length === 1) {
+    if (Object.keys(networks).length > 0) throw new UsageError('give a FILE or --net/--remove flags, not both', 'setup');
+    return { cmd: 'setup', file: rest[0]!, options, confirm };
+  }
+  if (Object.keys(networks).length === 0) throw new UsageError('setup needs a FILE or at least one --net NAME or --remove NAME', 'setup');
+  return { cmd: 'setup', request: { networks, bondings: {}, options }, options, confirm };
+}
+
+/** Networks from --net/--remove and the flags that follow each --net. */
+export function networksFromTokens(tokens: Token[]): Record<string, Record<string, unknown>> {
+  const networks: Record<string, Record<string, unknown>> = {};
+  let current: Record<string, unknown> | undefined;
+  let currentName = '';
+  for (const t of tokens) {
+    if (t.kind !== 'option') continue;
+    const value = t.value;
+    if (t.name === 'net' || t.name === 'remove') {
+      if (!value) throw new UsageError(`--${t.name} needs a network name`, 'setup');
+      if (value in networks) throw new UsageError(`network ${value} is named twice`, 'setup');
+      networks[value] = t.name === 'remove' ? { remove: true } : {};
+      current = t.name === 'net' ? networks[value] : undefined;
+      currentName = value;
+      continue;
+    }
+    const isNetFlag = (NET_VALUE_FLAGS as readonly string[]).includes(t.name) || (NET_BOOL_FLAGS as readonly string[]).includes(t.name);
+    if (!isNetFlag) continue;
+    if (!current) {
+      const after = currentName ? ` (--remove ${currentName} takes no attributes)` : '';
+      throw new UsageError(`${t.rawName} must follow the --net NAME it describes${after}`, 'setup');
+    }
+    applyNetFlag(current, t.name, value, currentName);
+  }
+  return networks;
+}
+
+/** Numbers where the wire has numbers; anything odd is passed as given so the daemon names the problem. */
+const numeric = (v: string): number | string => (/^\d+$/.test(v) ? Number(v) : v);
+
+function applyNetFlag(net: Record<string, unknown>, flag: string, value: string | undefined, name: string): void {
+  const once = (key: string, v: unknown) => {
+    if (key in net) throw new UsageError(`network ${name}: --${flag} given twice (or conflicts with another flag)`, 'setup');
+    net[key] = v;
+  };
+  switch (flag) {
+    case 'nic':
+      return once('nic', value);
+    case 'bond':
+      return once('bonding', value);
+    case 'vlan':
+      return once('vlan', numeric(value!));
+    case 'mtu':
+      return once('mtu', numeric(value!));
+    case 'ip': {
+      const [addr, prefix, extra] = value!.split('/');
+      if (!addr || prefix === undefined || extra !== undefined) {
+        throw new UsageError(`--ip ${value}: expected ADDRESS/PREFIX, e.g. 192.0.2.10/24 or 2001:db8::10/64`, 'setup');
+      }
+      if (addr.includes(':')) return once('ipv6addr', value);
+      once('ipaddr', addr);
+      return once('prefix', numeric(prefix));
+    }
+    case 'gateway':
+      return once(value!.includes(':') ? 'ipv6gateway' : 'gateway', value);
+    case 'nameserver':
+      net.nameservers = [...((net.nameservers as string[] | undefined) ?? []), value!];
+      return;
+    case 'bridged':
+      return once('bridged', true);
+    case 'bridgeless':
+      return once('bridged', false);
+    case 'default-route':
+      return once('defaultRoute', true);
+    case 'stp':
+      return once('stp', true);
+  }
+}
+
+/** A setup request from a file's JSON text, with flag options laid over the file's. */
+export function requestFromJson(text: string, source: string, options: Record<string, unknown>): SetupRequest {
+  let doc: unknown;
+  try {
+    doc = JSON.parse(text);
+  } catch (e) {
+    throw new UsageError(`${source}: not valid JSON: ${(e as Error).message}`, 'setup');
+  }
+  const isObj = (v: unknown): v is Record<string, unknown> => typeof v === 'object' && v !== null && !Array.isArray(v);
+  if (!isObj(doc) || !isObj(doc.networks)) {
+    throw new UsageError(`${source}: expected {"networks": {...}, "bondings": {...}, "options": {...}}`, 'setup');
+  }
+  const known = new Set(['networks', 'bondings', 'options']);
+  const unknown = Object.keys(doc).find((k) => !known.has(k));
+  if (unknown) throw new UsageError(`${source}: unknown key ${JSON.stringify(unknown)} (expected networks, bondings, options)`, 'setup');
+  const bondings = doc.bondings ?? {};
+  const fileOptions = doc.options ?? {};
+  if (!isObj(bondings) || !isObj(fileOptions)) throw new UsageError(`${source}: bondings and options must be objects`, 'setup');
+  return { networks: doc.networks as SetupRequest['networks'], bondings: bondings as SetupRequest['bondings'], options: { ...fileOptions, ...options } };
+}

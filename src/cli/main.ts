@@ -1,0 +1,206 @@
+/**
+ * bin/hostnetctl. Exit status: 0 success, 1 the daemon answered an error (code and message on
+ * stderr), 2 usage or connection error.
+ */
+import { readFile } from 'node:fs/promises';
+import type { SetupRequest } from '../model/types.js';
+import { parseCli, requestFromJson, UsageError, type Command, type TargetSpec } from './args.js';
+import { CliClient, ConnectionError, RpcError, type Target } from './client.js';
+import { formatCapabilities, formatStatistics } from './format.js';
+import { helpFor } from './usage.js';
+
+const out = (text: string) => process.stdout.write(text.endsWith('\n') ? text : text + '\n');
+const err = (text: string) => process.stderr.write(`hostnetctl: ${text}\n`);
+
+async function main(argv: string[]): Promise<number> {
+  let inv;
+  try {
+    inv = parseCli(argv);
+  } catch (e) {
+    if (!(e instanceof UsageError)) throw e;
+    err(e.message);
+    process.stderr.write(`Run 'hostnetctl ${e.topic ? `${e.topic} ` : ''}--help' for usage.\n`);
+    return 2;
+  }
+  const { command, json } = inv;
+  if (command.cmd === 'help') {
+    out(helpFor(command.topic));
+    return 0;
+  }
+  let method = '';
+  try {
+    const target = await resolveTarget(inv.target);
+    method = verbOf(command);
+    const result = await run(command, target, json);
+    if (json) out(JSON.stringify(result, null, 2));
+    return 0;
+  } catch (e) {
+    if (e instanceof RpcError) {
+      err(`${method} failed: error ${e.code}: ${e.rpcMessage}`);
+      return 1;
+    }
+    if (e instanceof ConnectionError || e instanceof UsageError) {
+      err(e.message);
+      return 2;
+    }
+    throw e;
+  }
+}
+
+function verbOf(c: Command): string {
+  switch (c.cmd) {
+    case 'caps':
+      return 'Host.getCapabilities';
+    case 'stats':
+      return 'Host.getNetworkStatistics';
+    case 'ping':
+      return 'Host.ping2';
+    case 'confirm':
+      return 'Host.confirmConnectivity';
+    case 'persist':
+      return 'Host.setSafeNetworkConfig';
+    case 'setup':
+      return 'Host.setupNetworks';
+    case 'call':
+      return c.method;
+    case 'help':
+      return '';
+  }
+}
+
+async function resolveTarget(spec: TargetSpec): Promise<Target> {
+  if (spec.kind === 'unix') return { kind: 'unix', path: spec.path };
+  const read = async (flag: string, file: string | undefined) => {
+    if (file === undefined) return undefined;
+    try {
+      return await readFile(file);
+    } catch (e) {
+      throw new UsageError(`${flag} ${file}: cannot read it: ${(e as Error).message}`);
+    }
+  };
+  const tls: { cert?: Buffer; key?: Buffer; ca?: Buffer } = {};
+  const [cert, key, ca] = await Promise.all([read('--tls-cert', spec.tlsCert), read('--tls-key', spec.tlsKey), read('--tls-ca', spec.tlsCa)]);
+  if (cert) tls.cert = cert;
+  if (key) tls.key = key;
+  if (ca) tls.ca = ca;
+  return { kind: 'url', url: spec.url, tls };
+}
+
+/** Runs the command; prints tables itself in text mode and returns the raw result for --json. */
+async function run(command: Command, target: Target, json: boolean): Promise<unknown> {
+  if (command.cmd === 'setup') return runSetup(command, target, json);
+  const client = await CliClient.open(target);
+  try {
+    const started = performance.now();
+    const result = await client.call(verbOf(command), command.cmd === 'call' ? command.params : undefined);
+    if (json) return result;
+    switch (command.cmd) {
+      case 'caps':
+        out(formatCapabilities(result));
+        break;
+      case 'stats':
+        out(formatStatistics(result));
+        break;
+      case 'ping':
+        out(`hostnetd answered in ${(performance.now() - started).toFixed(1)} ms`);
+        break;
+      case 'confirm':
+        out('connectivity confirmed');
+        break;
+      case 'persist':
+        out('the running network config is now the safe one (restored at boot)');
+        break;
+      case 'call':
+        out(JSON.stringify(result, null, 2));
+        break;
+    }
+    return result;
+  } finally {
+    client.close();
+  }
+}
+
+async function runSetup(command: Extract<Command, { cmd: 'setup' }>, target: Target, json: boolean): Promise<unknown> {
+  const request = command.request ?? (await requestFromFile(command.file!, command.options));
+  const check = request.options.connectivityCheck !== false;
+  const client = await CliClient.open(target);
+  const confirmer = command.confirm && check ? startConfirmer(target) : undefined;
+  let result: unknown;
+  try {
+    result = await client.call('Host.setupNetworks', { networks: request.networks, bondings: request.bondings, options: request.options });
+  } finally {
+    await confirmer?.stop();
+    client.close();
+  }
+  if (!json) {
+    const names = Object.entries(request.networks).map(([n, a]) => `${n} (${(a as { remove?: unknown }).remove === true ? 'removed' : 'set up'})`);
+    const bonds = Object.entries(request.bondings).map(([n, a]) => `${n} (${(a as { remove?: unknown }).remove === true ? 'removed' : 'set up'})`);
+    out(`applied: ${[...names, ...bonds].join(', ') || 'nothing'}`);
+    if (request.options.commitOnSuccess !== true) out("not persistent yet: run 'hostnetctl persist' to keep this config across reboots");
+  }
+  return result;
+}
+
+async function requestFromFile(file: string, options: Record<string, unknown>): Promise<SetupRequest> {
+  let text: string;
+  try {
+    text = file === '-' ? await readStdin() : await readFile(file, 'utf8');
+  } catch (e) {
+    throw new UsageError(`cannot read ${file}: ${(e as Error).message}`, 'setup');
+  }
+  return requestFromJson(text, file === '-' ? 'stdin' : file, options);
+}
+
+async function readStdin(): Promise<string> {
+  const chunks: Buffer[] = [];
+  for await (const c of process.stdin) chunks.push(c as Buffer);
+  return Buffer.concat(chunks).toString('utf8');
+}
+
+/**
+ * While setupNetworks waits for its connectivity check, prove from here that the host is
+ * reachable: a second connection confirms every half second. If the change cut us off, the
+ * confirmations stop arriving and the daemon rolls back, as it would for the engine.
+ */
+function startConfirmer(target: Target): { stop(): Promise<void> } {
+  let stopped = false;
+  let wake: () => void = () => undefined;
+  let conn: CliClient | undefined;
+  const loop = (async () => {
+    while (!stopped) {
+      try {
+        conn ??= await CliClient.open(target, 2000);
+        await conn.call('Host.confirmConnectivity');
+      } catch {
+        conn?.close();
+        conn = undefined;
+      }
+      if (stopped) break;
+      await new Promise<void>((resolve) => {
+        const timer = setTimeout(resolve, 500);
+        wake = () => {
+          clearTimeout(timer);
+          resolve();
+        };
+      });
+    }
+  })();
+  return {
+    async stop() {
+      stopped = true;
+      wake();
+      await loop;
+      conn?.close();
+    },
+  };
+}
+
+main(process.argv.slice(2)).then(
+  (code) => {
+    process.exitCode = code;
+  },
+  (e: unknown) => {
+    err(`unexpected failure: ${e instanceof Error ? (e.stack ?? e.message) : String(e)}`);
+    process.exitCode = 2;
+  },
+);

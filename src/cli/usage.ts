@@ -1,0 +1,104 @@
+/** hostnetctl's help texts: one overview and one per command. */
+import { DEFAULT_SOCKET } from './args.js';
+
+const CONNECTION = `Connection (any command):
+  --socket PATH          the daemon's unix socket (default ${DEFAULT_SOCKET})
+  --url URL              ws://127.0.0.1:PORT or wss://HOST:PORT instead of the socket
+  --tls-cert FILE        client certificate (PEM) for wss://, signed by the daemon's --tls-ca
+  --tls-key FILE         its private key
+  --tls-ca FILE          CA that signed the daemon's certificate
+  --json                 print the JSON-RPC result as JSON instead of tables
+  -h, --help             help (also: hostnetctl COMMAND --help)`;
+
+export const OVERVIEW = `Usage: hostnetctl [options] COMMAND [args]
+
+Talks to hostnetd (JSON-RPC over WebSocket) on this host.
+
+Commands:
+  caps                   host network capabilities: nics, bridges (ports and flags), networks, bonds, vlans
+  stats                  interface statistics
+  setup FILE | --net ... change networks (Host.setupNetworks); confirms connectivity itself
+  persist                make the running network config the one restored at boot
+  confirm                confirm connectivity for a setup waiting on it (Host.confirmConnectivity)
+  ping                   check that hostnetd answers (Host.ping2)
+  call METHOD [JSON]     call any verb; JSON params as an object or positional array
+
+${CONNECTION}
+
+Exit status: 0 success, 1 hostnetd answered an error (code and message on stderr),
+2 usage or connection error.
+`;
+
+export const HELP: Record<string, string> = {
+  caps: `Usage: hostnetctl caps [--json]
+
+Shows Host.getCapabilities: NICs (hwaddr, mtu, speed, addresses), bridges with their ports
+(flags that differ from the defaults are shown: isolated, no-learning, no-flood), networks,
+bonds, VLANs, nameservers and whether the running config differs from the safe one.
+`,
+  stats: `Usage: hostnetctl stats [--json]
+
+Shows Host.getNetworkStatistics: per-interface state, speed, byte counters, drops and errors.
+`,
+  ping: `Usage: hostnetctl ping
+
+Calls Host.ping2 (liveness only; it does not confirm connectivity) and prints the round trip.
+`,
+  confirm: `Usage: hostnetctl confirm
+
+Calls Host.confirmConnectivity: tells a setupNetworks that is waiting for its connectivity
+check that this host is still reachable. 'hostnetctl setup' does this by itself.
+`,
+  persist: `Usage: hostnetctl persist
+
+Calls Host.setSafeNetworkConfig: the running network config becomes the safe one, which
+hostnetd-restore.service applies at boot. Until then a reboot returns to the previous safe config.
+`,
+  call: `Usage: hostnetctl call METHOD [JSON]
+
+Calls any verb and prints its result as JSON. JSON is the params: a named object or a
+positional array, e.g.
+  hostnetctl call Host.getNetworkCapabilities
+  hostnetctl call Host.setupNetworks '{"networks": {"net1": {"nic": "veth_0"}}, "options": {"connectivityCheck": false}}'
+`,
+  setup: `Usage: hostnetctl setup FILE|- [options]
+       hostnetctl setup --net NAME [network flags] [--net NAME ...] [--remove NAME ...] [options]
+
+Changes networks with Host.setupNetworks. FILE ('-' for stdin) holds
+{"networks": {...}, "bondings": {...}, "options": {...}} in VDSM's shapes. Each --net starts a
+network; the flags after it describe that network. A named network is replaced whole:
+attributes left out take their defaults.
+
+Network flags (after --net NAME):
+  --nic NIC              the NIC that carries it
+  --bond BOND            the bond that carries it (instead of --nic)
+  --vlan ID              VLAN id on the nic or bond
+  --ip ADDR/PREFIX       static address (IPv4, or IPv6 such as 2001:db8::10/64)
+  --gateway ADDR         gateway (IPv4 or IPv6)
+  --mtu MTU              MTU (default 1500)
+  --bridged              a Linux bridge named after the network carries it (the default)
+  --bridgeless           the address goes straight on the nic/bond/vlan
+  --default-route        this network holds the host's default route
+  --nameserver ADDR      repeatable; only with --default-route
+  --stp                  bridge STP on
+  --remove NAME          remove a network (repeatable)
+
+Options:
+  --timeout SECONDS      connectivity check timeout (daemon default 4)
+  --commit               also make the result the safe config (commitOnSuccess)
+  --no-confirm           do not confirm connectivity from here: someone else (the engine)
+                         must call Host.confirmConnectivity, or the change is rolled back
+  --no-check             no connectivity check at all (connectivityCheck: false)
+
+Examples:
+  hostnetctl setup --net mgmt --nic veth_0 --ip 192.0.2.10/24 --gateway 192.0.2.1 --default-route
+  hostnetctl setup --net vms --nic veth_1 --mtu 9000 --net storage --nic veth_2 --bridgeless --ip 198.51.100.5/24
+  hostnetctl setup --remove vms
+  hostnetctl setup networks.json --commit
+`,
+};
+
+export function helpFor(topic: string | undefined): string {
+  if (topic === undefined || topic === 'help' || !(topic in HELP)) return OVERVIEW;
+  return `${HELP[topic]}\n${CONNECTION}\n`;
+}
