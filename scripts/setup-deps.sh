@@ -1,0 +1,37 @@
+#!/usr/bin/env bash
+# Installs what hostnetd needs on a bare Debian 12 machine (as root): Debian packages that are
+# missing, then node modules if absent. Idempotent and quick when everything is there.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+# runtime: iproute2 (ip, bridge), procps (sysctl), util-linux (unshare for feature probing);
+# build of the libvirt addon: libvirt-dev, pkg-config, g++, make, python3;
+# tests: iputils-ping, openssl (TLS certificates), libvirt daemon and clients (real libvirtd test),
+# qemu and a busybox initramfs for the VM tier (scripts/vm/prepare.sh fetches the kernel).
+PACKAGES=(
+  iproute2 procps util-linux
+  libvirt-dev pkg-config g++ make python3
+  iputils-ping openssl
+  libvirt-daemon-system libvirt-daemon-system-sysv libvirt-clients
+  qemu-system-x86 busybox-static cpio kmod
+)
+[ "${HOSTNETD_RUNTIME_ONLY:-}" = 1 ] && PACKAGES=(iproute2 procps util-linux libvirt-dev pkg-config g++ make python3)
+
+missing=()
+for p in "${PACKAGES[@]}"; do
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || missing+=("$p")
+done
+if [ ${#missing[@]} -gt 0 ]; then
+  if [ "$(id -u)" != 0 ]; then
+    echo "setup-deps: missing Debian packages: ${missing[*]} (run as root to install them)" >&2
+    exit 1
+  fi
+  echo "setup-deps: installing ${missing[*]}"
+  export DEBIAN_FRONTEND=noninteractive
+  apt-get update -qq
+  apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+fi
+
+if [ ! -d node_modules ] || [ package-lock.json -nt node_modules/.package-lock.json ]; then
+  npm ci --no-audit --no-fund
+fi
