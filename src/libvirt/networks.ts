@@ -1,0 +1,484 @@
+/**
+ * One libvirt network per bridged hostnetd network, kept in step with the running config.
+ *
+ * For hostnetd network 'ovirtmgmt' (portIsolation on, kernel with vlan_filtering):
+ *   <network>
+ *     <name>vdsm-ovirtmgmt</name>
+ *     <forward mode='bridge'/>
+ *     <bridge name='ovirtmgmt' macTableManager='libvirt'/>
+ *     <port isolated='yes'/>
+ *   </network>
+ * (the name VDSM used, so engine-built domain XML with <source network='vdsm-X'/> works). On a
+ * kernel without bridge vlan_filtering libvirt cannot start a macTableManager='libvirt' network,
+ * so the attribute is left out and the port agent applies the MAC-table policy alone. There is no
+ * <mtu>: libvirt refuses it for forward mode bridge (the kernel bridge's MTU, which hostnetd sets,
+ * is what the guests' taps get).
+ *
+ * Pure core: buildNetworkXml() and plan() (desired + current → steps). Imperative shell:
+ * LibvirtNetworkManager (connection with reconnect/backoff, apply/undo, pending while away).
+ * Only networks named vdsm-* are ever touched.
+ */
+import type { Logger } from 'pino';
+import type { LibvirtStatus } from '../caps/types.js';
+import type { MacTableManager } from '../model/types.js';
+import { LibvirtConnection, LibvirtError, LibvirtUnavailable, VirErr, type LibvirtEvent, type NetworkInfo } from './binding.js';
+import { parseNetworkXml, serializeNetworkXml, type NetworkDef } from './network-xml.js';
+
+export const LIBVIRT_PREFIX = 'vdsm-';
+export const libvirtNameOf = (network: string) => `${LIBVIRT_PREFIX}${network}`;
+export const isOwned = (libvirtName: string) => libvirtName.startsWith(LIBVIRT_PREFIX);
+
+/** What setupNetworks owes libvirt for one bridged network. */
+export interface DesiredLibvirtNetwork {
+  /** hostnetd network name = kernel bridge name */
+  name: string;
+  /** accepted for completeness; not written (libvirt refuses <mtu> with forward mode bridge) */
+  mtu?: number;
+  portIsolation: boolean;
+  macTableManager: MacTableManager;
+}
+
+/** A libvirt network as read from libvirt (its persistent definition). */
+export interface CurrentLibvirtNetwork {
+  name: string;
+  uuid: string;
+  active: boolean;
+  autostart: boolean;
+  persistent: boolean;
+  /** persistent definition XML (VIR_NETWORK_XML_INACTIVE) */
+  xml: string;
+}
+
+export type Step =
+  | { op: 'define'; network: string; xml: string }
+  | { op: 'start'; network: string }
+  | { op: 'autostart'; network: string; on: boolean }
+  | { op: 'destroy'; network: string }
+  | { op: 'undefine'; network: string };
+
+export interface PlanOptions {
+  /** the kernel has bridge vlan_filtering (macTableManager may be written) */
+  vlanFiltering: boolean;
+}
+
+// ---------------------------------------------------------------------------------------------
+// pure core
+
+export function networkDefOf(net: DesiredLibvirtNetwork, opts: PlanOptions, uuid?: string): NetworkDef {
+  const def: NetworkDef = {
+    name: libvirtNameOf(net.name),
+    forward: { mode: 'bridge', pfs: [], interfaces: [], addresses: [] },
+    bridge: opts.vlanFiltering ? { name: net.name, macTableManager: net.macTableManager } : { name: net.name },
+    ips: [],
+    routes: [],
+    portgroups: [],
+    namespaces: [],
+    extra: [],
+  };
+  if (uuid) def.uuid = uuid;
+  if (net.portIsolation) def.port = { isolated: true };
+  return def;
+}
+
+export const buildNetworkXml = (net: DesiredLibvirtNetwork, opts: PlanOptions, uuid?: string) =>
+  serializeNetworkXml(networkDefOf(net, opts, uuid));
+
+/** The parts hostnetd owns, compared by meaning (whitespace, attribute order and uuid aside). */
+function sameOwnedParts(currentXml: string, want: NetworkDef): boolean {
+  let cur: NetworkDef;
+  try {
+    cur = parseNetworkXml(currentXml);
+  } catch {
+    return false;
+  }
+  return (
+    cur.forward?.mode === 'bridge' &&
+    (cur.forward.interfaces.length ?? 0) === 0 &&
+    cur.bridge?.name === want.bridge?.name &&
+    cur.bridge?.macTableManager === want.bridge?.macTableManager &&
+    (cur.port?.isolated ?? false) === (want.port?.isolated ?? false) &&
+    cur.vlan === undefined &&
+    cur.virtualport === undefined
+  );
+}
+
+/**
+ * desired + current → the steps that bring libvirt in step. Networks not named vdsm-* are
+ * ignored; a vdsm-* network no desired network maps to is removed.
+ */
+export function plan(
+  desired: readonly DesiredLibvirtNetwork[],
+  current: readonly CurrentLibvirtNetwork[],
+  opts: PlanOptions,
+): Step[] {
+  const steps: Step[] = [];
+  const byName = new Map(current.filter((c) => isOwned(c.name)).map((c) => [c.name, c]));
+  const wanted = new Set<string>();
+  for (const net of [...desired].sort((a, b) => a.name.localeCompare(b.name))) {
+    const name = libvirtNameOf(net.name);
+    wanted.add(name);
+    const cur = byName.get(name);
+    const want = networkDefOf(net, opts, cur?.uuid);
+    if (!cur) {
+      steps.push({ op: 'define', network: name, xml: serializeNetworkXml(want) });
+      steps.push({ op: 'start', network: name });
+      steps.push({ op: 'autostart', network: name, on: true });
+      continue;
+    }
+    const changed = !cur.persistent || !sameOwnedParts(cur.xml, want);
+    if (changed) {
+      // a running network keeps its old definition until restarted
+      if (cur.active) steps.push({ op: 'destroy', network: name });
+      steps.push({ op: 'define', network: name, xml: serializeNetworkXml(want) });
+    }
+    if (changed || !cur.active) steps.push({ op: 'start', network: name });
+    if (!cur.autostart) steps.push({ op: 'autostart', network: name, on: true });
+  }
+  for (const cur of [...byName.values()].sort((a, b) => a.name.localeCompare(b.name))) {
+    if (wanted.has(cur.name)) continue;
+    if (cur.active) steps.push({ op: 'destroy', network: cur.name });
+    if (cur.persistent) steps.push({ op: 'undefine', network: cur.name });
+  }
+  return steps;
+}
+
+/** The step that undoes `step`, given the network's state before it ran. */
+export function undoOf(step: Step, before: CurrentLibvirtNetwork | undefined): Step[] {
+  switch (step.op) {
+    case 'define':
+      return before?.persistent ? [{ op: 'define', network: step.network, xml: before.xml }] : [{ op: 'undefine', network: step.network }];
+    case 'start':
+      return [{ op: 'destroy', network: step.network }];
+    case 'destroy':
+      return [{ op: 'start', network: step.network }];
+    case 'autostart':
+      return [{ op: 'autostart', network: step.network, on: before?.autostart ?? false }];
+    case 'undefine':
+      return before
+        ? [{ op: 'define', network: step.network, xml: before.xml }, ...(before.autostart ? [{ op: 'autostart' as const, network: step.network, on: true }] : [])]
+        : [];
+  }
+}
+
+// ---------------------------------------------------------------------------------------------
+// imperative shell
+
+/** A libvirt failure while libvirt was reachable: setupNetworks fails and rolls back. */
+export class LibvirtApplyError extends Error {
+  constructor(
+    readonly step: Step,
+    override readonly cause: unknown,
+    /** undo steps that could not be run (empty when libvirt was rolled back cleanly) */
+    readonly leftover: Step[],
+  ) {
+    super(`libvirt ${step.op} of network ${step.network} failed: ${(cause as Error)?.message ?? String(cause)}`);
+    this.name = 'LibvirtApplyError';
+  }
+}
+
+export interface ManagerOptions {
+  /** libvirt URI, or 'none' to run without libvirt */
+  uri: string;
+  log: Logger;
+  /** injectable for tests */
+  connect?: (uri: string) => Promise<LibvirtConnection>;
+  /** reconnect backoff, ms */
+  backoff?: { initialMs: number; maxMs: number };
+  /** whether the kernel supports bridge vlan_filtering (used when bringing pending networks in step) */
+  vlanFiltering: boolean;
+}
+
+export interface SyncResult {
+  /** false: libvirt unreachable, the networks are pending and will be synced on reconnect */
+  applied: boolean;
+  steps: Step[];
+  /** run with rollback() to undo this sync (if a later stage of the transaction fails) */
+  undo: Step[];
+}
+
+export class LibvirtNetworkManager {
+  private conn: LibvirtConnection | undefined;
+  private desired: DesiredLibvirtNetwork[] | undefined;
+  private pending = new Set<string>();
+  private known: Map<string, NetworkInfo> = new Map();
+  private timer: NodeJS.Timeout | undefined;
+  private delay: number;
+  private stopped = true;
+  private warned = false;
+  private queue: Promise<unknown> = Promise.resolve();
+  private readonly connectFn: (uri: string) => Promise<LibvirtConnection>;
+  private readonly backoff: { initialMs: number; maxMs: number };
+  private vlanFiltering: boolean;
+
+  constructor(private readonly opts: ManagerOptions) {
+    this.connectFn = opts.connect ?? ((uri) => LibvirtConnection.open(uri));
+    this.backoff = opts.backoff ?? { initialMs: 1000, maxMs: 30_000 };
+    this.delay = this.backoff.initialMs;
+    this.vlanFiltering = opts.vlanFiltering;
+  }
+
+  get uri(): string {
+    return this.opts.uri;
+  }
+
+  get connected(): boolean {
+    return this.conn !== undefined && !this.conn.closed;
+  }
+
+  /** Connect in the background (returns after the first attempt); reconnects with backoff. */
+  async start(): Promise<void> {
+    this.stopped = false;
+    if (this.opts.uri === 'none') {
+      this.opts.log.info({ uri: 'none' }, 'libvirt disabled (--libvirt-uri none)');
+      return;
+    }
+    await this.tryConnect();
+  }
+
+  async stop(): Promise<void> {
+    this.stopped = true;
+    if (this.timer) clearTimeout(this.timer);
+    this.timer = undefined;
+    const c = this.conn;
+    this.conn = undefined;
+    if (c) await c.close().catch(() => undefined);
+  }
+
+  status(): LibvirtStatus {
+    const networks: Record<string, { name: string; active: boolean } | null> = {};
+    for (const net of this.desired ?? []) {
+      const info = this.known.get(libvirtNameOf(net.name));
+      networks[net.name] = info ? { name: info.name, active: info.active } : null;
+    }
+    const s: LibvirtStatus = { uri: this.opts.uri, connected: this.connected, networks };
+    if (this.pending.size > 0) s.pending = [...this.pending].sort();
+    return s;
+  }
+
+  /**
+   * Bring libvirt in step with `desired` (the full set of bridged networks of the new running
+   * config). Unreachable libvirt: records them as pending and resolves { applied: false }.
+   * A libvirt error while reachable: rolls its own steps back and rejects with LibvirtApplyError.
+   */
+  sync(desired: readonly DesiredLibvirtNetwork[], vlanFiltering = this.vlanFiltering): Promise<SyncResult> {
+    return this.serial(() => this.syncNow([...desired], vlanFiltering));
+  }
+
+  /** Undo a sync (the transaction failed after it). Best effort; returns the steps that failed. */
+  rollback(undo: readonly Step[], previousDesired?: readonly DesiredLibvirtNetwork[]): Promise<Step[]> {
+    return this.serial(async () => {
+      if (previousDesired) this.desired = [...previousDesired];
+      const conn = this.conn;
+      if (!conn || conn.closed) {
+        // nothing was applied while away; what we owe is the previous desired set
+        return [];
+      }
+      const failed = await this.runUndo(conn, [...undo]);
+      await this.refresh(conn).catch(() => undefined);
+      return failed;
+    });
+  }
+
+  // ---- internals
+
+  private serial<T>(fn: () => Promise<T>): Promise<T> {
+    const run = this.queue.then(fn, fn);
+    this.queue = run.catch(() => undefined);
+    return run;
+  }
+
+  private markPending(desired: readonly DesiredLibvirtNetwork[]) {
+    for (const n of desired) this.pending.add(n.name);
+    // owned networks libvirt still has but the new config drops are owed too
+    for (const name of this.known.keys()) {
+      if (isOwned(name) && !desired.some((d) => libvirtNameOf(d.name) === name)) this.pending.add(name.slice(LIBVIRT_PREFIX.length));
+    }
+  }
+
+  private async syncNow(desired: DesiredLibvirtNetwork[], vlanFiltering: boolean): Promise<SyncResult> {
+    this.desired = desired;
+    this.vlanFiltering = vlanFiltering;
+    const conn = this.conn;
+    if (!conn || conn.closed) {
+      this.markPending(desired);
+      return { applied: false, steps: [], undo: [] };
+    }
+    let current: CurrentLibvirtNetwork[];
+    try {
+      current = await readCurrent(conn);
+    } catch (e) {
+      if (this.lost(e)) {
+        this.markPending(desired);
+        return { applied: false, steps: [], undo: [] };
+      }
+      throw e;
+    }
+    const steps = plan(desired, current, { vlanFiltering });
+    const undo = await this.apply(conn, steps, current);
+    this.pending.clear();
+    await this.refresh(conn).catch(() => undefined);
+    return { applied: true, steps, undo };
+  }
+
+  /** Run steps in order; on failure undo what ran and throw. Returns the undo list (reverse order). */
+  async apply(conn: LibvirtConnection, steps: readonly Step[], current: readonly CurrentLibvirtNetwork[]): Promise<Step[]> {
+    const before = new Map(current.map((c) => [c.name, c]));
+    const undo: Step[] = [];
+    for (const step of steps) {
+      try {
+        await runStep(conn, step);
+      } catch (e) {
+        if (this.lost(e)) this.opts.log.warn({ step }, 'libvirt connection lost during apply');
+        const leftover = await this.runUndo(conn, undo);
+        throw new LibvirtApplyError(step, e, leftover);
+      }
+      undo.unshift(...undoOf(step, before.get(step.network)));
+      this.opts.log.info({ op: step.op, network: step.network }, 'libvirt network step');
+    }
+    return undo;
+  }
+
+  private async runUndo(conn: LibvirtConnection, undo: readonly Step[]): Promise<Step[]> {
+    const failed: Step[] = [];
+    for (const step of undo) {
+      try {
+        await runStep(conn, step);
+      } catch (e) {
+        this.opts.log.error({ step, err: (e as Error).message }, 'libvirt rollback step failed');
+        failed.push(step);
+      }
+    }
+    return failed;
+  }
+
+  private async refresh(conn: LibvirtConnection): Promise<void> {
+    const list = await conn.listNetworks();
+    this.known = new Map(list.filter((n) => isOwned(n.name)).map((n) => [n.name, n]));
+  }
+
+  /** A connection-level failure: drop the connection and schedule a reconnect. */
+  private lost(e: unknown): boolean {
+    if (!(e instanceof LibvirtError) || !e.connectionLost) return false;
+    this.dropConnection('call failed: ' + e.message);
+    return true;
+  }
+
+  private dropConnection(why: string) {
+    const c = this.conn;
+    this.conn = undefined;
+    if (c) {
+      this.opts.log.warn({ uri: this.opts.uri, why }, 'libvirt connection lost; will reconnect');
+      this.warned = true;
+      void c.close().catch(() => undefined);
+    }
+    this.scheduleReconnect();
+  }
+
+  private scheduleReconnect() {
+    if (this.stopped || this.timer || this.opts.uri === 'none') return;
+    const wait = this.delay;
+    this.delay = Math.min(this.delay * 2, this.backoff.maxMs);
+    this.timer = setTimeout(() => {
+      this.timer = undefined;
+      void this.tryConnect();
+    }, wait);
+    this.timer.unref();
+  }
+
+  private async tryConnect(): Promise<void> {
+    if (this.stopped || this.connected) return;
+    let conn: LibvirtConnection;
+    try {
+      conn = await this.connectFn(this.opts.uri);
+    } catch (e) {
+      if (e instanceof LibvirtUnavailable) {
+        // cannot appear without a rebuild and restart: say so once, do not retry
+        this.opts.log.warn({ reason: e.reason }, 'libvirt addon missing; running without libvirt');
+        return;
+      }
+      // log once per outage, not once per attempt
+      if (!this.warned) this.opts.log.warn({ uri: this.opts.uri, err: (e as Error).message }, 'libvirt unreachable; will retry');
+      else this.opts.log.debug({ uri: this.opts.uri, err: (e as Error).message }, 'libvirt still unreachable');
+      this.warned = true;
+      this.scheduleReconnect();
+      return;
+    }
+    if (this.stopped) {
+      await conn.close().catch(() => undefined);
+      return;
+    }
+    this.conn = conn;
+    this.delay = this.backoff.initialMs;
+    this.warned = false;
+    conn.onEvent((ev) => this.onEvent(conn, ev));
+    this.opts.log.info({ uri: this.opts.uri }, 'libvirt connected');
+    await this.serial(async () => {
+      await this.refresh(conn).catch(() => undefined);
+      if (this.pending.size > 0 && this.desired) {
+        try {
+          const r = await this.syncNow(this.desired, this.vlanFiltering);
+          this.opts.log.info({ steps: r.steps.length }, 'libvirt: pending networks brought in step');
+        } catch (e) {
+          this.opts.log.error({ err: (e as Error).message }, 'libvirt: bringing pending networks in step failed; still pending');
+        }
+      }
+    });
+  }
+
+  private onEvent(conn: LibvirtConnection, ev: LibvirtEvent) {
+    if (conn !== this.conn) return;
+    if (ev.type === 'closed') {
+      this.dropConnection(`closed (${ev.reason})`);
+      return;
+    }
+    if (ev.type === 'network-lifecycle' && isOwned(ev.name)) {
+      void this.serial(() => this.refresh(conn)).catch(() => undefined);
+    }
+  }
+}
+
+async function readCurrent(conn: LibvirtConnection): Promise<CurrentLibvirtNetwork[]> {
+  const list = (await conn.listNetworks()).filter((n) => isOwned(n.name));
+  return Promise.all(
+    list.map(async (n) => ({
+      name: n.name,
+      uuid: n.uuid,
+      active: n.active,
+      autostart: n.autostart,
+      persistent: n.persistent,
+      xml: await persistentXml(conn, n.name),
+    })),
+  );
+}
+
+/** The persistent definition; drivers without the INACTIVE flag (the test driver) give the live one. */
+async function persistentXml(conn: LibvirtConnection, name: string): Promise<string> {
+  try {
+    return await conn.networkXml(name, { inactive: true });
+  } catch (e) {
+    if (e instanceof LibvirtError && (e.code === VirErr.INVALID_ARG || e.code === VirErr.NO_SUPPORT)) {
+      return conn.networkXml(name);
+    }
+    throw e;
+  }
+}
+
+async function runStep(conn: LibvirtConnection, step: Step): Promise<void> {
+  switch (step.op) {
+    case 'define':
+      await conn.defineNetwork(step.xml);
+      return;
+    case 'start':
+      await conn.startNetwork(step.network);
+      return;
+    case 'destroy':
+      await conn.destroyNetwork(step.network);
+      return;
+    case 'autostart':
+      await conn.setNetworkAutostart(step.network, step.on);
+      return;
+    case 'undefine':
+      await conn.undefineNetwork(step.network);
+      return;
+  }
+}
