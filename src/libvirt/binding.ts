@@ -135,17 +135,22 @@ export const defaultAddonPath = () =>
   process.env.HOSTNETD_LIBVIRT_ADDON ??
   resolve(dirname(fileURLToPath(import.meta.url)), '../../build/Release/hostnet_libvirt.node');
 
-let loaded: { addon: Addon } | { error: LibvirtUnavailable } | undefined;
+type LoadResult = { addon: Addon } | { error: LibvirtUnavailable };
+let loaded: LoadResult | undefined;
 
-/** Load the addon once; never throws. */
-export function loadAddon(path = defaultAddonPath()): { addon: Addon } | { error: LibvirtUnavailable } {
-  if (loaded) return loaded;
+function tryLoad(path: string): LoadResult {
   try {
     const addon = createRequire(import.meta.url)(path) as Addon;
-    loaded = addon.eventLoop ? { addon } : { error: new LibvirtUnavailable('libvirt event loop could not be registered') };
+    return addon.eventLoop ? { addon } : { error: new LibvirtUnavailable('libvirt event loop could not be registered') };
   } catch (e) {
-    loaded = { error: new LibvirtUnavailable(`${path}: ${(e as Error).message.split('\n')[0]}`) };
+    return { error: new LibvirtUnavailable(`${path}: ${(e as Error).message.split('\n')[0]}`) };
   }
+}
+
+/** Load the addon (once, from the default path; an explicit path is not cached). Never throws. */
+export function loadAddon(path?: string): LoadResult {
+  if (path !== undefined) return tryLoad(path);
+  loaded ??= tryLoad(defaultAddonPath());
   return loaded;
 }
 

@@ -4,7 +4,9 @@
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { DOMParser } from '@xmldom/xmldom';
-import { addonStatus, LibvirtConnection, LibvirtError, VirErr, type LibvirtEvent } from '../../src/libvirt/binding.js';
+import {
+  addonStatus, loadAddon, LibvirtConnection, LibvirtError, LibvirtUnavailable, VirErr, type LibvirtEvent,
+} from '../../src/libvirt/binding.js';
 import { parseNetworkXml } from '../../src/libvirt/network-xml.js';
 import { makeTestNode, VM } from './helpers/testdriver.js';
 
@@ -29,6 +31,15 @@ describe('libvirt addon', () => {
     const s = addonStatus();
     expect(s).toMatchObject({ available: true });
     if (s.available) expect(s.libvirtVersion).toBeGreaterThanOrEqual(6_001_000);
+  });
+});
+
+describe('addon missing', () => {
+  it('is a typed condition, not a crash', () => {
+    const r = loadAddon('/nonexistent/hnl/hostnet_libvirt.node');
+    expect('error' in r && r.error).toBeInstanceOf(LibvirtUnavailable);
+    expect('error' in r && r.error.code).toBe('addon-missing');
+    expect('error' in r && r.error.message).toContain('/nonexistent/hnl/hostnet_libvirt.node');
   });
 });
 

@@ -203,30 +203,33 @@ describe('LibvirtNetworkManager while libvirt is away', () => {
 
   it('reconnects with backoff and brings pending networks in step', async () => {
     const node = makeTestNode();
-    let attempts = 0;
-    let real: LibvirtConnection | undefined;
-    mgr = new LibvirtNetworkManager({
-      uri: node.uri, log, vlanFiltering: true, backoff: { initialMs: 10, maxMs: 40 },
-      connect: async (uri) => {
-        attempts++;
-        if (attempts < 3) throw new LibvirtError(VirErr.NO_CONNECT, 7, 'libvirtd down');
-        real = await LibvirtConnection.open(uri);
-        return real;
-      },
-    });
-    await mgr.start();
-    expect(mgr.status().connected).toBe(false);
-    const r = await mgr.sync([desired('hnlnetP', { portIsolation: true })]);
-    expect(r.applied).toBe(false);
-    // never connected: it cannot know of vdsm-hnlnet1 yet, only of what it owes
-    expect(mgr.status().pending).toEqual(['hnlnetP']);
-    const until = Date.now() + 3000;
-    while ((!mgr.status().connected || mgr.status().pending) && Date.now() < until) await new Promise((res) => setTimeout(res, 10));
-    expect(attempts).toBe(3);
-    expect(mgr.status()).toEqual({ uri: node.uri, connected: true, networks: { hnlnetP: { name: 'vdsm-hnlnetP', active: true } } });
-    // the node's vdsm-hnlnet1 was not desired: removed on reconnect
-    expect(await real!.findNetwork('vdsm-hnlnet1')).toBeNull();
-    await mgr.stop();
-    node.cleanup();
+    try {
+      let attempts = 0;
+      let real: LibvirtConnection | undefined;
+      mgr = new LibvirtNetworkManager({
+        uri: node.uri, log, vlanFiltering: true, backoff: { initialMs: 10, maxMs: 40 },
+        connect: async (uri) => {
+          attempts++;
+          if (attempts < 3) throw new LibvirtError(VirErr.NO_CONNECT, 7, 'libvirtd down');
+          real = await LibvirtConnection.open(uri);
+          return real;
+        },
+      });
+      await mgr.start();
+      expect(mgr.status().connected).toBe(false);
+      const r = await mgr.sync([desired('hnlnetP', { portIsolation: true })]);
+      expect(r.applied).toBe(false);
+      // never connected: it cannot know of vdsm-hnlnet1 yet, only of what it owes
+      expect(mgr.status().pending).toEqual(['hnlnetP']);
+      const until = Date.now() + 3000;
+      while ((!mgr.status().connected || mgr.status().pending) && Date.now() < until) await new Promise((res) => setTimeout(res, 10));
+      expect(attempts).toBe(3);
+      expect(mgr.status()).toEqual({ uri: node.uri, connected: true, networks: { hnlnetP: { name: 'vdsm-hnlnetP', active: true } } });
+      // the node's vdsm-hnlnet1 was not desired: removed on reconnect
+      expect(await real!.findNetwork('vdsm-hnlnet1')).toBeNull();
+    } finally {
+      await mgr.stop();
+      node.cleanup();
+    }
   });
 });
