@@ -11,6 +11,8 @@
  * `socketPath` (a unix socket forwarded into a namespace, see forwardIntoNetns) with
  * { tls: { cert, key, ca } } PEM buffers for client certificates.
  */
+import { connect as netConnect } from 'node:net';
+import { connect as tlsConnect, type ConnectionOptions } from 'node:tls';
 import { WebSocket } from 'ws';
 
 export type RpcTarget =
@@ -64,8 +66,15 @@ export class RpcTestClient {
       address = `ws+unix://${target.socket}:/`;
     } else {
       address = target.url;
-      if (target.socketPath) wsOpts.socketPath = target.socketPath;
       if (target.tls) Object.assign(wsOpts, target.tls);
+      const socketPath = target.socketPath;
+      if (socketPath) {
+        // ws ignores socketPath for wss://; route the TCP (or TLS) stream through the unix socket
+        wsOpts.createConnection = (o: Record<string, unknown>) =>
+          address.startsWith('wss:')
+            ? tlsConnect({ ...(o as ConnectionOptions), path: socketPath, host: undefined, port: undefined } as ConnectionOptions)
+            : netConnect({ path: socketPath });
+      }
     }
     const ws = new WebSocket(address, wsOpts);
     return new Promise((resolve, reject) => {
