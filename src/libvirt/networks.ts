@@ -20,7 +20,8 @@
  */
 import type { Logger } from 'pino';
 import type { LibvirtStatus } from '../caps/types.js';
-import type { MacTableManager } from '../model/types.js';
+import { ErrorCode, HostnetError } from '../errors.js';
+import type { HostConfig, MacTableManager } from '../model/types.js';
 import { LibvirtConnection, LibvirtError, LibvirtUnavailable, VirErr, type LibvirtEvent, type NetworkInfo } from './binding.js';
 import { parseNetworkXml, serializeNetworkXml, type NetworkDef } from './network-xml.js';
 
@@ -36,6 +37,13 @@ export interface DesiredLibvirtNetwork {
   mtu?: number;
   portIsolation: boolean;
   macTableManager: MacTableManager;
+}
+
+/** The libvirt networks a running config owes: one per bridged network. */
+export function desiredFromConfig(config: HostConfig): DesiredLibvirtNetwork[] {
+  return Object.values(config.networks)
+    .filter((n) => n.bridged)
+    .map((n) => ({ name: n.name, mtu: n.mtu, portIsolation: n.portIsolation, macTableManager: n.macTableManager }));
 }
 
 /** A libvirt network as read from libvirt (its persistent definition). */
@@ -174,6 +182,11 @@ export class LibvirtApplyError extends Error {
     super(`libvirt ${step.op} of network ${step.network} failed: ${(cause as Error)?.message ?? String(cause)}`);
     this.name = 'LibvirtApplyError';
   }
+}
+
+/** The client-facing error for a failed sync (code LIBVIRT_FAILED, 102). */
+export function libvirtFailed(e: LibvirtApplyError): HostnetError {
+  return new HostnetError(ErrorCode.LIBVIRT_FAILED, e.message, { step: e.step, leftover: e.leftover });
 }
 
 export interface ManagerOptions {

@@ -3,7 +3,7 @@ import pino from 'pino';
 import { LibvirtConnection, LibvirtError, LibvirtUnavailable, VirErr } from '../../src/libvirt/binding.js';
 import { parseNetworkXml } from '../../src/libvirt/network-xml.js';
 import {
-  buildNetworkXml, LibvirtApplyError, LibvirtNetworkManager, plan,
+  buildNetworkXml, desiredFromConfig, LibvirtApplyError, libvirtFailed, LibvirtNetworkManager, plan,
   type CurrentLibvirtNetwork, type DesiredLibvirtNetwork,
 } from '../../src/libvirt/networks.js';
 import { makeTestNode } from './helpers/testdriver.js';
@@ -32,6 +32,21 @@ describe('buildNetworkXml', () => {
     const def = parseNetworkXml(buildNetworkXml(desired('net1', { macTableManager: 'libvirt' }), { vlanFiltering: false }));
     expect(def.bridge).toEqual({ name: 'net1' });
     expect(def.port).toBeUndefined();
+  });
+});
+
+describe('desiredFromConfig', () => {
+  it('owes one libvirt network per bridged network only', () => {
+    const base = {
+      mtu: 9000, stp: false, ipv6: { addresses: [], autoconf: false }, defaultRoute: false, nameservers: [],
+      bridgeOpts: {}, portIsolation: true, macTableManager: 'libvirt' as const, switch: 'legacy' as const,
+      bootproto: 'none' as const, dhcpv6: false as const,
+    };
+    const got = desiredFromConfig({
+      networks: { br: { ...base, name: 'br', bridged: true, nic: 'eth0' }, nobr: { ...base, name: 'nobr', bridged: false, nic: 'eth1' } },
+      bonds: {},
+    });
+    expect(got).toEqual([{ name: 'br', mtu: 9000, portIsolation: true, macTableManager: 'libvirt' }]);
   });
 });
 
@@ -170,6 +185,7 @@ describe('LibvirtNetworkManager against the test driver', () => {
     expect(await conn.findNetwork('vdsm-hnlnetB')).toBeNull();
     expect(await conn.findNetwork('vdsm-hnlbusy')).toBeNull();
     expect(ae.message).toContain('start of network vdsm-hnlbusy');
+    expect(libvirtFailed(ae)).toMatchObject({ code: 102, data: { step: { op: 'start', network: 'vdsm-hnlbusy' } } });
   });
 });
 
@@ -228,7 +244,7 @@ describe('LibvirtNetworkManager while libvirt is away', () => {
       // the node's vdsm-hnlnet1 was not desired: removed on reconnect
       expect(await real!.findNetwork('vdsm-hnlnet1')).toBeNull();
     } finally {
-      await mgr.stop();
+      await mgr?.stop();
       node.cleanup();
     }
   });
