@@ -5,5 +5,6 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/setup-deps.sh
 npm run build
+HOSTNETD_ADDON_REQUIRED=1 bash scripts/build-addon.sh
 if [ -f scripts/vm/prepare.sh ]; then bash scripts/vm/prepare.sh; fi
 exec npx vitest run "$@"

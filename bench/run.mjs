@@ -1,0 +1,155 @@
+#!/usr/bin/env node
+/**
+ * npm run bench: hostnetd against raw iproute2, in fresh namespaces, in the same run.
+ *
+ *  1. setupNetworks: N bridged networks, each on its own veth NIC with an address, in one request
+ *     (libvirt off, no connectivity check: the figure is hostnetd's own), against one raw
+ *     `ip -batch` that builds the same kernel objects; then an identical second request and the
+ *     removal of all of them.
+ *  2. getNetworkCapabilities latency (median, p95) with those networks in place.
+ *
+ * Usage: node bench/run.mjs [N ...]   (default 100 500 1000). Needs root; deletes what it creates.
+ */
+import { execFileSync, spawn } from 'node:child_process';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import WebSocket from 'ws';
+
+const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
+const sizes = process.argv.slice(2).map(Number).filter((n) => n > 0);
+const Ns = sizes.length ? sizes : [100, 500, 1000];
+const tag = `hnb-${process.pid}`;
+const created = [];
+
+const ip = (args, input) => execFileSync('ip', args, { input, stdio: ['pipe', 'pipe', 'inherit'], maxBuffer: 1 << 30 }).toString();
+const ms = (t0) => Number(process.hrtime.bigint() - t0) / 1e6;
+const now = () => process.hrtime.bigint();
+
+function namespaceWithNics(name, n) {
+  ip(['netns', 'add', name]);
+  created.push(name);
+  ip(['netns', 'add', `${name}-sw`]);
+  created.push(`${name}-sw`);
+  let script = '';
+  for (let i = 0; i < n; i++) script += `link add veth_${i} type veth peer name p_${i} netns ${name}-sw\n`;
+  ip(['-n', name, '-batch', '-'], script);
+}
+
+const addr = (i) => `10.${(i >> 8) & 255}.${i & 255}.1/24`;
+
+function rawScript(n) {
+  let s = '';
+  for (let i = 0; i < n; i++) {
+    s += `link add name net${i} type bridge stp_state 0\nlink set dev veth_${i} master net${i}\n`;
+    s += `link set dev veth_${i} up\nlink set dev net${i} up\naddress add ${addr(i)} dev net${i}\n`;
+  }
+  return s;
+}
+
+async function startDaemon(ns, dir) {
+  const sock = path.join(dir, 'run', 'hostnetd.sock');
+  const proc = spawn('ip', ['netns', 'exec', ns, process.execPath, path.join(root, 'dist/daemon/main.js'),
+    '--state-dir', path.join(dir, 'state'), '--run-dir', path.join(dir, 'run'), '--listen', `unix:${sock}`,
+    '--resolv-conf', path.join(dir, 'resolv.conf'), '--libvirt-uri', 'none', '--log-level', 'warn'], { stdio: ['ignore', 'ignore', 'inherit'] });
+  for (let i = 0; i < 200; i++) {
+    try {
+      return { proc, client: await connect(sock) };
+    } catch {
+      await new Promise((r) => setTimeout(r, 50));
+    }
+  }
+  throw new Error('daemon did not start');
+}
+
+function connect(sock) {
+  return new Promise((resolve, reject) => {
+    const ws = new WebSocket(`ws+unix://${sock}:/`, { maxPayload: 1 << 30 });
+    let id = 0;
+    const waiting = new Map();
+    ws.on('message', (data) => {
+      const msg = JSON.parse(String(data));
+      waiting.get(msg.id)?.(msg);
+      waiting.delete(msg.id);
+    });
+    ws.once('error', reject);
+    ws.once('open', () => resolve({
+      call: (method, params) => new Promise((res, rej) => {
+        const myId = ++id;
+        waiting.set(myId, (m) => (m.error ? rej(new Error(`${m.error.code}: ${m.error.message}`)) : res(m.result)));
+        ws.send(JSON.stringify({ jsonrpc: '2.0', id: myId, method, params }));
+      }),
+      close: () => ws.close(),
+    }));
+  });
+}
+
+function percentile(sorted, p) {
+  return sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))];
+}
+
+async function benchSize(n) {
+  const rawNs = `${tag}-raw${n}`;
+  const hostNs = `${tag}-hn${n}`;
+  namespaceWithNics(rawNs, n);
+  namespaceWithNics(hostNs, n);
+
+  let t0 = now();
+  ip(['-n', rawNs, '-batch', '-'], rawScript(n));
+  const raw = ms(t0);
+
+  const dir = mkdtempSync(path.join(tmpdir(), 'hostnetd-bench-'));
+  const { proc, client } = await startDaemon(hostNs, dir);
+  try {
+    const networks = {};
+    for (let i = 0; i < n; i++) networks[`net${i}`] = { nic: `veth_${i}`, ipaddr: addr(i).split('/')[0], prefix: 24 };
+    const options = { connectivityCheck: false };
+    t0 = now();
+    await client.call('Host.setupNetworks', { networks, bondings: {}, options });
+    const setup = ms(t0);
+    t0 = now();
+    await client.call('Host.setupNetworks', { networks, bondings: {}, options });
+    const again = ms(t0);
+
+    const lat = [];
+    for (let i = 0; i < 30; i++) {
+      t0 = now();
+      await client.call('Host.getNetworkCapabilities', {});
+      lat.push(ms(t0));
+    }
+    lat.sort((a, b) => a - b);
+    const links = JSON.parse(ip(['-n', hostNs, '-j', 'link', 'show'])).length;
+
+    const removal = {};
+    for (let i = 0; i < n; i++) removal[`net${i}`] = { remove: true };
+    t0 = now();
+    await client.call('Host.setupNetworks', { networks: removal, bondings: {}, options });
+    const remove = ms(t0);
+    return { n, raw, setup, ratio: setup / raw, again, remove, links, capsMedian: percentile(lat, 50), capsP95: percentile(lat, 95) };
+  } finally {
+    client.close();
+    proc.kill('SIGTERM');
+    await new Promise((r) => proc.once('exit', r));
+    rmSync(dir, { recursive: true, force: true });
+  }
+}
+
+function cleanup() {
+  for (const ns of created.splice(0)) {
+    try { ip(['netns', 'del', ns]); } catch { /* already gone */ }
+  }
+}
+
+process.on('SIGINT', () => { cleanup(); process.exit(130); });
+try {
+  console.log(`hostnetd benchmark (${new Date().toISOString()}), ${Ns.join(', ')} networks`);
+  console.log('N      raw ip -batch   setupNetworks   ratio   identical again   remove all   caps median/p95 (links)');
+  for (const n of Ns) {
+    const r = await benchSize(n);
+    console.log(`${String(r.n).padEnd(6)} ${r.raw.toFixed(0).padStart(10)} ms ${r.setup.toFixed(0).padStart(12)} ms ${r.ratio.toFixed(2).padStart(7)} ${r.again.toFixed(0).padStart(14)} ms ${r.remove.toFixed(0).padStart(10)} ms   ${r.capsMedian.toFixed(0)}/${r.capsP95.toFixed(0)} ms (${r.links})`);
+    cleanup();
+  }
+} finally {
+  cleanup();
+}
