@@ -69,6 +69,11 @@ if [ -n "$kver" ] && [ -n "$moddir" ]; then
   chroot $R /bin/sh -c 'mkdir -p "/lib/modules/$1" && mount --bind "$2" "/lib/modules/$1"' \
     sh "$kver" "$moddir" || die "bind modules $moddir"
 fi
+# The kernel's module autoload runs its helper in PID 1's root (this initramfs), not in the
+# chroot: point it at a wrapper that runs the guest's real modprobe.
+printf '#!/bin/sh\nexec chroot %s /sbin/modprobe "$@"\n' "$R" > /bin/modprobe-in-root
+chmod 0755 /bin/modprobe-in-root
+echo /bin/modprobe-in-root > $R/proc/sys/kernel/modprobe
 mkdir -p $R/etc/modprobe.d
 printf 'options bonding max_bonds=0\noptions dummy numdummies=0\n' \
   > $R/etc/modprobe.d/hostnetd-vm.conf

@@ -1,0 +1,22 @@
+// Vitest config for the tests that run INSIDE a VM of the test tier (test/vm/suite.ts passes
+// it with --config). The outer run never collects these files: they end in .inner.ts.
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { defineConfig } from 'vitest/config';
+
+const root = fileURLToPath(new URL('../../', import.meta.url));
+// The guest runner collects $HOSTNETD_VM_OUT/*; by hand (outside a VM) results go to /tmp.
+const outDir = process.env.HOSTNETD_VM_OUT ?? '/tmp';
+
+export default defineConfig({
+  root,
+  test: {
+    include: ['test/vm/inner/**/*.inner.ts'],
+    // All files of a suite share the VM's NICs and modules: one file at a time.
+    fileParallelism: false,
+    // Everything under TCG runs several times slower than on the host.
+    testTimeout: 60_000,
+    hookTimeout: 60_000,
+    reporters: ['default', ['json', { outputFile: join(outDir, 'vitest.json') }]],
+  },
+});
