@@ -1,0 +1,115 @@
+/**
+ * VDSM's "IP keys" of one device, read from a KernelState:
+ * addr, netmask, ipv4addrs, ipv6addrs, gateway, ipv6gateway, ipv4defaultroute, dhcpv4,
+ * dhcpv6, ipv6autoconf, mtu.
+ *
+ * As VDSM (netinfo/addresses.py, routes.py): link-scope addresses are left out of both
+ * lists; `addr` is the first IPv4 address in the gateway's subnet, else the first one;
+ * `gateway` is the device's default route gateway in any table ('' / '::' when there is
+ * none or when several disagree); ipv4defaultroute says the main table's default route
+ * leaves through this device.
+ *
+ * What the dumps cannot tell: dhcpv4 is "has a dynamic IPv4 address"; dhcpv6 and
+ * ipv6autoconf are "has a dynamic global IPv6 address" (DHCPv6 and SLAAC addresses look
+ * alike in the dump, and hostnetd runs neither client). Networks override these three
+ * from their config (network.ts), as VDSM does.
+ */
+import type { KernelAddress, KernelLink, KernelRoute, KernelState } from '../kernel/types.js';
+
+export interface IpKeys {
+  addr: string;
+  netmask: string;
+  ipv4addrs: string[];
+  ipv6addrs: string[];
+  gateway: string;
+  ipv6gateway: string;
+  ipv4defaultroute: boolean;
+  dhcpv4: boolean;
+  dhcpv6: boolean;
+  ipv6autoconf: boolean;
+  mtu: string;
+}
+
+/** Addresses and routes grouped by device once per report, not searched per device. */
+export interface IpIndex {
+  addrs: Map<string, KernelAddress[]>;
+  defaults: Map<string, KernelRoute[]>;
+  mainDefault4Dev?: string;
+}
+
+export function indexState(state: KernelState): IpIndex {
+  const addrs = new Map<string, KernelAddress[]>();
+  for (const a of state.addresses) push(addrs, a.ifname, a);
+  const defaults = new Map<string, KernelRoute[]>();
+  let mainDefault4Dev: string | undefined;
+  for (const r of state.routes) {
+    if (r.dst !== 'default' || r.dev === undefined || r.gateway === undefined || r.type !== 'unicast') continue;
+    push(defaults, r.dev, r);
+    if (r.family === 'inet' && r.table === 'main' && mainDefault4Dev === undefined) mainDefault4Dev = r.dev;
+  }
+  const index: IpIndex = { addrs, defaults };
+  if (mainDefault4Dev !== undefined) index.mainDefault4Dev = mainDefault4Dev;
+  return index;
+}
+
+export function ipKeys(link: KernelLink, index: IpIndex): IpKeys {
+  const addrs = (index.addrs.get(link.name) ?? []).filter((a) => a.scope !== 'link');
+  const v4 = addrs.filter((a) => a.family === 'inet');
+  const v6 = addrs.filter((a) => a.family === 'inet6');
+  const routes = index.defaults.get(link.name) ?? [];
+  const gateway = deviceGateway(routes, 'inet') ?? '';
+  const primary = (gateway !== '' ? v4.find((a) => sameSubnet(a, gateway)) : undefined) ?? v4[0];
+  const dynamic6 = v6.some((a) => a.dynamic);
+  return {
+    addr: primary?.local ?? '',
+    netmask: primary !== undefined ? prefixToNetmask(primary.prefixlen) : '',
+    ipv4addrs: v4.map(cidr),
+    ipv6addrs: v6.map(cidr),
+    gateway,
+    ipv6gateway: deviceGateway(routes, 'inet6') ?? '::',
+    ipv4defaultroute: index.mainDefault4Dev === link.name,
+    dhcpv4: v4.some((a) => a.dynamic),
+    dhcpv6: dynamic6,
+    ipv6autoconf: dynamic6,
+    mtu: String(link.mtu),
+  };
+}
+
+/** the one gateway of the device's default routes of a family, undefined if none or ambiguous */
+function deviceGateway(routes: KernelRoute[], family: 'inet' | 'inet6'): string | undefined {
+  const gws = new Set(routes.filter((r) => r.family === family).map((r) => r.gateway as string));
+  return gws.size === 1 ? gws.values().next().value : undefined;
+}
+
+export function prefixToNetmask(prefix: number): string {
+  const bits = prefix <= 0 ? 0 : prefix >= 32 ? 0xffffffff : (0xffffffff << (32 - prefix)) >>> 0;
+  return [24, 16, 8, 0].map((s) => (bits >>> s) & 0xff).join('.');
+}
+
+function sameSubnet(a: KernelAddress, gateway: string): boolean {
+  const x = ipv4ToInt(a.local);
+  const g = ipv4ToInt(gateway);
+  if (x === undefined || g === undefined) return false;
+  const mask = a.prefixlen <= 0 ? 0 : (0xffffffff << (32 - a.prefixlen)) >>> 0;
+  return ((x & mask) >>> 0) === ((g & mask) >>> 0);
+}
+
+function ipv4ToInt(ip: string): number | undefined {
+  const parts = ip.split('.');
+  if (parts.length !== 4) return undefined;
+  let n = 0;
+  for (const p of parts) {
+    const v = Number(p);
+    if (!Number.isInteger(v) || v < 0 || v > 255) return undefined;
+    n = n * 256 + v;
+  }
+  return n;
+}
+
+const cidr = (a: KernelAddress): string => `${a.local}/${a.prefixlen}`;
+
+function push<K, V>(map: Map<K, V[]>, key: K, value: V): void {
+  const list = map.get(key);
+  if (list === undefined) map.set(key, [value]);
+  else list.push(value);
+}

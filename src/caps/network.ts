@@ -1,0 +1,172 @@
+/**
+ * The network part of Host.getCapabilities / Host.getNetworkCapabilities, rendered purely
+ * from one KernelState and the running config, in VDSM's shapes (every mtu a string, bond
+ * option values numeric strings, stp 'on'/'off'), plus hostnetd's additions (portFlags,
+ * fdb, portIsolation, macTableManager, libvirtNetwork, hostnet).
+ */
+import type { KernelLink, KernelState } from '../kernel/types.js';
+import type { Network } from '../model/types.js';
+import { bondCapsOpts } from './bond-opts.js';
+import { indexState, ipKeys, type IpIndex, type IpKeys } from './ipinfo.js';
+import { globMatcher, isNic } from './nics.js';
+import type { CapsInput, NetworkCapabilities } from './types.js';
+
+type Dict = Record<string, unknown>;
+
+export function buildNetworkCapabilities(input: CapsInput): NetworkCapabilities {
+  const { state } = input;
+  const index = indexState(state);
+  const members = membersByMaster(state);
+  const isFake = globMatcher(input.fakeNics);
+
+  const nics: Record<string, Dict> = {};
+  const bridges: Record<string, Dict> = {};
+  const bondings: Record<string, Dict> = {};
+  const vlans: Record<string, Dict> = {};
+  for (const name of Object.keys(state.links).sort()) {
+    const link = state.links[name]!;
+    if (link.kind === 'bridge') bridges[name] = bridgeCaps(link, state, members, index);
+    else if (link.kind === 'bond') bondings[name] = bondCaps(link, members, index);
+    else if (link.kind === 'vlan') vlans[name] = vlanCaps(link, index);
+    else if (isNic(link, isFake)) nics[name] = nicCaps(link, index);
+  }
+
+  const networks: Record<string, Dict> = {};
+  for (const name of Object.keys(input.running.networks).sort()) {
+    const net = input.running.networks[name]!;
+    const caps = networkCaps(net, state, members, index, input);
+    if (caps !== undefined) networks[name] = caps;
+  }
+
+  const libvirt: NetworkCapabilities['hostnet']['libvirt'] = {
+    uri: input.libvirt.uri, connected: input.libvirt.connected,
+  };
+  if (input.libvirt.pending !== undefined) libvirt.pending = [...input.libvirt.pending];
+
+  return {
+    networks, bridges, nics, bondings, vlans,
+    nameservers: [...input.nameservers],
+    supportsIPv6: state.addresses.some((a) => a.family === 'inet6'),
+    netConfigDirty: input.netConfigDirty,
+    hostnet: { version: input.version, kernel: { ...input.features }, libvirt },
+  };
+}
+
+/** master name -> sorted member names (bridge ports, bond slaves), built in one pass */
+export function membersByMaster(state: KernelState): Map<string, string[]> {
+  const m = new Map<string, string[]>();
+  for (const name in state.links) {
+    const master = state.links[name]!.master;
+    if (master === undefined) continue;
+    const list = m.get(master);
+    if (list === undefined) m.set(master, [name]);
+    else list.push(name);
+  }
+  for (const list of m.values()) list.sort();
+  return m;
+}
+
+function nicCaps(link: KernelLink, index: IpIndex): Dict {
+  const caps: Dict = { hwaddr: link.address, speed: 0, ...ipKeys(link, index) };
+  const slave = link.bondSlave;
+  if (slave !== undefined) {
+    // a slave's own address is its bond's; the permanent one identifies the NIC
+    if (slave.permHwaddr !== undefined) caps.permhwaddr = slave.permHwaddr;
+    if (slave.adAggregatorId !== undefined) caps.ad_aggregator_id = String(slave.adAggregatorId);
+  }
+  return caps;
+}
+
+function bridgeCaps(link: KernelLink, state: KernelState, members: Map<string, string[]>, index: IpIndex): Dict {
+  const ports = members.get(link.name) ?? [];
+  const portFlags: Record<string, { isolated: boolean; learning: boolean; flood: boolean }> = {};
+  for (const port of ports) {
+    const bp = state.links[port]?.bridgePort;
+    if (bp !== undefined) portFlags[port] = { isolated: bp.isolated, learning: bp.learning, flood: bp.flood };
+  }
+  const fdb = state.fdb
+    .filter((e) => e.master === link.name && e.state === 'static')
+    .map((e) => ({ mac: e.mac, port: e.ifname }));
+  return {
+    ports: [...ports],
+    stp: link.bridge?.stp ? 'on' : 'off',
+    opts: { ...(link.bridge?.opts ?? {}) },
+    ...ipKeys(link, index),
+    portFlags,
+    fdb,
+  };
+}
+
+function bondCaps(link: KernelLink, members: Map<string, string[]>, index: IpIndex): Dict {
+  const bond = link.bond;
+  const caps: Dict = {
+    slaves: [...(members.get(link.name) ?? [])],
+    hwaddr: link.address,
+    active_slave: bond?.activeSlave ?? '',
+    opts: bond !== undefined ? bondCapsOpts(bond) : {},
+    switch: 'legacy',
+    ...ipKeys(link, index),
+  };
+  const ad = bond?.adInfo;
+  if (ad?.aggregatorId !== undefined && ad.partnerMac !== undefined) {
+    caps.ad_aggregator_id = String(ad.aggregatorId);
+    caps.ad_partner_mac = ad.partnerMac;
+  }
+  return caps;
+}
+
+function vlanCaps(link: KernelLink, index: IpIndex): Dict {
+  return { iface: link.link ?? '', vlanid: link.vlan?.id ?? 0, ...ipKeys(link, index) };
+}
+
+/** the device carrying the network's IP: its bridge, else its vlan device, else its nic/bond */
+export function topDevice(net: Network): string | undefined {
+  if (net.bridged) return net.name;
+  return southboundDevice(net);
+}
+
+/** the device under the bridge (or the top device of a bridgeless network) */
+export function southboundDevice(net: Network): string | undefined {
+  const base = net.nic ?? net.bonding;
+  if (base === undefined) return undefined;
+  return net.vlan !== undefined ? `${base}.${net.vlan}` : base;
+}
+
+function networkCaps(
+  net: Network, state: KernelState, members: Map<string, string[]>, index: IpIndex, input: CapsInput,
+): Dict | undefined {
+  const top = topDevice(net);
+  const link = top !== undefined ? state.links[top] : undefined;
+  if (link === undefined) return undefined;
+  const caps: Dict = { bridged: net.bridged, iface: link.name };
+  const south = southboundDevice(net);
+  if (south !== undefined) caps.southbound = south;
+  if (net.bridged) {
+    caps.ports = [...(members.get(link.name) ?? [])];
+    caps.stp = link.bridge?.stp ? 'on' : 'off';
+  }
+  if (net.vlan !== undefined) caps.vlanid = net.vlan;
+  Object.assign(caps, networkIpKeys(net, ipKeys(link, index)));
+  caps.switch = net.switch;
+  caps.portIsolation = net.portIsolation;
+  caps.macTableManager = net.macTableManager;
+  caps.libvirtNetwork = input.libvirt.networks?.[net.name] ?? null;
+  return caps;
+}
+
+/**
+ * The kernel's IP keys, with what only the config knows: a gateway is stored on any
+ * network but installed only by the default-route one, so a network without a kernel
+ * default route reports its configured gateway; DHCP and autoconf flags come from the
+ * config, as VDSM's dhcp_faked_status does.
+ */
+function networkIpKeys(net: Network, k: IpKeys): IpKeys {
+  return {
+    ...k,
+    gateway: k.gateway !== '' ? k.gateway : (net.ipv4?.gateway ?? ''),
+    ipv6gateway: k.ipv6gateway !== '::' ? k.ipv6gateway : (net.ipv6.gateway ?? '::'),
+    dhcpv4: net.bootproto !== 'none',
+    dhcpv6: net.dhcpv6,
+    ipv6autoconf: net.ipv6.autoconf,
+  };
+}
