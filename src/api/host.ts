@@ -28,8 +28,8 @@ export interface HostApiDeps {
   connectivity: ConnectivityTracker;
   changer: NetworkChanger;
   buildNetworkCapabilities(input: CapsInput): NetworkCapabilities;
-  /** the map under getNetworkStatistics' `network` key: {iface: {name, rx, tx, ...}} */
-  buildStatistics(state: KernelState, fakeNics: string[], now: number): Record<string, unknown>;
+  /** getNetworkStatistics' answer for a snapshot taken at `now` (ms): {network: {iface: {name, rx, tx, ...}}} */
+  statistics(state: KernelState, now: number): Promise<{ network: Record<string, unknown> }>;
 }
 
 /** Everything one read is rendered from, gathered at one moment. */
@@ -57,7 +57,7 @@ export class HostApi {
 
   async getNetworkStatistics(_ctx?: RequestContext): Promise<{ network: Record<string, unknown> }> {
     const { input, takenAt } = await this.view.get();
-    return { network: this.deps.buildStatistics(input.state, this.deps.fakeNics, takenAt) };
+    return this.deps.statistics(input.state, takenAt);
   }
 
   ping2(): true {

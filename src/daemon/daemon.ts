@@ -8,6 +8,7 @@ import type { Logger } from 'pino';
 import { ConnectivityTracker } from '../apply/connectivity.js';
 import type { NetworkChanger } from '../apply/types.js';
 import { buildNetworkCapabilities } from '../caps/network.js';
+import { readNicSpeeds } from '../caps/speed.js';
 import { buildStatistics } from '../caps/statistics.js';
 import { HostApi } from '../api/host.js';
 import { makeTransactions } from '../apply/factory.js';
@@ -74,7 +75,7 @@ export async function startDaemon(opts: DaemonOptions, log: Logger, hooks: Daemo
       connectivity,
       changer,
       buildNetworkCapabilities,
-      buildStatistics: (state, fakeNics, now) => unwrapStatistics(buildStatistics(state, fakeNics, now)),
+      statistics: async (state, now) => buildStatistics(state, opts.fakeNics, now, await readNicSpeeds(state)),
     });
     const dispatcher = new Dispatcher({ methods: hostMethods(api), log: log.child({ component: 'rpc' }), defaultTimeoutMs: 60_000 });
     server = new RpcServer({
@@ -125,12 +126,4 @@ function memo<T>(fn: () => Promise<T>): () => Promise<T> {
   return () => (p ??= fn());
 }
 
-/** buildStatistics may answer the per-interface map or VDSM's whole {network: map}; the verb wants the map. */
-function unwrapStatistics(stats: unknown): Record<string, unknown> {
-  const s = stats as Record<string, unknown>;
-  if (s && typeof s.network === 'object' && s.network !== null && Object.keys(s).length <= 2) {
-    return s.network as Record<string, unknown>;
-  }
-  return s;
-}
 

@@ -34,7 +34,7 @@ async function main(argv: string[]): Promise<number> {
     process.stderr.write(`hostnetd: cannot start: ${message}\n`);
     return 1;
   }
-  log.info({ listen: daemon.addresses, stateDir: opts.stateDir, pid: process.pid }, 'ready');
+  log.info({ listen: daemon.addresses, stateDir: opts.stateDir }, 'ready');
   const running = daemon;
   return new Promise<number>((resolve) => {
     let stopping = false;
