@@ -1,9 +1,63 @@
 /**
- * `hostnetd restore [the daemon's flags]`: the boot-time restore of the safe config (issue 3).
- * The dispatch point exists so the systemd unit and its install steps are final; the
- * transaction engine fills in the body.
+ * `hostnetd restore [the daemon's flags]`: the boot-time restore of the safe config. Takes the
+ * state-directory lock (so it refuses while a daemon runs), settles an unfinished change, applies
+ * the safe config, prints a summary and exits: 0 when the safe config is in place (skips are
+ * warnings), 1 when something could not be applied, 2 on a usage error.
  */
-export async function runRestore(_argv: string[]): Promise<number> {
-  process.stderr.write('hostnetd restore: not implemented yet in this version; nothing was changed\n');
-  return 1;
+import { readFileSync } from 'node:fs';
+import { pino } from 'pino';
+import { ConnectivityTracker } from '../apply/connectivity.js';
+import { makeTransactions } from '../apply/factory.js';
+import { restoreSafeConfig, type RestoreSummary } from '../apply/restore.js';
+import { createIproute } from '../kernel/iproute.js';
+import { ConfigStore } from '../store/config-store.js';
+import { acquireStateLock } from '../store/lock.js';
+import { DAEMON_USAGE, parseDaemonArgs, UsageError } from './options.js';
+
+export async function runRestore(argv: string[]): Promise<number> {
+  let opts;
+  try {
+    opts = parseDaemonArgs(argv, (f) => readFileSync(f, 'utf8'));
+  } catch (e) {
+    if (!(e instanceof UsageError)) throw e;
+    process.stderr.write(`hostnetd restore: ${e.message}\n`);
+    return 2;
+  }
+  if (opts === 'help') {
+    process.stdout.write(`hostnetd restore [options]: apply the safe network config and exit (run at boot).\n\n${DAEMON_USAGE}`);
+    return 0;
+  }
+  const log = pino({ name: 'hostnetd-restore', level: opts.logLevel, timestamp: pino.stdTimeFunctions.isoTime });
+  let lock;
+  try {
+    lock = await acquireStateLock(opts.stateDir, 'restore');
+  } catch (e) {
+    process.stderr.write(`hostnetd restore: ${(e as Error).message}\n`);
+    return 1;
+  }
+  try {
+    const store = await ConfigStore.open(opts.stateDir);
+    const ipr = createIproute();
+    const tx = await makeTransactions({ opts, log, ipr, store, connectivity: new ConnectivityTracker() });
+    const summary = await restoreSafeConfig(tx, { ipr, store, fakeNics: opts.fakeNics }, log);
+    process.stdout.write(formatSummary(summary));
+    log.info({ event: 'restored', ...summary }, 'safe config restored');
+    return 0;
+  } catch (e) {
+    const message = e instanceof Error ? e.message : String(e);
+    log.error({ event: 'restore-failed', err: message }, 'restore failed');
+    process.stderr.write(`hostnetd restore: failed: ${message}\n`);
+    return 1;
+  } finally {
+    await lock.release();
+  }
+}
+
+function formatSummary(s: RestoreSummary): string {
+  const lines = [
+    `restored safe config: ${s.networks.length} network(s) [${s.networks.join(', ')}], ${s.bonds.length} bond(s) [${s.bonds.join(', ')}], ${s.ops} kernel operation(s)`,
+  ];
+  if (s.recoveredJournal) lines.push('an unfinished change from before was rolled back first');
+  for (const k of s.skipped) lines.push(`warning: skipped ${k.kind} ${k.name}: ${k.reason}`);
+  return `${lines.join('\n')}\n`;
 }
