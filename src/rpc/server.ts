@@ -51,6 +51,8 @@ interface Connection {
   from: Peer;
   alive: boolean;
   inFlight: number;
+  /** frames read but not started: one socket read can carry many frames, pausing stops only the next read */
+  waiting: string[];
 }
 
 interface Bound {
@@ -175,7 +177,7 @@ export class RpcServer {
     const from: Peer = { peer, connId: this.nextConnId++ };
     const subject = spec.kind === 'wss' ? certSubject(req.socket as TLSSocket) : undefined;
     if (subject !== undefined) from.certSubject = subject;
-    const conn: Connection = { ws, from, alive: true, inFlight: 0 };
+    const conn: Connection = { ws, from, alive: true, inFlight: 0, waiting: [] };
     this.connections.add(conn);
     const log = this.opts.log.child({ conn: from.connId, peer, certSubject: from.certSubject });
     log.info({ listener: spec.url, path: req.url }, 'connection opened');
@@ -187,33 +189,46 @@ export class RpcServer {
     ws.on('error', (err) => log.warn({ err: err.message }, 'connection error'));
     ws.on('close', (code, reason) => {
       this.connections.delete(conn);
+      conn.waiting.length = 0;
       log.info({ code, reason: reason.toString(), inFlight: conn.inFlight }, 'connection closed');
     });
   }
 
   private receive(conn: Connection, data: RawData, isBinary: boolean, log: Logger): void {
     conn.alive = true;
-    const text = rawToString(data);
     if (isBinary) log.debug('binary frame treated as UTF-8 text');
-    conn.inFlight++;
-    if (conn.inFlight >= this.opts.maxInFlight) conn.ws.pause();
-    this.opts
-      .handleFrame(text, conn.from)
-      .then((answer) => {
-        if (answer === undefined) return;
-        if (conn.ws.readyState !== WebSocket.OPEN) {
-          log.info('client left before its answer; dropped');
-          return;
-        }
-        conn.ws.send(answer, (err) => {
-          if (err) log.warn({ err: err.message }, 'sending an answer failed');
+    conn.waiting.push(rawToString(data));
+    this.pump(conn, log);
+  }
+
+  /** Starts waiting frames up to maxInFlight; stops reading the socket while the limit is reached. */
+  private pump(conn: Connection, log: Logger): void {
+    while (conn.inFlight < this.opts.maxInFlight && conn.waiting.length > 0) {
+      const text = conn.waiting.shift()!;
+      conn.inFlight++;
+      this.opts
+        .handleFrame(text, conn.from)
+        .then((answer) => this.answer(conn, answer, log))
+        .catch((err: unknown) => log.error({ err }, 'frame handling failed'))
+        .finally(() => {
+          conn.inFlight--;
+          this.pump(conn, log);
         });
-      })
-      .catch((err: unknown) => log.error({ err }, 'frame handling failed'))
-      .finally(() => {
-        conn.inFlight--;
-        if (conn.ws.isPaused && conn.inFlight < this.opts.maxInFlight) conn.ws.resume();
-      });
+    }
+    const full = conn.inFlight >= this.opts.maxInFlight;
+    if (full && !conn.ws.isPaused) conn.ws.pause();
+    else if (!full && conn.ws.isPaused) conn.ws.resume();
+  }
+
+  private answer(conn: Connection, answer: string | undefined, log: Logger): void {
+    if (answer === undefined) return;
+    if (conn.ws.readyState !== WebSocket.OPEN) {
+      log.info('client left before its answer; dropped');
+      return;
+    }
+    conn.ws.send(answer, (err) => {
+      if (err) log.warn({ err: err.message }, 'sending an answer failed');
+    });
   }
 
   private pingAll(): void {

@@ -47,7 +47,7 @@ export interface StartDaemonOptions {
   noDefaultListen?: boolean;
   /** wait for the 'ready' log line and the socket to accept (default true) */
   waitReady?: boolean;
-  /** ms (default 20000) */
+  /** ms (default 60000: a loaded CI machine can be slow) */
   readyTimeoutMs?: number;
 }
 
@@ -232,7 +232,7 @@ export async function startTestDaemon(opts: StartDaemonOptions = {}): Promise<Te
   };
   if (opts.waitReady === false) return daemon;
   try {
-    await waitForLog((l) => l.msg === 'ready', opts.readyTimeoutMs ?? 20_000);
+    await waitForLog((l) => l.msg === 'ready', opts.readyTimeoutMs ?? 60_000);
     if (!opts.noDefaultListen) await waitAccepting(socket, 5000);
   } catch (e) {
     await daemon.cleanup();

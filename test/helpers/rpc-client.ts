@@ -22,7 +22,7 @@ export type RpcTarget =
 export interface ConnectOptions {
   origin?: string;
   headers?: Record<string, string>;
-  /** ms to wait for the connection (default 5000) */
+  /** ms to wait for the connection (default 20000) */
   timeoutMs?: number;
   /** maxPayload for frames we receive (default 256 MiB) */
   maxPayload?: number;
@@ -56,7 +56,7 @@ export class RpcTestClient {
 
   static connect(target: RpcTarget, opts: ConnectOptions = {}): Promise<RpcTestClient> {
     const wsOpts: Record<string, unknown> = {
-      handshakeTimeout: opts.timeoutMs ?? 5000,
+      handshakeTimeout: opts.timeoutMs ?? 20_000,
       maxPayload: opts.maxPayload ?? 256 * 1024 * 1024,
       ...(opts.origin !== undefined ? { origin: opts.origin } : {}),
       ...(opts.headers ? { headers: opts.headers } : {}),
