@@ -5,6 +5,7 @@ import type { ConfigStore } from '../store/config-store.js';
 import { Journal } from '../store/journal.js';
 import type { ConnectivityTracker } from './connectivity.js';
 import { Transactions } from './transaction.js';
+import type { NetworkMirror } from './types.js';
 
 export interface TransactionEnv {
   opts: { stateDir: string; fakeNics: string[]; resolvConf: string };
@@ -12,6 +13,7 @@ export interface TransactionEnv {
   ipr: Iproute;
   store: ConfigStore;
   connectivity: ConnectivityTracker;
+  mirror?: NetworkMirror;
 }
 
 export async function makeTransactions(env: TransactionEnv): Promise<Transactions> {
@@ -23,6 +25,7 @@ export async function makeTransactions(env: TransactionEnv): Promise<Transaction
     fakeNics: env.opts.fakeNics,
     resolvConf: env.opts.resolvConf,
     log: env.log.child({ component: 'transaction' }),
+    ...(env.mirror ? { mirror: env.mirror } : {}),
   });
   await tx.recover(env.log);
   return tx;

@@ -28,7 +28,7 @@ import { validateTopology } from '../validate/topology.js';
 import type { ConnectivityTracker } from './connectivity.js';
 import { adoptBonds } from './adopt.js';
 import { resolvConfText } from './resolv.js';
-import type { NetworkChanger } from './types.js';
+import type { NetworkChanger, NetworkMirror } from './types.js';
 
 export interface TransactionDeps {
   ipr: Iproute;
@@ -39,6 +39,8 @@ export interface TransactionDeps {
   /** the resolver file nameservers are written to */
   resolvConf: string;
   log: Logger;
+  /** libvirt's networks, kept in step after the kernel */
+  mirror?: NetworkMirror;
 }
 
 /** What a change did, for logs and the restore summary. */
@@ -88,7 +90,15 @@ export class Transactions implements NetworkChanger {
     const changedConfig = canonicalJson(desired) !== canonicalJson(running);
     log.info({ event: 'plan', ops: ops.length, changedConfig }, 'planned');
     if (ops.length === 0) {
-      if (changedConfig) await this.commit(desired, running, options);
+      if (changedConfig) {
+        const mirrored = await this.deps.mirror?.sync(desired);
+        try {
+          await this.commit(desired, running, options);
+        } catch (err) {
+          await mirrored?.undo(running);
+          throw err;
+        }
+      }
       else if (options.commitOnSuccess) await this.deps.store.makeSafe();
       return { ops: 0, changedConfig };
     }
@@ -100,15 +110,18 @@ export class Transactions implements NetworkChanger {
     };
     await this.deps.journal.begin(entry);
     const started = performance.now();
+    let mirrored: Awaited<ReturnType<NetworkMirror['sync']>> | undefined;
     try {
       await executePlan(this.deps.ipr, ops);
       await this.deps.journal.advance('verifying');
       await this.verify(want);
+      mirrored = await this.deps.mirror?.sync(desired);
       if (options.connectivityCheck) await this.confirm(started, options.connectivityTimeout, log);
       await this.deps.journal.advance('committing');
       await this.commit(desired, running, options);
     } catch (err) {
       log.warn({ event: 'rollback', err: errText(err) }, 'change failed, rolling back');
+      await mirrored?.undo(running).catch((e: unknown) => log.error({ event: 'libvirt-undo-failed', err: errText(e) }, 'could not undo the libvirt change'));
       await this.rollback(entry.before.kernel, touched, log, err);
       await this.deps.journal.clear();
       throw err;

@@ -1,5 +1,5 @@
 import type { RequestContext } from '../api/context.js';
-import type { SetupRequest } from '../model/types.js';
+import type { HostConfig, SetupRequest } from '../model/types.js';
 
 /**
  * The seam between the API and the transaction engine. Host.setupNetworks and
@@ -8,4 +8,13 @@ import type { SetupRequest } from '../model/types.js';
 export interface NetworkChanger {
   setup(request: SetupRequest, ctx: RequestContext): Promise<void>;
   setSafe(ctx: RequestContext): Promise<void>;
+}
+
+/**
+ * Something outside the kernel kept in step with the config (libvirt's networks): synced after
+ * the kernel change is verified, undone if the transaction fails later. A refusal (while the
+ * outside system is reachable) throws a HostnetError and rolls the whole change back.
+ */
+export interface NetworkMirror {
+  sync(config: HostConfig): Promise<{ undo(previous: HostConfig): Promise<void> }>;
 }

@@ -12,6 +12,9 @@ import { readNicSpeeds } from '../caps/speed.js';
 import { buildStatistics } from '../caps/statistics.js';
 import { HostApi } from '../api/host.js';
 import { makeTransactions } from '../apply/factory.js';
+import { libvirtMirror } from '../libvirt/mirror.js';
+import { desiredFromConfig, LibvirtNetworkManager } from '../libvirt/networks.js';
+import type { NetworkMirror } from '../apply/types.js';
 import { readHostFacts } from '../api/host-facts.js';
 import { hostMethods } from '../api/methods.js';
 import { readNameservers } from '../api/resolv.js';
@@ -34,6 +37,7 @@ export interface ChangerEnv {
   store: ConfigStore;
   connectivity: ConnectivityTracker;
   features: KernelFeatures;
+  mirror: NetworkMirror;
 }
 
 export interface DaemonHooks {
@@ -54,6 +58,7 @@ export async function startDaemon(opts: DaemonOptions, log: Logger, hooks: Daemo
   const lock = await acquireStateLock(opts.stateDir, 'daemon');
   if (lock.tookOver) log.warn({ previous: lock.tookOver.record, reason: lock.tookOver.reason }, 'replaced a stale state lock');
   let server: RpcServer | undefined;
+  let libvirt: LibvirtNetworkManager | undefined;
   try {
     const store = await ConfigStore.open(opts.stateDir);
     const ipr = createIproute();
@@ -61,14 +66,20 @@ export async function startDaemon(opts: DaemonOptions, log: Logger, hooks: Daemo
     // detected once: kernel features do not change while we run
     const features = await detectKernelFeatures({ state: await readKernelState(ipr) });
     log.info({ features }, 'kernel features');
-    const env: ChangerEnv = { opts, log, ipr, store, connectivity, features };
+    libvirt = new LibvirtNetworkManager({ uri: opts.libvirtUri, log: log.child({ component: 'libvirt' }), vlanFiltering: features.vlanFiltering });
+    await libvirt.start();
+    const env: ChangerEnv = { opts, log, ipr, store, connectivity, features, mirror: libvirtMirror(libvirt) };
     const changer = await (hooks.makeChanger ?? makeTransactions)(env);
+    // after a restart (or a crash rolled back), libvirt's networks follow the running config again
+    await libvirt.sync(desiredFromConfig(store.running())).catch((err: unknown) =>
+      log.error({ event: 'libvirt-sync-failed', err: (err as Error).message }, 'could not bring libvirt networks in step'));
+    const mgr = libvirt;
     const api = new HostApi({
       readKernel: () => readKernelState(ipr),
       features: async () => features,
       config: store,
       nameservers: () => readNameservers(opts.resolvConf),
-      libvirt: () => ({ uri: opts.libvirtUri, connected: false }),
+      libvirt: () => mgr.status(),
       hostFacts: memo(readHostFacts),
       fakeNics: opts.fakeNics,
       version: hostnetVersion(),
@@ -92,19 +103,21 @@ export async function startDaemon(opts: DaemonOptions, log: Logger, hooks: Daemo
     await server.start();
   } catch (e) {
     await server?.close().catch(() => undefined);
+    await libvirt?.stop();
     await lock.release();
     throw e;
   }
   const running = server;
   return {
     addresses: running.addresses(),
-    close: () => stop(running, lock),
+    close: () => stop(running, lock, libvirt!),
   };
 }
 
-async function stop(server: RpcServer, lock: StateLock): Promise<void> {
+async function stop(server: RpcServer, lock: StateLock, libvirt: LibvirtNetworkManager): Promise<void> {
   try {
     await server.close();
+    await libvirt.stop();
   } finally {
     await lock.release();
   }
