@@ -53,13 +53,26 @@ export function indexState(state: KernelState): IpIndex {
 }
 
 export function ipKeys(link: KernelLink, index: IpIndex): IpKeys {
-  const addrs = (index.addrs.get(link.name) ?? []).filter((a) => a.scope !== 'link');
-  const v4 = addrs.filter((a) => a.family === 'inet');
-  const v6 = addrs.filter((a) => a.family === 'inet6');
-  const routes = index.defaults.get(link.name) ?? [];
+  const all = index.addrs.get(link.name);
+  const routes = index.defaults.get(link.name);
+  // most links of a big host (VM ports, bridge uplinks) carry no IP at all: skip the work
+  if (all === undefined && routes === undefined) return noIp(link);
+  const v4: KernelAddress[] = [];
+  const v6: KernelAddress[] = [];
+  let dynamic4 = false;
+  let dynamic6 = false;
+  for (const a of all ?? []) {
+    if (a.scope === 'link') continue;
+    if (a.family === 'inet') {
+      v4.push(a);
+      dynamic4 ||= a.dynamic;
+    } else {
+      v6.push(a);
+      dynamic6 ||= a.dynamic;
+    }
+  }
   const gateway = deviceGateway(routes, 'inet') ?? '';
   const primary = (gateway !== '' ? v4.find((a) => sameSubnet(a, gateway)) : undefined) ?? v4[0];
-  const dynamic6 = v6.some((a) => a.dynamic);
   return {
     addr: primary?.local ?? '',
     netmask: primary !== undefined ? prefixToNetmask(primary.prefixlen) : '',
@@ -68,17 +81,29 @@ export function ipKeys(link: KernelLink, index: IpIndex): IpKeys {
     gateway,
     ipv6gateway: deviceGateway(routes, 'inet6') ?? '::',
     ipv4defaultroute: index.mainDefault4Dev === link.name,
-    dhcpv4: v4.some((a) => a.dynamic),
+    dhcpv4: dynamic4,
     dhcpv6: dynamic6,
     ipv6autoconf: dynamic6,
     mtu: String(link.mtu),
   };
 }
 
+function noIp(link: KernelLink): IpKeys {
+  return {
+    addr: '', netmask: '', ipv4addrs: [], ipv6addrs: [], gateway: '', ipv6gateway: '::',
+    ipv4defaultroute: false, dhcpv4: false, dhcpv6: false, ipv6autoconf: false, mtu: String(link.mtu),
+  };
+}
+
 /** the one gateway of the device's default routes of a family, undefined if none or ambiguous */
-function deviceGateway(routes: KernelRoute[], family: 'inet' | 'inet6'): string | undefined {
-  const gws = new Set(routes.filter((r) => r.family === family).map((r) => r.gateway as string));
-  return gws.size === 1 ? gws.values().next().value : undefined;
+function deviceGateway(routes: KernelRoute[] | undefined, family: 'inet' | 'inet6'): string | undefined {
+  let found: string | undefined;
+  for (const r of routes ?? []) {
+    if (r.family !== family || r.gateway === undefined) continue;
+    if (found !== undefined && found !== r.gateway) return undefined;
+    found = r.gateway;
+  }
+  return found;
 }
 
 export function prefixToNetmask(prefix: number): string {

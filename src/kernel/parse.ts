@@ -252,13 +252,14 @@ const BRIDGE_OPTS: Record<string, [string, Convert]> = {
   nf_call_arptables: ['nf_call_arptables', asIs],
 };
 
+// walked in one fixed order so that every bridge's opts object shares one V8 shape
+const BRIDGE_OPT_LIST = Object.entries(BRIDGE_OPTS);
+
 export function parseBridgeInfo(data: Record<string, unknown>): BridgeInfo {
   const opts: Record<string, string> = {};
-  for (const key in data) {
-    const map = BRIDGE_OPTS[key];
+  for (const [key, [name, convert]] of BRIDGE_OPT_LIST) {
     const value = data[key];
-    if (map === undefined || value === undefined || value === null) continue;
-    opts[map[0]] = map[1](value);
+    if (value !== undefined && value !== null) opts[name] = convert(value);
   }
   return {
     stp: num(data.stp_state) !== 0,
