@@ -89,12 +89,14 @@ if [ -e $R/vmctl/interactive ]; then
     HOSTNETD_VM=1 /bin/bash -l < /dev/console > /dev/console 2>&1
   echo $? > $R/vmctl/status
 else
+  say "command starts at uptime $(cut -d' ' -f1 $R/proc/uptime)s"
   echo "@@HOSTNETD-VM-BEGIN@@" > /dev/console
   chroot $R /usr/bin/env -i HOME=/root PATH=$env_path TERM=dumb HOSTNETD_VM=1 \
     /bin/sh /vmctl/cmd.sh < $R/dev/null > /dev/console 2>&1
   rc=$?
   echo $rc > $R/vmctl/status
   echo "@@HOSTNETD-VM-END rc=$rc@@" > /dev/console
+  say "command ended at uptime $(cut -d' ' -f1 $R/proc/uptime)s"
 fi
 sync
 poweroff -f

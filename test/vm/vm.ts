@@ -135,8 +135,9 @@ export function qemuArgs(a: VmArtifacts, o: { nics: number; memoryMb: number; ct
   ];
   for (let i = 0; i < o.nics; i++) {
     // Same as `-nic user,model=virtio-net-pci`, plus: restrict=on (the guest cannot reach the
-    // host or the outside world), romfile= (no iPXE ROM to load: faster boot), a fixed MAC.
-    args.push('-netdev', `user,id=n${i},restrict=on`,
+    // host or the outside world), ipv6=off (no router advertisements: no SLAAC addresses or
+    // routes appear by themselves), romfile= (no iPXE ROM: faster boot), a fixed MAC.
+    args.push('-netdev', `user,id=n${i},restrict=on,ipv6=off`,
       '-device', `virtio-net-pci,netdev=n${i},romfile=,mac=${macFor(i)}`);
   }
   return args;
