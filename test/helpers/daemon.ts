@@ -73,6 +73,15 @@ export interface TestDaemon {
 
 let built = false;
 
+/** Temp folders this helper made; removed when the test process exits, even if a test forgot cleanup(). */
+const ownDirs = new Set<string>();
+/** Daemons still running when the test process exits are killed (a forgotten stop() must not leave them behind). */
+const running = new Set<ChildProcess>();
+process.once('exit', () => {
+  for (const p of running) if (p.exitCode === null && p.signalCode === null) p.kill('SIGKILL');
+  for (const d of ownDirs) rmSync(d, { recursive: true, force: true });
+});
+
 /**
  * Makes sure dist/ is current: runs `tsc` when any src file is newer than the last build.
  * Test files run in parallel processes, so builds are serialized by a lock directory.
@@ -132,6 +141,7 @@ export async function startTestDaemon(opts: StartDaemonOptions = {}): Promise<Te
   await ensureBuilt();
   const ownDir = opts.dir === undefined;
   const dir = opts.dir ?? mkdtempSync(path.join(tmpdir(), 'hostnetd-test-'));
+  if (ownDir) ownDirs.add(dir);
   const stateDir = opts.stateDir ?? path.join(dir, 'state');
   const runDir = path.join(dir, 'run');
   const socket = path.join(runDir, 'hostnetd.sock');
@@ -149,6 +159,8 @@ export async function startTestDaemon(opts: StartDaemonOptions = {}): Promise<Te
   ];
   const [cmd, argv] = inNetns(opts.ns, process.execPath, args);
   const proc = spawn(cmd, argv, { stdio: ['ignore', 'pipe', 'pipe'] });
+  running.add(proc);
+  proc.once('exit', () => running.delete(proc));
   const logs: LogLine[] = [];
   let other = '';
   const watchers = new Set<() => void>();
@@ -227,7 +239,10 @@ export async function startTestDaemon(opts: StartDaemonOptions = {}): Promise<Te
     stop,
     async cleanup() {
       await stop('SIGKILL');
-      if (ownDir) rmSync(dir, { recursive: true, force: true });
+      if (ownDir) {
+        rmSync(dir, { recursive: true, force: true });
+        ownDirs.delete(dir);
+      }
     },
   };
   if (opts.waitReady === false) return daemon;

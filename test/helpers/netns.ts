@@ -11,6 +11,7 @@
  * Names carry the creating pid (`hnr-p1234-ab12cd`), so cleanupStaleNetns(prefix) can remove
  * namespaces left by a test process that died, without touching those of a live run.
  */
+import { spawnSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { execa } from 'execa';
 
@@ -48,6 +49,10 @@ export interface NetnsHost {
 }
 
 const created = new Set<string>();
+// last resort: namespaces a test forgot to destroy go with the test process
+process.once('exit', () => {
+  for (const ns of created) spawnSync('ip', ['netns', 'del', ns]);
+});
 
 /** A fresh namespace name with the pid and a random suffix. */
 export function netnsName(prefix: string): string {
