@@ -115,7 +115,12 @@ export function parseKernelState(dumps: RawDumps, takenAt: number): KernelState 
   return {
     links: parseLinks(dumps.link),
     addresses: parseAddresses(dumps.addr),
-    routes: [...parseRoutes(dumps.route4, 'inet'), ...parseRoutes(dumps.route6, 'inet6')],
+    // a route4 dump taken without -4 (`ip route show table all`) holds the IPv6 routes too:
+    // each family is taken from its own dump only
+    routes: [
+      ...parseRoutes(dumps.route4, 'inet').filter((r) => r.family === 'inet'),
+      ...parseRoutes(dumps.route6, 'inet6').filter((r) => r.family === 'inet6'),
+    ],
     fdb: parseFdb(dumps.fdb),
     takenAt,
   };
@@ -351,10 +356,21 @@ export function parseAddresses(dump: unknown): KernelAddress[] {
 
 // ---- routes ---------------------------------------------------------------------------
 
+/**
+ * JSON routes carry no family field: it comes from the dump (-4/-6), unless the destination
+ * or the gateway (not `via`, which may be an IPv6 next hop of an IPv4 route) says otherwise.
+ */
+export function routeFamily(r: RawRoute, dumpFamily: 'inet' | 'inet6'): 'inet' | 'inet6' {
+  const dst = r.dst ?? 'default';
+  if (dst !== 'default') return dst.includes(':') ? 'inet6' : 'inet';
+  if (r.gateway !== undefined) return r.gateway.includes(':') ? 'inet6' : 'inet';
+  return dumpFamily;
+}
+
 export function parseRoutes(dump: unknown, family: 'inet' | 'inet6'): KernelRoute[] {
   return asArray<RawRoute>(dump).map((r) => {
     const route: KernelRoute = {
-      family,
+      family: routeFamily(r, family),
       // the main table is the one iproute2 leaves unnamed
       table: r.table ?? 'main',
       dst: r.dst ?? 'default',
