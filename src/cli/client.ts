@@ -2,6 +2,7 @@
  * hostnetctl's connection to the daemon, with failures turned into messages an admin can act
  * on at 3am. ConnectionError → exit 2; RpcError (the daemon answered an error) → exit 1.
  */
+import { resolve as resolvePath } from 'node:path';
 import { WebSocket } from 'ws';
 
 export type Target =
@@ -46,7 +47,8 @@ export class CliClient {
     const base = { handshakeTimeout: timeoutMs, maxPayload: 512 * 1024 * 1024 };
     const ws =
       target.kind === 'unix'
-        ? new WebSocket(`ws+unix://${target.path}:/`, base)
+        ? // ws reads `ws+unix://HOST/PATH:/` as host + path: a relative socket path must be made absolute first
+          new WebSocket(`ws+unix://${resolvePath(target.path)}:/`, base)
         : new WebSocket(target.url, { ...base, ...target.tls });
     return new Promise((resolve, reject) => {
       ws.once('open', () => resolve(new CliClient(ws, target)));

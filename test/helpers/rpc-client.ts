@@ -12,6 +12,7 @@
  * { tls: { cert, key, ca } } PEM buffers for client certificates.
  */
 import { connect as netConnect } from 'node:net';
+import { resolve as resolvePath } from 'node:path';
 import { connect as tlsConnect, type ConnectionOptions } from 'node:tls';
 import { WebSocket } from 'ws';
 
@@ -63,7 +64,7 @@ export class RpcTestClient {
     };
     let address: string;
     if ('socket' in target) {
-      address = `ws+unix://${target.socket}:/`;
+      address = `ws+unix://${resolvePath(target.socket)}:/`;
     } else {
       address = target.url;
       if (target.tls) Object.assign(wsOpts, target.tls);

@@ -56,6 +56,12 @@ describe('reading', () => {
     expect(j.network.veth_0.name).toBe('veth_0');
   });
 
+  it('takes a socket path relative to the current directory', async () => {
+    const rel = path.relative(process.cwd(), daemon.socket);
+    expect(rel.startsWith('/')).toBe(false);
+    expect((await runCli(['--socket', rel, 'ping'])).code).toBe(0);
+  });
+
   it('ping and confirm succeed', async () => {
     expect((await ctl('ping')).stdout).toMatch(/hostnetd answered in [\d.]+ ms/);
     expect((await ctl('confirm')).code).toBe(0);
