@@ -79,8 +79,14 @@ export function decodeRequest(value: unknown): FrameItem {
   };
 }
 
+/**
+ * Most requests one batch may carry: a frame of tens of thousands of tiny requests would keep
+ * the event loop busy for everyone else.
+ */
+export const MAX_BATCH = 1000;
+
 /** Decodes one frame: a single request or a batch. Malformed JSON is one -32700 answer. */
-export function decodeFrame(text: string): DecodedFrame {
+export function decodeFrame(text: string, maxBatch = MAX_BATCH): DecodedFrame {
   let value: unknown;
   try {
     value = JSON.parse(text);
@@ -95,7 +101,11 @@ export function decodeFrame(text: string): DecodedFrame {
         items: [{ ok: false, response: errorResponse(null, ErrorCode.INVALID_REQUEST, 'Invalid Request: empty batch') }],
       };
     }
-    return { batch: true, items: value.map(decodeRequest) };
+    if (value.length > maxBatch) {
+      const why = `Invalid Request: a batch of ${value.length} requests is over the limit of ${maxBatch}`;
+      return { batch: false, items: [{ ok: false, response: errorResponse(null, ErrorCode.INVALID_REQUEST, why) }] };
+    }
+    return { batch: true, items: value.map((v) => decodeRequest(v)) };
   }
   return { batch: false, items: [decodeRequest(value)] };
 }

@@ -57,6 +57,14 @@ describe('decodeFrame', () => {
     expect(f.items.map((i) => i.ok)).toEqual([true, false, true]);
   });
 
+  it('refuses a batch over the limit as a whole', () => {
+    const batch = JSON.stringify(Array.from({ length: 3 }, (_, i) => ({ jsonrpc: '2.0', id: i, method: 'm' })));
+    expect(decodeFrame(batch, 3).items.length).toBe(3);
+    const f = decodeFrame(batch, 2);
+    expect(f.batch).toBe(false);
+    expect(f.items[0]).toMatchObject({ ok: false, response: { id: null, error: { code: -32600, message: expect.stringMatching(/batch of 3 requests is over the limit of 2/) } } });
+  });
+
   it('decodeRequest refuses arrays (batches are not nested)', () => {
     expect(decodeRequest([]).ok).toBe(false);
   });
