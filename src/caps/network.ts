@@ -8,7 +8,7 @@ import type { KernelLink, KernelState } from '../kernel/types.js';
 import type { Network } from '../model/types.js';
 import { bondCapsOpts } from './bond-opts.js';
 import { indexState, ipKeys, type IpIndex, type IpKeys } from './ipinfo.js';
-import { globMatcher, isNic } from './nics.js';
+import { globMatcher, isNic } from '../kernel/nics.js';
 import type { CapsInput, NetworkCapabilities } from './types.js';
 
 type Dict = Record<string, unknown>;

@@ -6,7 +6,7 @@
  */
 import { readFile } from 'node:fs/promises';
 import type { KernelState } from '../kernel/types.js';
-import { isPhysicalNic } from './nics.js';
+import { isPhysicalNic } from '../kernel/nics.js';
 import type { LinkSpeed } from './statistics.js';
 
 export async function readNicSpeeds(state: KernelState, sysClassNet = '/sys/class/net'): Promise<Record<string, LinkSpeed>> {

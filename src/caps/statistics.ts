@@ -10,7 +10,7 @@
  * (active-backup, broadcast), vlans their base device's, as VDSM does.
  */
 import type { KernelLink, KernelState } from '../kernel/types.js';
-import { globMatcher, isNic } from './nics.js';
+import { globMatcher, isNic } from '../kernel/nics.js';
 
 export interface LinkSpeed {
   /** Mb/s, 0 when unknown */

@@ -1,24 +1,41 @@
 /**
- * Which links are NICs: physical devices (no linkinfo kind, not loopback) and the devices that
- * match the --fake-nics globs (as VDSM's fake_nics: veth pairs stand in for NICs in tests).
+ * Which links are NICs. A NIC is a hardware device (no linkinfo kind, a parent bus) or any
+ * link whose name matches one of the --fake-nics globs (veth_* in tests), as VDSM's
+ * fake_nics option. Bridges, bonds and vlans are never NICs, whatever their name.
  */
 import type { KernelLink, KernelState } from './types.js';
 
-/** A shell-style glob with `*` and `?` only. */
+/** A glob with `*` (any run of characters, including none) and `?` (one character). */
 export function globToRegExp(glob: string): RegExp {
-  const body = glob.replace(/[.+^${}()|[\]\\]/g, '\\$&').replace(/\*/g, '.*').replace(/\?/g, '.');
-  return new RegExp(`^${body}$`);
+  let re = '^';
+  for (const ch of glob) {
+    if (ch === '*') re += '.*';
+    else if (ch === '?') re += '.';
+    else re += ch.replace(/[.+^${}()|[\]\\]/g, '\\$&');
+  }
+  return new RegExp(`${re}$`, 's');
 }
 
-export function nicMatcher(fakeNicGlobs: readonly string[]): (link: KernelLink) => boolean {
-  const fakes = fakeNicGlobs.map(globToRegExp);
-  return (link) => {
-    if (fakes.some((re) => re.test(link.name))) return true;
-    return link.kind === 'device' && link.name !== 'lo';
-  };
+/** Compile once, match many: the capabilities report tests every link against every glob. */
+export function globMatcher(globs: readonly string[]): (name: string) => boolean {
+  if (globs.length === 0) return () => false;
+  const res = globs.map(globToRegExp);
+  return (name) => res.some((re) => re.test(name));
 }
 
+const NEVER_NIC = new Set(['bridge', 'bond', 'vlan', 'loopback']);
+
+export function isPhysicalNic(link: KernelLink): boolean {
+  return link.kind === 'device' && link.parentBus !== undefined;
+}
+
+export function isNic(link: KernelLink, isFake: (name: string) => boolean): boolean {
+  if (NEVER_NIC.has(link.kind)) return false;
+  return isPhysicalNic(link) || isFake(link.name);
+}
+
+/** The NICs of a snapshot, for validation (a network's nic, a bond's slaves). */
 export function nicNames(state: KernelState, fakeNicGlobs: readonly string[]): Set<string> {
-  const isNic = nicMatcher(fakeNicGlobs);
-  return new Set(Object.values(state.links).filter(isNic).map((l) => l.name));
+  const isFake = globMatcher(fakeNicGlobs);
+  return new Set(Object.values(state.links).filter((l) => isNic(l, isFake)).map((l) => l.name));
 }

@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { buildNetworkCapabilities } from '../../../src/caps/network.js';
 import { bondCapsOpts } from '../../../src/caps/bond-opts.js';
-import { globToRegExp, globMatcher } from '../../../src/caps/nics.js';
+import { globToRegExp, globMatcher } from '../../../src/kernel/nics.js';
 import { prefixToNetmask } from '../../../src/caps/ipinfo.js';
 import type { CapsInput } from '../../../src/caps/types.js';
 import type { KernelLink, KernelState } from '../../../src/kernel/types.js';
