@@ -1,0 +1,212 @@
+/**
+ * PortAgent: keeps every port of every bridge hostnetd manages in policy (policy.ts).
+ *
+ * A reconcile is one snapshot, at most one `bridge -batch` (FDB entries) and one `ip -batch`
+ * (vlan_filtering and port flags), whatever the number of ports. It runs:
+ * - at start, after the link monitor is subscribed (so nothing that happens after the
+ *   snapshot goes unseen);
+ * - when the daemon asks (after each setupNetworks);
+ * - at once when a port joins a managed bridge (the monitor's line names its master): the
+ *   leak window is the time of one snapshot plus one batch, tens of milliseconds;
+ * - debounced on any other link change (a port leaving, a flag changed behind our back);
+ * - when libvirt says guests changed, and every `periodMs` as a safety net.
+ * Runs never overlap: requests during a run are folded into one run after it.
+ *
+ * Usage (daemon):
+ *   const agent = new PortAgent({ ipr, config: () => store.running(), guestMacs: () => guests.macs(), features, log });
+ *   await agent.start();       // monitor, then a full reconcile
+ *   await agent.reconcile();   // after a setupNetworks
+ *   await agent.stop();
+ */
+import type { Logger } from 'pino';
+import { IprouteError, type Iproute } from '../kernel/iproute.js';
+import { LinkMonitor, type LinkEvent } from '../kernel/monitor.js';
+import { readKernelState } from '../kernel/snapshot.js';
+import type { KernelFeatures } from '../kernel/types.js';
+import type { HostConfig } from '../model/types.js';
+import { managedBridges, planPorts, type PortWarning } from './policy.js';
+
+export interface PortAgentOptions {
+  ipr: Iproute;
+  /** the running config (read at each reconcile) */
+  config: () => HostConfig;
+  /** port → guest MACs (libvirt); asked only when a bridge has macTableManager 'libvirt' */
+  guestMacs: () => Promise<ReadonlyMap<string, readonly string[]>>;
+  features: KernelFeatures;
+  log: Logger;
+  /** safety-net period (ms, default 60000; 0 disables) */
+  periodMs?: number;
+  /** how long a guestMacs() answer may take before the guests count as unknown (ms, default 5000) */
+  guestMacsTimeoutMs?: number;
+  /** the link monitor to use (default: a LinkMonitor on ipr's namespace); false: none (tests, bench) */
+  monitor?: LinkMonitor | false;
+}
+
+export interface ReconcileResult {
+  /** why this run happened (every request folded into it) */
+  reasons: string[];
+  /** lines sent to ip -batch / bridge -batch (0: everything was in policy) */
+  ipLines: number;
+  bridgeLines: number;
+  ports: number;
+  warnings: PortWarning[];
+  /** stderr of failed batch lines (a port that vanished meanwhile, ...) */
+  errors: string[];
+  ms: number;
+}
+
+export class PortAgent {
+  private readonly monitor: LinkMonitor | undefined;
+  private inFlight: Promise<ReconcileResult> | undefined;
+  private queued: Promise<ReconcileResult> | undefined;
+  private reasons = new Set<string>();
+  /** ifindex → bridge, of the ports the last run put in policy */
+  private known = new Map<number, string>();
+  private lastWarnings = '';
+  private timer: NodeJS.Timeout | undefined;
+  private stopped = true;
+  private offs: (() => void)[] = [];
+  /** runs done; for tests and the benchmark */
+  runs = 0;
+
+  constructor(private readonly opts: PortAgentOptions) {
+    this.monitor = opts.monitor === false
+      ? undefined
+      : (opts.monitor ?? new LinkMonitor({ log: opts.log, ...(opts.ipr.netns !== undefined ? { netns: opts.ipr.netns } : {}) }));
+  }
+
+  async start(): Promise<void> {
+    this.stopped = false;
+    if (this.monitor) {
+      this.offs.push(this.monitor.onEvent((ev) => this.onLinkEvent(ev)));
+      this.offs.push(this.monitor.onChange(() => this.trigger('link-change')));
+      await this.monitor.start();
+    }
+    await this.reconcile('start').catch((e: unknown) =>
+      this.opts.log.error({ err: (e as Error).message }, 'initial port reconcile failed; retrying on the next event or period'));
+    const period = this.opts.periodMs ?? 60_000;
+    if (period > 0) {
+      this.timer = setInterval(() => this.trigger('periodic'), period);
+      this.timer.unref();
+    }
+  }
+
+  async stop(): Promise<void> {
+    this.stopped = true;
+    clearInterval(this.timer);
+    for (const off of this.offs.splice(0)) off();
+    await this.monitor?.stop();
+    await this.inFlight?.catch(() => undefined);
+    await this.queued?.catch(() => undefined);
+  }
+
+  /** Fire and forget (events); failures are logged. */
+  trigger(reason: string): void {
+    if (this.stopped) return;
+    this.reconcile(reason).catch((e: unknown) =>
+      this.opts.log.error({ err: (e as Error).message, reason }, 'port reconcile failed'));
+  }
+
+  /** One full pass; resolves when a pass that started after this call has finished. */
+  reconcile(reason = 'request'): Promise<ReconcileResult> {
+    this.reasons.add(reason);
+    if (this.queued) return this.queued;
+    if (this.inFlight) {
+      const after = this.inFlight.then(noop, noop).then(() => {
+        this.queued = undefined;
+        return this.startRun();
+      });
+      this.queued = after;
+      return after;
+    }
+    return this.startRun();
+  }
+
+  private startRun(): Promise<ReconcileResult> {
+    const reasons = [...this.reasons];
+    this.reasons.clear();
+    const run = this.runOnce(reasons).finally(() => {
+      if (this.inFlight === run) this.inFlight = undefined;
+    });
+    this.inFlight = run;
+    return run;
+  }
+
+  private onLinkEvent(ev: LinkEvent): void {
+    if (ev.deleted || ev.master === undefined) return;
+    if (this.known.get(ev.ifindex) === ev.master) return;
+    // a port we have not put in policy joined a bridge: no debounce, this is the leak window
+    const managed = managedBridges(this.opts.config());
+    if (managed.some((m) => m.bridge === ev.master)) this.trigger(`port-joined:${ev.name}`);
+  }
+
+  private async runOnce(reasons: string[]): Promise<ReconcileResult> {
+    const started = performance.now();
+    const { ipr } = this.opts;
+    const config = this.opts.config();
+    const state = await readKernelState(ipr);
+    const needMacs = managedBridges(config).some((m) => m.macTableManager === 'libvirt');
+    const guestMacs = needMacs ? await this.readGuestMacs() : new Map<string, string[]>();
+    const plan = planPorts({ state, config, guestMacs, features: this.opts.features });
+    const errors: string[] = [];
+    // entries before flags: learning goes off only once the guest's entry is in
+    if (plan.bridgeLines.length > 0) await batch(() => ipr.bridge(['-force', '-batch', '-'], { input: lines(plan.bridgeLines) }), errors);
+    if (plan.ipLines.length > 0) await batch(() => ipr.ip(['-force', '-batch', '-'], { input: lines(plan.ipLines) }), errors);
+    this.known = new Map(plan.targets.map((t) => [t.ifindex, t.bridge]));
+    this.runs++;
+    const result: ReconcileResult = {
+      reasons, ipLines: plan.ipLines.length, bridgeLines: plan.bridgeLines.length, ports: plan.targets.length,
+      warnings: plan.warnings, errors, ms: Math.round(performance.now() - started),
+    };
+    this.report(result);
+    return result;
+  }
+
+  private async readGuestMacs(): Promise<ReadonlyMap<string, readonly string[]>> {
+    const timeoutMs = this.opts.guestMacsTimeoutMs ?? 5000;
+    let timer: NodeJS.Timeout | undefined;
+    const timeout = new Promise<undefined>((resolve) => {
+      timer = setTimeout(() => resolve(undefined), timeoutMs);
+    });
+    try {
+      const got = await Promise.race([this.opts.guestMacs(), timeout]);
+      if (got === undefined) this.opts.log.warn({ timeoutMs }, 'guest MACs: libvirt did not answer in time; guest ports keep learning');
+      return got ?? new Map();
+    } catch (e) {
+      this.opts.log.warn({ err: (e as Error).message }, 'guest MACs unavailable; guest ports keep learning');
+      return new Map();
+    } finally {
+      clearTimeout(timer);
+    }
+  }
+
+  private report(r: ReconcileResult): void {
+    const { log } = this.opts;
+    if (r.ipLines + r.bridgeLines > 0 || r.errors.length > 0) {
+      log.info({ event: 'ports-reconciled', reasons: r.reasons, ipLines: r.ipLines, bridgeLines: r.bridgeLines, ports: r.ports, ms: r.ms, errors: r.errors.length ? r.errors : undefined },
+        'bridge ports brought to policy');
+    } else {
+      log.debug({ event: 'ports-in-policy', reasons: r.reasons, ports: r.ports, ms: r.ms }, 'bridge ports in policy');
+    }
+    // the same warnings every minute would drown the log: say them when they change
+    const key = JSON.stringify(r.warnings.map((w) => [w.port, w.reason]));
+    if (key !== this.lastWarnings) {
+      this.lastWarnings = key;
+      for (const w of r.warnings) log.warn({ event: 'port-policy-warning', bridge: w.bridge, port: w.port }, w.reason);
+    }
+  }
+}
+
+function noop(): void {}
+
+const lines = (l: readonly string[]) => `${l.join('\n')}\n`;
+
+/** Run a -force batch; a failing line (a port gone since the snapshot) is recorded, not thrown. */
+async function batch(run: () => Promise<string>, errors: string[]): Promise<void> {
+  try {
+    await run();
+  } catch (e) {
+    if (!(e instanceof IprouteError)) throw e;
+    errors.push(...e.stderr.split('\n').filter((l) => l.trim() !== ''));
+  }
+}
