@@ -1,0 +1,158 @@
+/**
+ * The link monitor and the port agent on a real kernel, driven from outside a namespace
+ * (createIproute({ netns }) and `ip -n NS monitor`), without the daemon.
+ */
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { pino } from 'pino';
+import { createIproute, type Iproute } from '../../src/kernel/iproute.js';
+import { LinkMonitor, type LinkEvent } from '../../src/kernel/monitor.js';
+import { readKernelState } from '../../src/kernel/snapshot.js';
+import type { HostConfig, Network } from '../../src/model/types.js';
+import { PortAgent } from '../../src/ports/agent.js';
+import { createNetns, deleteNetns } from '../helpers/netns.js';
+
+const log = pino({ level: 'silent' });
+const FEATURES = { bonding: false, vlan: false, vlanFiltering: false, portIsolation: true };
+
+function net(name: string, over: Partial<Network> = {}): Network {
+  return {
+    name, bridged: true, mtu: 1500, stp: false, ipv6: { addresses: [], autoconf: false }, defaultRoute: false,
+    nameservers: [], bridgeOpts: {}, portIsolation: false, macTableManager: 'kernel', switch: 'legacy',
+    bootproto: 'none', dhcpv6: false, ...over,
+  };
+}
+
+let ns: string;
+let ipr: Iproute;
+
+async function until<T>(what: string, fn: () => Promise<T | undefined>, timeoutMs = 5000): Promise<T> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const v = await fn();
+    if (v !== undefined) return v;
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 10));
+  }
+}
+
+async function flags(port: string) {
+  const s = await readKernelState(ipr);
+  const bp = s.links[port]?.bridgePort;
+  return bp ? { isolated: bp.isolated, learning: bp.learning, flood: bp.flood } : undefined;
+}
+
+const staticFdb = async (master: string) =>
+  (await readKernelState(ipr)).fdb.filter((e) => e.master === master && e.state === 'static' && e.vlan === undefined)
+    .map((e) => `${e.mac} ${e.ifname}`).sort();
+
+beforeAll(async () => {
+  ns = await createNetns('hnp-');
+  ipr = createIproute({ netns: ns });
+  await ipr.ip(['-batch', '-'], {
+    input: [
+      'link add vmnet type bridge', 'link set vmnet up',
+      'link add other type bridge', 'link set other up',
+      'link add veth_0 type veth peer name veth_0b', 'link set veth_0 master vmnet up',
+      ...[0, 1, 2].map((i) => `link add vnet${i} type veth peer name vnet${i}b`),
+      'link set vnet0 master vmnet up', 'link set vnet1 master vmnet up',
+      'link add foreign0 type veth peer name foreign0b', 'link set foreign0 master other up',
+      '',
+    ].join('\n'),
+  });
+});
+afterAll(async () => {
+  if (ns) await deleteNetns(ns);
+});
+
+describe('LinkMonitor', () => {
+  it('is subscribed when start() resolves, parses joins and deletions, restarts when ip dies', async () => {
+    const mon = new LinkMonitor({ log, netns: ns, debounceMs: 20, backoff: { initialMs: 50, maxMs: 200 } });
+    const events: LinkEvent[] = [];
+    let changes = 0;
+    mon.onEvent((e) => events.push(e));
+    mon.onChange(() => changes++);
+    try {
+      await mon.start();
+      // made right after start(): seen, so a reconcile after start() misses nothing
+      await ipr.ip(['link', 'set', 'vnet2', 'master', 'other']);
+      await until('join event', async () => events.find((e) => e.name === 'vnet2' && e.master === 'other' && !e.deleted));
+      await until('debounced change', async () => (changes > 0 ? true : undefined));
+
+      const firstPid = mon.pid!;
+      process.kill(firstPid, 'SIGKILL');
+      await until('restart', async () => (mon.starts === 2 && mon.running ? true : undefined));
+      expect(mon.pid).not.toBe(firstPid);
+      const mark = events.length;
+      await ipr.ip(['link', 'set', 'vnet2', 'nomaster']);
+      await until('event after restart', async () => events.slice(mark).find((e) => e.name === 'vnet2' && e.master === undefined));
+    } finally {
+      await mon.stop();
+    }
+    expect(mon.running).toBe(false);
+  });
+});
+
+describe('PortAgent on a real kernel', () => {
+  let config: HostConfig;
+  let macs: Map<string, string[]>;
+  let agent: PortAgent;
+
+  beforeAll(async () => {
+    config = { networks: { vmnet: net('vmnet', { nic: 'veth_0', portIsolation: true }) }, bonds: {} };
+    macs = new Map();
+    agent = new PortAgent({ ipr, config: () => config, guestMacs: async () => macs, features: FEATURES, log, periodMs: 0 });
+    await ipr.ip(['link', 'set', 'foreign0', 'type', 'bridge_slave', 'learning', 'off']);
+    await agent.start();
+  });
+  afterAll(async () => {
+    await agent?.stop();
+  });
+
+  it('at start isolates every port of the managed bridge but the uplink; other bridges untouched', async () => {
+    expect(await flags('veth_0')).toEqual({ isolated: false, learning: true, flood: true });
+    expect(await flags('vnet0')).toEqual({ isolated: true, learning: true, flood: true });
+    expect(await flags('vnet1')).toEqual({ isolated: true, learning: true, flood: true });
+    expect(await flags('foreign0')).toEqual({ isolated: false, learning: false, flood: true });
+  });
+
+  it('a second reconcile changes nothing', async () => {
+    const r = await agent.reconcile('test');
+    expect(r).toMatchObject({ ipLines: 0, bridgeLines: 0, ports: 3, errors: [] });
+  });
+
+  it('a port that joins is isolated by the monitor path within a fraction of a second', async () => {
+    const t0 = Date.now();
+    await ipr.ip(['link', 'set', 'vnet2', 'master', 'vmnet', 'up']);
+    await until('vnet2 isolated', async () => ((await flags('vnet2'))?.isolated ? true : undefined), 3000);
+    expect(Date.now() - t0).toBeLessThan(1500);
+  });
+
+  it('a port removed and added again is isolated again; a flag changed behind its back is restored', async () => {
+    await ipr.ip(['link', 'set', 'vnet1', 'nomaster']);
+    await ipr.ip(['link', 'set', 'vnet1', 'master', 'vmnet']);
+    await until('vnet1 isolated again', async () => ((await flags('vnet1'))?.isolated ? true : undefined));
+    await ipr.ip(['link', 'set', 'vnet0', 'type', 'bridge_slave', 'isolated', 'off']);
+    await until('vnet0 restored', async () => ((await flags('vnet0'))?.isolated ? true : undefined));
+  });
+
+  it('macTableManager libvirt: guest entries, learning and flood off; unknown guest keeps learning, with a warning', async () => {
+    config = { networks: { vmnet: net('vmnet', { nic: 'veth_0', portIsolation: true, macTableManager: 'libvirt' }) }, bonds: {} };
+    macs = new Map([['vnet0', ['52:54:00:10:00:01']], ['vnet1', ['52:54:00:10:00:02', '52:54:00:10:00:03']]]);
+    const r = await agent.reconcile('test');
+    expect(r.errors).toEqual([]);
+    expect(r.warnings.map((w) => w.port)).toEqual(['vnet2']);
+    expect(await flags('vnet0')).toEqual({ isolated: true, learning: false, flood: false });
+    expect(await flags('vnet1')).toEqual({ isolated: true, learning: false, flood: false });
+    expect(await flags('vnet2')).toEqual({ isolated: true, learning: true, flood: true });
+    expect(await flags('veth_0')).toEqual({ isolated: false, learning: true, flood: true });
+    expect(await staticFdb('vmnet')).toEqual(['52:54:00:10:00:01 vnet0', '52:54:00:10:00:02 vnet1', '52:54:00:10:00:03 vnet1']);
+
+    // the guest behind vnet1 lost an interface: its entry goes, the other stays
+    macs = new Map([['vnet0', ['52:54:00:10:00:01']], ['vnet1', ['52:54:00:10:00:02']]]);
+    await agent.reconcile('test');
+    expect(await staticFdb('vmnet')).toEqual(['52:54:00:10:00:01 vnet0', '52:54:00:10:00:02 vnet1']);
+    // libvirt writing the same entry (its own type='network' guests) does not disturb anything
+    await ipr.bridge(['fdb', 'replace', '52:54:00:10:00:01', 'dev', 'vnet0', 'master', 'static']);
+    expect((await agent.reconcile('test')).bridgeLines).toBe(0);
+  });
+});
