@@ -43,9 +43,9 @@ export async function defineVmSuite(opts: VmSuiteOptions): Promise<void> {
     timeoutMs: opts.timeoutMs ?? 10 * 60_000,
     ...(opts.shareDir !== undefined && { shareDir: opts.shareDir }),
     ...(opts.memoryMb !== undefined && { memoryMb: opts.memoryMb }),
-    // CI: the guest console is a tty, but nobody watches it live; plain reporter output
-    // keeps the saved console readable.
-    env: { CI: 'true', ...opts.env },
+    // The guest console is a tty, but nobody watches it live: plain, colourless reporter
+    // output keeps the saved console and the failure messages readable.
+    env: { CI: 'true', NO_COLOR: '1', ...opts.env },
   });
   const logFile = await saveConsole(opts.files, result);
   declareTests(planOuterTests(opts.files, result, logFile));

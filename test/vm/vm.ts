@@ -154,7 +154,7 @@ export function splitConsole(consoleText: string): { output: string; markerExitC
 
 const live = new Set<ChildProcess>();
 process.once('exit', () => {
-  for (const child of live) child.kill('SIGKILL');
+  for (const child of live) child.kill('SIGTERM');
 });
 
 /** Boots a VM, runs `command` in it, powers it off. Never rejects for a guest failure:
@@ -206,7 +206,13 @@ async function readStatus(ctlDir: string): Promise<number | null> {
 
 function runQemu(args: string[], opts: VmRunOptions): Promise<{ consoleText: string; timedOut: boolean }> {
   return new Promise((resolve, reject) => {
-    const child = spawn('qemu-system-x86_64', args, {
+    // `timeout` kills qemu by itself even if this process dies without running its exit
+    // handler (a killed test worker): no VM outlives its deadline.
+    const hardLimitSec = String(Math.ceil(opts.timeoutMs / 1000) + 10);
+    // SIGTERM to `timeout` reaches qemu (SIGKILL would orphan it); --foreground lets an
+    // interactive qemu read the terminal.
+    const timeoutArgs = [...(opts.interactive ? ['--foreground'] : []), '-k', '5', hardLimitSec];
+    const child = spawn('timeout', [...timeoutArgs, 'qemu-system-x86_64', ...args], {
       stdio: [opts.interactive ? 'inherit' : 'ignore', 'pipe', 'pipe'],
     });
     live.add(child);
@@ -214,7 +220,7 @@ function runQemu(args: string[], opts: VmRunOptions): Promise<{ consoleText: str
     let timedOut = false;
     const timer = setTimeout(() => {
       timedOut = true;
-      child.kill('SIGKILL');
+      child.kill('SIGTERM');
     }, opts.timeoutMs);
     // A UTF-8 character may straddle two chunks: one decoder per stream.
     const collector = (): ((data: Buffer) => void) => {
