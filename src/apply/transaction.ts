@@ -57,7 +57,7 @@ export class Transactions implements NetworkChanger {
   async setup(request: SetupRequest, ctx: RequestContext): Promise<void> {
     await this.exclusive('Host.setupNetworks', async () => {
       const req = canonicalizeRequest(request);
-      const before = await readKernelState(this.deps.ipr);
+      const before = await readKernelState(this.deps.ipr, 'config');
       const running = this.deps.store.running();
       const desired = this.desiredFrom(running, req, before);
       await this.apply(desired, running, before, req.options, ctx.log);
@@ -108,17 +108,30 @@ export class Transactions implements NetworkChanger {
       version: 1, id: newJournalId(), startedAt: new Date().toISOString(), phase: 'applying',
       before: { config: running, kernel: sliceState(before, touched) }, desired, touched,
     };
+    const timings: Record<string, number> = {};
+    let mark = performance.now();
+    const lap = (phase: string) => {
+      const t = performance.now();
+      timings[phase] = Math.round(t - mark);
+      mark = t;
+    };
     await this.deps.journal.begin(entry);
+    lap('journalMs');
     const started = performance.now();
     let mirrored: Awaited<ReturnType<NetworkMirror['sync']>> | undefined;
     try {
       await executePlan(this.deps.ipr, ops);
+      lap('executeMs');
       await this.deps.journal.advance('verifying');
       await this.verify(want);
+      lap('verifyMs');
       mirrored = await this.deps.mirror?.sync(desired);
+      lap('libvirtMs');
       if (options.connectivityCheck) await this.confirm(started, options.connectivityTimeout, log);
+      lap('confirmMs');
       await this.deps.journal.advance('committing');
       await this.commit(desired, running, options);
+      lap('commitMs');
     } catch (err) {
       log.warn({ event: 'rollback', err: errText(err) }, 'change failed, rolling back');
       await mirrored?.undo(running).catch((e: unknown) => log.error({ event: 'libvirt-undo-failed', err: errText(e) }, 'could not undo the libvirt change'));
@@ -127,7 +140,7 @@ export class Transactions implements NetworkChanger {
       throw err;
     }
     await this.deps.journal.clear();
-    log.info({ event: 'applied', ops: ops.length, ms: Math.round(performance.now() - started) }, 'change applied');
+    log.info({ event: 'applied', ops: ops.length, ms: Math.round(performance.now() - started), ...timings }, 'change applied');
     return { ops: ops.length, changedConfig };
   }
 
@@ -159,7 +172,7 @@ export class Transactions implements NetworkChanger {
   }
 
   private async verify(want: DesiredKernel): Promise<void> {
-    const left = diff(want, await readKernelState(this.deps.ipr));
+    const left = diff(want, await readKernelState(this.deps.ipr, 'config'));
     if (left.length) {
       throw new HostnetError(ErrorCode.VERIFY_FAILED, `kernel state does not match the request after applying: still needed ${describeOps(left)}`);
     }
@@ -181,7 +194,7 @@ export class Transactions implements NetworkChanger {
   }
 
   private async rollback(before: KernelState, touched: readonly string[], log: Logger, cause?: unknown): Promise<void> {
-    const now = await readKernelState(this.deps.ipr);
+    const now = await readKernelState(this.deps.ipr, 'config');
     const target = rollbackTarget(before, now, touched);
     const ops = diff(target, now);
     try {
@@ -189,7 +202,7 @@ export class Transactions implements NetworkChanger {
     } catch (err) {
       log.error({ event: 'rollback-step-failed', err: errText(err) }, 'a rollback step failed; checking what is left');
     }
-    const left = diff(target, await readKernelState(this.deps.ipr));
+    const left = diff(target, await readKernelState(this.deps.ipr, 'config'));
     if (left.length) {
       log.error({ event: 'rollback-incomplete', left: describeOps(left) }, 'rollback incomplete');
       const why = cause ? ` after: ${errText(cause)}` : '';

@@ -22,19 +22,36 @@ export const SNAPSHOT_COMMANDS = {
 
 export type DumpName = keyof typeof SNAPSHOT_COMMANDS;
 
+/**
+ * What the planner and the verifier need: no counters, no FDB, main-table routes only (the
+ * default routes it manages live there). Fewer and smaller dumps on a change's critical path.
+ */
+const CONFIG_COMMANDS: Record<DumpName, { tool: 'ip' | 'bridge'; args: readonly string[] } | null> = {
+  link: { tool: 'ip', args: ['-j', '-d', 'link', 'show'] },
+  addr: SNAPSHOT_COMMANDS.addr,
+  route4: { tool: 'ip', args: ['-j', '-4', 'route', 'show', 'table', 'main'] },
+  route6: { tool: 'ip', args: ['-j', '-6', 'route', 'show', 'table', 'main'] },
+  fdb: null,
+};
+
+/** 'full': everything capabilities and statistics report; 'config': what a network change plans against. */
+export type SnapshotScope = 'full' | 'config';
+
 /** Run the five dumps concurrently; stdout text per dump (what fixtures store). */
-export async function readDumps(ipr: Iproute): Promise<Record<DumpName, string>> {
+export async function readDumps(ipr: Iproute, scope: SnapshotScope = 'full'): Promise<Record<DumpName, string>> {
   const names = Object.keys(SNAPSHOT_COMMANDS) as DumpName[];
+  const commands = scope === 'full' ? SNAPSHOT_COMMANDS : CONFIG_COMMANDS;
   const outputs = await Promise.all(names.map((name) => {
-    const { tool, args } = SNAPSHOT_COMMANDS[name];
-    return tool === 'ip' ? ipr.ip(args) : ipr.bridge(args);
+    const cmd = commands[name];
+    if (!cmd) return '';
+    return cmd.tool === 'ip' ? ipr.ip(cmd.args) : ipr.bridge(cmd.args);
   }));
   return Object.fromEntries(names.map((n, i) => [n, outputs[i] ?? ''])) as Record<DumpName, string>;
 }
 
-export async function readKernelState(ipr: Iproute): Promise<KernelState> {
+export async function readKernelState(ipr: Iproute, scope: SnapshotScope = 'full'): Promise<KernelState> {
   const takenAt = Date.now();
-  const text = await readDumps(ipr);
+  const text = await readDumps(ipr, scope);
   return parseKernelState({
     link: parseJsonDump(text.link),
     addr: parseJsonDump(text.addr),
