@@ -118,11 +118,17 @@ export function commandScript(opts: Pick<VmRunOptions, 'command' | 'env' | 'cwd'
   return lines.join('\n') + '\n';
 }
 
+/** qemu option values escape a comma by doubling it. */
+function qemuOptValue(value: string): string {
+  return value.replace(/,/g, ',,');
+}
+
 function macFor(index: number): string {
   return `52:54:00:00:00:${(index + 1).toString(16).padStart(2, '0')}`;
 }
 
 export function qemuArgs(a: VmArtifacts, o: { nics: number; memoryMb: number; ctlDir: string; shareDir: string }): string[] {
+  if (/\s/.test(a.moddir)) throw new Error(`the VM cache path must not contain spaces (kernel cmdline): ${a.moddir}`);
   const args = [
     '-accel', 'tcg', '-cpu', 'max', '-smp', '2', '-m', String(o.memoryMb),
     '-nographic', '-no-reboot', '-nodefaults', '-no-user-config', '-serial', 'mon:stdio',
@@ -130,8 +136,8 @@ export function qemuArgs(a: VmArtifacts, o: { nics: number; memoryMb: number; ct
     // mitigations=off: speculative-execution workarounds only cost time under TCG.
     '-append', `console=ttyS0 quiet panic=-1 mitigations=off hostnetd.kver=${a.kver} hostnetd.moddir=${a.moddir}`,
     '-virtfs', 'local,path=/,mount_tag=hostroot,security_model=none,readonly=on,multidevs=remap',
-    '-virtfs', `local,path=${o.ctlDir},mount_tag=ctl,security_model=none`,
-    '-virtfs', `local,path=${o.shareDir},mount_tag=work,security_model=none`,
+    '-virtfs', `local,path=${qemuOptValue(o.ctlDir)},mount_tag=ctl,security_model=none`,
+    '-virtfs', `local,path=${qemuOptValue(o.shareDir)},mount_tag=work,security_model=none`,
   ];
   for (let i = 0; i < o.nics; i++) {
     // Same as `-nic user,model=virtio-net-pci`, plus: restrict=on (the guest cannot reach the
