@@ -15,8 +15,10 @@ import type { HostFacts } from './host-facts.js';
 
 /** What the verbs need from the rest of the daemon; the daemon wires the real ones, tests fakes. */
 export interface HostApiDeps {
-  /** one consistent snapshot of the managed namespace */
+  /** one consistent snapshot of the managed namespace (what capabilities report) */
   readKernel(): Promise<KernelState>;
+  /** links with their counters, read fresh (counters change without events) */
+  readStats(): Promise<KernelState>;
   /** kernel features (detected once, at start) */
   features(): Promise<KernelFeatures>;
   config: { running(): HostConfig; isDirty(): boolean };
@@ -40,9 +42,11 @@ interface HostView {
 
 export class HostApi {
   private readonly view: FreshCoalescer<HostView>;
+  private readonly stats: FreshCoalescer<KernelState>;
 
   constructor(private readonly deps: HostApiDeps) {
     this.view = new FreshCoalescer(() => this.gather());
+    this.stats = new FreshCoalescer(() => this.deps.readStats());
   }
 
   async getNetworkCapabilities(_ctx?: RequestContext): Promise<NetworkCapabilities> {
@@ -56,8 +60,8 @@ export class HostApi {
   }
 
   async getNetworkStatistics(_ctx?: RequestContext): Promise<{ network: Record<string, unknown> }> {
-    const { input, takenAt } = await this.view.get();
-    return this.deps.statistics(input.state, takenAt);
+    const state = await this.stats.get();
+    return this.deps.statistics(state, state.takenAt);
   }
 
   ping2(): true {

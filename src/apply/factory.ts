@@ -6,6 +6,7 @@ import { Journal } from '../store/journal.js';
 import type { ConnectivityTracker } from './connectivity.js';
 import { Transactions } from './transaction.js';
 import type { NetworkMirror } from './types.js';
+import type { KernelState } from '../kernel/types.js';
 
 export interface TransactionEnv {
   opts: { stateDir: string; fakeNics: string[]; resolvConf: string };
@@ -14,6 +15,10 @@ export interface TransactionEnv {
   store: ConfigStore;
   connectivity: ConnectivityTracker;
   mirror?: NetworkMirror;
+  /** the snapshot a change plans against */
+  current?: () => Promise<KernelState>;
+  /** told after every batch run */
+  changed?: () => void;
 }
 
 export async function makeTransactions(env: TransactionEnv): Promise<Transactions> {
@@ -26,6 +31,8 @@ export async function makeTransactions(env: TransactionEnv): Promise<Transaction
     resolvConf: env.opts.resolvConf,
     log: env.log.child({ component: 'transaction' }),
     ...(env.mirror ? { mirror: env.mirror } : {}),
+    ...(env.current ? { current: env.current } : {}),
+    ...(env.changed ? { changed: env.changed } : {}),
   });
   await tx.recover(env.log);
   return tx;

@@ -26,7 +26,7 @@ export async function restoreSafeConfig(
   tx: Transactions, deps: { ipr: Iproute; store: ConfigStore; fakeNics: string[] }, log: Logger,
 ): Promise<RestoreSummary> {
   const recoveredJournal = await tx.recover(log);
-  const before = await readKernelState(deps.ipr);
+  const before = await readKernelState(deps.ipr, 'config');
   const { desired, skipped } = restorableConfig(deps.store.safe(), before, nicNames(before, deps.fakeNics));
   for (const s of skipped) log.warn({ event: 'restore-skip', ...s }, `skipping ${s.kind} ${s.name}: ${s.reason}`);
   const kernelBonds = new Set(Object.values(before.links).filter((l) => l.kind === 'bond').map((l) => l.name));

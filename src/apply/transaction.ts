@@ -41,6 +41,10 @@ export interface TransactionDeps {
   log: Logger;
   /** libvirt's networks, kept in step after the kernel */
   mirror?: NetworkMirror;
+  /** the snapshot a change plans against (the daemon's event-invalidated cache); default: a fresh dump */
+  current?: () => Promise<KernelState>;
+  /** told after every batch run: some changes (a port flag on a down port) raise no kernel event */
+  changed?: () => void;
 }
 
 /** What a change did, for logs and the restore summary. */
@@ -57,7 +61,7 @@ export class Transactions implements NetworkChanger {
   async setup(request: SetupRequest, ctx: RequestContext): Promise<void> {
     await this.exclusive('Host.setupNetworks', async () => {
       const req = canonicalizeRequest(request);
-      const before = await readKernelState(this.deps.ipr, 'config');
+      const before = await (this.deps.current ? this.deps.current() : readKernelState(this.deps.ipr, 'config'));
       const running = this.deps.store.running();
       const desired = this.desiredFrom(running, req, before);
       await this.apply(desired, running, before, req.options, ctx.log);
@@ -120,7 +124,7 @@ export class Transactions implements NetworkChanger {
     const started = performance.now();
     let mirrored: Awaited<ReturnType<NetworkMirror['sync']>> | undefined;
     try {
-      await executePlan(this.deps.ipr, ops);
+      await this.run(ops);
       lap('executeMs');
       await this.deps.journal.advance('verifying');
       await this.verify(want);
@@ -171,6 +175,14 @@ export class Transactions implements NetworkChanger {
     }
   }
 
+  private async run(ops: readonly Op[], opts: { force?: boolean } = {}): Promise<void> {
+    try {
+      await executePlan(this.deps.ipr, ops, opts);
+    } finally {
+      this.deps.changed?.();
+    }
+  }
+
   private async verify(want: DesiredKernel): Promise<void> {
     const left = diff(want, await readKernelState(this.deps.ipr, 'config'));
     if (left.length) {
@@ -198,7 +210,7 @@ export class Transactions implements NetworkChanger {
     const target = rollbackTarget(before, now, touched);
     const ops = diff(target, now);
     try {
-      await executePlan(this.deps.ipr, ops, { force: true });
+      await this.run(ops, { force: true });
     } catch (err) {
       log.error({ event: 'rollback-step-failed', err: errText(err) }, 'a rollback step failed; checking what is left');
     }

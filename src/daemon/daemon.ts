@@ -21,7 +21,8 @@ import { readNameservers } from '../api/resolv.js';
 import { detectKernelFeatures } from '../kernel/features.js';
 import { createIproute, type Iproute } from '../kernel/iproute.js';
 import { readKernelState } from '../kernel/snapshot.js';
-import type { KernelFeatures } from '../kernel/types.js';
+import { KernelCache } from '../kernel/cache.js';
+import type { KernelFeatures, KernelState } from '../kernel/types.js';
 import { Dispatcher } from '../rpc/dispatch.js';
 import { DEFAULT_MAX_PAYLOAD, RpcServer, type TlsMaterial } from '../rpc/server.js';
 import { acquireStateLock, type StateLock } from '../store/lock.js';
@@ -38,6 +39,8 @@ export interface ChangerEnv {
   connectivity: ConnectivityTracker;
   features: KernelFeatures;
   mirror: NetworkMirror;
+  current: () => Promise<KernelState>;
+  changed: () => void;
 }
 
 export interface DaemonHooks {
@@ -59,6 +62,7 @@ export async function startDaemon(opts: DaemonOptions, log: Logger, hooks: Daemo
   if (lock.tookOver) log.warn({ previous: lock.tookOver.record, reason: lock.tookOver.reason }, 'replaced a stale state lock');
   let server: RpcServer | undefined;
   let libvirt: LibvirtNetworkManager | undefined;
+  let kernel: KernelCache | undefined;
   try {
     const store = await ConfigStore.open(opts.stateDir);
     const ipr = createIproute();
@@ -68,14 +72,18 @@ export async function startDaemon(opts: DaemonOptions, log: Logger, hooks: Daemo
     log.info({ features }, 'kernel features');
     libvirt = new LibvirtNetworkManager({ uri: opts.libvirtUri, log: log.child({ component: 'libvirt' }), vlanFiltering: features.vlanFiltering });
     await libvirt.start();
-    const env: ChangerEnv = { opts, log, ipr, store, connectivity, features, mirror: libvirtMirror(libvirt) };
+    kernel = new KernelCache(ipr, log.child({ component: 'kernel-cache' }));
+    kernel.start();
+    const view = kernel;
+    const env: ChangerEnv = { opts, log, ipr, store, connectivity, features, mirror: libvirtMirror(libvirt), current: () => view.get(), changed: () => view.invalidate() };
     const changer = await (hooks.makeChanger ?? makeTransactions)(env);
     // after a restart (or a crash rolled back), libvirt's networks follow the running config again
     await libvirt.sync(desiredFromConfig(store.running())).catch((err: unknown) =>
       log.error({ event: 'libvirt-sync-failed', err: (err as Error).message }, 'could not bring libvirt networks in step'));
     const mgr = libvirt;
     const api = new HostApi({
-      readKernel: () => readKernelState(ipr),
+      readKernel: () => view.get(),
+      readStats: () => readKernelState(ipr, 'stats'),
       features: async () => features,
       config: store,
       nameservers: () => readNameservers(opts.resolvConf),
@@ -104,20 +112,22 @@ export async function startDaemon(opts: DaemonOptions, log: Logger, hooks: Daemo
   } catch (e) {
     await server?.close().catch(() => undefined);
     await libvirt?.stop();
+    await kernel?.stop();
     await lock.release();
     throw e;
   }
   const running = server;
   return {
     addresses: running.addresses(),
-    close: () => stop(running, lock, libvirt!),
+    close: () => stop(running, lock, libvirt!, kernel!),
   };
 }
 
-async function stop(server: RpcServer, lock: StateLock, libvirt: LibvirtNetworkManager): Promise<void> {
+async function stop(server: RpcServer, lock: StateLock, libvirt: LibvirtNetworkManager, kernel: KernelCache): Promise<void> {
   try {
     await server.close();
     await libvirt.stop();
+    await kernel.stop();
   } finally {
     await lock.release();
   }

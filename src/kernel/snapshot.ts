@@ -34,13 +34,28 @@ const CONFIG_COMMANDS: Record<DumpName, { tool: 'ip' | 'bridge'; args: readonly 
   fdb: null,
 };
 
-/** 'full': everything capabilities and statistics report; 'config': what a network change plans against. */
-export type SnapshotScope = 'full' | 'config';
+/** Capabilities and planning: config plus static FDB entries (no counters). */
+const VIEW_COMMANDS: typeof CONFIG_COMMANDS = { ...CONFIG_COMMANDS, fdb: SNAPSHOT_COMMANDS.fdb };
+
+/** Statistics: one dump, counters and kinds. */
+const STATS_COMMANDS: typeof CONFIG_COMMANDS = {
+  link: SNAPSHOT_COMMANDS.link, addr: null, route4: null, route6: null, fdb: null,
+};
+
+/**
+ * 'full': every dump; 'view': what capabilities report and a change plans against;
+ * 'config': 'view' without the FDB (verification); 'stats': links with counters only.
+ */
+export type SnapshotScope = 'full' | 'view' | 'config' | 'stats';
+
+const SCOPES: Record<SnapshotScope, typeof CONFIG_COMMANDS> = {
+  full: SNAPSHOT_COMMANDS, view: VIEW_COMMANDS, config: CONFIG_COMMANDS, stats: STATS_COMMANDS,
+};
 
 /** Run the five dumps concurrently; stdout text per dump (what fixtures store). */
 export async function readDumps(ipr: Iproute, scope: SnapshotScope = 'full'): Promise<Record<DumpName, string>> {
   const names = Object.keys(SNAPSHOT_COMMANDS) as DumpName[];
-  const commands = scope === 'full' ? SNAPSHOT_COMMANDS : CONFIG_COMMANDS;
+  const commands = SCOPES[scope];
   const outputs = await Promise.all(names.map((name) => {
     const cmd = commands[name];
     if (!cmd) return '';

@@ -23,6 +23,7 @@ function fakeDeps(over: Partial<HostApiDeps> = {}) {
       await new Promise((r) => setTimeout(r, 20));
       return state(reads);
     },
+    readStats: async () => state(1000 + reads),
     features: async () => ({ bonding: false, vlan: false, vlanFiltering: false, portIsolation: true }),
     config: { running: emptyConfig, isDirty: () => true },
     nameservers: async () => ['192.0.2.53'],
@@ -86,9 +87,10 @@ describe('HostApi', () => {
     await expect(new NotSupportedChanger().setup()).rejects.toMatchObject({ code: 21, message: expect.stringMatching(/not supported yet/) });
   });
 
-  it('statistics come from the same kind of view', async () => {
-    const { deps } = fakeDeps();
+  it('statistics come from their own fresh read of the counters, not the capabilities view', async () => {
+    const { deps, reads } = fakeDeps();
     const s = await new HostApi(deps).getNetworkStatistics();
-    expect(s.network.x).toEqual({ sampleTime: 0.001, from: 1 });
+    expect(s.network.x).toEqual({ sampleTime: 1, from: 1000 });
+    expect(reads()).toBe(0);
   });
 });
