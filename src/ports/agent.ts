@@ -6,8 +6,9 @@
  * - at start, after the link monitor is subscribed (so nothing that happens after the
  *   snapshot goes unseen);
  * - when the daemon asks (after each setupNetworks);
- * - at once when a port joins a managed bridge (the monitor's line names its master): the
- *   leak window is the time of one snapshot plus one batch, tens of milliseconds;
+ * - at once when a port joins a managed bridge (the monitor's line names its master); on a
+ *   portIsolation bridge the port is first isolated by one `ip link set` of its own, so the
+ *   leak window is the monitor's latency plus one ip process (a few ms), not a whole pass;
  * - debounced on any other link change (a port leaving, a flag changed behind our back);
  * - when libvirt says guests changed, and every `periodMs` as a safety net.
  * Runs never overlap: requests during a run are folded into one run after it.
@@ -62,6 +63,8 @@ export class PortAgent {
   private reasons = new Set<string>();
   /** ifindex → bridge, of the ports the last run put in policy */
   private known = new Map<number, string>();
+  /** ifindexes already given first aid (a join shows up as several monitor lines) */
+  private firstAid = new Set<number>();
   private lastWarnings = '';
   private timer: NodeJS.Timeout | undefined;
   private stopped = true;
@@ -133,11 +136,34 @@ export class PortAgent {
   }
 
   private onLinkEvent(ev: LinkEvent): void {
-    if (ev.deleted || ev.master === undefined) return;
+    if (this.stopped) return;
+    if (ev.deleted || ev.master === undefined) {
+      // it left its bridge (or is gone): if it comes back, it comes back without its flags
+      this.known.delete(ev.ifindex);
+      this.firstAid.delete(ev.ifindex);
+      return;
+    }
     if (this.known.get(ev.ifindex) === ev.master) return;
-    // a port we have not put in policy joined a bridge: no debounce, this is the leak window
-    const managed = managedBridges(this.opts.config());
-    if (managed.some((m) => m.bridge === ev.master)) this.trigger(`port-joined:${ev.name}`);
+    const bridge = managedBridges(this.opts.config()).find((m) => m.bridge === ev.master);
+    if (bridge === undefined) return;
+    // a port we have not put in policy joined a managed bridge: this is the leak window.
+    // First aid: isolate it with one command (a few ms), before the full pass (a snapshot, tens of ms)
+    if (bridge.portIsolation && this.opts.features.portIsolation && ev.name !== bridge.uplink && !this.firstAid.has(ev.ifindex)) {
+      this.firstAid.add(ev.ifindex);
+      void this.isolateNow(ev);
+    }
+    this.trigger(`port-joined:${ev.name}`);
+  }
+
+  private async isolateNow(ev: LinkEvent): Promise<void> {
+    const started = performance.now();
+    try {
+      await this.opts.ipr.ip(['link', 'set', 'dev', ev.name, 'type', 'bridge_slave', 'isolated', 'on']);
+      this.opts.log.debug({ event: 'port-first-aid', port: ev.name, bridge: ev.master, ms: Math.round(performance.now() - started) }, 'new port isolated');
+    } catch (e) {
+      // gone or renamed meanwhile: the full pass that follows settles it
+      this.opts.log.debug({ event: 'port-first-aid-failed', port: ev.name, err: (e as Error).message }, 'could not isolate a new port at once');
+    }
   }
 
   private async runOnce(reasons: string[]): Promise<ReconcileResult> {
@@ -153,6 +179,7 @@ export class PortAgent {
     if (plan.bridgeLines.length > 0) await batch(() => ipr.bridge(['-force', '-batch', '-'], { input: lines(plan.bridgeLines) }), errors);
     if (plan.ipLines.length > 0) await batch(() => ipr.ip(['-force', '-batch', '-'], { input: lines(plan.ipLines) }), errors);
     this.known = new Map(plan.targets.map((t) => [t.ifindex, t.bridge]));
+    this.firstAid.clear();
     this.runs++;
     const result: ReconcileResult = {
       reasons, ipLines: plan.ipLines.length, bridgeLines: plan.bridgeLines.length, ports: plan.targets.length,
