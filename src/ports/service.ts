@@ -1,0 +1,69 @@
+/**
+ * The port agent as the daemon wires it: guest MACs from libvirt (own connection), the agent
+ * with its link monitor, and a NetworkChanger wrapper that reconciles after each setupNetworks.
+ *
+ *   const ports = await startPorts({ ipr, config: () => store.running(), features, libvirtUri: opts.libvirtUri, log });
+ *   const changer = ports.wrap(await makeTransactions(env));
+ *   ...
+ *   await ports.stop();
+ */
+import type { Logger } from 'pino';
+import type { NetworkChanger } from '../apply/types.js';
+import type { Iproute } from '../kernel/iproute.js';
+import type { KernelFeatures } from '../kernel/types.js';
+import type { HostConfig } from '../model/types.js';
+import { PortAgent } from './agent.js';
+import { LibvirtGuestMacs } from './guests.js';
+
+export interface PortsOptions {
+  ipr: Iproute;
+  config: () => HostConfig;
+  features: KernelFeatures;
+  /** libvirt URI or 'none' */
+  libvirtUri: string;
+  log: Logger;
+}
+
+export interface Ports {
+  agent: PortAgent;
+  /** the same changer, followed by a port reconcile (awaited after a success, started after a failure) */
+  wrap(changer: NetworkChanger): NetworkChanger;
+  stop(): Promise<void>;
+}
+
+/** Connects to libvirt (in the background if it is away), starts the monitor, runs the first pass. */
+export async function startPorts(opts: PortsOptions): Promise<Ports> {
+  const log = opts.log.child({ component: 'ports' });
+  const guests = new LibvirtGuestMacs({ uri: opts.libvirtUri, log });
+  const agent = new PortAgent({ ipr: opts.ipr, config: opts.config, guestMacs: () => guests.macs(), features: opts.features, log });
+  guests.onChange(() => agent.trigger('libvirt-guests'));
+  await guests.start();
+  try {
+    await agent.start();
+  } catch (e) {
+    await guests.stop();
+    throw e;
+  }
+  return {
+    agent,
+    wrap: (changer) => ({
+      async setup(request, ctx) {
+        try {
+          await changer.setup(request, ctx);
+        } catch (e) {
+          // a rollback may have recreated ports: bring them back to policy, but answer now
+          agent.trigger('setupNetworks-failed');
+          throw e;
+        }
+        // the engine's `true` means the new networks' ports are in policy too
+        await agent.reconcile('setupNetworks').catch((e: unknown) =>
+          log.error({ err: (e as Error).message }, 'port reconcile after setupNetworks failed'));
+      },
+      setSafe: (ctx) => changer.setSafe(ctx),
+    }),
+    async stop() {
+      await agent.stop();
+      await guests.stop();
+    },
+  };
+}
