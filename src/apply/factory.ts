@@ -17,8 +17,8 @@ export interface TransactionEnv {
   mirror?: NetworkMirror;
   /** the snapshot a change plans against */
   current?: () => Promise<KernelState>;
-  /** told after every batch run */
-  changed?: () => void;
+  /** the kernel event watch, paused while a change runs */
+  watch?: { pause(): Promise<void>; resume(): void };
 }
 
 export async function makeTransactions(env: TransactionEnv): Promise<Transactions> {
@@ -32,7 +32,7 @@ export async function makeTransactions(env: TransactionEnv): Promise<Transaction
     log: env.log.child({ component: 'transaction' }),
     ...(env.mirror ? { mirror: env.mirror } : {}),
     ...(env.current ? { current: env.current } : {}),
-    ...(env.changed ? { changed: env.changed } : {}),
+    ...(env.watch ? { watch: env.watch } : {}),
   });
   await tx.recover(env.log);
   return tx;

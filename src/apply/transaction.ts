@@ -43,8 +43,8 @@ export interface TransactionDeps {
   mirror?: NetworkMirror;
   /** the snapshot a change plans against (the daemon's event-invalidated cache); default: a fresh dump */
   current?: () => Promise<KernelState>;
-  /** told after every batch run: some changes (a port flag on a down port) raise no kernel event */
-  changed?: () => void;
+  /** the kernel event watch, paused while this process changes the kernel itself */
+  watch?: { pause(): Promise<void>; resume(): void };
 }
 
 /** What a change did, for logs and the restore summary. */
@@ -61,6 +61,8 @@ export class Transactions implements NetworkChanger {
   async setup(request: SetupRequest, ctx: RequestContext): Promise<void> {
     await this.exclusive('Host.setupNetworks', async () => {
       const req = canonicalizeRequest(request);
+      // a rollback that could not finish left its journal: settle it before planning anew
+      await this.recover(ctx.log);
       const before = await (this.deps.current ? this.deps.current() : readKernelState(this.deps.ipr, 'config'));
       const running = this.deps.store.running();
       const desired = this.desiredFrom(running, req, before);
@@ -120,6 +122,7 @@ export class Transactions implements NetworkChanger {
       mark = t;
     };
     await this.deps.journal.begin(entry);
+    await this.deps.watch?.pause();
     lap('journalMs');
     const started = performance.now();
     let mirrored: Awaited<ReturnType<NetworkMirror['sync']>> | undefined;
@@ -139,10 +142,15 @@ export class Transactions implements NetworkChanger {
     } catch (err) {
       log.warn({ event: 'rollback', err: errText(err) }, 'change failed, rolling back');
       await mirrored?.undo(running).catch((e: unknown) => log.error({ event: 'libvirt-undo-failed', err: errText(e) }, 'could not undo the libvirt change'));
-      await this.rollback(entry.before.kernel, touched, log, err);
+      try {
+        await this.rollback(entry.before.kernel, touched, log, err);
+      } finally {
+        this.deps.watch?.resume();
+      }
       await this.deps.journal.clear();
       throw err;
     }
+    this.deps.watch?.resume();
     await this.deps.journal.clear();
     log.info({ event: 'applied', ops: ops.length, ms: Math.round(performance.now() - started), ...timings }, 'change applied');
     return { ops: ops.length, changedConfig };
@@ -176,11 +184,7 @@ export class Transactions implements NetworkChanger {
   }
 
   private async run(ops: readonly Op[], opts: { force?: boolean } = {}): Promise<void> {
-    try {
-      await executePlan(this.deps.ipr, ops, opts);
-    } finally {
-      this.deps.changed?.();
-    }
+    await executePlan(this.deps.ipr, ops, opts);
   }
 
   private async verify(want: DesiredKernel): Promise<void> {

@@ -40,7 +40,7 @@ export interface ChangerEnv {
   features: KernelFeatures;
   mirror: NetworkMirror;
   current: () => Promise<KernelState>;
-  changed: () => void;
+  watch: { pause(): Promise<void>; resume(): void };
 }
 
 export interface DaemonHooks {
@@ -75,7 +75,7 @@ export async function startDaemon(opts: DaemonOptions, log: Logger, hooks: Daemo
     kernel = new KernelCache(ipr, log.child({ component: 'kernel-cache' }));
     kernel.start();
     const view = kernel;
-    const env: ChangerEnv = { opts, log, ipr, store, connectivity, features, mirror: libvirtMirror(libvirt), current: () => view.get(), changed: () => view.invalidate() };
+    const env: ChangerEnv = { opts, log, ipr, store, connectivity, features, mirror: libvirtMirror(libvirt), current: () => view.get(), watch: view };
     const changer = await (hooks.makeChanger ?? makeTransactions)(env);
     // after a restart (or a crash rolled back), libvirt's networks follow the running config again
     await libvirt.sync(desiredFromConfig(store.running())).catch((err: unknown) =>

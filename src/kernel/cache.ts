@@ -38,6 +38,7 @@ export class KernelCache {
   private monitors: ResultPromise[] = [];
   private monitorsSince = Infinity;
   private stopped = true;
+  private paused = false;
   private restartTimer: NodeJS.Timeout | undefined;
   private readonly maxAgeMs: number;
   private readonly graceMs: number;
@@ -86,6 +87,25 @@ export class KernelCache {
     this.cached = undefined;
   }
 
+  /**
+   * Stop watching while we change the kernel ourselves: a listener slows a large batch (every
+   * event is copied to it) and can overflow (ENOBUFS) under thousands of events. The view is
+   * invalid until resume() anyway.
+   */
+  async pause(): Promise<void> {
+    this.paused = true;
+    this.cached = undefined;
+    if (this.restartTimer) clearTimeout(this.restartTimer);
+    const running = this.monitors.splice(0);
+    for (const m of running) m.kill('SIGTERM');
+    await Promise.allSettled(running);
+  }
+
+  resume(): void {
+    this.paused = false;
+    if (!this.stopped && this.monitors.length === 0) this.spawnMonitors();
+  }
+
   private trusted(c: Cached): boolean {
     const now = Date.now();
     return this.monitors.length === 2
@@ -123,13 +143,13 @@ export class KernelCache {
   }
 
   private onMonitorExit(proc: ResultPromise, cmd: string): void {
-    if (this.stopped) return;
+    if (this.stopped || this.paused || !this.monitors.includes(proc)) return;
     this.log.warn({ event: 'monitor-exit', cmd }, 'kernel event monitor exited; reading fresh snapshots until it is back');
     for (const m of this.monitors) if (m !== proc) m.kill('SIGTERM');
     this.monitors = [];
     this.cached = undefined;
     this.restartTimer = setTimeout(() => {
-      if (!this.stopped) this.spawnMonitors();
+      if (!this.stopped && !this.paused) this.spawnMonitors();
     }, 1000);
   }
 }
