@@ -13,13 +13,13 @@ import { nicNames } from '../kernel/nics.js';
 import { readKernelState } from '../kernel/snapshot.js';
 import type { KernelState } from '../kernel/types.js';
 import { mergeRequest } from '../model/merge.js';
+import { sameConfig } from '../model/compare.js';
 import type { HostConfig, SetupOptions, SetupRequest } from '../model/types.js';
 import { desiredKernel } from '../plan/desired.js';
 import { diff } from '../plan/diff.js';
 import { rollbackTarget, sliceState, touchedDevices } from '../plan/rollback.js';
 import type { DesiredKernel, Op } from '../plan/types.js';
 import type { ConfigStore } from '../store/config-store.js';
-import { canonicalJson } from '../store/canonical.js';
 import { writeFileAtomic } from '../store/atomic.js';
 import type { Journal, JournalEntry } from '../store/journal.js';
 import { newJournalId } from '../store/journal.js';
@@ -93,7 +93,7 @@ export class Transactions implements NetworkChanger {
   async apply(desired: HostConfig, running: HostConfig, before: KernelState, options: SetupOptions, log: Logger): Promise<ChangeResult> {
     const want = desiredKernel(desired, running, (d) => d in before.links);
     const ops = diff(want, before);
-    const changedConfig = canonicalJson(desired) !== canonicalJson(running);
+    const changedConfig = !sameConfig(desired, running);
     log.info({ event: 'plan', ops: ops.length, changedConfig }, 'planned');
     if (ops.length === 0) {
       if (changedConfig) {
@@ -165,7 +165,7 @@ export class Transactions implements NetworkChanger {
     if (!entry) return false;
     log.warn({ event: 'recover', id: entry.id, phase: entry.phase, startedAt: entry.startedAt }, 'rolling back an unfinished change');
     await this.rollback(entry.before.kernel, entry.touched, log);
-    if (canonicalJson(this.deps.store.running()) !== canonicalJson(entry.before.config)) {
+    if (!sameConfig(this.deps.store.running(), entry.before.config)) {
       await this.deps.store.commitRunning(entry.before.config);
     }
     await this.deps.journal.clear();

@@ -57,6 +57,32 @@ export const BOND_OPTIONS: Record<string, BondOptionSpec> = {
   ad_actor_system: { modes: ['802.3ad'], ip: 'ad_actor_system', value: /^([0-9a-fA-F]{2}:){5}[0-9a-fA-F]{2}$/ },
 };
 
+/** Modes in which the kernel turns miimon on (100) when it is 0 (bond_option_mode_set). */
+const MIIMON_ON_MODES: readonly BondMode[] = ['802.3ad', 'balance-tlb', 'balance-alb'];
+
+/**
+ * Combinations the kernel would accept but not keep as asked, so the result could never be
+ * verified; refused up front instead (code 25). `opts` has a canonical mode and valid values.
+ */
+export function bondOptionsProblem(opts: Record<string, string>): string | null {
+  const mode = opts.mode as BondMode;
+  const miimon = Number(opts.miimon ?? (MIIMON_ON_MODES.includes(mode) ? 100 : 0));
+  if (miimon > 0 && Number(opts.arp_interval ?? 0) > 0) {
+    return 'miimon and arp_interval are exclusive (the kernel turns one off when the other is set)';
+  }
+  for (const delay of ['updelay', 'downdelay', 'peer_notif_delay']) {
+    const value = Number(opts[delay] ?? 0);
+    if (value === 0) continue;
+    if (miimon === 0) return `${delay} needs miimon`;
+    if (value % miimon !== 0) return `${delay} must be a multiple of miimon (${miimon})`;
+  }
+  if (opts.num_grat_arp !== undefined && opts.num_unsol_na !== undefined && opts.num_grat_arp !== opts.num_unsol_na) {
+    return 'num_grat_arp and num_unsol_na are the same setting and differ';
+  }
+  if (opts.arp_ip_target !== undefined && opts.arp_ip_target.split(',').length > 16) return 'arp_ip_target takes at most 16 addresses';
+  return null;
+}
+
 /** Mode given by name or number → its name, or null. */
 export function bondModeName(v: string): BondMode | null {
   if (/^\d$/.test(v)) return BOND_MODES[Number(v)] ?? null;

@@ -9,7 +9,8 @@ import { isRemoval } from '../validate/request.js';
 import type { HostConfig } from './types.js';
 
 export function mergeRequest(running: HostConfig, req: CanonicalRequest, kernelBonds: ReadonlySet<string>): HostConfig {
-  const desired: HostConfig = structuredClone(running);
+  // shallow: untouched entries keep their identity, so comparing configs stays cheap at scale
+  const desired: HostConfig = { networks: { ...running.networks }, bonds: { ...running.bonds } };
   for (const [name, net] of Object.entries(req.networks)) {
     if (isRemoval(net)) {
       if (!(name in desired.networks)) throw badBridge(`network '${name}': cannot remove it, no such network`);
@@ -30,8 +31,7 @@ export function mergeRequest(running: HostConfig, req: CanonicalRequest, kernelB
   if (newHolder) {
     for (const net of Object.values(desired.networks)) {
       if (net.name !== newHolder && net.defaultRoute) {
-        net.defaultRoute = false;
-        net.nameservers = [];
+        desired.networks[net.name] = { ...net, defaultRoute: false, nameservers: [] };
       }
     }
   }

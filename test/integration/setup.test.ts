@@ -77,7 +77,7 @@ describe('Host.setupNetworks on a real kernel', () => {
     const after = await host.links();
     for (const name of ['mgmt', 'iso', 'flat', 'veth_0']) expect(after[name]?.ifindex).toBe(before[name]?.ifindex);
     const plans = daemon.logs.slice(mark).filter((l) => l.event === 'plan');
-    expect(plans.map((p) => p.ops)).toEqual([0]);
+    expect(plans.map((p) => [p.ops, p.changedConfig])).toEqual([[0, false]]);
     expect(daemon.logs.slice(mark).some((l) => l.event === 'applied')).toBe(false);
   });
 
