@@ -38,7 +38,7 @@ export function renderOp(op: Op): string[][] {
     case 'add-bond':
       return [['link', 'add', 'name', op.dev, 'type', 'bond', ...bondOpts(op.options)]];
     case 'set-bond':
-      return [['link', 'set', 'dev', op.dev, 'type', 'bond', ...bondOpts(op.options, true)]];
+      return [['link', 'set', 'dev', op.dev, 'type', 'bond', ...bondOpts(op.options)]];
     case 'del':
       return [['link', 'del', 'dev', op.dev]];
     case 'master':
@@ -56,7 +56,7 @@ export function renderOp(op: Op): string[][] {
       return [['link', 'set', 'dev', op.dev, 'down']];
     case 'addr-add':
       // nodad: a static address is ours; waiting for DAD only delays the verification
-      return [['address', 'add', op.cidr, 'dev', op.dev, ...(op.cidr.includes(':') ? ['nodad'] : [])]];
+      return [['address', op.replace ? 'replace' : 'add', op.cidr, 'dev', op.dev, ...(op.cidr.includes(':') ? ['nodad'] : [])]];
     case 'addr-del':
       return [['address', 'del', op.cidr, 'dev', op.dev]];
     case 'route-replace':
@@ -73,13 +73,15 @@ function bridgeOpts(opts: Record<string, string>): string[] {
   return Object.entries(opts).flatMap(([k, v]) => [BRIDGE_OPTIONS[k] ?? k, v]);
 }
 
-/** On an existing bond the mode cannot change while it has slaves; the planner recreates it instead. */
-function bondOpts(opts: Record<string, string>, existing = false): string[] {
-  return Object.entries(opts).flatMap(([k, v]) => {
-    if (k === 'mode') return existing ? [] : ['mode', v];
-    if (k === 'arp_ip_target') return ['arp_ip_target', v];
-    return [BOND_OPTIONS[k]?.ip ?? k, v];
-  });
+/**
+ * `type bond` arguments. The kernel applies them in its own fixed order (mode first), so their
+ * order here does not matter, except for one: `arp_ip_target` as the last word with no value
+ * sends an empty list, which is how iproute2 clears the targets.
+ */
+function bondOpts(opts: Record<string, string>): string[] {
+  const words = Object.entries(opts).flatMap(([k, v]) => (k === 'arp_ip_target' && v === '' ? [] : [BOND_OPTIONS[k]?.ip ?? k, v]));
+  if (opts.arp_ip_target === '') words.push('arp_ip_target');
+  return words;
 }
 
 function assertWord(w: string): void {

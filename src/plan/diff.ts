@@ -7,32 +7,54 @@
  *
  * Ordering: each op gets a phase; within a phase, the order of the desired links is kept.
  * MTUs go down from the top (bridge → vlan → base) and up from the bottom, so a device never
- * has a larger MTU than what carries it.
+ * has a larger MTU than what carries it. A bond takes its new slaves before it lets go of the
+ * old ones, so editing its slaves never leaves it empty (no link flap); a NIC let go gets its
+ * MTU after the release (the driver restores the MTU it had when it was enslaved).
+ * Bond edits the kernel refuses in place are prepared first (see bond.ts).
  */
 import { HostnetError, ErrorCode } from '../errors.js';
 import type { KernelAddress, KernelLink, KernelRoute, KernelState } from '../kernel/types.js';
 import { canonicalIpv6 } from '../validate/ip.js';
+import { bondEdit, planBondRebuilds } from './bond.js';
 import type { DesiredKernel, DesiredLink, Op } from './types.js';
 
 const DEPTH: Record<DesiredLink['kind'], number> = { nic: 0, bond: 0, vlan: 1, bridge: 2 };
 
 // phases, in execution order
 const P = {
-  routeDel: 0, detach: 1, del: 2, mtuDown: 3, bond: 4, enslaveBond: 5, mtuUpBase: 6, addVlan: 7, mtuUpVlan: 8,
-  bridge: 9, enslaveBridge: 10, mtuUpBridge: 11, up: 12, addrDel: 13, addrAdd: 14, routeAdd: 15,
+  routeDel: 0, detach: 1, del: 2, mtuDown: 3, bond: 4, enslaveBond: 5, release: 6, mtuUpBase: 7, addVlan: 8,
+  mtuUpVlan: 9, bridge: 10, enslaveBridge: 11, mtuUpBridge: 12, up: 13, addrDel: 14, addrAdd: 15, routeAdd: 16,
 } as const;
 
 interface Staged { phase: number; order: number; op: Op }
 
-export function diff(want: DesiredKernel, state: KernelState): Op[] {
+/** What diffing one link needs to know besides the link. */
+interface LinkContext {
+  want: DesiredKernel;
+  state: KernelState;
+  push: (phase: number, op: Op) => void;
+  /** devices whose addresses the plan puts back after taking them down: re-added with replace */
+  readded: ReadonlySet<string>;
+}
+
+export function diff(want: DesiredKernel, snapshot: KernelState): Op[] {
   const staged: Staged[] = [];
   const push = (phase: number, op: Op) => staged.push({ phase, order: staged.length, op });
+
+  const rebuild = planBondRebuilds(want, snapshot);
+  for (const dev of rebuild.recreate) push(P.del, { op: 'del', dev });
+  for (const [dev, slaves] of rebuild.emptyDown) {
+    for (const slave of slaves) push(P.detach, { op: 'master', dev: slave, master: null });
+    push(P.detach, { op: 'down', dev });
+  }
+  const state = rebuild.state;
   const addrs = addressesByDev(state.addresses);
+  const ctx: LinkContext = { want, state, push, readded: new Set(rebuild.emptyDown.keys()) };
 
   for (const dev of want.remove) {
     if (state.links[dev] && !(dev in want.links)) push(P.del, { op: 'del', dev });
   }
-  for (const link of Object.values(want.links)) diffLink(link, state, addrs.get(link.name) ?? [], push);
+  for (const link of Object.values(want.links)) diffLink(link, ctx, addrs.get(link.name) ?? []);
   const addressChanged = new Set(staged.filter((s) => s.op.op === 'addr-del').map((s) => (s.op as { dev: string }).dev));
   diffRoutes(want, state, addressChanged, push);
 
@@ -40,9 +62,8 @@ export function diff(want: DesiredKernel, state: KernelState): Op[] {
   return staged.map((s) => s.op);
 }
 
-function diffLink(
-  want: DesiredLink, state: KernelState, addrs: KernelAddress[], push: (phase: number, op: Op) => void,
-): void {
+function diffLink(want: DesiredLink, ctx: LinkContext, addrs: KernelAddress[]): void {
+  const { state, push } = ctx;
   let cur: KernelLink | undefined = state.links[want.name];
   if (cur && want.kind !== 'nic' && !sameKind(want, cur)) {
     if (!['bridge', 'vlan', 'bond'].includes(cur.kind)) {
@@ -58,9 +79,9 @@ function diffLink(
     if (want.kind === 'nic') return; // vanished NIC: validation or restore reports it
     create(want, push);
   } else {
-    update(want, cur, push);
+    update(want, cur, ctx);
   }
-  diffAddresses(want, cur ? addrs : [], push);
+  diffAddresses(want, cur ? addrs : [], push, ctx.readded.has(want.name));
 }
 
 function sameKind(want: DesiredLink, cur: KernelLink): boolean {
@@ -86,25 +107,34 @@ function create(want: DesiredLink, push: (phase: number, op: Op) => void): void 
   if (want.up) push(P.up, { op: 'up', dev });
 }
 
-function update(want: DesiredLink, cur: KernelLink, push: (phase: number, op: Op) => void): void {
+function update(want: DesiredLink, cur: KernelLink, ctx: LinkContext): void {
+  const { push } = ctx;
   const dev = want.name;
   if (want.bridge && cur.bridge && !sameBridge(want.bridge, cur)) {
     push(P.bridge, { op: 'set-bridge', dev, stp: want.bridge.stp, opts: want.bridge.opts });
   }
-  if (want.bond && cur.bond && !sameBondOptions(want.bond.options, cur)) {
-    push(P.bond, { op: 'set-bond', dev, options: want.bond.options });
+  if (want.bond && cur.bond) {
+    const edit = bondEdit(want.bond.options, cur.bond);
+    if (edit && Object.keys(edit.before).length) push(P.bond, { op: 'set-bond', dev, options: edit.before });
+    if (edit && Object.keys(edit.set).length) push(P.bond, { op: 'set-bond', dev, options: edit.set });
   }
   if (want.bond?.hwaddr && cur.address !== want.bond.hwaddr) push(P.bond, { op: 'hwaddr', dev, hwaddr: want.bond.hwaddr });
+  const leavesKeptBond = leavesBondThatStays(want, cur, ctx.want);
   if (want.master !== undefined && (cur.master ?? null) !== want.master) {
-    if (want.master === null) push(P.detach, { op: 'master', dev, master: null });
+    if (want.master === null) push(leavesKeptBond ? P.release : P.detach, { op: 'master', dev, master: null });
     else push(masterPhase(want), { op: 'master', dev, master: want.master });
   }
   if (want.mtu !== undefined && cur.mtu !== want.mtu) {
-    const phase = want.mtu < cur.mtu ? P.mtuDown : [P.mtuUpBase, P.mtuUpVlan, P.mtuUpBridge][DEPTH[want.kind]]!;
+    const phase = leavesKeptBond ? P.mtuUpBase : want.mtu < cur.mtu ? P.mtuDown : [P.mtuUpBase, P.mtuUpVlan, P.mtuUpBridge][DEPTH[want.kind]]!;
     push(phase, { op: 'mtu', dev, mtu: want.mtu });
   }
   if (want.up === true && !cur.up) push(P.up, { op: 'up', dev });
   if (want.up === false && cur.up) push(P.detach, { op: 'down', dev });
+}
+
+/** A slave let go by a bond that keeps existing: released after the new slaves joined. */
+function leavesBondThatStays(want: DesiredLink, cur: KernelLink, plan: DesiredKernel): boolean {
+  return want.master === null && cur.slaveKind === 'bond' && cur.master !== undefined && plan.links[cur.master]?.kind === 'bond';
 }
 
 function masterPhase(want: DesiredLink): number {
@@ -116,11 +146,7 @@ function sameBridge(want: NonNullable<DesiredLink['bridge']>, cur: KernelLink): 
   return Object.entries(want.opts).every(([k, v]) => cur.bridge!.opts[k] === v);
 }
 
-function sameBondOptions(want: Record<string, string>, cur: KernelLink): boolean {
-  return Object.entries(want).every(([k, v]) => (k === 'mode' ? cur.bond!.mode === v : cur.bond!.opts[k] === v));
-}
-
-function diffAddresses(want: DesiredLink, current: KernelAddress[], push: (phase: number, op: Op) => void): void {
+function diffAddresses(want: DesiredLink, current: KernelAddress[], push: (phase: number, op: Op) => void, replace = false): void {
   if (want.addresses === undefined) return;
   const wanted = new Set(want.addresses.map(normalizeCidr));
   const have = new Set<string>();
@@ -130,7 +156,11 @@ function diffAddresses(want: DesiredLink, current: KernelAddress[], push: (phase
     have.add(cidr);
     if (!wanted.has(cidr)) push(P.addrDel, { op: 'addr-del', dev: want.name, cidr });
   }
-  for (const cidr of wanted) if (!have.has(cidr)) push(P.addrAdd, { op: 'addr-add', dev: want.name, cidr });
+  for (const cidr of wanted) {
+    if (have.has(cidr)) continue;
+    // after a down, whether the kernel kept an IPv6 address depends on a sysctl: replace either way
+    push(P.addrAdd, replace ? { op: 'addr-add', dev: want.name, cidr, replace: true } : { op: 'addr-add', dev: want.name, cidr });
+  }
 }
 
 /** Link-local and autoconfigured (SLAAC/DHCP) addresses are the kernel's business, not the config's. */

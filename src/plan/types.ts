@@ -48,7 +48,7 @@ export type Op =
   | { op: 'hwaddr'; dev: string; hwaddr: string }
   | { op: 'up'; dev: string }
   | { op: 'down'; dev: string }
-  | { op: 'addr-add'; dev: string; cidr: string }
+  | { op: 'addr-add'; dev: string; cidr: string; replace?: true }
   | { op: 'addr-del'; dev: string; cidr: string }
   | { op: 'route-replace'; family: 'inet' | 'inet6'; gateway: string; dev: string }
   | { op: 'route-del'; family: 'inet' | 'inet6'; gateway?: string; dev: string };

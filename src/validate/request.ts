@@ -8,7 +8,7 @@ import {
   badAddr, badBonding, badBridge, badNic, badParams, badVlan, HostnetError,
 } from '../errors.js';
 import { BOND_NAME_RE, IFNAME_MAX_BYTES, bridgeNameProblem, isValidIfname } from '../kernel/names.js';
-import { BOND_OPTIONS, bondModeName } from '../model/bond-options.js';
+import { BOND_OPTIONS, bondModeName, bondOptionsProblem } from '../model/bond-options.js';
 import { BRIDGE_OPTIONS } from '../model/bridge-options.js';
 import type { Bond, Network, SetupOptions, SetupRequest } from '../model/types.js';
 import { isIpv4, isIpv6, canonicalIpv6, netmaskToPrefix, parseIpv6Cidr } from './ip.js';
@@ -255,6 +255,10 @@ export function canonicalizeBond(name: string, attrs: Record<string, unknown>): 
   const nics = attrs.nics.map((n) => checkNicName(n, `${where}: nics`));
   if (new Set(nics).size !== nics.length) throw badParams(`${where}: 'nics' lists a NIC twice`);
   const bond: Bond = { name, nics: [...nics].sort(), options: parseBondOptions(attrs.options, where) };
+  const primary = bond.options.primary;
+  if (primary !== undefined && !nics.includes(primary)) {
+    throw badBonding(`${where}: bond option primary '${primary}' is not one of its nics (${nics.join(', ')})`);
+  }
   if (attrs.hwaddr !== undefined) {
     if (typeof attrs.hwaddr !== 'string' || !/^([0-9a-fA-F]{2}:){5}[0-9a-fA-F]{2}$/.test(attrs.hwaddr)) {
       throw badParams(`${where}: hwaddr ${show(attrs.hwaddr)} is not a MAC address`);
@@ -277,6 +281,8 @@ export function parseBondOptions(v: unknown, where: string): Record<string, stri
     if (!spec.modes.includes(mode)) throw badBonding(`${where}: bond option '${key}' does not apply to mode ${mode}`);
     if (!spec.value.test(value)) throw badBonding(`${where}: bad value '${value}' for bond option '${key}'`);
   }
+  const problem = bondOptionsProblem(opts);
+  if (problem) throw badBonding(`${where}: bond options: ${problem}`);
   return opts;
 }
 

@@ -1,0 +1,176 @@
+// Shared by the inner files of the bond/VLAN suites (runs INSIDE a VM of the test tier): the
+// real daemon managing the VM's own root namespace (eth0..ethN are real virtio NICs, veth_*
+// are fake NICs), driven over its socket as the engine would, with VDSM's invariant checked
+// after every successful call: the running config agrees with capabilities, bonds included.
+import { readFile } from 'node:fs/promises';
+import { execa } from 'execa';
+import { expect } from 'vitest';
+import { bondCapsOpts, bondModeNumber, defaultBondValue, numericBondValue } from '../../../src/caps/bond-opts.js';
+import type { HostConfig } from '../../../src/model/types.js';
+import { startTestDaemon, type StartDaemonOptions, type TestDaemon } from '../../helpers/daemon.js';
+import { RpcCallError, RpcTestClient } from '../../helpers/rpc-client.js';
+import { expectRunningMatchesCaps, readRunning } from '../../helpers/state.js';
+
+export type Dict = Record<string, any>;
+
+export interface VmHost {
+  daemon: TestDaemon;
+  client: RpcTestClient;
+  /** setupNetworks that must succeed; then running config == capabilities; returns the caps */
+  setup(networks: Dict, bondings?: Dict, options?: Dict): Promise<Dict>;
+  /** setupNetworks that must fail with `code` (message containing `word`), changing nothing */
+  refused(code: number, word: string, networks: Dict, bondings?: Dict): Promise<void>;
+  caps(): Promise<Dict>;
+  running(): HostConfig;
+  /** removes every network, then every bond, of the running config */
+  clear(): Promise<void>;
+  stop(): Promise<void>;
+}
+
+export const noCheck = { connectivityCheck: false };
+
+export async function startVmHost(opts: StartDaemonOptions = {}): Promise<VmHost> {
+  if (process.env.HOSTNETD_VM !== '1') throw new Error('inner VM tests run only inside the VM tier (HOSTNETD_VM=1)');
+  const daemon = await startTestDaemon({ args: ['--fake-nics', 'veth_*'], ...opts });
+  const client = await RpcTestClient.connect(daemon.target);
+  const caps = () => client.call<Dict>('Host.getNetworkCapabilities');
+  const running = () => readRunning(daemon.stateDir);
+  const host: VmHost = {
+    daemon,
+    client,
+    caps,
+    running,
+    async setup(networks, bondings = {}, options = noCheck) {
+      expect(await client.call('Host.setupNetworks', { networks, bondings, options })).toBe(true);
+      const c = await caps();
+      expectConfigMatchesCaps(running(), c);
+      return c;
+    },
+    async refused(code, word, networks, bondings = {}) {
+      const before = await kernelSummary();
+      const runningBefore = running();
+      const err = await client.call('Host.setupNetworks', { networks, bondings, options: noCheck }).then(
+        () => { throw new Error(`expected error ${code}, the request succeeded`); },
+        (e: unknown) => e as RpcCallError,
+      );
+      expect(err).toBeInstanceOf(RpcCallError);
+      expect(err.code, err.message).toBe(code);
+      expect(err.message).toContain(word);
+      expect(await kernelSummary()).toEqual(before);
+      expect(running()).toEqual(runningBefore);
+    },
+    async clear() {
+      const r = running();
+      const nets = Object.fromEntries(Object.keys(r.networks).map((n) => [n, { remove: true }]));
+      const bonds = Object.fromEntries(Object.keys(r.bonds).map((b) => [b, { remove: true }]));
+      if (Object.keys(nets).length) await host.setup(nets);
+      if (Object.keys(bonds).length) await host.setup({}, bonds);
+      expect(running()).toEqual({ networks: {}, bonds: {} });
+    },
+    async stop() {
+      await client.close().catch(() => undefined);
+      await daemon.cleanup();
+    },
+  };
+  return host;
+}
+
+/**
+ * VDSM's invariant, networks (test/helpers/state.ts) and bonds: every configured bond is
+ * reported with its slaves, its mode and every option the config sets (as the numeric string
+ * VDSM prints), and its hwaddr when the config sets one.
+ */
+export function expectConfigMatchesCaps(running: HostConfig, caps: Dict): void {
+  expectRunningMatchesCaps(running, caps);
+  for (const bond of Object.values(running.bonds)) {
+    const c = caps.bondings[bond.name];
+    expect(c, `bond ${bond.name} in capabilities`).toBeDefined();
+    expect([...c.slaves].sort(), `${bond.name}.slaves`).toEqual([...bond.nics].sort());
+    const mode = bondModeNumber(bond.options.mode!);
+    expect(c.opts.mode, `${bond.name}.opts.mode`).toBe(mode);
+    for (const [k, v] of Object.entries(bond.options)) {
+      if (k === 'mode') continue;
+      const want = numericBondValue(k, v);
+      // an option set to its default is not reported, as VDSM does
+      if (want === defaultBondValue(k, mode)) expect(c.opts[k], `${bond.name}.opts.${k}`).toBeUndefined();
+      else expect(c.opts[k], `${bond.name}.opts.${k}`).toBe(want);
+    }
+    if (bond.hwaddr) expect(c.hwaddr, `${bond.name}.hwaddr`).toBe(bond.hwaddr);
+  }
+}
+
+// ---- the kernel, read directly (not through the daemon) ----------------------------------------
+
+export async function ip(...args: string[]): Promise<string> {
+  return (await execa('ip', args)).stdout;
+}
+
+export async function link(name: string): Promise<Dict | undefined> {
+  const r = await execa('ip', ['-j', '-d', 'link', 'show', 'dev', name], { reject: false });
+  if (r.exitCode !== 0) return undefined;
+  return (JSON.parse(r.stdout) as Dict[])[0];
+}
+
+export async function links(): Promise<Record<string, Dict>> {
+  const all = JSON.parse(await ip('-j', '-d', 'link', 'show')) as Dict[];
+  return Object.fromEntries(all.map((l) => [l.ifname as string, l]));
+}
+
+/** Names of the vlan devices present. */
+export async function vlanDevices(): Promise<string[]> {
+  return Object.values(await links()).filter((l) => l.linkinfo?.info_kind === 'vlan').map((l) => l.ifname as string).sort();
+}
+
+export async function sysfs(dev: string, attr: string): Promise<string> {
+  return (await readFile(`/sys/class/net/${dev}/${attr}`, 'utf8')).trim();
+}
+
+/** What "nothing changed" means for a refused request: devices, masters, MTUs, up/down, addresses. */
+export async function kernelSummary(): Promise<Dict> {
+  const all = await links();
+  const out: Dict = {};
+  for (const l of Object.values(all)) {
+    out[l.ifname] = { kind: l.linkinfo?.info_kind ?? 'device', mtu: l.mtu, master: l.master ?? null, up: (l.flags as string[]).includes('UP'), ifindex: l.ifindex };
+  }
+  const addrs = JSON.parse(await ip('-j', 'addr', 'show')) as Dict[];
+  out['@addresses'] = addrs.flatMap((a) => (a.addr_info as Dict[]).filter((x) => x.scope === 'global').map((x) => `${a.ifname} ${x.local}/${x.prefixlen}`)).sort();
+  return out;
+}
+
+/**
+ * Watches one device for a link flap while `fn` runs: `ip monitor link` sees every RTM_NEWLINK
+ * and RTM_DELLINK; the device's ifindex and carrier_changes counter must stay the same.
+ */
+export async function expectNoFlap(dev: string, fn: () => Promise<void>): Promise<void> {
+  const ifindex = await sysfs(dev, 'ifindex');
+  const carrierChanges = await sysfs(dev, 'carrier_changes');
+  expect(await sysfs(dev, 'operstate')).toBe('up');
+  const mon = execa('ip', ['-o', 'monitor', 'link'], { reject: false, buffer: true });
+  // ip monitor subscribes before printing anything; give it a moment to be listening
+  await new Promise((r) => setTimeout(r, 300));
+  try {
+    await fn();
+    await new Promise((r) => setTimeout(r, 500));
+  } finally {
+    mon.kill('SIGTERM');
+  }
+  const events = String((await mon).stdout).split('\n').filter((l) => new RegExp(`^(Deleted )?\\d+: ${dev}[:@]`).test(l));
+  for (const e of events) {
+    expect(e, `${dev} event during the change`).not.toMatch(/^Deleted|NO-CARRIER|state DOWN|LOWERLAYERDOWN/);
+  }
+  expect(await sysfs(dev, 'ifindex'), `${dev} was recreated`).toBe(ifindex);
+  expect(await sysfs(dev, 'carrier_changes'), `${dev} carrier changed`).toBe(carrierChanges);
+  expect(await sysfs(dev, 'operstate')).toBe('up');
+}
+
+export async function until<T>(what: string, probe: () => Promise<T | undefined>, timeoutMs = 30_000): Promise<T> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const value = await probe();
+    if (value !== undefined) return value;
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 250));
+  }
+}
+
+export { bondCapsOpts };
