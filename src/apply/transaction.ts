@@ -60,13 +60,17 @@ export class Transactions implements NetworkChanger {
 
   async setup(request: SetupRequest, ctx: RequestContext): Promise<void> {
     await this.exclusive('Host.setupNetworks', async () => {
+      const t0 = performance.now();
       const req = canonicalizeRequest(request);
       // a rollback that could not finish left its journal: settle it before planning anew
       await this.recover(ctx.log);
+      const t1 = performance.now();
       const before = await (this.deps.current ? this.deps.current() : readKernelState(this.deps.ipr, 'config'));
+      const t2 = performance.now();
       const running = this.deps.store.running();
       const desired = this.desiredFrom(running, req, before);
-      await this.apply(desired, running, before, req.options, ctx.log);
+      const timings = { validateMs: Math.round(t1 - t0 + performance.now() - t2), snapshotMs: Math.round(t2 - t1) };
+      await this.apply(desired, running, before, req.options, ctx.log.child(timings));
     });
   }
 
