@@ -79,8 +79,9 @@ export async function destroyVms(vms: Vm[]): Promise<void> {
   for (const vm of vms) await deleteNetns(vm.ns).catch(() => undefined);
 }
 
-export async function portFlags(hostNs: string, port: string) {
-  const s = await readKernelState(createIproute({ netns: hostNs }));
+/** the port's flags; hostNs undefined: this process's own namespace */
+export async function portFlags(hostNs: string | undefined, port: string) {
+  const s = await readKernelState(createIproute(hostNs === undefined ? {} : { netns: hostNs }));
   const bp = s.links[port]?.bridgePort;
   return bp ? { isolated: bp.isolated, learning: bp.learning, flood: bp.flood } : undefined;
 }
