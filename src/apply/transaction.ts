@@ -15,7 +15,8 @@ import type { KernelState } from '../kernel/types.js';
 import { mergeRequest } from '../model/merge.js';
 import { sameConfig } from '../model/compare.js';
 import type { HostConfig, SetupOptions, SetupRequest } from '../model/types.js';
-import { desiredKernel } from '../plan/desired.js';
+import { desiredKernel, networkDevices, usableNetworks } from '../plan/desired.js';
+import { autoconfValues, readIpv6Autoconf, writeIpv6Autoconf } from '../kernel/sysctl.js';
 import { diff } from '../plan/diff.js';
 import { rollbackTarget, sliceState, touchedDevices } from '../plan/rollback.js';
 import type { DesiredKernel, Op } from '../plan/types.js';
@@ -101,11 +102,14 @@ export class Transactions implements NetworkChanger {
     log.info({ event: 'plan', ops: ops.length, changedConfig }, 'planned');
     if (ops.length === 0) {
       if (changedConfig) {
-        const mirrored = await this.deps.mirror?.sync(desired);
+        const restoreSysctls = await this.applyIpv6Autoconf(desired, before);
+        let mirrored: Awaited<ReturnType<NetworkMirror['sync']>> | undefined;
         try {
+          mirrored = await this.deps.mirror?.sync(desired);
           await this.commit(desired, running, options);
         } catch (err) {
           await mirrored?.undo(running);
+          await restoreSysctls?.();
           throw err;
         }
       }
@@ -130,12 +134,14 @@ export class Transactions implements NetworkChanger {
     lap('journalMs');
     const started = performance.now();
     let mirrored: Awaited<ReturnType<NetworkMirror['sync']>> | undefined;
+    let restoreSysctls: (() => Promise<void>) | undefined;
     try {
       await this.run(ops);
       lap('executeMs');
       await this.deps.journal.advance('verifying');
       await this.verify(want);
       lap('verifyMs');
+      restoreSysctls = await this.applyIpv6Autoconf(desired, before);
       mirrored = await this.deps.mirror?.sync(desired);
       lap('libvirtMs');
       if (options.connectivityCheck) await this.confirm(started, options.connectivityTimeout, log);
@@ -146,6 +152,7 @@ export class Transactions implements NetworkChanger {
     } catch (err) {
       log.warn({ event: 'rollback', err: errText(err) }, 'change failed, rolling back');
       await mirrored?.undo(running).catch((e: unknown) => log.error({ event: 'libvirt-undo-failed', err: errText(e) }, 'could not undo the libvirt change'));
+      await restoreSysctls?.().catch((e: unknown) => log.error({ event: 'sysctl-undo-failed', err: errText(e) }, 'could not restore IPv6 sysctls'));
       try {
         await this.rollback(entry.before.kernel, touched, log, err);
       } finally {
@@ -185,6 +192,26 @@ export class Transactions implements NetworkChanger {
     } finally {
       this.busy = null;
     }
+  }
+
+  /**
+   * ipv6autoconf on each network's IP device (accept_ra and autoconf sysctls); only devices whose
+   * values differ are written. Returns how to put the old values back. Skipped when the
+   * transaction drives a namespace from outside (tests of the planner), where /proc/sys is not its own.
+   */
+  private async applyIpv6Autoconf(desired: HostConfig, before: KernelState): Promise<(() => Promise<void>) | undefined> {
+    if (this.deps.ipr.netns !== undefined) return undefined;
+    const want = new Map(usableNetworks(desired, (d) => d in before.links)
+      .map((n) => [networkDevices(n).top, autoconfValues(n.ipv6.autoconf)] as const));
+    const current = await readIpv6Autoconf([...want.keys()]);
+    const changes = new Map([...want].filter(([dev, v]) => {
+      const cur = current.get(dev);
+      return cur !== undefined && (cur.autoconf !== v.autoconf || cur.acceptRa !== v.acceptRa);
+    }));
+    if (changes.size === 0) return undefined;
+    await writeIpv6Autoconf(changes);
+    const old = new Map([...changes.keys()].map((dev) => [dev, current.get(dev)!] as const));
+    return () => writeIpv6Autoconf(old);
   }
 
   private async run(ops: readonly Op[], opts: { force?: boolean } = {}): Promise<void> {

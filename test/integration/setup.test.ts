@@ -94,6 +94,15 @@ describe('Host.setupNetworks on a real kernel', () => {
     await host.exec('ping', ['-c1', '-W2', '192.0.2.1']);
   });
 
+  it('ipv6autoconf sets the IP device\'s autoconf and accept_ra sysctls, off by default', async () => {
+    const sysctl = async (dev: string) => (await host.exec('cat', [`/proc/sys/net/ipv6/conf/${dev}/autoconf`, `/proc/sys/net/ipv6/conf/${dev}/accept_ra`])).split('\n');
+    await setup({ iso: { ipv6autoconf: true } });
+    expect(await sysctl('iso')).toEqual(['1', '1']);
+    await setup({ iso: {} });
+    expect(await sysctl('iso')).toEqual(['0', '0']);
+    expect(await sysctl('mgmt')).toEqual(['0', '0']);
+  });
+
   it('removes networks and frees their NICs', async () => {
     await setup({ flat: { remove: true }, iso: { remove: true } });
     const links = await host.links();
