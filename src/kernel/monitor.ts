@@ -128,7 +128,8 @@ export class LinkMonitor {
       while ((nl = partial.indexOf('\n')) >= 0) {
         const line = partial.slice(0, nl);
         partial = partial.slice(nl + 1);
-        this.onLine(line);
+        // lines still buffered from a process we stopped are not news
+        if (child === this.child && !this.stopped) this.onLine(line);
       }
     });
     let stderr = '';

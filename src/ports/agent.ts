@@ -103,6 +103,23 @@ export class PortAgent {
     await this.queued?.catch(() => undefined);
   }
 
+  /**
+   * Stop watching links (the monitor's process ends) while this daemon runs a large batch of its
+   * own: thousands of events would only be parsed to be folded into one pass. Ports that join
+   * meanwhile are not seen until resume(), so pause only around the batch itself, never around
+   * the connectivity wait.
+   */
+  async pause(): Promise<void> {
+    await this.monitor?.stop();
+  }
+
+  /** Watch again, and run one full pass for whatever happened while paused. */
+  async resume(): Promise<void> {
+    if (this.stopped) return;
+    await this.monitor?.start();
+    this.trigger('resumed');
+  }
+
   /** Fire and forget (events); failures are logged. */
   trigger(reason: string): void {
     if (this.stopped) return;
@@ -175,10 +192,11 @@ export class PortAgent {
     const guestMacs = needMacs ? await this.readGuestMacs() : new Map<string, string[]>();
     const plan = planPorts({ state, config, guestMacs, features: this.opts.features });
     const errors: string[] = [];
+    // known before the batches run: the monitor's echo of our own changes is not a new port
+    this.known = new Map(plan.targets.map((t) => [t.ifindex, t.bridge]));
     // entries before flags: learning goes off only once the guest's entry is in
     if (plan.bridgeLines.length > 0) await batch(() => ipr.bridge(['-force', '-batch', '-'], { input: lines(plan.bridgeLines) }), errors);
     if (plan.ipLines.length > 0) await batch(() => ipr.ip(['-force', '-batch', '-'], { input: lines(plan.ipLines) }), errors);
-    this.known = new Map(plan.targets.map((t) => [t.ifindex, t.bridge]));
     this.firstAid.clear();
     this.runs++;
     const result: ReconcileResult = {

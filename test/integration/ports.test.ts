@@ -11,7 +11,7 @@ import type { HostConfig, Network } from '../../src/model/types.js';
 import { PortAgent } from '../../src/ports/agent.js';
 import { createNetns, deleteNetns } from '../helpers/netns.js';
 
-const log = pino({ level: 'silent' });
+const log = pino({ level: process.env.HNP_DEBUG ? 'debug' : 'silent' });
 const FEATURES = { bonding: false, vlan: false, vlanFiltering: false, portIsolation: true };
 
 function net(name: string, over: Partial<Network> = {}): Network {
@@ -154,5 +154,24 @@ describe('PortAgent on a real kernel', () => {
     // libvirt writing the same entry (its own type='network' guests) does not disturb anything
     await ipr.bridge(['fdb', 'replace', '52:54:00:10:00:01', 'dev', 'vnet0', 'master', 'static']);
     expect((await agent.reconcile('test')).bridgeLines).toBe(0);
+  });
+});
+
+describe('PortAgent pause/resume', () => {
+  it('a port that joins while paused is put in policy on resume', async () => {
+    const config: HostConfig = { networks: { vmnet: net('vmnet', { nic: 'veth_0', portIsolation: true }) }, bonds: {} };
+    const agent = new PortAgent({ ipr, config: () => config, guestMacs: async () => new Map(), features: FEATURES, log, periodMs: 0 });
+    await agent.start();
+    try {
+      await agent.pause();
+      await ipr.ip(['link', 'add', 'vnet9', 'type', 'veth', 'peer', 'name', 'vnet9b']);
+      await ipr.ip(['link', 'set', 'vnet9', 'master', 'vmnet']);
+      await new Promise((r) => setTimeout(r, 300));
+      expect((await flags('vnet9'))?.isolated).toBe(false);
+      await agent.resume();
+      await until('vnet9 isolated after resume', async () => ((await flags('vnet9'))?.isolated ? true : undefined));
+    } finally {
+      await agent.stop();
+    }
   });
 });
