@@ -2,12 +2,15 @@
 // real daemon managing the VM's own root namespace (eth0..ethN are real virtio NICs, veth_*
 // are fake NICs), driven over its socket as the engine would, with VDSM's invariant checked
 // after every successful call: the running config agrees with capabilities, bonds included.
-import { readFile } from 'node:fs/promises';
+import { existsSync } from 'node:fs';
+import { readFile, utimes } from 'node:fs/promises';
+import { join } from 'node:path';
 import { execa } from 'execa';
 import { expect } from 'vitest';
 import { bondCapsOpts, bondModeNumber, defaultBondValue, numericBondValue } from '../../../src/caps/bond-opts.js';
+import { parseBondInfo } from '../../../src/kernel/parse.js';
 import type { HostConfig } from '../../../src/model/types.js';
-import { startTestDaemon, type StartDaemonOptions, type TestDaemon } from '../../helpers/daemon.js';
+import { DAEMON_MAIN, REPO_ROOT, startTestDaemon, type StartDaemonOptions, type TestDaemon } from '../../helpers/daemon.js';
 import { RpcCallError, RpcTestClient } from '../../helpers/rpc-client.js';
 import { expectRunningMatchesCaps, readRunning } from '../../helpers/state.js';
 
@@ -29,8 +32,20 @@ export interface VmHost {
 
 export const noCheck = { connectivityCheck: false };
 
-export async function startVmHost(opts: StartDaemonOptions = {}): Promise<VmHost> {
+/**
+ * The outer test built dist/ on the host just before the boot (ensureBuilt). A src file that
+ * someone edits meanwhile must not make ensureBuilt run tsc here, under TCG (minutes): the
+ * build stamp is marked fresh, in this guest's overlay only (the host's file is untouched).
+ */
+export async function useHostBuild(): Promise<void> {
   if (process.env.HOSTNETD_VM !== '1') throw new Error('inner VM tests run only inside the VM tier (HOSTNETD_VM=1)');
+  if (!existsSync(DAEMON_MAIN)) throw new Error(`${DAEMON_MAIN} is missing: the outer test builds dist/ before booting`);
+  const future = new Date(Date.now() + 365 * 24 * 3600_000);
+  await utimes(join(REPO_ROOT, 'dist', '.build-stamp'), future, future);
+}
+
+export async function startVmHost(opts: StartDaemonOptions = {}): Promise<VmHost> {
+  await useHostBuild();
   const daemon = await startTestDaemon({ args: ['--fake-nics', 'veth_*'], ...opts });
   const client = await RpcTestClient.connect(daemon.target);
   const caps = () => client.call<Dict>('Host.getNetworkCapabilities');
@@ -173,4 +188,26 @@ export async function until<T>(what: string, probe: () => Promise<T | undefined>
   }
 }
 
-export { bondCapsOpts };
+/**
+ * The host's networking as a boot-independent value (no ifindex, no counters, no MACs):
+ * devices with kind, master, MTU, up, vlan id/base, bond options as capabilities print them;
+ * global addresses; main-table default routes. Two boots with the same config compare equal.
+ */
+export async function networkingState(): Promise<Dict> {
+  const out: Dict = {};
+  for (const l of Object.values(await links())) {
+    if (l.ifname === 'lo') continue;
+    const info = l.linkinfo ?? {};
+    out[l.ifname] = {
+      kind: info.info_kind ?? 'device', master: l.master ?? null, mtu: l.mtu, up: (l.flags as string[]).includes('UP'),
+      ...(info.info_kind === 'vlan' ? { vlan: info.info_data.id, base: l.link } : {}),
+      ...(info.info_kind === 'bond' ? { bond: bondCapsOpts(parseBondInfo(info.info_data)) } : {}),
+      ...(info.info_kind === 'bridge' ? { stp: info.info_data.stp_state } : {}),
+    };
+  }
+  const addrs = JSON.parse(await ip('-j', 'addr', 'show')) as Dict[];
+  out['@addresses'] = addrs.flatMap((a) => (a.addr_info as Dict[]).filter((x) => x.scope === 'global').map((x) => `${a.ifname} ${x.local}/${x.prefixlen}`)).sort();
+  const routes = [...JSON.parse(await ip('-j', '-4', 'route', 'show', 'default')), ...JSON.parse(await ip('-j', '-6', 'route', 'show', 'default'))] as Dict[];
+  out['@default'] = routes.map((r) => `${r.gateway} ${r.dev}`).sort();
+  return out;
+}
