@@ -22,6 +22,7 @@ import { detectKernelFeatures } from '../kernel/features.js';
 import { createIproute, type Iproute } from '../kernel/iproute.js';
 import { readKernelState } from '../kernel/snapshot.js';
 import { KernelCache } from '../kernel/cache.js';
+import { startPorts, type Ports } from '../ports/service.js';
 import type { KernelFeatures, KernelState } from '../kernel/types.js';
 import { Dispatcher } from '../rpc/dispatch.js';
 import { DEFAULT_MAX_PAYLOAD, RpcServer, type TlsMaterial } from '../rpc/server.js';
@@ -63,6 +64,7 @@ export async function startDaemon(opts: DaemonOptions, log: Logger, hooks: Daemo
   let server: RpcServer | undefined;
   let libvirt: LibvirtNetworkManager | undefined;
   let kernel: KernelCache | undefined;
+  let ports: Ports | undefined;
   try {
     const store = await ConfigStore.open(opts.stateDir);
     const ipr = createIproute();
@@ -76,7 +78,10 @@ export async function startDaemon(opts: DaemonOptions, log: Logger, hooks: Daemo
     kernel.start();
     const view = kernel;
     const env: ChangerEnv = { opts, log, ipr, store, connectivity, features, mirror: libvirtMirror(libvirt), current: () => view.get(), watch: view };
-    const changer = await (hooks.makeChanger ?? makeTransactions)(env);
+    const transactions = await (hooks.makeChanger ?? makeTransactions)(env);
+    // the port agent owns the flags and FDB of every port of the bridges we manage
+    ports = await startPorts({ ipr, config: () => store.running(), features, libvirtUri: opts.libvirtUri, log });
+    const changer = ports.wrap(transactions);
     // after a restart (or a crash rolled back), libvirt's networks follow the running config again
     await libvirt.sync(desiredFromConfig(store.running())).catch((err: unknown) =>
       log.error({ event: 'libvirt-sync-failed', err: (err as Error).message }, 'could not bring libvirt networks in step'));
@@ -111,6 +116,7 @@ export async function startDaemon(opts: DaemonOptions, log: Logger, hooks: Daemo
     await server.start();
   } catch (e) {
     await server?.close().catch(() => undefined);
+    await ports?.stop();
     await libvirt?.stop();
     await kernel?.stop();
     await lock.release();
@@ -119,15 +125,14 @@ export async function startDaemon(opts: DaemonOptions, log: Logger, hooks: Daemo
   const running = server;
   return {
     addresses: running.addresses(),
-    close: () => stop(running, lock, libvirt!, kernel!),
+    close: () => stop(running, lock, [ports!, libvirt!, kernel!]),
   };
 }
 
-async function stop(server: RpcServer, lock: StateLock, libvirt: LibvirtNetworkManager, kernel: KernelCache): Promise<void> {
+async function stop(server: RpcServer, lock: StateLock, parts: { stop(): Promise<void> }[]): Promise<void> {
   try {
     await server.close();
-    await libvirt.stop();
-    await kernel.stop();
+    for (const part of parts) await part.stop();
   } finally {
     await lock.release();
   }
