@@ -13,6 +13,7 @@ import type { Iproute } from '../kernel/iproute.js';
 import type { KernelFeatures } from '../kernel/types.js';
 import type { HostConfig } from '../model/types.js';
 import { PortAgent } from './agent.js';
+import { managedBridges } from './policy.js';
 import { LibvirtGuestMacs } from './guests.js';
 
 export interface PortsOptions {
@@ -48,6 +49,7 @@ export async function startPorts(opts: PortsOptions): Promise<Ports> {
     agent,
     wrap: (changer) => ({
       async setup(request, ctx) {
+        const before = policyKey(opts.config());
         try {
           await changer.setup(request, ctx);
         } catch (e) {
@@ -55,7 +57,10 @@ export async function startPorts(opts: PortsOptions): Promise<Ports> {
           agent.trigger('setupNetworks-failed');
           throw e;
         }
-        // the engine's `true` means the new networks' ports are in policy too
+        // a request that left every bridge's policy as it was (the engine's periodic identical
+        // request) costs no pass: link changes, if any, reach the agent through its monitor
+        if (policyKey(opts.config()) === before) return;
+        // the engine's `true` means the changed networks' ports are in policy too
         await agent.reconcile('setupNetworks').catch((e: unknown) =>
           log.error({ err: (e as Error).message }, 'port reconcile after setupNetworks failed'));
       },
@@ -67,3 +72,6 @@ export async function startPorts(opts: PortsOptions): Promise<Ports> {
     },
   };
 }
+
+/** what the port policy depends on in a config: bridges, their uplinks and attributes */
+export const policyKey = (config: HostConfig): string => JSON.stringify(managedBridges(config));
