@@ -130,17 +130,18 @@ export class Transactions implements NetworkChanger {
       mark = t;
     };
     await this.deps.journal.begin(entry);
-    await this.deps.watch?.pause();
     lap('journalMs');
     const started = performance.now();
     let mirrored: Awaited<ReturnType<NetworkMirror['sync']>> | undefined;
     let restoreSysctls: (() => Promise<void>) | undefined;
     try {
-      await this.run(ops);
-      lap('executeMs');
-      await this.deps.journal.advance('verifying');
-      await this.verify(want);
-      lap('verifyMs');
+      await this.quiet(async () => {
+        await this.run(ops);
+        lap('executeMs');
+        await this.deps.journal.advance('verifying');
+        await this.verify(want);
+        lap('verifyMs');
+      });
       restoreSysctls = await this.applyIpv6Autoconf(desired, before);
       mirrored = await this.deps.mirror?.sync(desired);
       lap('libvirtMs');
@@ -153,15 +154,10 @@ export class Transactions implements NetworkChanger {
       log.warn({ event: 'rollback', err: errText(err) }, 'change failed, rolling back');
       await mirrored?.undo(running).catch((e: unknown) => log.error({ event: 'libvirt-undo-failed', err: errText(e) }, 'could not undo the libvirt change'));
       await restoreSysctls?.().catch((e: unknown) => log.error({ event: 'sysctl-undo-failed', err: errText(e) }, 'could not restore IPv6 sysctls'));
-      try {
-        await this.rollback(entry.before.kernel, touched, log, err);
-      } finally {
-        this.deps.watch?.resume();
-      }
+      await this.quiet(() => this.rollback(entry.before.kernel, touched, log, err));
       await this.deps.journal.clear();
       throw err;
     }
-    this.deps.watch?.resume();
     await this.deps.journal.clear();
     log.info({ event: 'applied', ops: ops.length, ms: Math.round(performance.now() - started), ...timings }, 'change applied');
     return { ops: ops.length, changedConfig };
@@ -212,6 +208,16 @@ export class Transactions implements NetworkChanger {
     await writeIpv6Autoconf(changes);
     const old = new Map([...changes.keys()].map((dev) => [dev, current.get(dev)!] as const));
     return () => writeIpv6Autoconf(old);
+  }
+
+  /** Kernel changes run with the event watch paused (see KernelCache.pause); the view is rebuilt after. */
+  private async quiet<T>(fn: () => Promise<T>): Promise<T> {
+    await this.deps.watch?.pause();
+    try {
+      return await fn();
+    } finally {
+      this.deps.watch?.resume();
+    }
   }
 
   private async run(ops: readonly Op[], opts: { force?: boolean } = {}): Promise<void> {

@@ -31,6 +31,14 @@ import { LibvirtGuestMacs, domainInterfaces } from '../../src/ports/guests.js';
 import { createNetns, deleteNetns } from '../helpers/netns.js';
 import { prepareVm } from '../vm/vm.js';
 import { pings, portFlags, until } from './dataplane-helpers.js';
+import { lockLibvirtd } from '../helpers/libvirtd-lock.js';
+
+// this file starts and stops the machine's libvirtd: never at the same time as another that does
+let unlockLibvirtd: (() => void) | undefined;
+beforeAll(async () => {
+  unlockLibvirtd = await lockLibvirtd();
+});
+afterAll(() => unlockLibvirtd?.());
 
 const URI = 'qemu:///system';
 const tag = randomBytes(3).toString('hex');

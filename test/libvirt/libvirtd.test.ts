@@ -17,6 +17,14 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { LibvirtConnection, LibvirtError, type LibvirtEvent } from '../../src/libvirt/binding.js';
 import { parseNetworkXml } from '../../src/libvirt/network-xml.js';
 import { LibvirtNetworkManager, buildNetworkXml } from '../../src/libvirt/networks.js';
+import { lockLibvirtd } from '../helpers/libvirtd-lock.js';
+
+// this file starts and stops the machine's libvirtd: never at the same time as another that does
+let unlockLibvirtd: (() => void) | undefined;
+beforeAll(async () => {
+  unlockLibvirtd = await lockLibvirtd();
+});
+afterAll(() => unlockLibvirtd?.());
 
 const URI = 'qemu:///system';
 const DEFAULT_AUTOSTART = '/etc/libvirt/qemu/networks/autostart/default.xml';
