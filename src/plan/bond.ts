@@ -173,3 +173,20 @@ export function kernelBondOptions(cur: BondInfo): Record<string, string> {
   }
   return out;
 }
+
+/**
+ * The options to create a bond with: the mode and what differs from that mode's defaults. A
+ * default given explicitly can fail (updelay 0 while miimon is 0 is EPERM), and a rollback
+ * target read from a snapshot carries every option the kernel reported.
+ */
+export function creationBondOptions(want: Record<string, string>): Record<string, string> {
+  const mode = want.mode ?? 'balance-rr';
+  const defaults = { mode };
+  const out: Record<string, string> = { mode };
+  for (const [option, value] of Object.entries(want)) {
+    if (option === 'mode' || !(option in BOND_OPTIONS)) continue;
+    const asDefault = option === 'num_unsol_na' ? targetBondValue(defaults, 'num_grat_arp') : targetBondValue(defaults, option);
+    if (norm(option, value) !== asDefault) out[option] = value;
+  }
+  return out;
+}

@@ -15,7 +15,7 @@
 import { HostnetError, ErrorCode } from '../errors.js';
 import type { KernelAddress, KernelLink, KernelRoute, KernelState } from '../kernel/types.js';
 import { canonicalIpv6 } from '../validate/ip.js';
-import { bondEdit, planBondRebuilds } from './bond.js';
+import { bondEdit, creationBondOptions, planBondRebuilds } from './bond.js';
 import type { DesiredKernel, DesiredLink, Op } from './types.js';
 
 const DEPTH: Record<DesiredLink['kind'], number> = { nic: 0, bond: 0, vlan: 1, bridge: 2 };
@@ -51,8 +51,11 @@ export function diff(want: DesiredKernel, snapshot: KernelState): Op[] {
   const addrs = addressesByDev(state.addresses);
   const ctx: LinkContext = { want, state, push, readded: new Set(rebuild.emptyDown.keys()) };
 
-  for (const dev of want.remove) {
-    if (state.links[dev] && !(dev in want.links)) push(P.del, { op: 'del', dev });
+  const deleted = new Set(want.remove.filter((dev) => state.links[dev] && !(dev in want.links)));
+  for (const dev of deleted) {
+    // a vlan device goes with its base device: deleting it again would fail
+    const base = state.links[dev]!.kind === 'vlan' ? state.links[dev]!.link : undefined;
+    if (base === undefined || !deleted.has(base)) push(P.del, { op: 'del', dev });
   }
   for (const link of Object.values(want.links)) diffLink(link, ctx, addrs.get(link.name) ?? []);
   const addressChanged = new Set(staged.filter((s) => s.op.op === 'addr-del').map((s) => (s.op as { dev: string }).dev));
@@ -93,7 +96,7 @@ function sameKind(want: DesiredLink, cur: KernelLink): boolean {
 function create(want: DesiredLink, push: (phase: number, op: Op) => void): void {
   const dev = want.name;
   if (want.kind === 'bond') {
-    push(P.bond, { op: 'add-bond', dev, options: want.bond?.options ?? {} });
+    push(P.bond, { op: 'add-bond', dev, options: creationBondOptions(want.bond?.options ?? {}) });
     if (want.bond?.hwaddr) push(P.bond, { op: 'hwaddr', dev, hwaddr: want.bond.hwaddr });
     if (want.mtu !== undefined) push(P.mtuUpBase, { op: 'mtu', dev, mtu: want.mtu });
   } else if (want.kind === 'vlan') {

@@ -9,7 +9,8 @@ import { renderBatch } from '../../../src/kernel/batch.js';
 import type { BondInfo, KernelLink, KernelState } from '../../../src/kernel/types.js';
 import { mergeRequest } from '../../../src/model/merge.js';
 import type { HostConfig } from '../../../src/model/types.js';
-import { bondEdit, kernelBondOptions, planBondRebuilds } from '../../../src/plan/bond.js';
+import { bondEdit, creationBondOptions, kernelBondOptions, planBondRebuilds } from '../../../src/plan/bond.js';
+import { rollbackTarget } from '../../../src/plan/rollback.js';
 import { desiredKernel } from '../../../src/plan/desired.js';
 import { diff } from '../../../src/plan/diff.js';
 import { canonicalizeRequest } from '../../../src/validate/request.js';
@@ -193,5 +194,28 @@ describe('bond plans', () => {
     expect(kernelBondOptions(kernelBond('802.3ad', { lacp_rate: 'fast', ad_actor_system: '02:00:00:00:00:aa' })))
       .toEqual({ mode: '802.3ad', lacp_rate: 'fast', ad_actor_system: '02:00:00:00:00:aa' });
     expect(kernelBondOptions(kernelBond('balance-rr'))).toEqual({ mode: 'balance-rr' });
+  });
+
+  it('removing the networks and their bond in one request: the vlan devices go with the bond, not deleted twice', () => {
+    const r = config({ bond0: { name: 'bond0', nics: ['eth0', 'eth1'], options: { mode: 'balance-rr', miimon: '100' } } });
+    r.networks.v = {
+      name: 'v', bridged: true, bonding: 'bond0', vlan: 10, mtu: 1500, stp: false, ipv6: { addresses: [], autoconf: false }, defaultRoute: false,
+      nameservers: [], bridgeOpts: {}, portIsolation: false, macTableManager: 'kernel', switch: 'legacy', bootproto: 'none', dhcpv6: false,
+    };
+    const sv = state([
+      ...Object.values(s.links),
+      link('bond0.10', { kind: 'vlan', link: 'bond0', vlan: { id: 10, protocol: '802.1Q' }, master: 'v' }),
+      link('v', { kind: 'bridge', bridge: { stp: false, vlanFiltering: false, opts: {} } }),
+    ]);
+    const { ops } = plan(r, sv, { v: { remove: true } }, { bond0: { remove: true } });
+    expect(ops.filter((o) => o.op === 'del').map((o) => o.dev)).toEqual(['bond0', 'v']);
+  });
+
+  it("a bond is created with its mode and non-default options only (a rollback's snapshot has them all)", () => {
+    const snapshot = state([link('eth0'), link('eth1'), bondLink('bond0', kernelBond('balance-rr'), { address: '02:00:00:00:00:09' })]);
+    const target = rollbackTarget(snapshot, state([link('eth0'), link('eth1')]), ['bond0']);
+    expect(renderBatch(diff(target, state([link('eth0'), link('eth1')]))).text.split('\n')[0]).toBe('link add name bond0 type bond mode balance-rr');
+    expect(creationBondOptions({ mode: 'active-backup', miimon: '100', updelay: '0', primary: 'eth1', lacp_rate: 'slow', num_unsol_na: '1' }))
+      .toEqual({ mode: 'active-backup', miimon: '100', primary: 'eth1' });
   });
 });
