@@ -131,7 +131,11 @@ function update(want: DesiredLink, cur: KernelLink, ctx: LinkContext): void {
     const phase = leavesKeptBond ? P.mtuUpBase : want.mtu < cur.mtu ? P.mtuDown : [P.mtuUpBase, P.mtuUpVlan, P.mtuUpBridge][DEPTH[want.kind]]!;
     push(phase, { op: 'mtu', dev, mtu: want.mtu });
   }
-  if (want.up === true && !cur.up) push(P.up, { op: 'up', dev });
+  // the bonding driver closes a slave it lets go (also when the slave moves to a bridge)
+  const releasedByBond = cur.slaveKind === 'bond' && cur.master !== undefined && want.master !== undefined && want.master !== cur.master
+    && !(want.master !== null && ctx.want.links[want.master]?.kind === 'bond');
+  const isUp = cur.up && !releasedByBond;
+  if (want.up === true && !isUp) push(P.up, { op: 'up', dev });
   if (want.up === false && cur.up) push(P.detach, { op: 'down', dev });
 }
 

@@ -218,4 +218,19 @@ describe('bond plans', () => {
     expect(creationBondOptions({ mode: 'active-backup', miimon: '100', updelay: '0', primary: 'eth1', lacp_rate: 'slow', num_unsol_na: '1' }))
       .toEqual({ mode: 'active-backup', miimon: '100', primary: 'eth1' });
   });
+
+  it('a NIC leaving a bond to carry a network is brought up again (the driver closes a released slave)', () => {
+    const { script } = plan(running, s, { n: { nic: 'eth1', bridged: false, ipaddr: '192.0.2.7', prefix: 24 } }, {
+      bond0: { nics: ['eth0', 'eth2'], options: 'miimon=100' },
+    });
+    expect(script).toEqual([
+      'link set dev eth2 down', 'link set dev eth2 master bond0',
+      'link set dev eth1 nomaster',
+      'link set dev eth1 up',
+      'address add 192.0.2.7/24 dev eth1',
+    ]);
+    const toBridge = plan(running, s, { br: { nic: 'eth1' } }, { bond0: { nics: ['eth0', 'eth2'], options: 'miimon=100' } }).script;
+    expect(toBridge).toContain('link set dev eth1 master br');
+    expect(toBridge).toContain('link set dev eth1 up');
+  });
 });
