@@ -143,6 +143,7 @@ export class Transactions implements NetworkChanger {
         lap('verifyMs');
       });
       restoreSysctls = await this.applyIpv6Autoconf(desired, before);
+      lap('sysctlMs');
       mirrored = await this.deps.mirror?.sync(desired);
       lap('libvirtMs');
       if (options.connectivityCheck) await this.confirm(started, options.connectivityTimeout, log);

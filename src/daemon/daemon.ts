@@ -77,7 +77,18 @@ export async function startDaemon(opts: DaemonOptions, log: Logger, hooks: Daemo
     kernel = new KernelCache(ipr, log.child({ component: 'kernel-cache' }));
     kernel.start();
     const view = kernel;
-    const env: ChangerEnv = { opts, log, ipr, store, connectivity, features, mirror: libvirtMirror(libvirt), current: () => view.get(), watch: view };
+    const env: ChangerEnv = { opts, log, ipr, store, connectivity, features, mirror: libvirtMirror(libvirt), current: () => view.get(),
+      // both kernel watchers stop while a change runs its batch (a listener slows it and can overflow)
+      watch: {
+        pause: async () => {
+          await Promise.all([view.pause(), ports?.agent.pause()]);
+        },
+        resume: () => {
+          view.resume();
+          void ports?.agent.resume().catch((err: unknown) => log.error({ err: (err as Error).message }, 'port agent did not resume'));
+        },
+      },
+    };
     const transactions = await (hooks.makeChanger ?? makeTransactions)(env);
     // the port agent owns the flags and FDB of every port of the bridges we manage
     ports = await startPorts({ ipr, config: () => store.running(), features, libvirtUri: opts.libvirtUri, log });

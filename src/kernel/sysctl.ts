@@ -2,8 +2,10 @@
  * Per-device IPv6 sysctls (autoconf, accept_ra): what ipv6autoconf means to the kernel.
  * iproute2 has no command for them, so they are files under /proc/sys/net/ipv6/conf, which
  * belong to the network namespace of the process (the daemon runs inside the one it manages).
+ * Synchronous on purpose: each is a few-byte in-kernel file, and a thousand of them through the
+ * thread pool cost far more (hundreds of ms) than the syscalls themselves.
  */
-import { readFile, writeFile } from 'node:fs/promises';
+import { readFileSync, writeFileSync } from 'node:fs';
 import { isValidIfname } from './names.js';
 
 export interface Ipv6Autoconf {
@@ -19,23 +21,22 @@ const path = (dev: string, key: string) => {
 /** Current values; a device without IPv6 (or gone) is left out. */
 export async function readIpv6Autoconf(devs: readonly string[]): Promise<Map<string, Ipv6Autoconf>> {
   const out = new Map<string, Ipv6Autoconf>();
-  await Promise.all(devs.map(async (dev) => {
+  for (const dev of devs) {
     try {
-      const [autoconf, acceptRa] = await Promise.all([readFile(path(dev, 'autoconf'), 'utf8'), readFile(path(dev, 'accept_ra'), 'utf8')]);
-      out.set(dev, { autoconf: autoconf.trim(), acceptRa: acceptRa.trim() });
+      out.set(dev, { autoconf: readFileSync(path(dev, 'autoconf'), 'utf8').trim(), acceptRa: readFileSync(path(dev, 'accept_ra'), 'utf8').trim() });
     } catch {
       // no IPv6 on this device
     }
-  }));
+  }
   return out;
 }
 
 export async function writeIpv6Autoconf(values: ReadonlyMap<string, Ipv6Autoconf>): Promise<void> {
-  await Promise.all([...values].map(async ([dev, v]) => {
+  for (const [dev, v] of values) {
     // accept_ra first: router advertisements are what autoconf acts on
-    await writeFile(path(dev, 'accept_ra'), v.acceptRa);
-    await writeFile(path(dev, 'autoconf'), v.autoconf);
-  }));
+    writeFileSync(path(dev, 'accept_ra'), v.acceptRa);
+    writeFileSync(path(dev, 'autoconf'), v.autoconf);
+  }
 }
 
 /** The values a network's IP device should have. */

@@ -13,7 +13,7 @@ import type { Iproute } from '../kernel/iproute.js';
 import type { KernelFeatures } from '../kernel/types.js';
 import type { HostConfig } from '../model/types.js';
 import { PortAgent } from './agent.js';
-import { managedBridges } from './policy.js';
+import { managedBridges, type ManagedBridge } from './policy.js';
 import { LibvirtGuestMacs } from './guests.js';
 
 export interface PortsOptions {
@@ -60,6 +60,11 @@ export async function startPorts(opts: PortsOptions): Promise<Ports> {
         // a request that left every bridge's policy as it was (the engine's periodic identical
         // request) costs no pass: link changes, if any, reach the agent through its monitor
         if (policyKey(opts.config()) === before) return;
+        // plain bridges need nothing on their ports: the pass that follows the batch (resume) is enough
+        if (!managedBridges(opts.config()).some(needsPolicy)) {
+          agent.trigger('setupNetworks');
+          return;
+        }
         // the engine's `true` means the changed networks' ports are in policy too
         await agent.reconcile('setupNetworks').catch((e: unknown) =>
           log.error({ err: (e as Error).message }, 'port reconcile after setupNetworks failed'));
@@ -72,6 +77,9 @@ export async function startPorts(opts: PortsOptions): Promise<Ports> {
     },
   };
 }
+
+/** A bridge whose ports get something other than the kernel's defaults. */
+const needsPolicy = (b: ManagedBridge) => b.portIsolation || b.macTableManager === 'libvirt';
 
 /** what the port policy depends on in a config: bridges, their uplinks and attributes */
 export const policyKey = (config: HostConfig): string => JSON.stringify(managedBridges(config));
