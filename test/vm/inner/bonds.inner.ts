@@ -117,11 +117,17 @@ describe('bonds', () => {
       caps = await host.setup({}, { bond4: { nics: ['eth0', 'eth1', 'eth2', 'eth3'], options: 'miimon=100', hwaddr: '02:00:00:00:04:04' } });
     });
     expect(caps.bondings.bond4.slaves).toEqual(['eth0', 'eth1', 'eth2', 'eth3']);
+    // the NIC leaving carries a network of its own at once: the driver closed it, the plan opens it
     await expectNoFlap('bond4', async () => {
-      caps = await host.setup({}, { bond4: { nics: ['eth0', 'eth2', 'eth3'], options: 'miimon=100', hwaddr: '02:00:00:00:04:04' } });
+      caps = await host.setup(
+        { solo: { nic: 'eth1', bridged: false, ipaddr: '198.51.100.41', prefix: 24 } },
+        { bond4: { nics: ['eth0', 'eth2', 'eth3'], options: 'miimon=100', hwaddr: '02:00:00:00:04:04' } },
+      );
     });
     expect(caps.bondings.bond4.slaves).toEqual(['eth0', 'eth2', 'eth3']);
     expect(await bondOf('eth1')).toBeUndefined();
+    expect((await link('eth1'))?.flags).toContain('UP');
+    expect(caps.nics.eth1).toMatchObject({ addr: '198.51.100.41', mtu: '1500' });
     expect(caps.networks.big).toMatchObject({ iface: 'big', ports: ['bond4'], mtu: '2000' });
   });
 
