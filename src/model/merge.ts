@@ -21,7 +21,11 @@ export function mergeRequest(running: HostConfig, req: CanonicalRequest, kernelB
   }
   for (const [name, bond] of Object.entries(req.bonds)) {
     if (isRemoval(bond)) {
-      if (!(name in desired.bonds) && !kernelBonds.has(name)) throw badBonding(`bond '${name}': cannot remove it, no such bond`);
+      // as VDSM: only bonds of the running config can be removed (an unmanaged one is adopted by naming it in a network first)
+      if (!(name in desired.bonds)) {
+        const why = kernelBonds.has(name) ? 'it is not managed by hostnetd (not in the running config)' : 'no such bond';
+        throw badBonding(`bond '${name}': cannot remove it, ${why}`);
+      }
       delete desired.bonds[name];
     } else {
       desired.bonds[name] = bond;
