@@ -15,7 +15,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import WebSocket from 'ws';
+import { connect } from './rpc.mjs';
 
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 const sizes = process.argv.slice(2).map(Number).filter((n) => n > 0);
@@ -63,27 +63,6 @@ async function startDaemon(ns, dir) {
   throw new Error('daemon did not start');
 }
 
-function connect(sock) {
-  return new Promise((resolve, reject) => {
-    const ws = new WebSocket(`ws+unix://${sock}:/`, { maxPayload: 1 << 30 });
-    let id = 0;
-    const waiting = new Map();
-    ws.on('message', (data) => {
-      const msg = JSON.parse(String(data));
-      waiting.get(msg.id)?.(msg);
-      waiting.delete(msg.id);
-    });
-    ws.once('error', reject);
-    ws.once('open', () => resolve({
-      call: (method, params) => new Promise((res, rej) => {
-        const myId = ++id;
-        waiting.set(myId, (m) => (m.error ? rej(new Error(`${m.error.code}: ${m.error.message}`)) : res(m.result)));
-        ws.send(JSON.stringify({ jsonrpc: '2.0', id: myId, method, params }));
-      }),
-      close: () => ws.close(),
-    }));
-  });
-}
 
 function percentile(sorted, p) {
   return sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))];

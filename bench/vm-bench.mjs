@@ -16,7 +16,7 @@ import { existsSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import WebSocket from 'ws';
+import { connect } from './rpc.mjs';
 
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 const N = Number(process.argv[2] ?? 1000);
@@ -161,24 +161,3 @@ async function startDaemon(dir) {
   throw new Error('daemon did not start');
 }
 
-function connect(sock) {
-  return new Promise((resolve, reject) => {
-    const ws = new WebSocket(`ws+unix://${sock}:/`, { maxPayload: 1 << 30 });
-    let id = 0;
-    const waiting = new Map();
-    ws.on('message', (data) => {
-      const msg = JSON.parse(String(data));
-      waiting.get(msg.id)?.(msg);
-      waiting.delete(msg.id);
-    });
-    ws.once('error', reject);
-    ws.once('open', () => resolve({
-      call: (method, params) => new Promise((res, rej) => {
-        const myId = ++id;
-        waiting.set(myId, (m) => (m.error ? rej(new Error(`${m.error.code}: ${m.error.message}`)) : res(m.result)));
-        ws.send(JSON.stringify({ jsonrpc: '2.0', id: myId, method, params }));
-      }),
-      close: () => ws.close(),
-    }));
-  });
-}
