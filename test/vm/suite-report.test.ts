@@ -42,7 +42,7 @@ describe('planOuterTests', () => {
     expect(t!.message).toContain('exited with 1');
   });
 
-  it('mirrors each inner test with its place, outcome and failure message', () => {
+  it('mirrors each inner test with its place, outcome and failure message; a skip or todo inside fails', () => {
     const tests = planOuterTests([FILE], vmResult({
       exitCode: 1,
       outFiles: report([fileResult([
@@ -54,7 +54,7 @@ describe('planOuterTests', () => {
     expect(tests).toEqual([
       { suite: [FILE, 'group'], name: 'works', outcome: 'pass' },
       { suite: [FILE, 'group'], name: 'breaks', outcome: 'fail', message: 'AssertionError: expected 1 to be 2' },
-      { suite: [FILE, 'group'], name: 'later', outcome: 'skip' },
+      { suite: [FILE, 'group'], name: 'later', outcome: 'fail', message: 'the test was todo inside the VM; VM-tier tests must run' },
     ]);
   });
 
