@@ -34,6 +34,15 @@ export interface HostApiDeps {
   statistics(state: KernelState, now: number): Promise<{ network: Record<string, unknown> }>;
 }
 
+/** VDSM's success status. */
+export const DONE = { code: 0, message: 'Done' } as const;
+
+/** The device holding an address ('' when none does, as VDSM's getDeviceByIP). */
+export function deviceWithAddress(state: KernelState, address: string | undefined): string {
+  if (address === undefined) return '';
+  return state.addresses.find((a) => a.local === address)?.ifname ?? '';
+}
+
 /** Everything one read is rendered from, gathered at one moment. */
 interface HostView {
   input: CapsInput;
@@ -55,8 +64,11 @@ export class HostApi {
   }
 
   async getCapabilities(ctx?: RequestContext): Promise<Record<string, unknown>> {
-    const [net, facts] = await Promise.all([this.getNetworkCapabilities(ctx), this.deps.hostFacts()]);
-    return { ...facts, software_version: this.deps.version, ...net };
+    const [{ input }, facts] = await Promise.all([this.view.get(), this.deps.hostFacts()]);
+    const net = this.deps.buildNetworkCapabilities(input);
+    // as VDSM's bridge adds it: the device holding the address the caller reached us on
+    const lastClientIface = deviceWithAddress(input.state, ctx?.localAddress);
+    return { ...facts, software_version: this.deps.version, ...net, lastClientIface };
   }
 
   async getNetworkStatistics(_ctx?: RequestContext): Promise<{ network: Record<string, unknown> }> {
@@ -79,9 +91,31 @@ export class HostApi {
     return true;
   }
 
-  async setupNetworks(request: SetupRequest, ctx: RequestContext): Promise<true> {
+  /** VDSM's bridge answers setupNetworks with its status map; the engine reads it as one. */
+  async setupNetworks(request: SetupRequest, ctx: RequestContext): Promise<typeof DONE> {
     await this.deps.changer.setup(request, ctx);
+    return { ...DONE };
+  }
+
+  /** A WebSocket client opts in to `|net|host_conn|no_id` and the other notifications. */
+  subscribeEvents(ctx: RequestContext): true {
+    this.eventsOf(ctx).subscribe();
     return true;
+  }
+
+  unsubscribeEvents(ctx: RequestContext): true {
+    this.eventsOf(ctx).unsubscribe();
+    return true;
+  }
+
+  private eventsOf(ctx: RequestContext): NonNullable<RequestContext['events']> {
+    if (!ctx.events) {
+      throw new HostnetError(
+        ErrorCode.BAD_PARAMS,
+        `events cannot be delivered over ${ctx.transport ?? 'this transport'}: a STOMP client subscribes to jms.queue.events instead`,
+      );
+    }
+    return ctx.events;
   }
 
   async setSafeNetworkConfig(ctx: RequestContext): Promise<true> {

@@ -35,6 +35,9 @@ export function hostMethods(api: HostApi): MethodTable {
       // bounded by the transaction itself (connectivityTimeout, up to the engine's 120 s)
       timeoutMs: null,
     },
+    // hostnetd's own: WebSocket clients opt in to notifications (STOMP clients SUBSCRIBE to jms.queue.events)
+    'Host.subscribeEvents': { params: [], handler: (_p, ctx) => api.subscribeEvents(ctx) },
+    'Host.unsubscribeEvents': { params: [], handler: (_p, ctx) => api.unsubscribeEvents(ctx) },
     'Host.setSafeNetworkConfig': {
       params: [],
       handler: (_p, ctx) => api.setSafeNetworkConfig(ctx),

@@ -28,6 +28,7 @@ export type Command =
   | { cmd: 'ping' }
   | { cmd: 'confirm' }
   | { cmd: 'persist' }
+  | { cmd: 'events' }
   | { cmd: 'call'; method: string; params?: unknown }
   | {
       cmd: 'setup';
@@ -80,7 +81,7 @@ const SETUP = {
   commit: { type: 'boolean' },
 } as const;
 
-const COMMANDS = ['caps', 'stats', 'call', 'setup', 'persist', 'confirm', 'ping', 'help'] as const;
+const COMMANDS = ['caps', 'stats', 'call', 'setup', 'persist', 'confirm', 'ping', 'events', 'help'] as const;
 
 export function parseCli(argv: string[]): Invocation {
   let parsed;
@@ -118,15 +119,17 @@ export function parseCli(argv: string[]): Invocation {
 
 function parseTarget(values: Record<string, unknown>): TargetSpec {
   const socket = values.socket as string | undefined;
-  const url = values.url as string | undefined;
+  const given = values.url as string | undefined;
   const tls = ['tls-cert', 'tls-key', 'tls-ca'].filter((k) => values[k] !== undefined);
-  if (socket !== undefined && url !== undefined) throw new UsageError('give --socket or --url, not both');
-  if (url === undefined) {
-    if (tls.length > 0) throw new UsageError(`--${tls[0]} is for --url wss://...; a unix socket needs no TLS`);
+  if (socket !== undefined && given !== undefined) throw new UsageError('give --socket or --url, not both');
+  if (given === undefined) {
+    if (tls.length > 0) throw new UsageError(`--${tls[0]} is for --url tls://...; a unix socket needs no TLS`);
     return { kind: 'unix', path: socket ?? DEFAULT_SOCKET };
   }
-  if (!/^wss?:\/\//.test(url)) throw new UsageError(`--url ${url}: expected ws://HOST:PORT or wss://HOST:PORT`);
-  if (url.startsWith('ws:') && tls.length > 0) throw new UsageError(`--${tls[0]} needs a wss:// URL`);
+  if (!/^(wss?|tcp|tls):\/\//.test(given)) throw new UsageError(`--url ${given}: expected tcp://HOST:PORT or tls://HOST:PORT (or ws://, wss://)`);
+  // the daemon serves WebSocket on its tcp:// and tls:// listeners too; hostnetctl speaks WebSocket
+  const url = given.replace(/^tcp:/, 'ws:').replace(/^tls:/, 'wss:');
+  if (url.startsWith('ws:') && tls.length > 0) throw new UsageError(`--${tls[0]} needs a tls:// (or wss://) URL`);
   const t: TargetSpec = { kind: 'url', url };
   if (values['tls-cert'] !== undefined) t.tlsCert = values['tls-cert'] as string;
   if (values['tls-key'] !== undefined) t.tlsKey = values['tls-key'] as string;

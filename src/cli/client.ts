@@ -23,12 +23,21 @@ export class RpcError extends Error {
 
 export const describeTarget = (t: Target): string => (t.kind === 'unix' ? t.path : t.url);
 
-type Reply = { id?: unknown; result?: unknown; error?: { code: number; message: string; data?: unknown } };
+type Reply = { id?: unknown; method?: unknown; params?: unknown; result?: unknown; error?: { code: number; message: string; data?: unknown } };
+
+/** A JSON-RPC notification from the daemon (after Host.subscribeEvents). */
+export interface Notification {
+  method: string;
+  params: unknown;
+}
 
 export class CliClient {
   private nextId = 1;
   private pending = new Map<number, { resolve(r: Reply): void; reject(e: Error): void }>();
   private closedWith: Error | undefined;
+  private notified: (n: Notification) => void = () => undefined;
+  /** resolves with the reason when the connection ends */
+  readonly closed: Promise<Error>;
 
   private constructor(
     private readonly ws: WebSocket,
@@ -36,11 +45,14 @@ export class CliClient {
   ) {
     ws.on('message', (data) => this.onMessage(String(data)));
     ws.on('error', () => undefined);
-    ws.on('close', (code, reason) => {
-      this.closedWith = new ConnectionError(closeMessage(target, code, reason.toString()));
-      for (const p of this.pending.values()) p.reject(this.closedWith);
-      this.pending.clear();
-    });
+    this.closed = new Promise((resolve) =>
+      ws.on('close', (code, reason) => {
+        this.closedWith = new ConnectionError(closeMessage(target, code, reason.toString()));
+        for (const p of this.pending.values()) p.reject(this.closedWith);
+        this.pending.clear();
+        resolve(this.closedWith);
+      }),
+    );
   }
 
   static open(target: Target, timeoutMs = 10_000): Promise<CliClient> {
@@ -79,11 +91,20 @@ export class CliClient {
     this.ws.close();
   }
 
+  /** Where notifications go (one listener). */
+  onNotification(listener: (n: Notification) => void): void {
+    this.notified = listener;
+  }
+
   private onMessage(text: string): void {
     let msg: Reply;
     try {
       msg = JSON.parse(text) as Reply;
     } catch {
+      return;
+    }
+    if (msg.id === undefined && typeof msg.method === 'string') {
+      this.notified({ method: msg.method, params: msg.params });
       return;
     }
     const waiter = typeof msg.id === 'number' ? this.pending.get(msg.id) : undefined;

@@ -59,6 +59,8 @@ function verbOf(c: Command): string {
       return 'Host.confirmConnectivity';
     case 'persist':
       return 'Host.setSafeNetworkConfig';
+    case 'events':
+      return 'Host.subscribeEvents';
     case 'setup':
       return 'Host.setupNetworks';
     case 'call':
@@ -89,6 +91,7 @@ async function resolveTarget(spec: TargetSpec): Promise<Target> {
 /** Runs the command; prints tables itself in text mode and returns the raw result for --json. */
 async function run(command: Command, target: Target, json: boolean): Promise<unknown> {
   if (command.cmd === 'setup') return runSetup(command, target, json);
+  if (command.cmd === 'events') return runEvents(target, json);
   const client = await CliClient.open(target);
   try {
     const started = performance.now();
@@ -139,6 +142,25 @@ async function runSetup(command: Extract<Command, { cmd: 'setup' }>, target: Tar
     if (request.options.commitOnSuccess !== true) out("not persistent yet: run 'hostnetctl persist' to keep this config across reboots");
   }
   return result;
+}
+
+/** Prints the daemon's notifications as they come, until the connection ends or Ctrl-C. */
+async function runEvents(target: Target, json: boolean): Promise<undefined> {
+  const client = await CliClient.open(target);
+  client.onNotification((n) => {
+    if (json) return out(JSON.stringify({ jsonrpc: '2.0', method: n.method, params: n.params }));
+    const p = (n.params ?? {}) as { notify_time?: unknown };
+    const when = typeof p.notify_time === 'number' ? new Date(p.notify_time).toISOString() : new Date().toISOString();
+    const what = n.method === '|net|host_conn|no_id' ? "a managed network's device changed (the engine re-reads 'hostnetctl caps')" : JSON.stringify(n.params);
+    out(`${when}  ${n.method}  ${what}`);
+  });
+  await client.call('Host.subscribeEvents');
+  if (!json) process.stderr.write('hostnetctl: waiting for events (Ctrl-C to stop)\n');
+  const stop = new Promise<void>((resolve) => process.once('SIGINT', () => resolve()));
+  const why = await Promise.race([client.closed, stop]);
+  client.close();
+  if (why instanceof Error) throw why;
+  return undefined;
 }
 
 async function requestFromFile(file: string, options: Record<string, unknown>): Promise<SetupRequest> {

@@ -3,8 +3,8 @@ import { DEFAULT_SOCKET } from './args.js';
 
 const CONNECTION = `Connection (any command):
   --socket PATH          the daemon's unix socket (default ${DEFAULT_SOCKET})
-  --url URL              ws://127.0.0.1:PORT or wss://HOST:PORT instead of the socket
-  --tls-cert FILE        client certificate (PEM) for wss://, signed by the daemon's --tls-ca
+  --url URL              tcp://127.0.0.1:PORT or tls://HOST:PORT (ws://, wss:// too) instead of the socket
+  --tls-cert FILE        client certificate (PEM) for tls://, signed by the daemon's --tls-ca
   --tls-key FILE         its private key
   --tls-ca FILE          CA that signed the daemon's certificate
   --json                 print the JSON-RPC result as JSON instead of tables
@@ -21,6 +21,7 @@ Commands:
   persist                make the running network config the one restored at boot
   confirm                confirm connectivity for a setup waiting on it (Host.confirmConnectivity)
   ping                   check that hostnetd answers (Host.ping2)
+  events                 print the daemon's notifications live (|net|host_conn|no_id, ...)
   call METHOD [JSON]     call any verb; JSON params as an object or positional array
 
 ${CONNECTION}
@@ -39,6 +40,16 @@ bonds, VLANs, nameservers and whether the running config differs from the safe o
   stats: `Usage: hostnetctl stats [--json]
 
 Shows Host.getNetworkStatistics: per-interface state, speed, byte counters, drops and errors.
+`,
+  events: `Usage: hostnetctl events [--json]
+
+Subscribes to the daemon's notifications (Host.subscribeEvents) and prints each as it comes,
+until Ctrl-C. '|net|host_conn|no_id' means a device of a managed network changed (carrier,
+operstate, an address): the engine re-reads the capabilities when it gets one. At most one a
+second. With --json, each notification is printed as one JSON-RPC line.
+
+  hostnetctl events
+  2026-12-02T08:00:01.000Z  |net|host_conn|no_id  a managed network's device changed ...
 `,
   ping: `Usage: hostnetctl ping
 

@@ -11,6 +11,7 @@ import { buildNetworkCapabilities } from '../caps/network.js';
 import { readNicSpeeds } from '../caps/speed.js';
 import { buildStatistics } from '../caps/statistics.js';
 import { HostApi } from '../api/host.js';
+import { managedDevices, NetworkEvents } from '../api/events.js';
 import { makeTransactions } from '../apply/factory.js';
 import { libvirtMirror } from '../libvirt/mirror.js';
 import { desiredFromConfig, LibvirtNetworkManager } from '../libvirt/networks.js';
@@ -65,6 +66,7 @@ export async function startDaemon(opts: DaemonOptions, log: Logger, hooks: Daemo
   let libvirt: LibvirtNetworkManager | undefined;
   let kernel: KernelCache | undefined;
   let ports: Ports | undefined;
+  let events: NetworkEvents | undefined;
   try {
     const store = await ConfigStore.open(opts.stateDir);
     const ipr = createIproute();
@@ -74,7 +76,10 @@ export async function startDaemon(opts: DaemonOptions, log: Logger, hooks: Daemo
     log.info({ features }, 'kernel features');
     libvirt = new LibvirtNetworkManager({ uri: opts.libvirtUri, log: log.child({ component: 'libvirt' }), vlanFiltering: features.vlanFiltering });
     await libvirt.start();
-    kernel = new KernelCache(ipr, log.child({ component: 'kernel-cache' }));
+    // the engine refreshes capabilities when told a managed device changed; the server exists only later
+    const netEvents = new NetworkEvents({ publish: (json) => server?.notify(json), managed: () => managedDevices(store.running()) });
+    events = netEvents;
+    kernel = new KernelCache(ipr, log.child({ component: 'kernel-cache' }), { onEvent: (line) => netEvents.kernelEvent(line) });
     kernel.start();
     const view = kernel;
     const env: ChangerEnv = { opts, log, ipr, store, connectivity, features, mirror: libvirtMirror(libvirt), current: () => view.get(),
@@ -122,10 +127,11 @@ export async function startDaemon(opts: DaemonOptions, log: Logger, hooks: Daemo
       keepaliveMs: opts.keepalive * 1000,
       maxInFlight: 32,
       log: log.child({ component: 'rpc' }),
-      handleFrame: (text, from) => dispatcher.handleFrame(text, from),
+      handleFrame: (text, from, o) => dispatcher.handleFrame(text, from, o),
     });
     await server.start();
   } catch (e) {
+    events?.stop();
     await server?.close().catch(() => undefined);
     await ports?.stop();
     await libvirt?.stop();
@@ -134,9 +140,13 @@ export async function startDaemon(opts: DaemonOptions, log: Logger, hooks: Daemo
     throw e;
   }
   const running = server;
+  const netEvents = events!;
   return {
     addresses: running.addresses(),
-    close: () => stop(running, lock, [ports!, libvirt!, kernel!]),
+    close: () => {
+      netEvents.stop();
+      return stop(running, lock, [ports!, libvirt!, kernel!]);
+    },
   };
 }
 

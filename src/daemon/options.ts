@@ -4,7 +4,14 @@
  */
 import { parseArgs } from 'node:util';
 import * as path from 'node:path';
-import { ListenError, parseListen, type ListenSpec } from '../rpc/listen.js';
+import { isTlsListener, ListenError, parseListen, type ListenSpec } from '../rpc/listen.js';
+
+/** VDSM's certificate paths: a host the engine enrolled has them; used when no --tls-* is given. */
+export const VDSM_TLS = {
+  cert: '/etc/pki/vdsm/certs/vdsmcert.pem',
+  key: '/etc/pki/vdsm/keys/vdsmkey.pem',
+  ca: '/etc/pki/vdsm/certs/cacert.pem',
+};
 
 export const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const;
 export type LogLevel = (typeof LOG_LEVELS)[number];
@@ -48,12 +55,16 @@ Options (a --config file may set any of them; the command line wins):
                          e.g. {"stateDir": "/var/lib/hostnetd", "listen": ["unix:/run/hostnetd/hostnetd.sock"]}
   --state-dir DIR        running/safe config, journal and lock (default ${DEFAULTS.stateDir})
   --run-dir DIR          runtime files, the default socket (default ${DEFAULTS.runDir})
-  --listen URL           repeatable: unix:PATH (mode 0600), ws://ADDR:PORT (loopback only),
-                         wss://ADDR:PORT (needs --tls-cert, --tls-key, --tls-ca)
-                         (default unix:<run-dir>/hostnetd.sock)
-  --tls-cert FILE        server certificate (PEM) for wss listeners
-  --tls-key FILE         its private key (PEM)
+  --listen URL           repeatable: unix:PATH (mode 0600), tcp://ADDR:PORT (loopback only),
+                         tls://ADDR:PORT (TLS, client certificates required); ws:// and wss://
+                         are the same as tcp:// and tls://. Every listener serves WebSocket and
+                         STOMP 1.2 (the engine's protocol) on the one port.
+                         (default unix:<run-dir>/hostnetd.sock; the engine uses tls://0.0.0.0:54321)
+  --tls-cert FILE        server certificate (PEM) for tls/wss listeners
+                         (default, when no --tls-* is given: ${VDSM_TLS.cert})
+  --tls-key FILE         its private key (PEM) (default ${VDSM_TLS.key})
   --tls-ca FILE          CA that client certificates must chain to; clients without one are refused
+                         (default ${VDSM_TLS.ca})
   --allow-origin ORIGIN  repeatable: an Origin header allowed to upgrade (default: none, so
                          browsers are refused)
   --fake-nics GLOBS      devices treated as NICs besides physical ones (default '${DEFAULTS.fakeNics}')
@@ -174,15 +185,17 @@ function resolve(raw: Raw): DaemonOptions {
     }
   });
   const tlsFiles = { cert: one(raw['tls-cert']), key: one(raw['tls-key']), ca: one(raw['tls-ca']) };
-  const wss = listen.filter((l) => l.kind === 'wss');
+  const secure = listen.filter(isTlsListener);
   let tls: DaemonOptions['tls'];
   if (tlsFiles.cert !== undefined && tlsFiles.key !== undefined && tlsFiles.ca !== undefined) {
     tls = { cert: path.resolve(tlsFiles.cert), key: path.resolve(tlsFiles.key), ca: path.resolve(tlsFiles.ca) };
-  } else if (wss.length > 0) {
+  } else if (secure.length > 0 && Object.values(tlsFiles).every((v) => v === undefined)) {
+    tls = { ...VDSM_TLS };
+  } else if (secure.length > 0) {
     const missing = Object.entries(tlsFiles)
       .filter(([, v]) => v === undefined)
       .map(([k]) => `--tls-${k}`);
-    throw new UsageError(`${wss[0]!.url} needs ${missing.join(', ')} (TLS with client certificates is mandatory off loopback)`);
+    throw new UsageError(`${secure[0]!.url} needs ${missing.join(', ')} too, or none of them for VDSM's /etc/pki/vdsm files (TLS with client certificates is mandatory off loopback)`);
   }
   const opts: DaemonOptions = {
     stateDir,

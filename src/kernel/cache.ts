@@ -22,6 +22,8 @@ export interface KernelCacheOptions {
   graceMs?: number;
   /** for tests: how to read a snapshot */
   read?: (scope: SnapshotScope) => Promise<KernelState>;
+  /** every link or address event line, as `ip -ts -o monitor` prints it */
+  onEvent?: (line: string) => void;
 }
 
 interface Cached {
@@ -43,6 +45,7 @@ export class KernelCache {
   private readonly maxAgeMs: number;
   private readonly graceMs: number;
   private readonly read: (scope: SnapshotScope) => Promise<KernelState>;
+  private readonly onEvent: (line: string) => void;
 
   constructor(
     private readonly ipr: Iproute,
@@ -52,6 +55,7 @@ export class KernelCache {
     this.maxAgeMs = opts.maxAgeMs ?? 30_000;
     this.graceMs = opts.graceMs ?? 300;
     this.read = opts.read ?? ((scope) => readKernelState(this.ipr, scope));
+    this.onEvent = opts.onEvent ?? (() => undefined);
   }
 
   start(): void {
@@ -120,7 +124,10 @@ export class KernelCache {
     this.monitorsSince = Date.now();
     this.cached = undefined;
     this.monitors = [
-      this.watch('ip', [...ns, '-ts', '-o', 'monitor', 'link', 'address', 'route'], (line) => eventTime(line)),
+      this.watch('ip', [...ns, '-ts', '-o', 'monitor', 'link', 'address', 'route'], (line) => {
+        this.onEvent(line);
+        return eventTime(line);
+      }),
       // learned entries come and go with traffic; only static and permanent ones are reported
       this.watch('bridge', [...ns, 'monitor', 'fdb'], (line) => (/\b(static|permanent)\b/.test(line) ? Date.now() : null)),
     ];

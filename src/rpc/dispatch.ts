@@ -6,7 +6,7 @@
  */
 import type { Logger } from 'pino';
 import { ErrorCode, HostnetError } from '../errors.js';
-import type { RequestContext } from '../api/context.js';
+import type { EventSubscription, RequestContext } from '../api/context.js';
 import {
   decodeFrame,
   encodeResponses,
@@ -15,6 +15,7 @@ import {
   type RpcRequest,
   type RpcResponse,
 } from './codec.js';
+import type { RequestLimiter } from './limit.js';
 import { bindParams, type MethodTable } from './methods.js';
 
 /** Who is on the other end of a connection. */
@@ -25,6 +26,21 @@ export interface Peer {
   certSubject?: string;
   /** a number unique within this daemon's lifetime, to follow one connection in the log */
   connId: number;
+  transport: 'ws' | 'stomp';
+  /** the host address the peer connected to (absent on the unix socket) */
+  localAddress?: string;
+  /** how this connection opts in to notifications, where it can */
+  events?: EventSubscription;
+}
+
+/** How one frame is run; the transport decides. */
+export interface FrameOptions {
+  /** the connection's budget of requests at once; every request of a batch takes a turn */
+  limiter?: RequestLimiter;
+  /** STOMP: a one-element batch is answered with a bare object, as VDSM does (its clients expect one) */
+  unwrapSingleBatch?: boolean;
+  /** the engine's ovirtCorrelationId header, logged with each request as its flow id */
+  flowId?: string;
 }
 
 export interface DispatcherOptions {
@@ -38,23 +54,29 @@ export class Dispatcher {
   constructor(private readonly opts: DispatcherOptions) {}
 
   /** The answer frame for one received frame, or undefined when nothing is owed. */
-  async handleFrame(text: string, from: Peer): Promise<string | undefined> {
+  async handleFrame(text: string, from: Peer, opts: FrameOptions = {}): Promise<string | undefined> {
     const frame = decodeFrame(text);
     const responses = await Promise.all(
       frame.items.map((item) => {
-        if (item.ok) return this.run(item.request, from);
-        this.logOutcome(from, null, undefined, 0, item.response);
-        return item.response;
+        if (!item.ok) {
+          this.logOutcome(from, null, undefined, 0, item.response, opts.flowId);
+          return item.response;
+        }
+        const run = () => this.run(item.request, from, opts.flowId);
+        return opts.limiter ? opts.limiter.run(run) : run();
       }),
     );
-    return encodeResponses(frame.batch, responses.filter((r): r is RpcResponse => r !== undefined));
+    const batch = frame.batch && !(opts.unwrapSingleBatch && frame.items.length === 1);
+    return encodeResponses(batch, responses.filter((r): r is RpcResponse => r !== undefined));
   }
 
-  private async run(request: RpcRequest, from: Peer): Promise<RpcResponse | undefined> {
+  private async run(request: RpcRequest, from: Peer, flowId: string | undefined): Promise<RpcResponse | undefined> {
     const started = performance.now();
-    const log = this.opts.log.child({ reqId: request.id, method: request.method, peer: from.peer, conn: from.connId });
-    const ctx: RequestContext = { requestId: request.id, peer: from.peer, log };
+    const log = this.opts.log.child({ reqId: request.id, method: request.method, peer: from.peer, conn: from.connId, flowId });
+    const ctx: RequestContext = { requestId: request.id, peer: from.peer, transport: from.transport, log };
     if (from.certSubject !== undefined) ctx.certSubject = from.certSubject;
+    if (from.localAddress !== undefined) ctx.localAddress = from.localAddress;
+    if (from.events !== undefined) ctx.events = from.events;
     let response: RpcResponse;
     try {
       const result = await this.invoke(request, ctx);
@@ -62,7 +84,7 @@ export class Dispatcher {
     } catch (e) {
       response = this.errorFor(request, e, log);
     }
-    this.logOutcome(from, request.id, request.method, performance.now() - started, response);
+    this.logOutcome(from, request.id, request.method, performance.now() - started, response, flowId);
     return request.notification ? undefined : response;
   }
 
@@ -70,7 +92,12 @@ export class Dispatcher {
     const spec = Object.prototype.hasOwnProperty.call(this.opts.methods, request.method)
       ? this.opts.methods[request.method]
       : undefined;
-    if (!spec) throw new HostnetError(ErrorCode.METHOD_NOT_FOUND, `Method not found: ${request.method}`);
+    if (!spec) {
+      throw new HostnetError(
+        ErrorCode.METHOD_NOT_FOUND,
+        `Method not found: ${request.method} (hostnetd serves VDSM's network verbs only)`,
+      );
+    }
     const params = bindParams(request.method, spec.params, request.params);
     const timeoutMs = spec.timeoutMs === undefined ? this.opts.defaultTimeoutMs : spec.timeoutMs;
     const work = Promise.resolve().then(() => spec.handler(params, ctx));
@@ -84,12 +111,14 @@ export class Dispatcher {
     return errorResponse(request.id, ErrorCode.INTERNAL, `Internal error: ${why}`);
   }
 
-  private logOutcome(from: Peer, id: RpcRequest['id'], method: string | undefined, ms: number, r: RpcResponse): void {
+  private logOutcome(from: Peer, id: RpcRequest['id'], method: string | undefined, ms: number, r: RpcResponse, flowId?: string): void {
     const line = {
       reqId: id,
       method,
       peer: from.peer,
       conn: from.connId,
+      transport: from.transport,
+      flowId,
       certSubject: from.certSubject,
       durationMs: Math.round(ms * 10) / 10,
       outcome: 'error' in r ? 'error' : 'ok',

@@ -1,13 +1,20 @@
 /**
  * Listener addresses (--listen), pure: 'unix:/run/hostnetd/hostnetd.sock',
- * 'ws://127.0.0.1:4044', 'wss://0.0.0.0:54321'. Plain ws:// is refused off loopback: without
+ * 'tcp://127.0.0.1:54321', 'tls://0.0.0.0:54321' (and their older names ws:// and wss://).
+ * Every listener serves WebSocket and STOMP alike, told apart by the first bytes; the scheme
+ * only says whether TLS comes first. Plain tcp:// and ws:// are refused off loopback: without
  * TLS anyone on the network could reconfigure the host.
  */
 import { isIP } from 'node:net';
 
 export type ListenSpec =
   | { kind: 'unix'; path: string; url: string }
-  | { kind: 'ws' | 'wss'; host: string; port: number; url: string };
+  | { kind: 'ws' | 'wss' | 'tcp' | 'tls'; host: string; port: number; url: string };
+
+/** Whether a listener starts with a TLS handshake (client certificates required). */
+export const isTlsListener = (spec: ListenSpec): boolean => spec.kind === 'wss' || spec.kind === 'tls';
+
+const SCHEMES = ['ws', 'wss', 'tcp', 'tls'] as const;
 
 export class ListenError extends Error {}
 
@@ -28,11 +35,11 @@ export function parseListen(url: string): ListenSpec {
   try {
     parsed = new URL(url);
   } catch {
-    throw new ListenError(`--listen ${url}: not a URL; expected unix:PATH, ws://ADDR:PORT or wss://ADDR:PORT`);
+    throw new ListenError(`--listen ${url}: not a URL; expected unix:PATH, tcp://ADDR:PORT, tls://ADDR:PORT, ws://ADDR:PORT or wss://ADDR:PORT`);
   }
-  const kind = parsed.protocol.slice(0, -1);
-  if (kind !== 'ws' && kind !== 'wss') {
-    throw new ListenError(`--listen ${url}: unknown scheme ${parsed.protocol}; expected unix:, ws: or wss:`);
+  const kind = SCHEMES.find((s) => `${s}:` === parsed.protocol);
+  if (kind === undefined) {
+    throw new ListenError(`--listen ${url}: unknown scheme ${parsed.protocol}; expected unix:, tcp:, tls:, ws: or wss:`);
   }
   const host = parsed.hostname.replace(/^\[(.*)\]$/, '$1');
   // URL drops a port equal to the scheme's default (ws:80, wss:443): recover it from the text
@@ -41,14 +48,14 @@ export function parseListen(url: string): ListenSpec {
   if (explicitPort === undefined || !Number.isInteger(port) || port < 0 || port > 65535) {
     throw new ListenError(`--listen ${url}: a port is required (e.g. ${kind}://${parsed.hostname || '127.0.0.1'}:54321)`);
   }
-  if (parsed.pathname !== '/' || parsed.search || parsed.username) {
+  if ((parsed.pathname !== '/' && parsed.pathname !== '') || parsed.search || parsed.username) {
     throw new ListenError(`--listen ${url}: only ${kind}://ADDR:PORT is allowed (every path is accepted anyway)`);
   }
-  if (kind === 'ws' && !isLoopback(host)) {
+  if ((kind === 'ws' || kind === 'tcp') && !isLoopback(host)) {
     throw new ListenError(
-      `refusing to listen on ${url}: plain ws:// is allowed only on loopback addresses (127.0.0.1, ::1), ` +
+      `refusing to listen on ${url}: plain ${kind}:// is allowed only on loopback addresses (127.0.0.1, ::1), ` +
         `because anyone who reaches it could reconfigure this host's network. ` +
-        `Use wss://${parsed.host} with --tls-cert, --tls-key and --tls-ca (client certificates are required).`,
+        `Use tls://${parsed.host} with --tls-cert, --tls-key and --tls-ca (client certificates are required).`,
     );
   }
   return { kind, host, port, url };

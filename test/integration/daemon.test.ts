@@ -136,7 +136,7 @@ describe('protocol through the daemon', () => {
       ]))) as Obj[];
       expect(reply).toEqual([
         { jsonrpc: '2.0', id: 'a', result: true },
-        { jsonrpc: '2.0', id: 'b', error: { code: -32601, message: 'Method not found: Host.nope' } },
+        { jsonrpc: '2.0', id: 'b', error: { code: -32601, message: "Method not found: Host.nope (hostnetd serves VDSM's network verbs only)" } },
       ]);
     });
   });

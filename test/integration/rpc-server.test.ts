@@ -70,7 +70,7 @@ async function startServer(over: Partial<RpcServerOptions> & { listen: string[] 
     keepaliveMs: 30_000,
     maxInFlight: 8,
     log,
-    handleFrame: (t, f) => dispatcher.handleFrame(t, f),
+    handleFrame: (t, f, o) => dispatcher.handleFrame(t, f, o),
     ...over,
   });
   await server.start();
@@ -138,7 +138,7 @@ describe('unix socket listener', () => {
     ]));
     expect(reply).toEqual([
       { jsonrpc: '2.0', id: 1, result: 'a' },
-      { jsonrpc: '2.0', id: 2, error: { code: -32601, message: 'Method not found: Nope' } },
+      { jsonrpc: '2.0', id: 2, error: { code: -32601, message: "Method not found: Nope (hostnetd serves VDSM's network verbs only)" } },
       { jsonrpc: '2.0', id: null, error: { code: -32600, message: 'Invalid Request: expected a JSON object' } },
     ]);
     expect(await c.sendExpectingSilence('{"jsonrpc":"2.0","method":"Test.nothing"}')).toBe(true);

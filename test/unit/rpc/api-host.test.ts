@@ -78,8 +78,9 @@ describe('HostApi', () => {
   it('setupNetworks through the method table fills left-out bondings and options with {}', async () => {
     const f = fakeDeps();
     const d = new Dispatcher({ methods: hostMethods(new HostApi(f.deps)), log: pino({ level: 'silent' }), defaultTimeoutMs: 1000 });
-    const answer = await d.handleFrame('{"jsonrpc":"2.0","id":1,"method":"Host.setupNetworks","params":[{"n":{"nic":"veth_0"}}]}', { peer: 'unix', connId: 1 });
-    expect(JSON.parse(answer!)).toEqual({ jsonrpc: '2.0', id: 1, result: true });
+    const answer = await d.handleFrame('{"jsonrpc":"2.0","id":1,"method":"Host.setupNetworks","params":[{"n":{"nic":"veth_0"}}]}', { peer: 'unix', connId: 1, transport: 'ws' });
+    // VDSM's status map: the engine reads setupNetworks' result as one
+    expect(JSON.parse(answer!)).toEqual({ jsonrpc: '2.0', id: 1, result: { code: 0, message: 'Done' } });
     expect(f.setups).toEqual([{ networks: { n: { nic: 'veth_0' } }, bondings: {}, options: {} }]);
   });
 

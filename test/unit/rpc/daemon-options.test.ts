@@ -63,6 +63,13 @@ describe('parseDaemonArgs', () => {
     expect(() => parse(['--listen', 'wss://0.0.0.0:4044', '--tls-cert', '/c'])).toThrow(/--tls-key, --tls-ca/);
     const o = parse(['--listen', 'wss://0.0.0.0:4044', '--tls-cert', '/c', '--tls-key', '/k', '--tls-ca', '/ca']);
     expect(o.tls).toEqual({ cert: '/c', key: '/k', ca: '/ca' });
+    // an engine-enrolled host: no --tls-* at all takes VDSM's certificate paths
+    expect(parse(['--listen', 'tls://0.0.0.0:54321']).tls).toEqual({
+      cert: '/etc/pki/vdsm/certs/vdsmcert.pem',
+      key: '/etc/pki/vdsm/keys/vdsmkey.pem',
+      ca: '/etc/pki/vdsm/certs/cacert.pem',
+    });
+    expect(() => parse(['--listen', 'tls://0.0.0.0:54321', '--tls-ca', '/ca'])).toThrow(/--tls-cert, --tls-key too/);
   });
 
   it('refuses unknown flags and bad values', () => {

@@ -56,7 +56,7 @@ export async function startVmHost(opts: StartDaemonOptions = {}): Promise<VmHost
     caps,
     running,
     async setup(networks, bondings = {}, options = noCheck) {
-      expect(await client.call('Host.setupNetworks', { networks, bondings, options })).toBe(true);
+      expect(await client.call('Host.setupNetworks', { networks, bondings, options })).toEqual({ code: 0, message: 'Done' });
       const c = await caps();
       expectConfigMatchesCaps(running(), c);
       return c;

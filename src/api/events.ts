@@ -1,0 +1,83 @@
+/**
+ * The host's notifications to the engine. When a device of a managed network changes
+ * operationally (carrier or operstate of its NIC, bond, bond slave, vlan device or bridge;
+ * an address appearing or going), the engine must refresh the host's capabilities: VDSM
+ * tells it with `|net|host_conn|no_id`, at most once a second. So do we.
+ *
+ *   const events = new NetworkEvents({ publish: (json) => server.notify(json), managed: () => devicesOf(store.running()) });
+ *   events.kernelEvent('[2026-12-02T08:00:00.000000] 3: veth_0@if2: <NO-CARRIER,...> ... state DOWN');
+ */
+import type { HostConfig } from '../model/types.js';
+import { networkDevices } from '../plan/desired.js';
+
+export const NET_HOST_CONN_EVENT = '|net|host_conn|no_id';
+
+export interface NetworkEventsOptions {
+  /** sends one JSON-RPC notification text to every subscriber */
+  publish(json: string): void;
+  /** the devices whose changes concern the engine, now */
+  managed(): ReadonlySet<string>;
+  /** at most one notification per this many ms (default 1000, as VDSM) */
+  minIntervalMs?: number;
+  now?: () => number;
+}
+
+export class NetworkEvents {
+  private lastSent = -Infinity;
+  private pending: NodeJS.Timeout | undefined;
+  private readonly minIntervalMs: number;
+  private readonly now: () => number;
+
+  constructor(private readonly o: NetworkEventsOptions) {
+    this.minIntervalMs = o.minIntervalMs ?? 1000;
+    this.now = o.now ?? Date.now;
+  }
+
+  /** One line of `ip -o monitor link address`; a change of a managed device schedules a notification. */
+  kernelEvent(line: string): void {
+    const dev = monitorLineDevice(line);
+    if (dev !== undefined && this.o.managed().has(dev)) this.changed();
+  }
+
+  /** Something the engine should re-read changed (a lease, later): notify, coalesced. */
+  changed(): void {
+    if (this.pending) return;
+    const wait = this.lastSent + this.minIntervalMs - this.now();
+    if (wait <= 0) return this.send();
+    this.pending = setTimeout(() => this.send(), wait);
+    this.pending.unref();
+  }
+
+  stop(): void {
+    clearTimeout(this.pending);
+    this.pending = undefined;
+  }
+
+  private send(): void {
+    this.pending = undefined;
+    this.lastSent = this.now();
+    this.o.publish(JSON.stringify({ jsonrpc: '2.0', method: NET_HOST_CONN_EVENT, params: { notify_time: this.lastSent } }));
+  }
+}
+
+/**
+ * The device a monitor line is about: '[ts] 3: veth_0@if2: <...>' (link),
+ * '[ts] 4: br0    inet 192.0.2.10/24 ...' (address), with 'Deleted ' before either.
+ */
+export function monitorLineDevice(line: string): string | undefined {
+  return /^(?:\[[^\]]*\]\s*)?(?:Deleted\s+)?\d+:\s+([^\s:@]+)/.exec(line)?.[1];
+}
+
+/** Every device a managed network stands on: bridges, NICs, bonds and their slaves, vlan devices. */
+export function managedDevices(config: HostConfig): Set<string> {
+  const devs = new Set<string>();
+  for (const net of Object.values(config.networks)) {
+    const d = networkDevices(net);
+    devs.add(d.top);
+    if (d.base !== undefined) devs.add(d.base);
+    if (d.southbound !== undefined) devs.add(d.southbound);
+    const bond = net.bonding !== undefined && Object.hasOwn(config.bonds, net.bonding) ? config.bonds[net.bonding] : undefined;
+    for (const nic of bond?.nics ?? []) devs.add(nic);
+  }
+  return devs;
+}
