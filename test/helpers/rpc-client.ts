@@ -133,7 +133,13 @@ export class RpcTestClient {
     return this.closed.then(() => undefined);
   }
 
-  private nextUnmatched(): Promise<unknown> {
+  /** Replies and notifications received that no call was waiting for, and not yet taken. */
+  unmatchedCount(): number {
+    return this.unmatched.length;
+  }
+
+  /** The next reply or notification no call is waiting for (notifications after Host.subscribeEvents). */
+  nextUnmatched(): Promise<unknown> {
     const ready = this.unmatched.shift();
     if (ready !== undefined) return Promise.resolve(ready);
     return Promise.race([
