@@ -91,13 +91,13 @@ export class StompTestClient {
    * One JSON-RPC call as the engine makes it: a single object SENT to the request queue with a
    * reply-to; resolves with the parsed JSON-RPC answer (a MESSAGE to reply-to).
    */
-  async call(method: string, params?: unknown, opts: { replyTo?: string; batch?: boolean; headers?: Record<string, string> } = {}): Promise<{ id: unknown; result?: unknown; error?: { code: number; message: string } }> {
+  async call(method: string, params?: unknown, opts: { replyTo?: string; batch?: boolean; headers?: Record<string, string>; timeoutMs?: number } = {}): Promise<{ id: unknown; result?: unknown; error?: { code: number; message: string } }> {
     const id = `${randomUUID()}-${this.nextId++}`;
     const req: Record<string, unknown> = { jsonrpc: '2.0', id, method };
     if (params !== undefined) req.params = params;
     const replyTo = opts.replyTo ?? 'jms.topic.vdsm_responses';
     this.send('SEND', { destination: 'jms.topic.vdsm_requests', 'reply-to': replyTo, ...opts.headers }, JSON.stringify(opts.batch ? [req] : req));
-    const msg = await this.next((f) => f.command === 'MESSAGE' && f.headers.destination === replyTo && f.body.includes(id));
+    const msg = await this.next((f) => f.command === 'MESSAGE' && f.headers.destination === replyTo && f.body.includes(id), opts.timeoutMs);
     return JSON.parse(msg.body) as { id: unknown; result?: unknown; error?: { code: number; message: string } };
   }
 
