@@ -14,6 +14,7 @@ import { HostApi } from '../api/host.js';
 import { makeTransactions } from '../apply/factory.js';
 import { libvirtMirror } from '../libvirt/mirror.js';
 import { desiredFromConfig, LibvirtNetworkManager } from '../libvirt/networks.js';
+import { LibvirtSession } from '../libvirt/session.js';
 import type { NetworkMirror } from '../apply/types.js';
 import { readHostFacts } from '../api/host-facts.js';
 import { hostMethods } from '../api/methods.js';
@@ -62,6 +63,7 @@ export async function startDaemon(opts: DaemonOptions, log: Logger, hooks: Daemo
   const lock = await acquireStateLock(opts.stateDir, 'daemon');
   if (lock.tookOver) log.warn({ previous: lock.tookOver.record, reason: lock.tookOver.reason }, 'replaced a stale state lock');
   let server: RpcServer | undefined;
+  let session: LibvirtSession | undefined;
   let libvirt: LibvirtNetworkManager | undefined;
   let kernel: KernelCache | undefined;
   let ports: Ports | undefined;
@@ -72,8 +74,10 @@ export async function startDaemon(opts: DaemonOptions, log: Logger, hooks: Daemo
     // detected once: kernel features do not change while we run
     const features = await detectKernelFeatures({ state: await readKernelState(ipr) });
     log.info({ features }, 'kernel features');
-    libvirt = new LibvirtNetworkManager({ uri: opts.libvirtUri, log: log.child({ component: 'libvirt' }), vlanFiltering: features.vlanFiltering });
-    await libvirt.start();
+    // one libvirt connection for the daemon: the network manager and the guest-MAC reader use it
+    session = new LibvirtSession({ uri: opts.libvirtUri, log: log.child({ component: 'libvirt' }) });
+    libvirt = new LibvirtNetworkManager({ session, log: log.child({ component: 'libvirt' }), vlanFiltering: features.vlanFiltering });
+    await session.start();
     kernel = new KernelCache(ipr, log.child({ component: 'kernel-cache' }));
     kernel.start();
     const view = kernel;
@@ -91,7 +95,7 @@ export async function startDaemon(opts: DaemonOptions, log: Logger, hooks: Daemo
     };
     const transactions = await (hooks.makeChanger ?? makeTransactions)(env);
     // the port agent owns the flags and FDB of every port of the bridges we manage
-    ports = await startPorts({ ipr, config: () => store.running(), features, libvirtUri: opts.libvirtUri, log });
+    ports = await startPorts({ ipr, config: () => store.running(), features, session, log });
     const changer = ports.wrap(transactions);
     // after a restart (or a crash rolled back), libvirt's networks follow the running config again
     await libvirt.sync(desiredFromConfig(store.running())).catch((err: unknown) =>
@@ -129,6 +133,7 @@ export async function startDaemon(opts: DaemonOptions, log: Logger, hooks: Daemo
     await server?.close().catch(() => undefined);
     await ports?.stop();
     await libvirt?.stop();
+    await session?.stop();
     await kernel?.stop();
     await lock.release();
     throw e;
@@ -136,7 +141,7 @@ export async function startDaemon(opts: DaemonOptions, log: Logger, hooks: Daemo
   const running = server;
   return {
     addresses: running.addresses(),
-    close: () => stop(running, lock, [ports!, libvirt!, kernel!]),
+    close: () => stop(running, lock, [ports!, libvirt!, session!, kernel!]),
   };
 }
 

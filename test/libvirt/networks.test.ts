@@ -6,6 +6,7 @@ import {
   buildNetworkXml, desiredFromConfig, LibvirtApplyError, libvirtFailed, LibvirtNetworkManager, plan,
   type CurrentLibvirtNetwork, type DesiredLibvirtNetwork,
 } from '../../src/libvirt/networks.js';
+import { LibvirtSession } from '../../src/libvirt/session.js';
 import { makeTestNode } from './helpers/testdriver.js';
 
 const log = pino({ level: 'silent' });
@@ -101,12 +102,14 @@ describe('plan (pure)', () => {
 describe('LibvirtNetworkManager against the test driver', () => {
   let node: ReturnType<typeof makeTestNode>;
   let mgr: LibvirtNetworkManager;
+  let session: LibvirtSession;
   let probe: LibvirtConnection;
   beforeAll(async () => {
     node = makeTestNode();
   });
   afterEach(async () => {
     await mgr?.stop();
+    await session?.stop();
     await probe?.close();
   });
   afterAll(() => node.cleanup());
@@ -118,8 +121,8 @@ describe('LibvirtNetworkManager against the test driver', () => {
     probe = await LibvirtConnection.open(node.uri);
     const shared = probe;
     failStart = undefined;
-    mgr = new LibvirtNetworkManager({
-      uri: node.uri, log, vlanFiltering: true,
+    session = new LibvirtSession({
+      uri: node.uri, log,
       connect: async () => {
         const view = Object.create(shared) as LibvirtConnection;
         return Object.assign(view, {
@@ -131,7 +134,8 @@ describe('LibvirtNetworkManager against the test driver', () => {
         });
       },
     });
-    await mgr.start();
+    mgr = new LibvirtNetworkManager({ session, log, vlanFiltering: true });
+    await session.start();
     return probe;
   }
 
@@ -191,14 +195,17 @@ describe('LibvirtNetworkManager against the test driver', () => {
 
 describe('LibvirtNetworkManager while libvirt is away', () => {
   let mgr: LibvirtNetworkManager | undefined;
+  let session: LibvirtSession | undefined;
   afterEach(async () => {
     await mgr?.stop();
+    await session?.stop();
   });
 
   it('with uri none: disconnected, owes the networks as pending, never connects', async () => {
     let calls = 0;
-    mgr = new LibvirtNetworkManager({ uri: 'none', log, vlanFiltering: false, connect: async () => { calls++; throw new Error('no'); } });
-    await mgr.start();
+    session = new LibvirtSession({ uri: 'none', log, connect: async () => { calls++; throw new Error('no'); } });
+    mgr = new LibvirtNetworkManager({ session, log, vlanFiltering: false });
+    await session.start();
     const r = await mgr.sync([desired('n1')]);
     expect(r).toEqual({ applied: false, steps: [], undo: [] });
     expect(mgr.status()).toEqual({ uri: 'none', connected: false, networks: { n1: null }, pending: ['n1'] });
@@ -207,11 +214,12 @@ describe('LibvirtNetworkManager while libvirt is away', () => {
 
   it('with the addon missing: logs once and does not retry', async () => {
     let calls = 0;
-    mgr = new LibvirtNetworkManager({
-      uri: 'test:///default', log, vlanFiltering: false, backoff: { initialMs: 5, maxMs: 10 },
+    session = new LibvirtSession({
+      uri: 'test:///default', log, backoff: { initialMs: 5, maxMs: 10 },
       connect: async () => { calls++; throw new LibvirtUnavailable('not built'); },
     });
-    await mgr.start();
+    mgr = new LibvirtNetworkManager({ session, log, vlanFiltering: false });
+    await session.start();
     await new Promise((r) => setTimeout(r, 50));
     expect(calls).toBe(1);
     expect(mgr.status().connected).toBe(false);
@@ -222,8 +230,8 @@ describe('LibvirtNetworkManager while libvirt is away', () => {
     try {
       let attempts = 0;
       let real: LibvirtConnection | undefined;
-      mgr = new LibvirtNetworkManager({
-        uri: node.uri, log, vlanFiltering: true, backoff: { initialMs: 10, maxMs: 40 },
+      session = new LibvirtSession({
+        uri: node.uri, log, backoff: { initialMs: 10, maxMs: 40 },
         connect: async (uri) => {
           attempts++;
           if (attempts < 3) throw new LibvirtError(VirErr.NO_CONNECT, 7, 'libvirtd down');
@@ -231,7 +239,8 @@ describe('LibvirtNetworkManager while libvirt is away', () => {
           return real;
         },
       });
-      await mgr.start();
+      mgr = new LibvirtNetworkManager({ session, log, vlanFiltering: true });
+      await session.start();
       expect(mgr.status().connected).toBe(false);
       const r = await mgr.sync([desired('hnlnetP', { portIsolation: true })]);
       expect(r.applied).toBe(false);
@@ -245,6 +254,7 @@ describe('LibvirtNetworkManager while libvirt is away', () => {
       expect(await real!.findNetwork('vdsm-hnlnet1')).toBeNull();
     } finally {
       await mgr?.stop();
+      await session?.stop();
       node.cleanup();
     }
   });
