@@ -82,7 +82,11 @@ export async function startDaemon(opts: DaemonOptions, log: Logger, hooks: Daemo
     kernel.start();
     const view = kernel;
     const env: ChangerEnv = { opts, log, ipr, store, connectivity, features, mirror: libvirtMirror(libvirt), current: () => view.get(),
-      // both kernel watchers stop while a change runs its batch (a listener slows it and can overflow)
+      // both kernel watchers stop while a change runs its batch (a listener slows it and can overflow).
+      // This is also the one hook that keeps the port agent out of a change's kernel phases: the
+      // transaction pauses around its batch + verification and around a rollback (quiet()), and
+      // a paused agent waits out its pass in progress and holds every new one (timer, libvirt
+      // guests, link events) until resume. The connectivity wait is outside: ports are watched then.
       watch: {
         pause: async () => {
           await Promise.all([view.pause(), ports?.agent.pause()]);

@@ -9,7 +9,14 @@ import { LinkMonitor, type LinkEvent } from '../../src/kernel/monitor.js';
 import { readKernelState } from '../../src/kernel/snapshot.js';
 import type { HostConfig, Network } from '../../src/model/types.js';
 import { PortAgent } from '../../src/ports/agent.js';
-import { createNetns, deleteNetns } from '../helpers/netns.js';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { Writable } from 'node:stream';
+import { ConnectivityTracker } from '../../src/apply/connectivity.js';
+import { makeTransactions } from '../../src/apply/factory.js';
+import { ConfigStore } from '../../src/store/config-store.js';
+import { createNetns, createNetnsHost, deleteNetns } from '../helpers/netns.js';
 
 const log = pino({ level: process.env.HNP_DEBUG ? 'debug' : 'silent' });
 const FEATURES = { bonding: false, vlan: false, vlanFiltering: false, portIsolation: true };
@@ -172,6 +179,102 @@ describe('PortAgent pause/resume', () => {
       await until('vnet9 isolated after resume', async () => ((await flags('vnet9'))?.isolated ? true : undefined));
     } finally {
       await agent.stop();
+    }
+  });
+});
+
+describe('the port agent and a change\'s kernel phases', () => {
+  it('a timer-triggered pass waits for the change\'s batch and verification, then runs', async () => {
+    const host = await createNetnsHost({ prefix: 'hnq-', nics: 2 });
+    const dir = mkdtempSync(join(tmpdir(), 'hnq-'));
+    // the agent's log, to wait for the line that says a pass is held
+    const lines: Record<string, unknown>[] = [];
+    const waiters = new Set<() => void>();
+    const sink = new Writable({
+      write(chunk: Buffer, _enc, done) {
+        for (const l of chunk.toString().split('\n').filter(Boolean)) lines.push(JSON.parse(l) as Record<string, unknown>);
+        for (const w of waiters) w();
+        done();
+      },
+    });
+    const logged = (pred: (l: Record<string, unknown>) => boolean) => new Promise<Record<string, unknown>>((resolve) => {
+      const check = () => {
+        const hit = lines.find(pred);
+        if (hit) {
+          waiters.delete(check);
+          resolve(hit);
+        }
+      };
+      waiters.add(check);
+      check();
+    });
+    const agentLog = pino({ level: 'debug' }, sink);
+    const nsIpr = createIproute({ netns: host.ns });
+    // every command the agent runs, with whether the change's batch was running at the time
+    let inBatch = false;
+    const agentCalls: { args: string; inBatch: boolean }[] = [];
+    const agentIpr = {
+      netns: host.ns,
+      ip: (args: readonly string[], o?: { input?: string }) => (agentCalls.push({ args: args.join(' '), inBatch }), nsIpr.ip(args, o)),
+      bridge: (args: readonly string[], o?: { input?: string }) => (agentCalls.push({ args: args.join(' '), inBatch }), nsIpr.bridge(args, o)),
+    };
+    // the change's batch stops half way until the test lets it go on
+    let batchReached: () => void = () => undefined;
+    const reached = new Promise<void>((r) => {
+      batchReached = r;
+    });
+    let letGo: () => void = () => undefined;
+    const goOn = new Promise<void>((r) => {
+      letGo = r;
+    });
+    const txIpr = {
+      netns: host.ns,
+      ip: async (args: readonly string[], o?: { input?: string }) => {
+        if (!args.includes('-batch')) return nsIpr.ip(args, o);
+        inBatch = true;
+        try {
+          batchReached();
+          await goOn;
+          return await nsIpr.ip(args, o);
+        } finally {
+          inBatch = false;
+        }
+      },
+      bridge: (args: readonly string[], o?: { input?: string }) => nsIpr.bridge(args, o),
+    };
+    const store = await ConfigStore.open(join(dir, 'state'));
+    const agent = new PortAgent({
+      ipr: agentIpr, config: () => store.running(), guestMacs: async () => new Map(), features: FEATURES, log: agentLog, periodMs: 20,
+    });
+    // as the daemon wires it: the transaction's watch holds the agent
+    const tx = await makeTransactions({
+      opts: { stateDir: join(dir, 'state'), fakeNics: ['veth_*'], resolvConf: join(dir, 'resolv.conf') },
+      log, ipr: txIpr, store, connectivity: new ConnectivityTracker(),
+      watch: { pause: () => agent.pause(), resume: () => void agent.resume() },
+    });
+    await agent.start();
+    try {
+      const setup = tx.setup(
+        { networks: { vmq: { nic: 'veth_0', portIsolation: true } }, bondings: {}, options: { connectivityCheck: false } },
+        { requestId: 1, peer: 'test', log },
+      );
+      await reached;
+      const runsAtBatch = agent.runs;
+      // the safety-net timer fires during the batch: its pass waits
+      await logged((l) => l.event === 'ports-held' && Array.isArray(l.reasons) && l.reasons.includes('periodic'));
+      expect(agent.runs).toBe(runsAtBatch);
+      letGo();
+      await setup;
+      // after the change, a pass that includes the held timer request runs and puts the new bridge in policy
+      await logged((l) => (l.event === 'ports-reconciled' || l.event === 'ports-in-policy') && Array.isArray(l.reasons) && l.reasons.includes('periodic'));
+      expect(agent.runs).toBeGreaterThan(runsAtBatch);
+      expect(agentCalls.filter((c) => c.inBatch)).toEqual([]);
+      expect(agentCalls.length).toBeGreaterThan(0);
+    } finally {
+      letGo();
+      await agent.stop();
+      await host.destroy();
+      rmSync(dir, { recursive: true, force: true });
     }
   });
 });
