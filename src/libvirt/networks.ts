@@ -24,7 +24,7 @@ import { ErrorCode, HostnetError } from '../errors.js';
 import type { HostConfig, MacTableManager } from '../model/types.js';
 import type { LibvirtConnection, NetworkInfo } from './binding.js';
 import type { Lane, LibvirtSession } from './session.js';
-import { parseNetworkXml, serializeNetworkXml, type NetworkDef } from './network-xml.js';
+import { firstChild, readNetworkRoot, serializeNetworkXml, type NetworkDef } from './network-xml.js';
 
 export const LIBVIRT_PREFIX = 'vdsm-';
 export const libvirtNameOf = (network: string) => `${LIBVIRT_PREFIX}${network}`;
@@ -92,23 +92,45 @@ export function networkDefOf(net: DesiredLibvirtNetwork, opts: PlanOptions, uuid
 export const buildNetworkXml = (net: DesiredLibvirtNetwork, opts: PlanOptions, uuid?: string) =>
   serializeNetworkXml(networkDefOf(net, opts, uuid));
 
-/** The parts hostnetd owns, compared by meaning (whitespace, attribute order and uuid aside). */
+/** What hostnetd owns in a vdsm-<net> network; everything else in its XML is someone else's. */
+export interface OwnedParts {
+  forwardMode: string | undefined;
+  bridge: string | undefined;
+  macTableManager: string | undefined;
+  isolated: boolean;
+}
+
+/**
+ * The owned parts of a network XML, read leniently: an element the strict parser would refuse
+ * (an admin's <dns> records, a newer libvirt's element) is not ours to judge and must not make
+ * the network count as changed, since a change means destroy, define and start (its guests lose
+ * their ports' libvirt state). undefined only when the text is not a <network> document.
+ */
+export function ownedPartsOf(xml: string): OwnedParts | undefined {
+  const root = readNetworkRoot(xml);
+  if (!root) return undefined;
+  const forward = firstChild(root, 'forward');
+  const bridge = firstChild(root, 'bridge');
+  return {
+    forwardMode: forward ? (forward.getAttribute('mode') || 'nat') : undefined,
+    bridge: bridge?.getAttribute('name') || undefined,
+    macTableManager: bridge?.getAttribute('macTableManager') || undefined,
+    isolated: firstChild(root, 'port')?.getAttribute('isolated') === 'yes',
+  };
+}
+
+const ownedPartsOfDef = (def: NetworkDef): OwnedParts => ({
+  forwardMode: def.forward?.mode,
+  bridge: def.bridge?.name,
+  macTableManager: def.bridge?.macTableManager,
+  isolated: def.port?.isolated ?? false,
+});
+
 function sameOwnedParts(currentXml: string, want: NetworkDef): boolean {
-  let cur: NetworkDef;
-  try {
-    cur = parseNetworkXml(currentXml);
-  } catch {
-    return false;
-  }
-  return (
-    cur.forward?.mode === 'bridge' &&
-    (cur.forward.interfaces.length ?? 0) === 0 &&
-    cur.bridge?.name === want.bridge?.name &&
-    cur.bridge?.macTableManager === want.bridge?.macTableManager &&
-    (cur.port?.isolated ?? false) === (want.port?.isolated ?? false) &&
-    cur.vlan === undefined &&
-    cur.virtualport === undefined
-  );
+  const cur = ownedPartsOf(currentXml);
+  const w = ownedPartsOfDef(want);
+  return cur !== undefined && cur.forwardMode === w.forwardMode && cur.bridge === w.bridge &&
+    cur.macTableManager === w.macTableManager && cur.isolated === w.isolated;
 }
 
 /**

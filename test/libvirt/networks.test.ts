@@ -1,6 +1,6 @@
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import pino from 'pino';
-import { LibvirtConnection, LibvirtError, LibvirtUnavailable, VirErr } from '../../src/libvirt/binding.js';
+import { LibvirtConnection, LibvirtError, LibvirtUnavailable, VirErr, type LibvirtEvent } from '../../src/libvirt/binding.js';
 import { parseNetworkXml } from '../../src/libvirt/network-xml.js';
 import {
   buildNetworkXml, desiredFromConfig, LibvirtApplyError, libvirtFailed, LibvirtNetworkManager, plan,
@@ -83,6 +83,24 @@ describe('plan (pure)', () => {
     const cur = current(net, { xml: buildNetworkXml(net, { vlanFiltering: false }) });
     expect(plan([net], [cur], vf).map((s) => s.op)).toEqual(['destroy', 'define', 'start']);
     expect(plan([net], [cur], { vlanFiltering: false })).toEqual([]);
+  });
+
+  it('compares only what hostnetd owns: foreign elements the strict parser refuses are no change', () => {
+    const net = desired('a', { portIsolation: true, macTableManager: 'libvirt' });
+    const ours = buildNetworkXml(net, vf, '0f4c7b36-8a4e-4d9b-a1c1-3e5d7f9a0b11');
+    // an admin's DNS records (refused by the strict parser for forward mode bridge), a newer libvirt's element
+    const foreign = ours.replace('</network>', `<dns><txt name='a' value='b'/></dns><futureThing x='1'/></network>`);
+    expect(() => parseNetworkXml(foreign)).toThrow();
+    expect(plan([net], [current(net, { xml: foreign })], vf)).toEqual([]);
+    // each owned part, changed, is a change
+    for (const [from, to] of [
+      ['mode="bridge"', 'mode="nat"'], ['name="a"', 'name="b"'], ['macTableManager="libvirt"', 'macTableManager="kernel"'], ['isolated="yes"', 'isolated="no"'],
+    ] as const) {
+      expect(foreign).toContain(from);
+      expect(plan([net], [current(net, { xml: foreign.replace(from, to) })], vf).map((st) => st.op)).toEqual(['destroy', 'define', 'start']);
+    }
+    // not a network document at all: redefined
+    expect(plan([net], [current(net, { xml: '<network' })], vf).map((st) => st.op)).toEqual(['destroy', 'define', 'start']);
   });
 
   it('removes vdsm-* networks no longer desired and never touches other networks', () => {
@@ -175,6 +193,35 @@ describe('LibvirtNetworkManager against the test driver', () => {
     await mgr.rollback(r.undo);
     expect(await conn.lookupNetwork('vdsm-hnlnet1')).toMatchObject({ active: true, persistent: true });
     expect(await conn.networkXml('vdsm-hnlnet1')).toBe(xmlBefore);
+  });
+
+  it('leaves a network with foreign XML alone: not restarted (same UUID, never inactive)', async () => {
+    const conn = await withShared();
+    const events: LibvirtEvent[] = [];
+    conn.onEvent((ev) => events.push(ev));
+    const want = [desired('hnlF', { portIsolation: true, macTableManager: 'libvirt' })];
+    // a network as hostnetd writes it, plus elements it does not own (libvirt keeps them; the strict parser refuses the <dns> records)
+    const xml = buildNetworkXml(want[0]!, vf).replace('</network>', "<dns><txt name='a' value='b'/></dns><bandwidth><inbound average='1000'/></bandwidth></network>");
+    expect(() => parseNetworkXml(xml)).toThrow();
+    await conn.defineNetwork(xml);
+    await conn.startNetwork('vdsm-hnlF');
+    await conn.setNetworkAutostart('vdsm-hnlF', true);
+    const before = await conn.lookupNetwork('vdsm-hnlF');
+    expect(before).toMatchObject({ active: true, autostart: true });
+    const r = await mgr.sync(want);
+    expect(r).toMatchObject({ applied: true });
+    expect(r.steps.filter((st) => st.network === 'vdsm-hnlF')).toEqual([]);
+    expect(await conn.lookupNetwork('vdsm-hnlF')).toEqual(before);
+    expect(await conn.networkXml('vdsm-hnlF')).toContain("<txt name='a' value='b'/>");
+    // events arrive in order: once a later network's 'defined' is seen, a stop of vdsm-hnlF would have been too
+    const sentinel = new Promise<void>((resolve) => conn.onEvent((ev) => {
+      if (ev.type === 'network-lifecycle' && ev.name === 'hnl-sentinel' && ev.event === 'defined') resolve();
+    }));
+    await conn.defineNetwork(`<network><name>hnl-sentinel</name><forward mode='bridge'/><bridge name='hnlsen'/></network>`);
+    await sentinel;
+    const mine = events.filter((ev) => ev.type === 'network-lifecycle' && ev.name === 'vdsm-hnlF').map((ev) => ev.type === 'network-lifecycle' && ev.event);
+    expect(mine).not.toContain('stopped');
+    expect(mine).not.toContain('undefined');
   });
 
   it('rolls its own steps back when libvirt refuses one, and reports LIBVIRT failure', async () => {
