@@ -683,52 +683,41 @@ Napi::Value NetworkListXml(const Napi::CallbackInfo& info) {
   });
 }
 
+// Every running domain's info, with its XML when withXml (flags for virDomainGetXMLDesc). A domain
+// that stopped between the list and its XML read is left out.
+bool listActiveDomains(virConnectPtr conn, Val& out, LvError& err, bool withXml, unsigned int flags) {
+  virDomainPtr* doms = nullptr;
+  int n = virConnectListAllDomains(conn, &doms, VIR_CONNECT_LIST_DOMAINS_ACTIVE);
+  if (n < 0) {
+    err = lastError("domain list failed");
+    return false;
+  }
+  out = Val::array();
+  for (int i = 0; i < n; i++) {
+    char* xml = withXml ? virDomainGetXMLDesc(doms[i], flags) : nullptr;
+    if (!withXml || xml != nullptr) {
+      Val o = domainInfo(doms[i]);
+      if (xml != nullptr) o.set("xml", Val::string(xml));
+      out.arr.push_back(std::move(o));
+    }
+    free(xml);
+    virResetLastError();
+    virDomainFree(doms[i]);
+  }
+  free(doms);
+  return true;
+}
+
 Napi::Value DomainListActive(const Napi::CallbackInfo& info) {
-  return queue(info, [](virConnectPtr conn, Val& out, LvError& err) {
-    virDomainPtr* doms = nullptr;
-    int n = virConnectListAllDomains(conn, &doms, VIR_CONNECT_LIST_DOMAINS_ACTIVE);
-    if (n < 0) {
-      err = lastError("domain list failed");
-      return false;
-    }
-    out = Val::array();
-    for (int i = 0; i < n; i++) {
-      out.arr.push_back(domainInfo(doms[i]));
-      virDomainFree(doms[i]);
-    }
-    free(doms);
-    return true;
-  });
+  return queue(info, [](virConnectPtr conn, Val& out, LvError& err) { return listActiveDomains(conn, out, err, false, 0); });
 }
 
 // domainListActiveXml(handle, flags): [{ ...domainInfo, xml }] of every running domain, in one
 // job (one pool thread), instead of one domainGetXml job per domain all at once: the pool also
 // serves the journal's fsyncs, and a hung libvirtd must hold at most one of its threads.
-// A domain that stopped between the list and its XML read is left out.
 Napi::Value DomainListActiveXml(const Napi::CallbackInfo& info) {
   unsigned int flags = info.Length() > 1 && info[1].IsNumber() ? info[1].As<Napi::Number>().Uint32Value() : 0;
-  return queue(info, [flags](virConnectPtr conn, Val& out, LvError& err) {
-    virDomainPtr* doms = nullptr;
-    int n = virConnectListAllDomains(conn, &doms, VIR_CONNECT_LIST_DOMAINS_ACTIVE);
-    if (n < 0) {
-      err = lastError("domain list failed");
-      return false;
-    }
-    out = Val::array();
-    for (int i = 0; i < n; i++) {
-      char* xml = virDomainGetXMLDesc(doms[i], flags);
-      if (xml != nullptr) {
-        Val o = domainInfo(doms[i]);
-        o.set("xml", Val::string(xml));
-        free(xml);
-        out.arr.push_back(std::move(o));
-      }
-      virResetLastError();
-      virDomainFree(doms[i]);
-    }
-    free(doms);
-    return true;
-  });
+  return queue(info, [flags](virConnectPtr conn, Val& out, LvError& err) { return listActiveDomains(conn, out, err, true, flags); });
 }
 
 // domainLookup(handle, key, byUuid)
