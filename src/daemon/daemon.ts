@@ -15,6 +15,7 @@ import { managedDevices, NetworkEvents } from '../api/events.js';
 import { makeTransactions } from '../apply/factory.js';
 import { libvirtMirror } from '../libvirt/mirror.js';
 import { desiredFromConfig, LibvirtNetworkManager } from '../libvirt/networks.js';
+import { LibvirtSession } from '../libvirt/session.js';
 import type { NetworkMirror } from '../apply/types.js';
 import { readHostFacts } from '../api/host-facts.js';
 import { hostMethods } from '../api/methods.js';
@@ -63,6 +64,7 @@ export async function startDaemon(opts: DaemonOptions, log: Logger, hooks: Daemo
   const lock = await acquireStateLock(opts.stateDir, 'daemon');
   if (lock.tookOver) log.warn({ previous: lock.tookOver.record, reason: lock.tookOver.reason }, 'replaced a stale state lock');
   let server: RpcServer | undefined;
+  let session: LibvirtSession | undefined;
   let libvirt: LibvirtNetworkManager | undefined;
   let kernel: KernelCache | undefined;
   let ports: Ports | undefined;
@@ -74,8 +76,10 @@ export async function startDaemon(opts: DaemonOptions, log: Logger, hooks: Daemo
     // detected once: kernel features do not change while we run
     const features = await detectKernelFeatures({ state: await readKernelState(ipr) });
     log.info({ features }, 'kernel features');
-    libvirt = new LibvirtNetworkManager({ uri: opts.libvirtUri, log: log.child({ component: 'libvirt' }), vlanFiltering: features.vlanFiltering });
-    await libvirt.start();
+    // one libvirt connection for the daemon: the network manager and the guest-MAC reader use it
+    session = new LibvirtSession({ uri: opts.libvirtUri, log: log.child({ component: 'libvirt' }) });
+    libvirt = new LibvirtNetworkManager({ session, log: log.child({ component: 'libvirt' }), vlanFiltering: features.vlanFiltering });
+    await session.start();
     // the engine refreshes capabilities when told a managed device changed; the server exists only later
     const netEvents = new NetworkEvents({ publish: (json) => server?.notify(json), managed: () => managedDevices(store.running()) });
     events = netEvents;
@@ -83,7 +87,11 @@ export async function startDaemon(opts: DaemonOptions, log: Logger, hooks: Daemo
     kernel.start();
     const view = kernel;
     const env: ChangerEnv = { opts, log, ipr, store, connectivity, features, mirror: libvirtMirror(libvirt), current: () => view.get(),
-      // both kernel watchers stop while a change runs its batch (a listener slows it and can overflow)
+      // both kernel watchers stop while a change runs its batch (a listener slows it and can overflow).
+      // This is also the one hook that keeps the port agent out of a change's kernel phases: the
+      // transaction pauses around its batch + verification and around a rollback (quiet()), and
+      // a paused agent waits out its pass in progress and holds every new one (timer, libvirt
+      // guests, link events) until resume. The connectivity wait is outside: ports are watched then.
       watch: {
         pause: async () => {
           await Promise.all([view.pause(), ports?.agent.pause()]);
@@ -96,7 +104,7 @@ export async function startDaemon(opts: DaemonOptions, log: Logger, hooks: Daemo
     };
     const transactions = await (hooks.makeChanger ?? makeTransactions)(env);
     // the port agent owns the flags and FDB of every port of the bridges we manage
-    ports = await startPorts({ ipr, config: () => store.running(), features, libvirtUri: opts.libvirtUri, log });
+    ports = await startPorts({ ipr, config: () => store.running(), features, session, log });
     const changer = ports.wrap(transactions);
     // after a restart (or a crash rolled back), libvirt's networks follow the running config again
     await libvirt.sync(desiredFromConfig(store.running())).catch((err: unknown) =>
@@ -135,6 +143,7 @@ export async function startDaemon(opts: DaemonOptions, log: Logger, hooks: Daemo
     await server?.close().catch(() => undefined);
     await ports?.stop();
     await libvirt?.stop();
+    await session?.stop();
     await kernel?.stop();
     await lock.release();
     throw e;
@@ -145,7 +154,7 @@ export async function startDaemon(opts: DaemonOptions, log: Logger, hooks: Daemo
     addresses: running.addresses(),
     close: () => {
       netEvents.stop();
-      return stop(running, lock, [ports!, libvirt!, kernel!]);
+      return stop(running, lock, [ports!, libvirt!, session!, kernel!]);
     },
   };
 }

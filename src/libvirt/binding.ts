@@ -120,7 +120,9 @@ interface Addon {
   networkSetAutostart(h: Handle, name: string, on: boolean): Promise<void>;
   networkGetAutostart(h: Handle, name: string): Promise<boolean>;
   networkList(h: Handle): Promise<NetworkInfo[]>;
+  networkListXml(h: Handle, prefix: string, flags: number): Promise<(NetworkInfo & { xml: string })[]>;
   domainListActive(h: Handle): Promise<DomainInfo[]>;
+  domainListActiveXml(h: Handle, flags: number): Promise<(DomainInfo & { xml: string })[]>;
   domainLookup(h: Handle, key: string, byUuid: boolean): Promise<DomainInfo>;
   domainGetXml(h: Handle, key: string, byUuid: boolean, flags: number): Promise<string>;
   version(): number;
@@ -312,8 +314,25 @@ export class LibvirtConnection {
     return call(() => this.addon.networkList(this.handle));
   }
 
+  /**
+   * The networks named prefix* with their XML, in one job on one pool thread. `inactive`: the
+   * persistent definition (a driver without that flag, such as the test driver, gives the live one).
+   */
+  listNetworksWithXml(prefix: string, opts: { inactive?: boolean } = {}): Promise<(NetworkInfo & { xml: string })[]> {
+    return call(() => this.addon.networkListXml(this.handle, prefix, opts.inactive ? VIR_NETWORK_XML_INACTIVE : 0));
+  }
+
   listActiveDomains(): Promise<DomainInfo[]> {
     return call(() => this.addon.domainListActive(this.handle));
+  }
+
+  /**
+   * Every running domain with its XML, read in one job on one pool thread (not one job per
+   * domain at once: the pool also serves the journal's fsyncs). A domain that stopped between
+   * the list and its read is left out.
+   */
+  listActiveDomainsWithXml(opts: { inactive?: boolean } = {}): Promise<(DomainInfo & { xml: string })[]> {
+    return call(() => this.addon.domainListActiveXml(this.handle, opts.inactive ? VIR_DOMAIN_XML_INACTIVE : 0));
   }
 
   lookupDomainByName(name: string): Promise<DomainInfo> {

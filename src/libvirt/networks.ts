@@ -15,15 +15,16 @@
  * is what the guests' taps get).
  *
  * Pure core: buildNetworkXml() and plan() (desired + current → steps). Imperative shell:
- * LibvirtNetworkManager (connection with reconnect/backoff, apply/undo, pending while away).
+ * LibvirtNetworkManager (a user of the daemon's LibvirtSession: apply/undo, pending while away).
  * Only networks named vdsm-* are ever touched.
  */
 import type { Logger } from 'pino';
 import type { LibvirtStatus } from '../caps/types.js';
 import { ErrorCode, HostnetError } from '../errors.js';
 import type { HostConfig, MacTableManager } from '../model/types.js';
-import { LibvirtConnection, LibvirtError, LibvirtUnavailable, VirErr, type LibvirtEvent, type NetworkInfo } from './binding.js';
-import { parseNetworkXml, serializeNetworkXml, type NetworkDef } from './network-xml.js';
+import type { LibvirtConnection, NetworkInfo } from './binding.js';
+import type { Lane, LibvirtSession } from './session.js';
+import { firstChild, readNetworkRoot, serializeNetworkXml, type NetworkDef } from './network-xml.js';
 
 export const LIBVIRT_PREFIX = 'vdsm-';
 export const libvirtNameOf = (network: string) => `${LIBVIRT_PREFIX}${network}`;
@@ -91,23 +92,45 @@ export function networkDefOf(net: DesiredLibvirtNetwork, opts: PlanOptions, uuid
 export const buildNetworkXml = (net: DesiredLibvirtNetwork, opts: PlanOptions, uuid?: string) =>
   serializeNetworkXml(networkDefOf(net, opts, uuid));
 
-/** The parts hostnetd owns, compared by meaning (whitespace, attribute order and uuid aside). */
+/** What hostnetd owns in a vdsm-<net> network; everything else in its XML is someone else's. */
+export interface OwnedParts {
+  forwardMode: string | undefined;
+  bridge: string | undefined;
+  macTableManager: string | undefined;
+  isolated: boolean;
+}
+
+/**
+ * The owned parts of a network XML, read leniently: an element the strict parser would refuse
+ * (an admin's <dns> records, a newer libvirt's element) is not ours to judge and must not make
+ * the network count as changed, since a change means destroy, define and start (its guests lose
+ * their ports' libvirt state). undefined only when the text is not a <network> document.
+ */
+export function ownedPartsOf(xml: string): OwnedParts | undefined {
+  const root = readNetworkRoot(xml);
+  if (!root) return undefined;
+  const forward = firstChild(root, 'forward');
+  const bridge = firstChild(root, 'bridge');
+  return {
+    forwardMode: forward ? (forward.getAttribute('mode') || 'nat') : undefined,
+    bridge: bridge?.getAttribute('name') || undefined,
+    macTableManager: bridge?.getAttribute('macTableManager') || undefined,
+    isolated: firstChild(root, 'port')?.getAttribute('isolated') === 'yes',
+  };
+}
+
+const ownedPartsOfDef = (def: NetworkDef): OwnedParts => ({
+  forwardMode: def.forward?.mode,
+  bridge: def.bridge?.name,
+  macTableManager: def.bridge?.macTableManager,
+  isolated: def.port?.isolated ?? false,
+});
+
 function sameOwnedParts(currentXml: string, want: NetworkDef): boolean {
-  let cur: NetworkDef;
-  try {
-    cur = parseNetworkXml(currentXml);
-  } catch {
-    return false;
-  }
-  return (
-    cur.forward?.mode === 'bridge' &&
-    (cur.forward.interfaces.length ?? 0) === 0 &&
-    cur.bridge?.name === want.bridge?.name &&
-    cur.bridge?.macTableManager === want.bridge?.macTableManager &&
-    (cur.port?.isolated ?? false) === (want.port?.isolated ?? false) &&
-    cur.vlan === undefined &&
-    cur.virtualport === undefined
-  );
+  const cur = ownedPartsOf(currentXml);
+  const w = ownedPartsOfDef(want);
+  return cur !== undefined && cur.forwardMode === w.forwardMode && cur.bridge === w.bridge &&
+    cur.macTableManager === w.macTableManager && cur.isolated === w.isolated;
 }
 
 /**
@@ -190,13 +213,9 @@ export function libvirtFailed(e: LibvirtApplyError): HostnetError {
 }
 
 export interface ManagerOptions {
-  /** libvirt URI, or 'none' to run without libvirt */
-  uri: string;
+  /** the daemon's libvirt connection (shared with the guest-MAC reader) */
+  session: LibvirtSession;
   log: Logger;
-  /** injectable for tests */
-  connect?: (uri: string) => Promise<LibvirtConnection>;
-  /** reconnect backoff, ms */
-  backoff?: { initialMs: number; maxMs: number };
   /** whether the kernel supports bridge vlan_filtering (used when bringing pending networks in step) */
   vlanFiltering: boolean;
 }
@@ -210,51 +229,38 @@ export interface SyncResult {
 }
 
 export class LibvirtNetworkManager {
-  private conn: LibvirtConnection | undefined;
   private desired: DesiredLibvirtNetwork[] | undefined;
   private pending = new Set<string>();
   private known: Map<string, NetworkInfo> = new Map();
-  private timer: NodeJS.Timeout | undefined;
-  private delay: number;
-  private stopped = true;
-  private warned = false;
-  private queue: Promise<unknown> = Promise.resolve();
-  private readonly connectFn: (uri: string) => Promise<LibvirtConnection>;
-  private readonly backoff: { initialMs: number; maxMs: number };
+  /** this manager's calls, one at a time, beside the guest-MAC reader's */
+  private readonly lane: Lane;
+  private readonly session: LibvirtSession;
   private vlanFiltering: boolean;
+  private offs: (() => void)[] = [];
 
   constructor(private readonly opts: ManagerOptions) {
-    this.connectFn = opts.connect ?? ((uri) => LibvirtConnection.open(uri));
-    this.backoff = opts.backoff ?? { initialMs: 1000, maxMs: 30_000 };
-    this.delay = this.backoff.initialMs;
+    this.session = opts.session;
+    this.lane = opts.session.lane();
     this.vlanFiltering = opts.vlanFiltering;
+    this.offs.push(
+      this.session.onConnected((conn) => this.lane.run(() => this.caughtUp(conn))),
+      this.session.onEvent((ev) => {
+        if (ev.type === 'network-lifecycle' && isOwned(ev.name)) void this.lane.run(() => this.refreshCurrent()).catch(() => undefined);
+      }),
+    );
   }
 
   get uri(): string {
-    return this.opts.uri;
+    return this.session.uri;
   }
 
   get connected(): boolean {
-    return this.conn !== undefined && !this.conn.closed;
+    return this.session.connected;
   }
 
-  /** Connect in the background (returns after the first attempt); reconnects with backoff. */
-  async start(): Promise<void> {
-    this.stopped = false;
-    if (this.opts.uri === 'none') {
-      this.opts.log.info({ uri: 'none' }, 'libvirt disabled (--libvirt-uri none)');
-      return;
-    }
-    await this.tryConnect();
-  }
-
+  /** Stops listening to the session (which its owner stops). */
   async stop(): Promise<void> {
-    this.stopped = true;
-    if (this.timer) clearTimeout(this.timer);
-    this.timer = undefined;
-    const c = this.conn;
-    this.conn = undefined;
-    if (c) await c.close().catch(() => undefined);
+    for (const off of this.offs.splice(0)) off();
   }
 
   status(): LibvirtStatus {
@@ -263,7 +269,7 @@ export class LibvirtNetworkManager {
       const info = this.known.get(libvirtNameOf(net.name));
       networks[net.name] = info ? { name: info.name, active: info.active } : null;
     }
-    const s: LibvirtStatus = { uri: this.opts.uri, connected: this.connected, networks };
+    const s: LibvirtStatus = { uri: this.session.uri, connected: this.connected, networks };
     if (this.pending.size > 0) s.pending = [...this.pending].sort();
     return s;
   }
@@ -274,15 +280,15 @@ export class LibvirtNetworkManager {
    * A libvirt error while reachable: rolls its own steps back and rejects with LibvirtApplyError.
    */
   sync(desired: readonly DesiredLibvirtNetwork[], vlanFiltering = this.vlanFiltering): Promise<SyncResult> {
-    return this.serial(() => this.syncNow([...desired], vlanFiltering));
+    return this.lane.run(() => this.syncNow([...desired], vlanFiltering));
   }
 
   /** Undo a sync (the transaction failed after it). Best effort; returns the steps that failed. */
   rollback(undo: readonly Step[], previousDesired?: readonly DesiredLibvirtNetwork[]): Promise<Step[]> {
-    return this.serial(async () => {
+    return this.lane.run(async () => {
       if (previousDesired) this.desired = [...previousDesired];
-      const conn = this.conn;
-      if (!conn || conn.closed) {
+      const conn = this.session.connection;
+      if (!conn) {
         // nothing was applied while away; what we owe is the previous desired set
         return [];
       }
@@ -294,10 +300,21 @@ export class LibvirtNetworkManager {
 
   // ---- internals
 
-  private serial<T>(fn: () => Promise<T>): Promise<T> {
-    const run = this.queue.then(fn, fn);
-    this.queue = run.catch(() => undefined);
-    return run;
+  /** After a (re)connection: what libvirt has, then whatever was owed while it was away. */
+  private async caughtUp(conn: LibvirtConnection): Promise<void> {
+    await this.refresh(conn).catch(() => undefined);
+    if (this.pending.size === 0 || !this.desired) return;
+    try {
+      const r = await this.syncNow(this.desired, this.vlanFiltering);
+      this.opts.log.info({ steps: r.steps.length }, 'libvirt: pending networks brought in step');
+    } catch (e) {
+      this.opts.log.error({ err: (e as Error).message }, 'libvirt: bringing pending networks in step failed; still pending');
+    }
+  }
+
+  private async refreshCurrent(): Promise<void> {
+    const conn = this.session.connection;
+    if (conn) await this.refresh(conn);
   }
 
   private markPending(desired: readonly DesiredLibvirtNetwork[]) {
@@ -311,8 +328,8 @@ export class LibvirtNetworkManager {
   private async syncNow(desired: DesiredLibvirtNetwork[], vlanFiltering: boolean): Promise<SyncResult> {
     this.desired = desired;
     this.vlanFiltering = vlanFiltering;
-    const conn = this.conn;
-    if (!conn || conn.closed) {
+    const conn = this.session.connection;
+    if (!conn) {
       this.markPending(desired);
       return { applied: false, steps: [], undo: [] };
     }
@@ -320,7 +337,7 @@ export class LibvirtNetworkManager {
     try {
       current = await readCurrent(conn);
     } catch (e) {
-      if (this.lost(e)) {
+      if (this.session.lost(e)) {
         this.markPending(desired);
         return { applied: false, steps: [], undo: [] };
       }
@@ -341,7 +358,7 @@ export class LibvirtNetworkManager {
       try {
         await runStep(conn, step);
       } catch (e) {
-        if (this.lost(e)) this.opts.log.warn({ step }, 'libvirt connection lost during apply');
+        if (this.session.lost(e)) this.opts.log.warn({ step }, 'libvirt connection lost during apply');
         const leftover = await this.runUndo(conn, undo);
         throw new LibvirtApplyError(step, e, leftover);
       }
@@ -368,112 +385,12 @@ export class LibvirtNetworkManager {
     const list = await conn.listNetworks();
     this.known = new Map(list.filter((n) => isOwned(n.name)).map((n) => [n.name, n]));
   }
-
-  /** A connection-level failure: drop the connection and schedule a reconnect. */
-  private lost(e: unknown): boolean {
-    if (!(e instanceof LibvirtError) || !e.connectionLost) return false;
-    this.dropConnection('call failed: ' + e.message);
-    return true;
-  }
-
-  private dropConnection(why: string) {
-    const c = this.conn;
-    this.conn = undefined;
-    if (c) {
-      this.opts.log.warn({ uri: this.opts.uri, why }, 'libvirt connection lost; will reconnect');
-      this.warned = true;
-      void c.close().catch(() => undefined);
-    }
-    this.scheduleReconnect();
-  }
-
-  private scheduleReconnect() {
-    if (this.stopped || this.timer || this.opts.uri === 'none') return;
-    const wait = this.delay;
-    this.delay = Math.min(this.delay * 2, this.backoff.maxMs);
-    this.timer = setTimeout(() => {
-      this.timer = undefined;
-      void this.tryConnect();
-    }, wait);
-    this.timer.unref();
-  }
-
-  private async tryConnect(): Promise<void> {
-    if (this.stopped || this.connected) return;
-    let conn: LibvirtConnection;
-    try {
-      conn = await this.connectFn(this.opts.uri);
-    } catch (e) {
-      if (e instanceof LibvirtUnavailable) {
-        // cannot appear without a rebuild and restart: say so once, do not retry
-        this.opts.log.warn({ reason: e.reason }, 'libvirt addon missing; running without libvirt');
-        return;
-      }
-      // log once per outage, not once per attempt
-      if (!this.warned) this.opts.log.warn({ uri: this.opts.uri, err: (e as Error).message }, 'libvirt unreachable; will retry');
-      else this.opts.log.debug({ uri: this.opts.uri, err: (e as Error).message }, 'libvirt still unreachable');
-      this.warned = true;
-      this.scheduleReconnect();
-      return;
-    }
-    if (this.stopped) {
-      await conn.close().catch(() => undefined);
-      return;
-    }
-    this.conn = conn;
-    this.delay = this.backoff.initialMs;
-    this.warned = false;
-    conn.onEvent((ev) => this.onEvent(conn, ev));
-    this.opts.log.info({ uri: this.opts.uri }, 'libvirt connected');
-    await this.serial(async () => {
-      await this.refresh(conn).catch(() => undefined);
-      if (this.pending.size > 0 && this.desired) {
-        try {
-          const r = await this.syncNow(this.desired, this.vlanFiltering);
-          this.opts.log.info({ steps: r.steps.length }, 'libvirt: pending networks brought in step');
-        } catch (e) {
-          this.opts.log.error({ err: (e as Error).message }, 'libvirt: bringing pending networks in step failed; still pending');
-        }
-      }
-    });
-  }
-
-  private onEvent(conn: LibvirtConnection, ev: LibvirtEvent) {
-    if (conn !== this.conn) return;
-    if (ev.type === 'closed') {
-      this.dropConnection(`closed (${ev.reason})`);
-      return;
-    }
-    if (ev.type === 'network-lifecycle' && isOwned(ev.name)) {
-      void this.serial(() => this.refresh(conn)).catch(() => undefined);
-    }
-  }
 }
 
+/** The owned networks with their persistent definitions, read in one libvirt job. */
 async function readCurrent(conn: LibvirtConnection): Promise<CurrentLibvirtNetwork[]> {
-  const list = (await conn.listNetworks()).filter((n) => isOwned(n.name));
-  return Promise.all(
-    list.map(async (n) => ({
-      name: n.name,
-      uuid: n.uuid,
-      active: n.active,
-      autostart: n.autostart,
-      persistent: n.persistent,
-      xml: await persistentXml(conn, n.name),
-    })),
-  );
-}
-
-/** The persistent definition; drivers without the INACTIVE flag (the test driver) give the live one. */
-async function persistentXml(conn: LibvirtConnection, name: string): Promise<string> {
-  try {
-    return await conn.networkXml(name, { inactive: true });
-  } catch (e) {
-    if (e instanceof LibvirtError && (e.code === VirErr.INVALID_ARG || e.code === VirErr.NO_SUPPORT)) {
-      return conn.networkXml(name);
-    }
-    throw e;
-  }
+  const list = await conn.listNetworksWithXml(LIBVIRT_PREFIX, { inactive: true });
+  return list.map((n) => ({ name: n.name, uuid: n.uuid, active: n.active, autostart: n.autostart, persistent: n.persistent, xml: n.xml }));
 }
 
 async function runStep(conn: LibvirtConnection, step: Step): Promise<void> {

@@ -13,6 +13,14 @@
  * - when libvirt says guests changed, and every `periodMs` as a safety net.
  * Runs never overlap: requests during a run are folded into one run after it.
  *
+ * This agent is the one place that decides when its kernel work runs. A change of the daemon
+ * holds it (pause) around its own kernel phases (the batch, its verification, a rollback):
+ * pause() waits for the kernel work in progress (a pass's snapshot and batches, a first aid)
+ * and every pass asked for meanwhile (timer, libvirt guests, the setupNetworks wrapper) waits
+ * at the gate until resume(). Reading guest MACs from libvirt happens before the gate, so a slow
+ * libvirtd never holds a change. The connectivity wait is not held: a VM port that appears then
+ * is isolated at once.
+ *
  * Usage (daemon):
  *   const agent = new PortAgent({ ipr, config: () => store.running(), guestMacs: () => guests.macs(), features, log });
  *   await agent.start();       // monitor, then a full reconcile
@@ -69,6 +77,10 @@ export class PortAgent {
   private timer: NodeJS.Timeout | undefined;
   private stopped = true;
   private offs: (() => void)[] = [];
+  /** closed while a change of the daemon changes the kernel (see pause) */
+  private gate: { open: Promise<void>; release: () => void } | undefined;
+  /** kernel work of this agent in progress: a pass's snapshot and batches, first aids */
+  private kernelWork = new Set<Promise<unknown>>();
   /** runs done; for tests and the benchmark */
   runs = 0;
 
@@ -97,6 +109,7 @@ export class PortAgent {
   async stop(): Promise<void> {
     this.stopped = true;
     clearInterval(this.timer);
+    this.openGate();
     for (const off of this.offs.splice(0)) off();
     await this.monitor?.stop();
     await this.inFlight?.catch(() => undefined);
@@ -104,20 +117,46 @@ export class PortAgent {
   }
 
   /**
-   * Stop watching links (the monitor's process ends) while this daemon runs a large batch of its
-   * own: thousands of events would only be parsed to be folded into one pass. Ports that join
-   * meanwhile are not seen until resume(), so pause only around the batch itself, never around
-   * the connectivity wait.
+   * Hold the agent while this daemon changes the kernel itself (a change's batch, verification
+   * or rollback): resolves once no kernel work of the agent is in progress; passes asked for
+   * from now on wait until resume(). The monitor's process ends too: thousands of events of a
+   * large batch would only be parsed to be folded into one pass. Ports that join meanwhile are
+   * not seen until resume(), so hold only around those phases, never around the connectivity wait.
    */
   async pause(): Promise<void> {
-    await this.monitor?.stop();
+    if (!this.gate) {
+      let release = noop;
+      const open = new Promise<void>((r) => {
+        release = r;
+      });
+      this.gate = { open, release };
+    }
+    await Promise.all([this.monitor?.stop(), ...[...this.kernelWork].map((w) => w.catch(noop))]);
   }
 
-  /** Watch again, and run one full pass for whatever happened while paused. */
+  /** Open the gate, watch again, and run one full pass for whatever happened while held. */
   async resume(): Promise<void> {
+    this.openGate();
     if (this.stopped) return;
     await this.monitor?.start();
     this.trigger('resumed');
+  }
+
+  private openGate(): void {
+    const g = this.gate;
+    this.gate = undefined;
+    g?.release();
+  }
+
+  /** Run `fn` as kernel work that pause() waits for. */
+  private async asKernelWork<T>(fn: () => Promise<T>): Promise<T> {
+    const work = fn();
+    this.kernelWork.add(work);
+    try {
+      return await work;
+    } finally {
+      this.kernelWork.delete(work);
+    }
   }
 
   /** Fire and forget (events); failures are logged. */
@@ -165,9 +204,10 @@ export class PortAgent {
     if (bridge === undefined) return;
     // a port we have not put in policy joined a managed bridge: this is the leak window.
     // First aid: isolate it with one command (a few ms), before the full pass (a snapshot, tens of ms)
-    if (bridge.portIsolation && this.opts.features.portIsolation && ev.name !== bridge.uplink && !this.firstAid.has(ev.ifindex)) {
+    // (not while held: a buffered line of a stopped monitor; the pass on resume settles it)
+    if (bridge.portIsolation && this.opts.features.portIsolation && ev.name !== bridge.uplink && !this.firstAid.has(ev.ifindex) && !this.gate) {
       this.firstAid.add(ev.ifindex);
-      void this.isolateNow(ev);
+      void this.asKernelWork(() => this.isolateNow(ev));
     }
     this.trigger(`port-joined:${ev.name}`);
   }
@@ -184,12 +224,21 @@ export class PortAgent {
   }
 
   private async runOnce(reasons: string[]): Promise<ReconcileResult> {
+    // libvirt first, outside the gate: a slow libvirtd delays this pass, never a change
+    const needMacs = managedBridges(this.opts.config()).some((m) => m.macTableManager === 'libvirt');
+    const guestMacs = needMacs ? await this.readGuestMacs() : new Map<string, string[]>();
+    if (this.gate) this.opts.log.debug({ event: 'ports-held', reasons }, 'port pass waits for a change\'s kernel work');
+    while (this.gate) await this.gate.open;
+    // in the same tick as the check above: a pause() from now on waits for this pass
+    return this.asKernelWork(() => this.kernelPass(reasons, guestMacs));
+  }
+
+  /** Snapshot, plan, batches: the part of a pass that never overlaps a change's kernel phases. */
+  private async kernelPass(reasons: string[], guestMacs: ReadonlyMap<string, readonly string[]>): Promise<ReconcileResult> {
     const started = performance.now();
     const { ipr } = this.opts;
     const config = this.opts.config();
     const state = await readPortState(ipr);
-    const needMacs = managedBridges(config).some((m) => m.macTableManager === 'libvirt');
-    const guestMacs = needMacs ? await this.readGuestMacs() : new Map<string, string[]>();
     const plan = planPorts({ state, config, guestMacs, features: this.opts.features });
     const errors: string[] = [];
     // known before the batches run: the monitor's echo of our own changes is not a new port

@@ -4,14 +4,15 @@
  * whole map at each reconcile, and is told when a domain starts, resumes or gets a device
  * (a new tap, or a tap whose guest we could not name yet).
  *
- * Own connection (not the network manager's): reading domains must not queue behind a network
- * sync, and losing one must not disturb the other. While libvirt is unreachable the last map
+ * A user of the daemon's one LibvirtSession, with its own lane: reading domains never queues
+ * behind a network sync. All running domains and their XML come in one libvirt job (one pool
+ * thread, however many guests). While libvirt is unreachable the last map
  * read is answered (a guest port would otherwise flip back to learning on at every hiccup);
  * with --libvirt-uri none, or no addon, the map is empty and every guest port keeps learning.
  */
 import { DOMParser, type Element } from '@xmldom/xmldom';
 import type { Logger } from 'pino';
-import { LibvirtConnection, LibvirtUnavailable, type LibvirtEvent } from '../libvirt/binding.js';
+import type { Lane, LibvirtSession } from '../libvirt/session.js';
 
 export interface DomainInterface {
   target: string;
@@ -68,32 +69,25 @@ export interface GuestMacSource {
 }
 
 export interface LibvirtGuestMacsOptions {
-  /** libvirt URI or 'none' */
-  uri: string;
+  /** the daemon's libvirt connection (shared with the network manager) */
+  session: LibvirtSession;
   log: Logger;
-  /** injectable for tests */
-  connect?: (uri: string) => Promise<LibvirtConnection>;
-  backoff?: { initialMs: number; maxMs: number };
 }
 
 /** Domain events that can change which guest sits behind which tap. */
 const RELEVANT = new Set(['started', 'resumed', 'defined', 'stopped', 'suspended', 'crashed', 'shutdown']);
 
 export class LibvirtGuestMacs implements GuestMacSource {
-  private conn: LibvirtConnection | undefined;
   private last = new Map<string, string[]>();
   private listeners = new Set<() => void>();
-  private stopped = true;
-  private timer: NodeJS.Timeout | undefined;
-  private delay: number;
-  private warned = false;
-  private readonly backoff: { initialMs: number; maxMs: number };
-  private readonly connectFn: (uri: string) => Promise<LibvirtConnection>;
+  /** this reader's calls, one at a time, beside the network manager's */
+  private readonly lane: Lane;
+  /** the read in progress: callers meanwhile share it rather than queue more behind a slow libvirtd */
+  private reading: Promise<Map<string, string[]>> | undefined;
+  private offs: (() => void)[] = [];
 
   constructor(private readonly opts: LibvirtGuestMacsOptions) {
-    this.connectFn = opts.connect ?? ((uri) => LibvirtConnection.open(uri));
-    this.backoff = opts.backoff ?? { initialMs: 1000, maxMs: 30_000 };
-    this.delay = this.backoff.initialMs;
+    this.lane = opts.session.lane();
   }
 
   onChange(fn: () => void): () => void {
@@ -101,30 +95,38 @@ export class LibvirtGuestMacs implements GuestMacSource {
     return () => this.listeners.delete(fn);
   }
 
+  /** Listens to the session (which its owner starts): guests may have changed while libvirt was away. */
   async start(): Promise<void> {
-    this.stopped = false;
-    if (this.opts.uri === 'none') return;
-    await this.tryConnect();
+    const { session } = this.opts;
+    this.offs.push(
+      session.onConnected(() => this.emit()),
+      session.onEvent((ev) => {
+        if (ev.type === 'domain-device-added' || ev.type === 'domain-device-removed') this.emit();
+        else if (ev.type === 'domain-lifecycle' && RELEVANT.has(ev.event)) this.emit();
+      }),
+    );
   }
 
   async stop(): Promise<void> {
-    this.stopped = true;
-    clearTimeout(this.timer);
-    const c = this.conn;
-    this.conn = undefined;
-    if (c) await c.close().catch(() => undefined);
+    for (const off of this.offs.splice(0)) off();
   }
 
-  async macs(): Promise<Map<string, string[]>> {
-    const conn = this.conn;
-    if (!conn || conn.closed) return this.last;
+  macs(): Promise<Map<string, string[]>> {
+    this.reading ??= this.lane.run(() => this.read()).finally(() => {
+      this.reading = undefined;
+    });
+    return this.reading;
+  }
+
+  private async read(): Promise<Map<string, string[]>> {
+    const conn = this.opts.session.connection;
+    if (!conn) return this.last;
     try {
-      const domains = await conn.listActiveDomains();
-      const xmls = await Promise.all(domains.map((d) => conn.domainXml({ uuid: d.uuid }).catch(() => '')));
-      this.last = macsByPort(xmls);
+      const domains = await conn.listActiveDomainsWithXml();
+      this.last = macsByPort(domains.map((d) => d.xml));
     } catch (e) {
       this.opts.log.warn({ err: (e as Error).message }, 'could not read guest interfaces from libvirt; using the last known');
-      this.drop('call failed');
+      this.opts.session.lost(e);
     }
     return this.last;
   }
@@ -136,63 +138,6 @@ export class LibvirtGuestMacs implements GuestMacSource {
       } catch {
         // one listener's bug must not stop the others
       }
-    }
-  }
-
-  private onEvent(conn: LibvirtConnection, ev: LibvirtEvent): void {
-    if (conn !== this.conn) return;
-    if (ev.type === 'closed') {
-      this.drop(`closed (${ev.reason})`);
-      return;
-    }
-    if (ev.type === 'domain-device-added' || ev.type === 'domain-device-removed') this.emit();
-    else if (ev.type === 'domain-lifecycle' && RELEVANT.has(ev.event)) this.emit();
-  }
-
-  private drop(why: string): void {
-    const c = this.conn;
-    this.conn = undefined;
-    if (c) {
-      this.opts.log.warn({ uri: this.opts.uri, why }, 'libvirt (guest MACs) connection lost; will reconnect');
-      void c.close().catch(() => undefined);
-    }
-    this.schedule();
-  }
-
-  private schedule(): void {
-    if (this.stopped || this.timer) return;
-    const wait = this.delay;
-    this.delay = Math.min(this.delay * 2, this.backoff.maxMs);
-    this.timer = setTimeout(() => {
-      this.timer = undefined;
-      void this.tryConnect();
-    }, wait);
-    this.timer.unref();
-  }
-
-  private async tryConnect(): Promise<void> {
-    if (this.stopped || this.conn) return;
-    try {
-      const conn = await this.connectFn(this.opts.uri);
-      if (this.stopped) {
-        await conn.close().catch(() => undefined);
-        return;
-      }
-      this.conn = conn;
-      this.delay = this.backoff.initialMs;
-      this.warned = false;
-      conn.onEvent((ev) => this.onEvent(conn, ev));
-      this.opts.log.info({ uri: this.opts.uri }, 'libvirt connected for guest MACs');
-      // guests may have started while we were away
-      this.emit();
-    } catch (e) {
-      if (e instanceof LibvirtUnavailable) {
-        this.opts.log.warn({ reason: e.reason }, 'libvirt addon missing: guest MACs unknown, guest ports keep learning');
-        return;
-      }
-      if (!this.warned) this.opts.log.warn({ uri: this.opts.uri, err: (e as Error).message }, 'libvirt unreachable for guest MACs; will retry');
-      this.warned = true;
-      this.schedule();
     }
   }
 }

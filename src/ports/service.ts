@@ -1,8 +1,8 @@
 /**
- * The port agent as the daemon wires it: guest MACs from libvirt (own connection), the agent
+ * The port agent as the daemon wires it: guest MACs from libvirt (the daemon's session), the agent
  * with its link monitor, and a NetworkChanger wrapper that reconciles after each setupNetworks.
  *
- *   const ports = await startPorts({ ipr, config: () => store.running(), features, libvirtUri: opts.libvirtUri, log });
+ *   const ports = await startPorts({ ipr, config: () => store.running(), features, session, log });
  *   const changer = ports.wrap(await makeTransactions(env));
  *   ...
  *   await ports.stop();
@@ -11,6 +11,7 @@ import type { Logger } from 'pino';
 import type { NetworkChanger } from '../apply/types.js';
 import type { Iproute } from '../kernel/iproute.js';
 import type { KernelFeatures } from '../kernel/types.js';
+import type { LibvirtSession } from '../libvirt/session.js';
 import type { HostConfig } from '../model/types.js';
 import { PortAgent } from './agent.js';
 import { managedBridges, type ManagedBridge } from './policy.js';
@@ -20,8 +21,8 @@ export interface PortsOptions {
   ipr: Iproute;
   config: () => HostConfig;
   features: KernelFeatures;
-  /** libvirt URI or 'none' */
-  libvirtUri: string;
+  /** the daemon's libvirt connection (its owner starts and stops it) */
+  session: LibvirtSession;
   log: Logger;
 }
 
@@ -32,10 +33,10 @@ export interface Ports {
   stop(): Promise<void>;
 }
 
-/** Connects to libvirt (in the background if it is away), starts the monitor, runs the first pass. */
+/** Listens to libvirt's guests, starts the monitor, runs the first pass. */
 export async function startPorts(opts: PortsOptions): Promise<Ports> {
   const log = opts.log.child({ component: 'ports' });
-  const guests = new LibvirtGuestMacs({ uri: opts.libvirtUri, log });
+  const guests = new LibvirtGuestMacs({ session: opts.session, log });
   const agent = new PortAgent({ ipr: opts.ipr, config: opts.config, guestMacs: () => guests.macs(), features: opts.features, log });
   guests.onChange(() => agent.trigger('libvirt-guests'));
   await guests.start();

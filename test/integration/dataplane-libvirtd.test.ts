@@ -28,6 +28,7 @@ import { LibvirtConnection } from '../../src/libvirt/binding.js';
 import type { HostConfig, Network } from '../../src/model/types.js';
 import { PortAgent } from '../../src/ports/agent.js';
 import { LibvirtGuestMacs, domainInterfaces } from '../../src/ports/guests.js';
+import { LibvirtSession } from '../../src/libvirt/session.js';
 import { createNetns, deleteNetns } from '../helpers/netns.js';
 import { prepareVm } from '../vm/vm.js';
 import { pings, portFlags, until } from './dataplane-helpers.js';
@@ -53,6 +54,7 @@ let dir: string;
 let gwNs: string | undefined;
 const startedDaemons: string[] = [];
 let guests: LibvirtGuestMacs | undefined;
+let session: LibvirtSession | undefined;
 let agent: PortAgent | undefined;
 
 const virsh = (...args: string[]) => execa('virsh', ['-c', URI, ...args], { reject: false });
@@ -183,11 +185,13 @@ beforeAll(async () => {
     switch: 'legacy', bootproto: 'none', dhcpv6: false,
   };
   const config: HostConfig = { networks: { [BRIDGE]: net }, bonds: {} };
-  guests = new LibvirtGuestMacs({ uri: URI, log });
+  session = new LibvirtSession({ uri: URI, log });
+  guests = new LibvirtGuestMacs({ session, log });
   const g = guests;
   agent = new PortAgent({ ipr, config: () => config, guestMacs: () => g.macs(), features: await detectKernelFeatures(), log, periodMs: 0 });
   guests.onChange(() => agent?.trigger('libvirt-guests'));
   await guests.start();
+  await session.start();
   // before the guests: their taps are handled as they join, as in production
   await agent.start();
 
@@ -203,6 +207,7 @@ afterAll(async () => {
   for (const g of GUESTS) await virsh('destroy', g.name);
   await agent?.stop();
   await guests?.stop();
+  await session?.stop();
   await execa('ip', ['link', 'del', UPLINK], { reject: false });
   await execa('ip', ['link', 'del', BRIDGE], { reject: false });
   if (gwNs) await deleteNetns(gwNs);

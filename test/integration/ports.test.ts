@@ -4,12 +4,19 @@
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { pino } from 'pino';
-import { createIproute, type Iproute } from '../../src/kernel/iproute.js';
+import { createIproute, IprouteError, type Iproute } from '../../src/kernel/iproute.js';
 import { LinkMonitor, type LinkEvent } from '../../src/kernel/monitor.js';
 import { readKernelState } from '../../src/kernel/snapshot.js';
 import type { HostConfig, Network } from '../../src/model/types.js';
 import { PortAgent } from '../../src/ports/agent.js';
-import { createNetns, deleteNetns } from '../helpers/netns.js';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { Writable } from 'node:stream';
+import { ConnectivityTracker } from '../../src/apply/connectivity.js';
+import { makeTransactions } from '../../src/apply/factory.js';
+import { ConfigStore } from '../../src/store/config-store.js';
+import { createNetns, createNetnsHost, deleteNetns } from '../helpers/netns.js';
 
 const log = pino({ level: process.env.HNP_DEBUG ? 'debug' : 'silent' });
 const FEATURES = { bonding: false, vlan: false, vlanFiltering: false, portIsolation: true };
@@ -172,6 +179,143 @@ describe('PortAgent pause/resume', () => {
       await until('vnet9 isolated after resume', async () => ((await flags('vnet9'))?.isolated ? true : undefined));
     } finally {
       await agent.stop();
+    }
+  });
+});
+
+/**
+ * A change and the port agent wired as the daemon wires them (the transaction's watch pauses and
+ * resumes the agent), in a namespace of their own. `hold` picks the change's ip call that stops
+ * half way until release(); `fail` makes a call fail after it ran (to force a rollback).
+ */
+async function changeRig(opts: { hold: (args: readonly string[]) => boolean; fail?: (args: readonly string[]) => boolean }) {
+  const host = await createNetnsHost({ prefix: 'hnq-', nics: 2 });
+  const dir = mkdtempSync(join(tmpdir(), 'hnq-'));
+  // the agent's log, to wait for the lines that say a pass is held and has run
+  const lines: Record<string, unknown>[] = [];
+  const waiters = new Set<() => void>();
+  const sink = new Writable({
+    write(chunk: Buffer, _enc, done) {
+      for (const l of chunk.toString().split('\n').filter(Boolean)) lines.push(JSON.parse(l) as Record<string, unknown>);
+      for (const w of waiters) w();
+      done();
+    },
+  });
+  const logged = (pred: (l: Record<string, unknown>) => boolean) => new Promise<Record<string, unknown>>((resolve) => {
+    const check = () => {
+      const hit = lines.find(pred);
+      if (hit) {
+        waiters.delete(check);
+        resolve(hit);
+      }
+    };
+    waiters.add(check);
+    check();
+  });
+  const nsIpr = createIproute({ netns: host.ns });
+  // every command the agent runs, with whether the held call was running at the time
+  let holding = false;
+  const agentCalls: { args: string; held: boolean }[] = [];
+  const agentIpr = {
+    netns: host.ns,
+    ip: (args: readonly string[], o?: { input?: string }) => (agentCalls.push({ args: args.join(' '), held: holding }), nsIpr.ip(args, o)),
+    bridge: (args: readonly string[], o?: { input?: string }) => (agentCalls.push({ args: args.join(' '), held: holding }), nsIpr.bridge(args, o)),
+  };
+  let reachedHold: () => void = () => undefined;
+  const reached = new Promise<void>((r) => {
+    reachedHold = r;
+  });
+  let release: () => void = () => undefined;
+  const released = new Promise<void>((r) => {
+    release = r;
+  });
+  const txIpr = {
+    netns: host.ns,
+    ip: async (args: readonly string[], o?: { input?: string }) => {
+      if (!opts.hold(args)) {
+        const out = await nsIpr.ip(args, o);
+        if (opts.fail?.(args)) throw new IprouteError(['ip', ...args], 2, 'injected failure after the batch ran');
+        return out;
+      }
+      holding = true;
+      try {
+        reachedHold();
+        await released;
+        return await nsIpr.ip(args, o);
+      } finally {
+        holding = false;
+      }
+    },
+    bridge: (args: readonly string[], o?: { input?: string }) => nsIpr.bridge(args, o),
+  };
+  const store = await ConfigStore.open(join(dir, 'state'));
+  const agent = new PortAgent({
+    ipr: agentIpr, config: () => store.running(), guestMacs: async () => new Map(), features: FEATURES,
+    log: pino({ level: 'debug' }, sink), periodMs: 20,
+  });
+  const tx = await makeTransactions({
+    opts: { stateDir: join(dir, 'state'), fakeNics: ['veth_*'], resolvConf: join(dir, 'resolv.conf') },
+    log, ipr: txIpr, store, connectivity: new ConnectivityTracker(),
+    watch: { pause: () => agent.pause(), resume: () => void agent.resume() },
+  });
+  await agent.start();
+  return {
+    agent, tx, agentCalls, reached, release, logged, host,
+    setup: () => tx.setup(
+      { networks: { vmq: { nic: 'veth_0', portIsolation: true } }, bondings: {}, options: { connectivityCheck: false } },
+      { requestId: 1, peer: 'test', log },
+    ),
+    async cleanup() {
+      release();
+      await agent.stop();
+      await host.destroy();
+      rmSync(dir, { recursive: true, force: true });
+    },
+  };
+}
+
+const hasReason = (l: Record<string, unknown>, events: string[], reason: string) =>
+  events.includes(String(l.event)) && Array.isArray(l.reasons) && l.reasons.includes(reason);
+
+describe('the port agent and a change\'s kernel phases', () => {
+  it('a timer-triggered pass waits for the change\'s batch, then runs', async () => {
+    const rig = await changeRig({ hold: (args) => args.includes('-batch') && !args.includes('-force') });
+    try {
+      const setup = rig.setup();
+      await rig.reached;
+      const runsAtBatch = rig.agent.runs;
+      // the safety-net timer fires during the batch: its pass waits
+      await rig.logged((l) => hasReason(l, ['ports-held'], 'periodic'));
+      expect(rig.agent.runs).toBe(runsAtBatch);
+      rig.release();
+      await setup;
+      // after the change, a pass that includes the held timer request runs and puts the new bridge in policy
+      await rig.logged((l) => hasReason(l, ['ports-reconciled', 'ports-in-policy'], 'periodic'));
+      expect(rig.agent.runs).toBeGreaterThan(runsAtBatch);
+      expect(rig.agentCalls.filter((c) => c.held)).toEqual([]);
+      expect(rig.agentCalls.length).toBeGreaterThan(0);
+    } finally {
+      await rig.cleanup();
+    }
+  });
+
+  it('and waits for a rollback too', async () => {
+    const rig = await changeRig({
+      fail: (args) => args.includes('-batch') && !args.includes('-force'),
+      hold: (args) => args.includes('-batch') && args.includes('-force'),
+    });
+    try {
+      const setup = rig.setup().catch((e: unknown) => e);
+      await rig.reached;
+      await rig.logged((l) => hasReason(l, ['ports-held'], 'periodic'));
+      rig.release();
+      expect(await setup).toMatchObject({ message: expect.stringContaining('injected failure') });
+      await rig.logged((l) => hasReason(l, ['ports-reconciled', 'ports-in-policy'], 'resumed'));
+      expect(rig.agentCalls.filter((c) => c.held)).toEqual([]);
+      // rolled back: the bridge the change made is gone
+      expect(await rig.host.ip(['-j', 'link', 'show'])).not.toContain('"vmq"');
+    } finally {
+      await rig.cleanup();
     }
   });
 });

@@ -154,6 +154,22 @@ describe('LibvirtConnection on a private test:///file node', () => {
     expect(ifaces[0]?.getElementsByTagName('source')[0]?.getAttribute('network')).toBe('vdsm-hnlnet1');
   });
 
+  it('lists every running domain with its XML in one call', async () => {
+    const all = await conn.listActiveDomainsWithXml();
+    const vm = all.find((d) => d.name === VM.name);
+    expect(vm).toMatchObject({ name: VM.name, uuid: VM.uuid, active: true });
+    expect(vm?.xml).toBe(await conn.domainXml({ uuid: VM.uuid }));
+    expect(all.map((d) => d.name).sort()).toEqual((await conn.listActiveDomains()).map((d) => d.name).sort());
+  });
+
+  it('lists the networks of a name prefix with their XML in one call (the test driver gives the live XML for inactive)', async () => {
+    const owned = await conn.listNetworksWithXml('vdsm-', { inactive: true });
+    expect(owned.map((n) => n.name)).toEqual(['vdsm-hnlnet1']);
+    expect(owned[0]).toMatchObject({ uuid: '0f4c7b36-8a4e-4d9b-a1c1-3e5d7f9a0b11', persistent: true });
+    expect(owned[0]?.xml).toBe(await conn.networkXml('vdsm-hnlnet1'));
+    expect((await conn.listNetworksWithXml('')).map((n) => n.name).sort()).toEqual(['hnl-isolated', 'vdsm-hnlnet1']);
+  });
+
   it('rejects an unknown domain with NO_DOMAIN', async () => {
     const err = await conn.lookupDomainByName('hnl-nope').catch((e: unknown) => e);
     expect(err).toBeInstanceOf(LibvirtError);

@@ -17,7 +17,10 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { LibvirtConnection, LibvirtError, type LibvirtEvent } from '../../src/libvirt/binding.js';
 import { parseNetworkXml } from '../../src/libvirt/network-xml.js';
 import { LibvirtNetworkManager, buildNetworkXml } from '../../src/libvirt/networks.js';
+import { LibvirtSession } from '../../src/libvirt/session.js';
 import { lockLibvirtd } from '../helpers/libvirtd-lock.js';
+import { startTestDaemon, type TestDaemon } from '../helpers/daemon.js';
+import { createNetns, deleteNetns } from '../helpers/netns.js';
 
 // this file starts and stops the machine's libvirtd: never at the same time as another that does
 let unlockLibvirtd: (() => void) | undefined;
@@ -89,6 +92,7 @@ const vlanFilteringSupported = () => existsSync(`/sys/class/net/${bridge}/bridge
 
 describe('a real libvirtd', () => {
   let mgr: LibvirtNetworkManager;
+  let session: LibvirtSession;
   let watcher: LibvirtConnection;
   const events: LibvirtEvent[] = [];
 
@@ -109,14 +113,14 @@ describe('a real libvirtd', () => {
     await execa('ip', ['link', 'add', bridge, 'type', 'bridge']);
     watcher = await LibvirtConnection.open(URI);
     watcher.onEvent((e) => events.push(e));
-    mgr = new LibvirtNetworkManager({
-      uri: URI, log, vlanFiltering: vlanFilteringSupported(), backoff: { initialMs: 100, maxMs: 500 },
-    });
-    await mgr.start();
+    session = new LibvirtSession({ uri: URI, log, backoff: { initialMs: 100, maxMs: 500 } });
+    mgr = new LibvirtNetworkManager({ session, log, vlanFiltering: vlanFilteringSupported() });
+    await session.start();
   }, 60_000);
 
   afterAll(async () => {
     await mgr?.stop();
+    await session?.stop();
     await watcher?.close().catch(() => undefined);
     if (await reachable()) {
       await virsh('net-destroy', lvName);
@@ -196,4 +200,40 @@ describe('a real libvirtd', () => {
     const info = await virsh('net-info', lvName);
     expect(info.exitCode).not.toBe(0);
   }, 60_000);
+
+  it('hostnetd is one libvirtd client (virt-admin srv-clients-list), though two of its parts use libvirt', async () => {
+    // last in this file: the daemon's start-up sync owns every vdsm-* network (its config has none)
+    const ns = await createNetns('hnv-');
+    let daemon: TestDaemon | undefined;
+    try {
+      daemon = await startTestDaemon({ ns, args: ['--libvirt-uri', URI] });
+      await daemon.waitForLog((l) => l.msg === 'libvirt connected');
+      const clients = await clientPids();
+      expect(clients.filter((pid) => pid === daemon!.proc.pid)).toHaveLength(1);
+      // control: two more connections of this test process are counted as two more clients
+      const extra = [await LibvirtConnection.open(URI), await LibvirtConnection.open(URI)];
+      try {
+        const after = await clientPids();
+        expect(after.filter((pid) => pid === process.pid).length).toBe(clients.filter((pid) => pid === process.pid).length + 2);
+      } finally {
+        for (const c of extra) await c.close();
+      }
+    } finally {
+      await daemon?.cleanup();
+      await deleteNetns(ns);
+    }
+  }, 90_000);
 });
+
+/** The client process of every libvirtd client: virt-admin srv-clients-list, then client-info per id. */
+async function clientPids(): Promise<number[]> {
+  const list = await execa('virt-admin', ['srv-clients-list', 'libvirtd']);
+  const ids = String(list.stdout).split('\n').map((l) => /^\s*(\d+)\s+unix\b/.exec(l)?.[1]).filter((id): id is string => id !== undefined);
+  const pids: number[] = [];
+  for (const id of ids) {
+    const info = await execa('virt-admin', ['client-info', 'libvirtd', id], { reject: false });
+    const pid = /unix_process_id\s*:\s*(\d+)/.exec(String(info.stdout))?.[1];
+    if (pid !== undefined) pids.push(Number(pid));
+  }
+  return pids;
+}

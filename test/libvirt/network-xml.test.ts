@@ -1,3 +1,4 @@
+import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
 import { NetworkXmlError, parseNetworkXml, serializeNetworkXml } from '../../src/libvirt/network-xml.js';
 
@@ -50,7 +51,7 @@ describe('round trip', () => {
     expect(def).toMatchObject({ forward: { mode: 'bridge' }, bridge: { name: 'ovirtmgmt', macTableManager: 'libvirt' }, port: { isolated: true } });
     expect(def.bridge?.stp).toBeUndefined();
     expect(serializeNetworkXml(def)).toBe(
-      "<network>\n  <name>n</name>\n  <forward mode='bridge'/>\n  <bridge name='ovirtmgmt' macTableManager='libvirt'/>\n  <port isolated='yes'/>\n</network>\n",
+      '<network>\n  <name>n</name>\n  <forward mode="bridge"/>\n  <bridge name="ovirtmgmt" macTableManager="libvirt"/>\n  <port isolated="yes"/>\n</network>\n',
     );
   });
 
@@ -60,7 +61,38 @@ describe('round trip', () => {
     const out = serializeNetworkXml(parseNetworkXml(xml));
     expect(out).toContain(`<futureThing level="3"><inner>t</inner></futureThing>`);
     expect(out).toMatch(/<x:opt v="1"( xmlns:x="urn:x")?\/>/);
-    expect(out).toContain("xmlns:x='urn:x'");
+    expect(out).toContain('<network xmlns:x="urn:x">');
     expect(parseNetworkXml(out).extra).toHaveLength(2);
+  });
+});
+
+describe('the writer', () => {
+  it('escapes text and attribute values (xmldom, not string concatenation)', () => {
+    const def = parseNetworkXml(net(`<title>a &lt;b&gt; &amp; 'c'</title><description>x "y" &lt;/description&gt;</description>` +
+      `<forward mode='bridge'/><bridge name='b'/><portgroup name='p&amp;&quot;q'/>`));
+    expect(def.title).toBe("a <b> & 'c'");
+    const out = serializeNetworkXml(def);
+    expect(out).toContain('<title>a &lt;b&gt; &amp; \'c\'</title>');
+    expect(out).toContain('<portgroup name="p&amp;&quot;q"/>');
+    expect(parseNetworkXml(out)).toEqual(def);
+  });
+
+  it('indents nested elements and keeps verbatim metadata as read', () => {
+    const xml = net(`<metadata><app:info xmlns:app='urn:app'>  keep  <b>me</b></app:info></metadata>` +
+      `<ip address='192.0.2.1' prefix='24'><dhcp><range start='192.0.2.2' end='192.0.2.9'><lease expiry='1' unit='hours'/></range></dhcp></ip>`);
+    const out = serializeNetworkXml(parseNetworkXml(xml));
+    expect(out).toContain('\n  <ip address="192.0.2.1" prefix="24">\n    <dhcp>\n      <range start="192.0.2.2" end="192.0.2.9">\n        <lease expiry="1" unit="hours"/>\n      </range>\n    </dhcp>\n  </ip>\n');
+    expect(out).toContain('>  keep  <b>me</b></app:info>');
+  });
+});
+
+describe('the module header', () => {
+  it('its example parses to what it says', () => {
+    const src = readFileSync(new URL('../../src/libvirt/network-xml.ts', import.meta.url), 'utf8');
+    const example = /\* {3}(<network>[\s\S]*?<\/network>)/.exec(src)?.[1]?.replace(/\n \* {3}/g, '\n');
+    expect(example).toBeDefined();
+    expect(parseNetworkXml(example!)).toMatchObject({
+      name: 'vdsm-ovirtmgmt', forward: { mode: 'bridge' }, bridge: { name: 'ovirtmgmt', macTableManager: 'libvirt' }, port: { isolated: true }, ips: [],
+    });
   });
 });

@@ -1,11 +1,12 @@
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import pino from 'pino';
-import { LibvirtConnection, LibvirtError, LibvirtUnavailable, VirErr } from '../../src/libvirt/binding.js';
+import { LibvirtConnection, LibvirtError, LibvirtUnavailable, VirErr, type LibvirtEvent } from '../../src/libvirt/binding.js';
 import { parseNetworkXml } from '../../src/libvirt/network-xml.js';
 import {
   buildNetworkXml, desiredFromConfig, LibvirtApplyError, libvirtFailed, LibvirtNetworkManager, plan,
   type CurrentLibvirtNetwork, type DesiredLibvirtNetwork,
 } from '../../src/libvirt/networks.js';
+import { LibvirtSession } from '../../src/libvirt/session.js';
 import { makeTestNode } from './helpers/testdriver.js';
 
 const log = pino({ level: 'silent' });
@@ -84,6 +85,24 @@ describe('plan (pure)', () => {
     expect(plan([net], [cur], { vlanFiltering: false })).toEqual([]);
   });
 
+  it('compares only what hostnetd owns: foreign elements the strict parser refuses are no change', () => {
+    const net = desired('a', { portIsolation: true, macTableManager: 'libvirt' });
+    const ours = buildNetworkXml(net, vf, '0f4c7b36-8a4e-4d9b-a1c1-3e5d7f9a0b11');
+    // an admin's DNS records (refused by the strict parser for forward mode bridge), a newer libvirt's element
+    const foreign = ours.replace('</network>', `<dns><txt name='a' value='b'/></dns><futureThing x='1'/></network>`);
+    expect(() => parseNetworkXml(foreign)).toThrow();
+    expect(plan([net], [current(net, { xml: foreign })], vf)).toEqual([]);
+    // each owned part, changed, is a change
+    for (const [from, to] of [
+      ['mode="bridge"', 'mode="nat"'], ['name="a"', 'name="b"'], ['macTableManager="libvirt"', 'macTableManager="kernel"'], ['isolated="yes"', 'isolated="no"'],
+    ] as const) {
+      expect(foreign).toContain(from);
+      expect(plan([net], [current(net, { xml: foreign.replace(from, to) })], vf).map((st) => st.op)).toEqual(['destroy', 'define', 'start']);
+    }
+    // not a network document at all: redefined
+    expect(plan([net], [current(net, { xml: '<network' })], vf).map((st) => st.op)).toEqual(['destroy', 'define', 'start']);
+  });
+
   it('removes vdsm-* networks no longer desired and never touches other networks', () => {
     const gone = desired('old');
     const other: CurrentLibvirtNetwork = { ...current(gone), name: 'default' };
@@ -101,12 +120,14 @@ describe('plan (pure)', () => {
 describe('LibvirtNetworkManager against the test driver', () => {
   let node: ReturnType<typeof makeTestNode>;
   let mgr: LibvirtNetworkManager;
+  let session: LibvirtSession;
   let probe: LibvirtConnection;
   beforeAll(async () => {
     node = makeTestNode();
   });
   afterEach(async () => {
     await mgr?.stop();
+    await session?.stop();
     await probe?.close();
   });
   afterAll(() => node.cleanup());
@@ -118,8 +139,8 @@ describe('LibvirtNetworkManager against the test driver', () => {
     probe = await LibvirtConnection.open(node.uri);
     const shared = probe;
     failStart = undefined;
-    mgr = new LibvirtNetworkManager({
-      uri: node.uri, log, vlanFiltering: true,
+    session = new LibvirtSession({
+      uri: node.uri, log,
       connect: async () => {
         const view = Object.create(shared) as LibvirtConnection;
         return Object.assign(view, {
@@ -131,7 +152,8 @@ describe('LibvirtNetworkManager against the test driver', () => {
         });
       },
     });
-    await mgr.start();
+    mgr = new LibvirtNetworkManager({ session, log, vlanFiltering: true });
+    await session.start();
     return probe;
   }
 
@@ -173,6 +195,35 @@ describe('LibvirtNetworkManager against the test driver', () => {
     expect(await conn.networkXml('vdsm-hnlnet1')).toBe(xmlBefore);
   });
 
+  it('leaves a network with foreign XML alone: not restarted (same UUID, never inactive)', async () => {
+    const conn = await withShared();
+    const events: LibvirtEvent[] = [];
+    conn.onEvent((ev) => events.push(ev));
+    const want = [desired('hnlF', { portIsolation: true, macTableManager: 'libvirt' })];
+    // a network as hostnetd writes it, plus elements it does not own (libvirt keeps them; the strict parser refuses the <dns> records)
+    const xml = buildNetworkXml(want[0]!, vf).replace('</network>', "<dns><txt name='a' value='b'/></dns><bandwidth><inbound average='1000'/></bandwidth></network>");
+    expect(() => parseNetworkXml(xml)).toThrow();
+    await conn.defineNetwork(xml);
+    await conn.startNetwork('vdsm-hnlF');
+    await conn.setNetworkAutostart('vdsm-hnlF', true);
+    const before = await conn.lookupNetwork('vdsm-hnlF');
+    expect(before).toMatchObject({ active: true, autostart: true });
+    const r = await mgr.sync(want);
+    expect(r).toMatchObject({ applied: true });
+    expect(r.steps.filter((st) => st.network === 'vdsm-hnlF')).toEqual([]);
+    expect(await conn.lookupNetwork('vdsm-hnlF')).toEqual(before);
+    expect(await conn.networkXml('vdsm-hnlF')).toContain("<txt name='a' value='b'/>");
+    // events arrive in order: once a later network's 'defined' is seen, a stop of vdsm-hnlF would have been too
+    const sentinel = new Promise<void>((resolve) => conn.onEvent((ev) => {
+      if (ev.type === 'network-lifecycle' && ev.name === 'hnl-sentinel' && ev.event === 'defined') resolve();
+    }));
+    await conn.defineNetwork(`<network><name>hnl-sentinel</name><forward mode='bridge'/><bridge name='hnlsen'/></network>`);
+    await sentinel;
+    const mine = events.filter((ev) => ev.type === 'network-lifecycle' && ev.name === 'vdsm-hnlF').map((ev) => ev.type === 'network-lifecycle' && ev.event);
+    expect(mine).not.toContain('stopped');
+    expect(mine).not.toContain('undefined');
+  });
+
   it('rolls its own steps back when libvirt refuses one, and reports LIBVIRT failure', async () => {
     const conn = await withShared();
     failStart = 'vdsm-hnlbusy';
@@ -191,14 +242,17 @@ describe('LibvirtNetworkManager against the test driver', () => {
 
 describe('LibvirtNetworkManager while libvirt is away', () => {
   let mgr: LibvirtNetworkManager | undefined;
+  let session: LibvirtSession | undefined;
   afterEach(async () => {
     await mgr?.stop();
+    await session?.stop();
   });
 
   it('with uri none: disconnected, owes the networks as pending, never connects', async () => {
     let calls = 0;
-    mgr = new LibvirtNetworkManager({ uri: 'none', log, vlanFiltering: false, connect: async () => { calls++; throw new Error('no'); } });
-    await mgr.start();
+    session = new LibvirtSession({ uri: 'none', log, connect: async () => { calls++; throw new Error('no'); } });
+    mgr = new LibvirtNetworkManager({ session, log, vlanFiltering: false });
+    await session.start();
     const r = await mgr.sync([desired('n1')]);
     expect(r).toEqual({ applied: false, steps: [], undo: [] });
     expect(mgr.status()).toEqual({ uri: 'none', connected: false, networks: { n1: null }, pending: ['n1'] });
@@ -207,11 +261,12 @@ describe('LibvirtNetworkManager while libvirt is away', () => {
 
   it('with the addon missing: logs once and does not retry', async () => {
     let calls = 0;
-    mgr = new LibvirtNetworkManager({
-      uri: 'test:///default', log, vlanFiltering: false, backoff: { initialMs: 5, maxMs: 10 },
+    session = new LibvirtSession({
+      uri: 'test:///default', log, backoff: { initialMs: 5, maxMs: 10 },
       connect: async () => { calls++; throw new LibvirtUnavailable('not built'); },
     });
-    await mgr.start();
+    mgr = new LibvirtNetworkManager({ session, log, vlanFiltering: false });
+    await session.start();
     await new Promise((r) => setTimeout(r, 50));
     expect(calls).toBe(1);
     expect(mgr.status().connected).toBe(false);
@@ -222,8 +277,8 @@ describe('LibvirtNetworkManager while libvirt is away', () => {
     try {
       let attempts = 0;
       let real: LibvirtConnection | undefined;
-      mgr = new LibvirtNetworkManager({
-        uri: node.uri, log, vlanFiltering: true, backoff: { initialMs: 10, maxMs: 40 },
+      session = new LibvirtSession({
+        uri: node.uri, log, backoff: { initialMs: 10, maxMs: 40 },
         connect: async (uri) => {
           attempts++;
           if (attempts < 3) throw new LibvirtError(VirErr.NO_CONNECT, 7, 'libvirtd down');
@@ -231,7 +286,8 @@ describe('LibvirtNetworkManager while libvirt is away', () => {
           return real;
         },
       });
-      await mgr.start();
+      mgr = new LibvirtNetworkManager({ session, log, vlanFiltering: true });
+      await session.start();
       expect(mgr.status().connected).toBe(false);
       const r = await mgr.sync([desired('hnlnetP', { portIsolation: true })]);
       expect(r.applied).toBe(false);
@@ -245,6 +301,7 @@ describe('LibvirtNetworkManager while libvirt is away', () => {
       expect(await real!.findNetwork('vdsm-hnlnet1')).toBeNull();
     } finally {
       await mgr?.stop();
+      await session?.stop();
       node.cleanup();
     }
   });
