@@ -7,7 +7,8 @@ import { tmpdir } from 'node:os';
 import * as path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { cleanupStaleNetns, createNetnsHost, type NetnsHost } from '../helpers/netns.js';
-import { runCli, startTestDaemon, type TestDaemon } from '../helpers/daemon.js';
+import { spawn } from 'node:child_process';
+import { CLI_MAIN, runCli, startTestDaemon, type TestDaemon } from '../helpers/daemon.js';
 
 let host: NetnsHost;
 let daemon: TestDaemon;
@@ -148,5 +149,37 @@ describe('changing networks', () => {
     const ok = await ctl('setup', rm, '--no-check');
     expect(ok.code).toBe(0);
     expect(JSON.parse((await ctl('caps', '--json')).stdout).networks).toEqual({});
+  });
+});
+
+describe('events', () => {
+  it('prints |net|host_conn|no_id live when a managed NIC loses its carrier, and stops on Ctrl-C', async () => {
+    expect((await ctl('setup', '--net', 'evnet', '--nic', 'veth_0', '--bridgeless', '--no-check')).code).toBe(0);
+    const proc = spawn(process.execPath, [CLI_MAIN, '--socket', daemon.socket, 'events'], { stdio: ['ignore', 'pipe', 'pipe'] });
+    let stdout = '';
+    let stderr = '';
+    const until = (pred: () => boolean) =>
+      new Promise<void>((resolve, reject) => {
+        const check = () => {
+          if (pred()) resolve();
+        };
+        proc.stdout!.on('data', (d: Buffer) => { stdout += d; check(); });
+        proc.stderr!.on('data', (d: Buffer) => { stderr += d; check(); });
+        proc.once('exit', () => (pred() ? resolve() : reject(new Error(`hostnetctl events exited: ${stderr}`))));
+        check();
+      });
+    try {
+      await until(() => stderr.includes('waiting for events'));
+      await host.swIp(['link', 'set', 'sw_0', 'down']);
+      await until(() => stdout.includes('|net|host_conn|no_id'));
+      expect(stdout).toMatch(/^\d{4}-\d\d-\d\dT\S+Z {2}\|net\|host_conn\|no_id {2}a managed network's device changed/m);
+      const exited = new Promise<number | null>((r) => proc.once('exit', (code) => r(code)));
+      proc.kill('SIGINT');
+      expect(await exited).toBe(0);
+    } finally {
+      proc.kill('SIGKILL');
+      await host.swIp(['link', 'set', 'sw_0', 'up']);
+      expect((await ctl('setup', '--remove', 'evnet', '--no-check')).code).toBe(0);
+    }
   });
 });
