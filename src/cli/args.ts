@@ -58,8 +58,9 @@ const GLOBAL = {
   help: { type: 'boolean', short: 'h' },
 } as const;
 
-const NET_VALUE_FLAGS = ['nic', 'bond', 'vlan', 'ip', 'gateway', 'mtu', 'nameserver'] as const;
-const NET_BOOL_FLAGS = ['bridged', 'bridgeless', 'default-route', 'stp'] as const;
+const NET_VALUE_FLAGS = ['nic', 'bond', 'vlan', 'ip', 'gateway', 'mtu', 'nameserver', 'mac-table-manager', 'qos-out-ls', 'qos-out-ul', 'qos-out-rt'] as const;
+const NET_BOOL_FLAGS = ['bridged', 'bridgeless', 'default-route', 'stp', 'port-isolation'] as const;
+const BOND_VALUE_FLAGS = ['slaves', 'options', 'bond-hwaddr'] as const;
 
 const SETUP = {
   net: { type: 'string', multiple: true },
@@ -75,6 +76,16 @@ const SETUP = {
   bridgeless: { type: 'boolean', multiple: true },
   'default-route': { type: 'boolean', multiple: true },
   stp: { type: 'boolean', multiple: true },
+  'port-isolation': { type: 'boolean', multiple: true },
+  'mac-table-manager': { type: 'string', multiple: true },
+  'qos-out-ls': { type: 'string', multiple: true },
+  'qos-out-ul': { type: 'string', multiple: true },
+  'qos-out-rt': { type: 'string', multiple: true },
+  'bond-def': { type: 'string', multiple: true },
+  'remove-bond': { type: 'string', multiple: true },
+  slaves: { type: 'string', multiple: true },
+  options: { type: 'string', multiple: true },
+  'bond-hwaddr': { type: 'string', multiple: true },
   'no-confirm': { type: 'boolean' },
   'no-check': { type: 'boolean' },
   timeout: { type: 'string' },
@@ -167,41 +178,84 @@ function parseSetup(rest: string[], tokens: Token[], values: Record<string, unkn
   if (values.commit) options.commitOnSuccess = true;
   if (values['no-check']) options.connectivityCheck = false;
   const confirm = !values['no-confirm'] && !values['no-check'];
-  const networks = networksFromTokens(tokens);
+  const { networks, bondings } = entitiesFromTokens(tokens);
+  const named = Object.keys(networks).length + Object.keys(bondings).length;
   if (rest.length > 1) throw new UsageError('setup takes at most one FILE', 'setup');
   if (rest.length === 1) {
-    if (Object.keys(networks).length > 0) throw new UsageError('give a FILE or --net/--remove flags, not both', 'setup');
+    if (named > 0) throw new UsageError('give a FILE or --net/--remove/--bond-def/--remove-bond flags, not both', 'setup');
     return { cmd: 'setup', file: rest[0]!, options, confirm };
   }
-  if (Object.keys(networks).length === 0) throw new UsageError('setup needs a FILE or at least one --net NAME or --remove NAME', 'setup');
-  return { cmd: 'setup', request: { networks, bondings: {}, options }, options, confirm };
+  if (named === 0) throw new UsageError('setup needs a FILE or at least one --net, --remove, --bond-def or --remove-bond', 'setup');
+  return { cmd: 'setup', request: { networks, bondings, options }, options, confirm };
 }
 
-/** Networks from --net/--remove and the flags that follow each --net. */
-export function networksFromTokens(tokens: Token[]): Record<string, Record<string, unknown>> {
-  const networks: Record<string, Record<string, unknown>> = {};
-  let current: Record<string, unknown> | undefined;
+type Table = Record<string, Record<string, unknown>>;
+
+/** Networks from --net/--remove and the flags that follow each --net (the first element of entitiesFromTokens). */
+export function networksFromTokens(tokens: Token[]): Table {
+  return entitiesFromTokens(tokens).networks;
+}
+
+/**
+ * Networks and bonds from the flags, in order: --net NAME and --bond-def NAME start an entity
+ * that the flags after them describe; --remove NAME and --remove-bond NAME remove one. Names are
+ * the user's, so the tables have no prototype ('toString' is a valid network name).
+ */
+export function entitiesFromTokens(tokens: Token[]): { networks: Table; bondings: Table } {
+  const networks: Table = Object.create(null) as Table;
+  const bondings: Table = Object.create(null) as Table;
+  let current: { kind: 'net' | 'bond'; attrs: Record<string, unknown> } | undefined;
   let currentName = '';
+  let removal = '';
   for (const t of tokens) {
     if (t.kind !== 'option') continue;
     const value = t.value;
-    if (t.name === 'net' || t.name === 'remove') {
-      if (!value) throw new UsageError(`--${t.name} needs a network name`, 'setup');
-      if (value in networks) throw new UsageError(`network ${value} is named twice`, 'setup');
-      networks[value] = t.name === 'remove' ? { remove: true } : {};
-      current = t.name === 'net' ? networks[value] : undefined;
+    if (t.name === 'net' || t.name === 'remove' || t.name === 'bond-def' || t.name === 'remove-bond') {
+      const isBond = t.name === 'bond-def' || t.name === 'remove-bond';
+      const table = isBond ? bondings : networks;
+      if (!value) throw new UsageError(`--${t.name} needs a ${isBond ? 'bond' : 'network'} name`, 'setup');
+      if (Object.hasOwn(table, value)) throw new UsageError(`${isBond ? 'bond' : 'network'} ${value} is named twice`, 'setup');
+      const removing = t.name === 'remove' || t.name === 'remove-bond';
+      table[value] = removing ? { remove: true } : {};
+      current = removing ? undefined : { kind: isBond ? 'bond' : 'net', attrs: table[value]! };
       currentName = value;
+      removal = removing ? `--${t.name} ${value}` : '';
       continue;
     }
-    const isNetFlag = (NET_VALUE_FLAGS as readonly string[]).includes(t.name) || (NET_BOOL_FLAGS as readonly string[]).includes(t.name);
-    if (!isNetFlag) continue;
-    if (!current) {
-      const after = currentName ? ` (--remove ${currentName} takes no attributes)` : '';
-      throw new UsageError(`${t.rawName} must follow the --net NAME it describes${after}`, 'setup');
+    const forNet = (NET_VALUE_FLAGS as readonly string[]).includes(t.name) || (NET_BOOL_FLAGS as readonly string[]).includes(t.name);
+    const forBond = (BOND_VALUE_FLAGS as readonly string[]).includes(t.name);
+    if (!forNet && !forBond) continue;
+    if (!current || current.kind !== (forNet ? 'net' : 'bond')) {
+      const after = current === undefined && removal ? ` (${removal} takes no attributes)` : '';
+      throw new UsageError(`${t.rawName} must follow the ${forNet ? '--net' : '--bond-def'} NAME it describes${after}`, 'setup');
     }
-    applyNetFlag(current, t.name, value, currentName);
+    if (forNet) applyNetFlag(current.attrs, t.name, value, currentName);
+    else applyBondFlag(current.attrs, t.name, value!, currentName);
   }
-  return networks;
+  return { networks, bondings };
+}
+
+function applyBondFlag(bond: Record<string, unknown>, flag: string, value: string, name: string): void {
+  const key = flag === 'bond-hwaddr' ? 'hwaddr' : flag === 'slaves' ? 'nics' : 'options';
+  if (Object.hasOwn(bond, key)) throw new UsageError(`bond ${name}: --${flag} given twice`, 'setup');
+  bond[key] = flag === 'slaves' ? value.split(',').map((n) => n.trim()).filter((n) => n !== '') : value;
+}
+
+/**
+ * A host QoS curve: 'M2' (Mbps, the long-term rate) or 'm1=200,d=10,m2=100' as VDSM's
+ * {m1, d, m2}. Odd values are passed on so the daemon names the problem.
+ */
+function qosCurve(flag: string, spec: string): Record<string, unknown> {
+  if (/^\d+$/.test(spec)) return { m2: Number(spec) };
+  const curve: Record<string, unknown> = {};
+  for (const part of spec.split(',')) {
+    const [k, v, extra] = part.split('=');
+    if (!k || v === undefined || extra !== undefined || !['m1', 'd', 'm2'].includes(k)) {
+      throw new UsageError(`--${flag} ${spec}: expected M2 or m1=N,d=N,m2=N`, 'setup');
+    }
+    curve[k] = numeric(v);
+  }
+  return curve;
 }
 
 /** Numbers where the wire has numbers; anything odd is passed as given so the daemon names the problem. */
@@ -209,7 +263,7 @@ const numeric = (v: string): number | string => (/^\d+$/.test(v) ? Number(v) : v
 
 function applyNetFlag(net: Record<string, unknown>, flag: string, value: string | undefined, name: string): void {
   const once = (key: string, v: unknown) => {
-    if (key in net) throw new UsageError(`network ${name}: --${flag} given twice (or conflicts with another flag)`, 'setup');
+    if (Object.hasOwn(net, key)) throw new UsageError(`network ${name}: --${flag} given twice (or conflicts with another flag)`, 'setup');
     net[key] = v;
   };
   switch (flag) {
@@ -243,6 +297,19 @@ function applyNetFlag(net: Record<string, unknown>, flag: string, value: string 
       return once('defaultRoute', true);
     case 'stp':
       return once('stp', true);
+    case 'port-isolation':
+      return once('portIsolation', true);
+    case 'mac-table-manager':
+      return once('macTableManager', value);
+    case 'qos-out-ls':
+    case 'qos-out-ul':
+    case 'qos-out-rt': {
+      const curve = flag.slice('qos-out-'.length);
+      const qos = (net.hostQos ??= { out: {} }) as { out: Record<string, unknown> };
+      if (Object.hasOwn(qos.out, curve)) throw new UsageError(`network ${name}: --${flag} given twice`, 'setup');
+      qos.out[curve] = qosCurve(flag, value!);
+      return;
+    }
   }
 }
 

@@ -73,7 +73,8 @@ positional array, e.g.
   hostnetctl call Host.setupNetworks '{"networks": {"net1": {"nic": "veth_0"}}, "options": {"connectivityCheck": false}}'
 `,
   setup: `Usage: hostnetctl setup FILE|- [options]
-       hostnetctl setup --net NAME [network flags] [--net NAME ...] [--remove NAME ...] [options]
+       hostnetctl setup --net NAME [network flags] [--net NAME ...] [--remove NAME ...]
+                        [--bond-def NAME [bond flags] ...] [--remove-bond NAME ...] [options]
 
 Changes networks with Host.setupNetworks. FILE ('-' for stdin) holds
 {"networks": {...}, "bondings": {...}, "options": {...}} in VDSM's shapes. Each --net starts a
@@ -92,7 +93,19 @@ Network flags (after --net NAME):
   --default-route        this network holds the host's default route
   --nameserver ADDR      repeatable; only with --default-route
   --stp                  bridge STP on
+  --port-isolation       VM ports of the bridge cannot reach each other, only the uplink
+                         (fixed when the network is created)
+  --mac-table-manager M  kernel (default) or libvirt: the host owns the bridge's MAC table
+  --qos-out-ls CURVE     host QoS link share on the southbound device: M2 (Mbps) or
+  --qos-out-ul CURVE       m1=N,d=N,m2=N (VDSM's hostQos curves; ul and rt likewise)
+  --qos-out-rt CURVE
   --remove NAME          remove a network (repeatable)
+
+Bond flags (after --bond-def NAME):
+  --slaves NIC,NIC       its slave NICs (one is allowed)
+  --options 'K=V ...'    bonding options, e.g. 'mode=4 miimon=100' (mode by name or number)
+  --bond-hwaddr MAC      the bond's MAC address
+  --remove-bond NAME     remove a bond no network uses (repeatable)
 
 Options:
   --timeout SECONDS      connectivity check timeout (daemon default 4)
@@ -105,6 +118,10 @@ Examples:
   hostnetctl setup --net mgmt --nic veth_0 --ip 192.0.2.10/24 --gateway 192.0.2.1 --default-route
   hostnetctl setup --net vms --nic veth_1 --mtu 9000 --net storage --nic veth_2 --bridgeless --ip 198.51.100.5/24
   hostnetctl setup --remove vms
+  hostnetctl setup --bond-def bond0 --slaves eth1,eth2 --options 'mode=802.3ad miimon=100' \\
+                   --net vmnet --bond bond0 --vlan 100 --port-isolation --mac-table-manager libvirt
+  hostnetctl setup --net mgmt --nic eth0 --qos-out-ls 50 --qos-out-ul m2=1000
+  hostnetctl setup --remove vmnet --remove-bond bond0
   hostnetctl setup networks.json --commit
 `,
 };

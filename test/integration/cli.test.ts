@@ -152,6 +152,19 @@ describe('changing networks', () => {
   });
 });
 
+describe('hostnetd attributes from flags', () => {
+  it('--port-isolation and --mac-table-manager reach the daemon; a bond on a kernel without bonding is refused with its code', async () => {
+    const r = await ctl('setup', '--net', 'isonet', '--nic', 'veth_1', '--port-isolation', '--mac-table-manager', 'kernel', '--no-check');
+    expect(r.code).toBe(0);
+    const caps = JSON.parse((await ctl('caps', '--json')).stdout);
+    expect(caps.networks.isonet).toMatchObject({ portIsolation: true, macTableManager: 'kernel' });
+    const bad = await ctl('setup', '--bond-def', 'bond7', '--slaves', 'veth_9', '--no-check');
+    expect(bad.code).toBe(1);
+    expect(bad.stderr).toMatch(/error 23: .*veth_9/);
+    expect((await ctl('setup', '--remove', 'isonet', '--no-check')).code).toBe(0);
+  });
+});
+
 describe('events', () => {
   it('prints |net|host_conn|no_id live when a managed NIC loses its carrier, and stops on Ctrl-C', async () => {
     expect((await ctl('setup', '--net', 'evnet', '--nic', 'veth_0', '--bridgeless', '--no-check')).code).toBe(0);

@@ -36,6 +36,38 @@ describe('parseCli', () => {
     expect(() => parseCli(['call'])).toThrow(/needs a METHOD/);
   });
 
+  it('builds bonds and the hostnetd attributes from flags, with names that are Object.prototype members', () => {
+    const inv = parseCli([
+      'setup',
+      '--bond-def', 'bond0', '--slaves', 'eth1, eth2', '--options', 'mode=4 miimon=100', '--bond-hwaddr', '52:54:00:00:00:01',
+      '--net', 'toString', '--bond', 'bond0', '--vlan', '100', '--port-isolation', '--mac-table-manager', 'libvirt',
+      '--qos-out-ls', '50', '--qos-out-ul', 'm1=200,d=10,m2=100',
+      '--net', 'constructor', '--nic', 'eth3',
+      '--remove-bond', 'bond9', '--remove', '__proto__',
+      '--no-check',
+    ]);
+    const cmd = inv.command as { request: { networks: Record<string, unknown>; bondings: Record<string, unknown> } };
+    // JSON.parse makes "__proto__" an own key, as the wire does (an object literal would not)
+    expect(JSON.parse(JSON.stringify(cmd.request))).toEqual(JSON.parse(JSON.stringify({
+      networks: {
+        toString: { bonding: 'bond0', vlan: 100, portIsolation: true, macTableManager: 'libvirt', hostQos: { out: { ls: { m2: 50 }, ul: { m1: 200, d: 10, m2: 100 } } } },
+        constructor: { nic: 'eth3' },
+      },
+      bondings: { bond0: { nics: ['eth1', 'eth2'], options: 'mode=4 miimon=100', hwaddr: '52:54:00:00:00:01' }, bond9: { remove: true } },
+      options: { connectivityCheck: false },
+    }).replace('"constructor":{"nic":"eth3"}', '"constructor":{"nic":"eth3"},"__proto__":{"remove":true}')));
+    expect(Object.keys(cmd.request.networks)).toEqual(['toString', 'constructor', '__proto__']);
+  });
+
+  it('refuses bond flags outside a --bond-def, net flags after one, and odd QoS curves', () => {
+    expect(() => parseCli(['setup', '--net', 'n', '--slaves', 'a'])).toThrow(/--slaves must follow the --bond-def NAME/);
+    expect(() => parseCli(['setup', '--bond-def', 'b', '--nic', 'a'])).toThrow(/--nic must follow the --net NAME/);
+    expect(() => parseCli(['setup', '--remove-bond', 'b', '--options', 'mode=1'])).toThrow(/--remove-bond b takes no attributes/);
+    expect(() => parseCli(['setup', '--net', 'n', '--qos-out-ls', 'fast'])).toThrow(/expected M2 or m1=N,d=N,m2=N/);
+    expect(() => parseCli(['setup', '--bond-def', 'b', '--bond-def', 'b'])).toThrow(/bond b is named twice/);
+    expect(() => parseCli(['setup', '--net', 'toString', '--net', 'toString'])).toThrow(/network toString is named twice/);
+  });
+
   it('builds networks from flags, each --net starting a new one', () => {
     const inv = parseCli([
       'setup',
