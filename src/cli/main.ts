@@ -5,7 +5,7 @@
 import { readFile } from 'node:fs/promises';
 import type { SetupRequest } from '../model/types.js';
 import { parseCli, requestFromJson, UsageError, type Command, type TargetSpec } from './args.js';
-import { CliClient, ConnectionError, RpcError, type Target } from './client.js';
+import { ConnectionError, RpcClient, RpcError, type ClientTarget as Target } from '../rpc/client.js';
 import { formatCapabilities, formatStatistics } from './format.js';
 import { helpFor } from './usage.js';
 
@@ -71,7 +71,7 @@ function verbOf(c: Command): string {
 }
 
 async function resolveTarget(spec: TargetSpec): Promise<Target> {
-  if (spec.kind === 'unix') return { kind: 'unix', path: spec.path };
+  if (spec.kind === 'unix') return { url: `unix:${spec.path}` };
   const read = async (flag: string, file: string | undefined) => {
     if (file === undefined) return undefined;
     try {
@@ -85,14 +85,14 @@ async function resolveTarget(spec: TargetSpec): Promise<Target> {
   if (cert) tls.cert = cert;
   if (key) tls.key = key;
   if (ca) tls.ca = ca;
-  return { kind: 'url', url: spec.url, tls };
+  return { url: spec.url, tls };
 }
 
 /** Runs the command; prints tables itself in text mode and returns the raw result for --json. */
 async function run(command: Command, target: Target, json: boolean): Promise<unknown> {
   if (command.cmd === 'setup') return runSetup(command, target, json);
   if (command.cmd === 'events') return runEvents(target, json);
-  const client = await CliClient.open(target);
+  const client = await RpcClient.open(target);
   try {
     const started = performance.now();
     const result = await client.call(verbOf(command), command.cmd === 'call' ? command.params : undefined);
@@ -126,7 +126,7 @@ async function run(command: Command, target: Target, json: boolean): Promise<unk
 async function runSetup(command: Extract<Command, { cmd: 'setup' }>, target: Target, json: boolean): Promise<unknown> {
   const request = command.request ?? (await requestFromFile(command.file!, command.options));
   const check = request.options.connectivityCheck !== false;
-  const client = await CliClient.open(target);
+  const client = await RpcClient.open(target);
   const confirmer = command.confirm && check ? startConfirmer(target) : undefined;
   let result: unknown;
   try {
@@ -146,8 +146,10 @@ async function runSetup(command: Extract<Command, { cmd: 'setup' }>, target: Tar
 
 /** Prints the daemon's notifications as they come, until the connection ends or Ctrl-C. */
 async function runEvents(target: Target, json: boolean): Promise<undefined> {
-  const client = await CliClient.open(target);
-  client.onNotification((n) => {
+  const client = await RpcClient.open(target);
+  client.onUnmatched((msg) => {
+    const n = msg as { method?: unknown; params?: unknown };
+    if (typeof n.method !== 'string') return;
     if (json) return out(JSON.stringify({ jsonrpc: '2.0', method: n.method, params: n.params }));
     const p = (n.params ?? {}) as { notify_time?: unknown };
     const when = typeof p.notify_time === 'number' ? new Date(p.notify_time).toISOString() : new Date().toISOString();
@@ -158,8 +160,8 @@ async function runEvents(target: Target, json: boolean): Promise<undefined> {
   if (!json) process.stderr.write('hostnetctl: waiting for events (Ctrl-C to stop)\n');
   const stop = new Promise<void>((resolve) => process.once('SIGINT', () => resolve()));
   const why = await Promise.race([client.closed, stop]);
-  client.close();
-  if (why instanceof Error) throw why;
+  if (why) throw why.error;
+  await client.close();
   return undefined;
 }
 
@@ -187,11 +189,11 @@ async function readStdin(): Promise<string> {
 function startConfirmer(target: Target): { stop(): Promise<void> } {
   let stopped = false;
   let wake: () => void = () => undefined;
-  let conn: CliClient | undefined;
+  let conn: RpcClient | undefined;
   const loop = (async () => {
     while (!stopped) {
       try {
-        conn ??= await CliClient.open(target, 2000);
+        conn ??= await RpcClient.open(target, { timeoutMs: 2000 });
         await conn.call('Host.confirmConnectivity');
       } catch {
         conn?.close();

@@ -1,5 +1,6 @@
 /**
- * A small JSON-RPC 2.0 WebSocket client for tests: calls, batches and raw frames.
+ * The tests' JSON-RPC client: the project's one client (src/rpc/client.ts) plus what protocol
+ * tests need: raw frames, replies nobody waits for, the raw WebSocket.
  *
  *   const c = await RpcTestClient.connect({ socket: daemon.socket });
  *   const caps = await c.call('Host.getNetworkCapabilities');
@@ -7,18 +8,17 @@
  *   const reply = await c.sendRaw('{"jsonrpc":"2.0",');      // the next unmatched reply, parsed
  *   await c.close();
  *
- * Targets: { socket } for a unix socket; { url } for ws:// or wss://, optionally over
- * `socketPath` (a unix socket forwarded into a namespace, see forwardIntoNetns) with
- * { tls: { cert, key, ca } } PEM buffers for client certificates.
+ * Targets: { socket } for a unix socket; { url } for tcp://, tls://, ws:// or wss://, optionally
+ * over `socketPath` (a unix socket forwarded into a namespace, see forwardIntoNetns) with
+ * { tls: { cert, key, ca } } PEM buffers for client certificates; `protocol: 'stomp'` speaks
+ * STOMP as the engine does instead of WebSocket.
  */
-import { connect as netConnect } from 'node:net';
-import { resolve as resolvePath } from 'node:path';
-import { connect as tlsConnect, type ConnectionOptions } from 'node:tls';
 import { WebSocket } from 'ws';
+import { RpcClient, type ClientTarget } from '../../src/rpc/client.js';
 
 export type RpcTarget =
-  | { socket: string }
-  | { url: string; socketPath?: string; tls?: { cert?: Buffer; key?: Buffer; ca?: Buffer; servername?: string } };
+  | { socket: string; protocol?: 'ws' | 'stomp' }
+  | { url: string; socketPath?: string; tls?: { cert?: Buffer; key?: Buffer; ca?: Buffer; servername?: string }; protocol?: 'ws' | 'stomp' };
 
 export interface ConnectOptions {
   origin?: string;
@@ -41,51 +41,45 @@ export class RpcCallError extends Error {
 
 type Reply = { id?: unknown; result?: unknown; error?: { code: number; message: string; data?: unknown } };
 
+/** The project's one JSON-RPC client (src/rpc/client.ts), with what protocol tests need on top. */
 export class RpcTestClient {
-  private nextId = 1;
-  private pending = new Map<unknown, (r: Reply) => void>();
   private unmatched: unknown[] = [];
   private unmatchedWaiters: ((v: unknown) => void)[] = [];
   /** resolves with the close code and reason */
   readonly closed: Promise<{ code: number; reason: string }>;
 
-  private constructor(readonly ws: WebSocket) {
-    ws.on('message', (data) => this.onMessage(String(data)));
-    this.closed = new Promise((resolve) => ws.once('close', (code, reason) => resolve({ code, reason: reason.toString() })));
-    ws.on('error', () => undefined);
+  private constructor(private readonly client: RpcClient) {
+    client.onUnmatched((msg) => {
+      const w = this.unmatchedWaiters.shift();
+      if (w) w(msg);
+      else this.unmatched.push(msg);
+    });
+    this.closed = client.closed.then(({ code, reason }) => ({ code, reason }));
   }
 
-  static connect(target: RpcTarget, opts: ConnectOptions = {}): Promise<RpcTestClient> {
-    const wsOpts: Record<string, unknown> = {
-      handshakeTimeout: opts.timeoutMs ?? 20_000,
+  /** The raw WebSocket, for tests that must break the protocol on purpose. */
+  get ws(): WebSocket {
+    return this.client.underlying as WebSocket;
+  }
+
+  static async connect(target: RpcTarget, opts: ConnectOptions = {}): Promise<RpcTestClient> {
+    const t: ClientTarget = 'socket' in target ? { url: `unix:${target.socket}` } : { url: target.url };
+    if ('url' in target) {
+      if (target.socketPath) t.socketPath = target.socketPath;
+      if (target.tls) t.tls = target.tls;
+    }
+    if (target.protocol) t.protocol = target.protocol;
+    const client = await RpcClient.open(t, {
+      timeoutMs: opts.timeoutMs ?? 20_000,
       maxPayload: opts.maxPayload ?? 256 * 1024 * 1024,
       ...(opts.origin !== undefined ? { origin: opts.origin } : {}),
       ...(opts.headers ? { headers: opts.headers } : {}),
-    };
-    let address: string;
-    if ('socket' in target) {
-      address = `ws+unix://${resolvePath(target.socket)}:/`;
-    } else {
-      address = target.url;
-      if (target.tls) Object.assign(wsOpts, target.tls);
-      const socketPath = target.socketPath;
-      if (socketPath) {
-        // ws ignores socketPath for wss://; route the TCP (or TLS) stream through the unix socket
-        wsOpts.createConnection = (o: Record<string, unknown>) =>
-          address.startsWith('wss:')
-            ? tlsConnect({ ...(o as ConnectionOptions), path: socketPath, host: undefined, port: undefined } as ConnectionOptions)
-            : netConnect({ path: socketPath });
-      }
-    }
-    const ws = new WebSocket(address, wsOpts);
-    return new Promise((resolve, reject) => {
-      ws.once('open', () => resolve(new RpcTestClient(ws)));
-      ws.once('error', reject);
-      ws.once('unexpected-response', (_req, res) => {
-        reject(new Error(`upgrade refused: HTTP ${res.statusCode} ${res.statusMessage ?? ''}`.trim()));
-        ws.terminate();
-      });
+    }).catch((e: unknown) => {
+      // keep the old helper's wording for refused upgrades ("upgrade refused: HTTP 503 ...")
+      const m = /\(HTTP (\d+)\)/.exec((e as Error).message);
+      throw m ? new Error(`upgrade refused: HTTP ${m[1]}: ${(e as Error).message}`) : e;
     });
+    return new RpcTestClient(client);
   }
 
   /** Calls a method; resolves with its result, rejects with RpcCallError. */
@@ -104,33 +98,27 @@ export class RpcTestClient {
 
   /** The whole response object. */
   request(method: string, params?: unknown): Promise<Reply> {
-    const id = this.nextId++;
-    const frame: Record<string, unknown> = { jsonrpc: '2.0', id, method };
-    if (params !== undefined) frame.params = params;
-    const answer = new Promise<Reply>((resolve) => this.pending.set(id, resolve));
-    this.ws.send(JSON.stringify(frame));
-    return Promise.race([answer, this.closed.then(({ code }) => Promise.reject(new Error(`connection closed (${code}) before an answer to ${method}`)))]);
+    return this.client.request(method, params);
   }
 
   /** Sends any text as one frame; resolves with the next reply no call is waiting for. */
   sendRaw(text: string | Buffer): Promise<unknown> {
     const next = this.nextUnmatched();
-    this.ws.send(text);
+    this.client.sendRaw(text);
     return next;
   }
 
   /** Sends a frame and expects no answer within `ms` (notifications). */
   async sendExpectingSilence(text: string, ms = 300): Promise<boolean> {
     const next = this.nextUnmatched();
-    this.ws.send(text);
+    this.client.sendRaw(text);
     const silent = await Promise.race([next.then(() => false), new Promise<boolean>((r) => setTimeout(() => r(true), ms))]);
     return silent;
   }
 
   close(): Promise<void> {
-    if (this.ws.readyState === WebSocket.CLOSED) return Promise.resolve();
-    this.ws.close();
-    return this.closed.then(() => undefined);
+    if (this.client.underlying instanceof WebSocket && this.ws.readyState === WebSocket.CLOSED) return Promise.resolve();
+    return this.client.close();
   }
 
   /** Replies and notifications received that no call was waiting for, and not yet taken. */
@@ -146,22 +134,6 @@ export class RpcTestClient {
       new Promise((resolve) => this.unmatchedWaiters.push(resolve)),
       this.closed.then(({ code }) => Promise.reject(new Error(`connection closed (${code}) before a reply`))),
     ]);
-  }
-
-  private onMessage(text: string): void {
-    const msg = JSON.parse(text) as unknown;
-    if (!Array.isArray(msg) && typeof msg === 'object' && msg !== null) {
-      const id = (msg as Reply).id;
-      const waiter = this.pending.get(id);
-      if (waiter) {
-        this.pending.delete(id);
-        waiter(msg as Reply);
-        return;
-      }
-    }
-    const w = this.unmatchedWaiters.shift();
-    if (w) w(msg);
-    else this.unmatched.push(msg);
   }
 }
 

@@ -273,6 +273,17 @@ describe('STOMP on a tcp:// listener', () => {
     c.close();
   });
 
+  it("the project's own client speaks STOMP too: calls, VDSM errors, events on jms.queue.events", async () => {
+    const c = await RpcTestClient.connect({ url: `tcp://127.0.0.1:${port}`, protocol: 'stomp' });
+    expect(await c.call('Test.echo', { value: [1, 'two'] })).toEqual([1, 'two']);
+    expect(await c.callError('Nope.nope')).toMatchObject({ code: -32601 });
+    const note = { jsonrpc: '2.0', method: '|net|host_conn|no_id', params: { notify_time: 7 } };
+    // its SUBSCRIBE to jms.queue.events went out before its CONNECT was answered
+    expect(server.notify(JSON.stringify(note))).toBeGreaterThanOrEqual(1);
+    expect(await c.nextUnmatched()).toEqual(note);
+    await c.close();
+  });
+
   it('WebSocket and STOMP on the same port at once', async () => {
     const ws = await RpcTestClient.connect({ url: `ws://127.0.0.1:${port}/` });
     const st = await open();
