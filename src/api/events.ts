@@ -19,8 +19,12 @@ export interface NetworkEventsOptions {
   managed(): ReadonlySet<string>;
   /** at most one notification per this many ms (default 1000, as VDSM) */
   minIntervalMs?: number;
+  /** ms on the system's monotonic clock (notify_time is VDSM's monotonic time, not wall time) */
   now?: () => number;
 }
+
+/** CLOCK_MONOTONIC in ms, as VDSM's event_time(): comparable across processes on this host, immune to clock steps. */
+export const monotonicMs = (): number => Number(process.hrtime.bigint() / 1_000_000n);
 
 export class NetworkEvents {
   private lastSent = -Infinity;
@@ -30,7 +34,7 @@ export class NetworkEvents {
 
   constructor(private readonly o: NetworkEventsOptions) {
     this.minIntervalMs = o.minIntervalMs ?? 1000;
-    this.now = o.now ?? Date.now;
+    this.now = o.now ?? monotonicMs;
   }
 
   /** One line of `ip -o monitor link address`; a change of a managed device schedules a notification. */

@@ -151,8 +151,8 @@ async function runEvents(target: Target, json: boolean): Promise<undefined> {
     const n = msg as { method?: unknown; params?: unknown };
     if (typeof n.method !== 'string') return;
     if (json) return out(JSON.stringify({ jsonrpc: '2.0', method: n.method, params: n.params }));
-    const p = (n.params ?? {}) as { notify_time?: unknown };
-    const when = typeof p.notify_time === 'number' ? new Date(p.notify_time).toISOString() : new Date().toISOString();
+    // notify_time is monotonic (VDSM's event time): print when it arrived instead
+    const when = new Date().toISOString();
     const what = n.method === '|net|host_conn|no_id' ? "a managed network's device changed (the engine re-reads 'hostnetctl caps')" : JSON.stringify(n.params);
     out(`${when}  ${n.method}  ${what}`);
   });

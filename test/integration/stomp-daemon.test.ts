@@ -155,12 +155,13 @@ describe('the daemon over STOMP, as the engine drives it', () => {
     const ws = await RpcTestClient.connect({ socket: daemon.socket });
     expect(await ws.call('Host.subscribeEvents')).toBe(true);
     const seen = e.frames.length;
-    const downAt = Date.now();
+    const downAt = Number(process.hrtime.bigint() / 1_000_000n);
     await host.swIp(['link', 'set', 'sw_1', 'down']);
     const msg = await e.next((f) => f.command === 'MESSAGE' && f.headers.destination === 'jms.queue.events' && e.frames.indexOf(f) >= seen);
     expect(msg.headers.subscription).toBe('engine-events');
     const note = JSON.parse(msg.body) as { jsonrpc: string; method: string; params: { notify_time: number } };
     expect(note).toMatchObject({ jsonrpc: '2.0', method: '|net|host_conn|no_id', params: { notify_time: expect.any(Number) } });
+    // monotonic ms, as VDSM's event_time(): the same clock as process.hrtime on this host
     expect(note.params.notify_time).toBeGreaterThanOrEqual(downAt);
     expect(await ws.nextUnmatched()).toMatchObject({ method: '|net|host_conn|no_id' });
     await host.swIp(['link', 'set', 'sw_1', 'up']);
