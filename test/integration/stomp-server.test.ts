@@ -296,6 +296,22 @@ describe('STOMP on a tcp:// listener', () => {
     st.close();
   });
 
+  it('a client that does not read its answers stops being read, and is served again once it reads', async () => {
+    const c = await open();
+    await c.connect();
+    c.subscribe('jms.topic.vdsm_responses', 's');
+    c.socket.pause();
+    const value = 'v'.repeat(60 * 1024);
+    for (let i = 0; i < 400; i++) {
+      c.send('SEND', { destination: 'jms.topic.vdsm_requests' }, JSON.stringify({ jsonrpc: '2.0', id: `big${i}`, method: 'Test.echo', params: { value } }));
+    }
+    await logged((r) => r.msg.includes('does not read its answers'));
+    c.socket.resume();
+    await c.next((f) => f.command === 'MESSAGE' && f.body.includes('"big399"'), 60_000);
+    expect(c.frames.filter((f) => f.command === 'MESSAGE')).toHaveLength(400);
+    c.close();
+  });
+
   it('counts requests, not frames: a batch runs at most maxInFlight at once', async () => {
     const c = await open();
     await c.connect();

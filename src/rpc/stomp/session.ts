@@ -34,6 +34,8 @@ export interface StompSessionOptions {
 
 /** Heart-beats under a second are raised to one, as VDSM does. */
 const MIN_HEARTBEAT_MS = 1000;
+/** Answers queued for a client that does not read them: past this, we stop reading its requests. */
+const MAX_UNSENT_BYTES = 16 * 1024 * 1024;
 
 export class StompSession implements Subscriber {
   readonly connId: number;
@@ -47,13 +49,16 @@ export class StompSession implements Subscriber {
   private lastSent = Date.now();
   private lastHeard = Date.now();
   private heartbeatTimer: NodeJS.Timeout | undefined;
+  /** why reading is paused: requests waiting for a turn, or answers the client does not read */
+  private readonly holds = new Set<'backlog' | 'unsent'>();
 
   constructor(private readonly o: StompSessionOptions) {
     this.connId = o.from.connId;
     this.parser = new FrameParser(o.maxFrameBytes);
-    this.limiter = new RequestLimiter(o.maxInFlight, (backlogged) => (backlogged ? o.socket.pause() : o.socket.resume()));
+    this.limiter = new RequestLimiter(o.maxInFlight, (backlogged) => this.hold('backlog', backlogged));
     o.socket.on('data', (chunk: Buffer) => this.receive(chunk));
     o.socket.on('close', () => this.onClose());
+    o.socket.on('drain', () => this.hold('unsent', false));
   }
 
   /** Bytes read before the protocol was known. */
@@ -65,7 +70,18 @@ export class StompSession implements Subscriber {
     if (this.closed || this.o.socket.destroyed) return false;
     this.o.socket.write(frame);
     this.lastSent = Date.now();
+    if (this.o.socket.writableLength > MAX_UNSENT_BYTES && !this.holds.has('unsent')) {
+      this.o.log.warn({ unsentBytes: this.o.socket.writableLength }, 'client does not read its answers; its requests wait until it does');
+      this.hold('unsent', true);
+    }
     return true;
+  }
+
+  private hold(why: 'backlog' | 'unsent', on: boolean): void {
+    if (on) this.holds.add(why);
+    else this.holds.delete(why);
+    if (this.holds.size > 0) this.o.socket.pause();
+    else this.o.socket.resume();
   }
 
   private receive(chunk: Buffer): void {
