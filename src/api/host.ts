@@ -148,13 +148,3 @@ export class HostApi {
     };
   }
 }
-
-/** Until the transaction engine is wired in: every change answers 21 "not supported yet". */
-export class NotSupportedChanger implements NetworkChanger {
-  async setup(): Promise<void> {
-    throw new HostnetError(ErrorCode.BAD_PARAMS, 'Host.setupNetworks is not supported yet by this hostnetd');
-  }
-  async setSafe(): Promise<void> {
-    throw new HostnetError(ErrorCode.BAD_PARAMS, 'Host.setSafeNetworkConfig is not supported yet by this hostnetd');
-  }
-}

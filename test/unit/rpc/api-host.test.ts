@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { pino } from 'pino';
-import { HostApi, NotSupportedChanger, type HostApiDeps } from '../../../src/api/host.js';
+import { HostApi, type HostApiDeps } from '../../../src/api/host.js';
 import { hostMethods } from '../../../src/api/methods.js';
 import { ConnectivityTracker } from '../../../src/apply/connectivity.js';
 import type { NetworkChanger } from '../../../src/apply/types.js';
@@ -82,10 +82,6 @@ describe('HostApi', () => {
     // VDSM's status map: the engine reads setupNetworks' result as one
     expect(JSON.parse(answer!)).toEqual({ jsonrpc: '2.0', id: 1, result: { code: 0, message: 'Done' } });
     expect(f.setups).toEqual([{ networks: { n: { nic: 'veth_0' } }, bondings: {}, options: {} }]);
-  });
-
-  it('the stand-in changer answers 21 not supported yet', async () => {
-    await expect(new NotSupportedChanger().setup()).rejects.toMatchObject({ code: 21, message: expect.stringMatching(/not supported yet/) });
   });
 
   it('statistics come from their own fresh read of the counters, not the capabilities view', async () => {
