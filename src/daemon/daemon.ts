@@ -18,7 +18,7 @@ import { desiredFromConfig, LibvirtNetworkManager } from '../libvirt/networks.js
 import { LibvirtSession } from '../libvirt/session.js';
 import type { NetworkMirror } from '../apply/types.js';
 import { readHostFacts } from '../api/host-facts.js';
-import { hostMethods } from '../api/methods.js';
+import { hostMethods } from '../rpc/host-methods.js';
 import { readNameservers } from '../api/resolv.js';
 import { detectKernelFeatures } from '../kernel/features.js';
 import { createIproute, type Iproute } from '../kernel/iproute.js';

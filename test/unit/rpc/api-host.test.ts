@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { pino } from 'pino';
 import { HostApi, type HostApiDeps } from '../../../src/api/host.js';
-import { hostMethods } from '../../../src/api/methods.js';
+import { hostMethods } from '../../../src/rpc/host-methods.js';
 import { ConnectivityTracker } from '../../../src/apply/connectivity.js';
 import type { NetworkChanger } from '../../../src/apply/types.js';
 import type { KernelState } from '../../../src/kernel/types.js';

@@ -3,8 +3,8 @@
  * (so positional arrays work) with their top-level JSON shape, and the HostApi method serving it.
  */
 import type { SetupRequest } from '../model/types.js';
-import { anObject, anObjectOfObjects, type MethodTable } from '../rpc/methods.js';
-import type { HostApi } from './host.js';
+import { anObject, anObjectOfObjects, type MethodTable } from './methods.js';
+import type { HostApi } from '../api/host.js';
 
 /** Reads are quick; this bounds a wedged `ip` dump, not normal work. */
 const READ_TIMEOUT_MS = 60_000;
