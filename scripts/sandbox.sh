@@ -95,6 +95,17 @@ gateway ${GW4%/*} / ${GW6%/*} in $SW). In another terminal, as root:
   $ctl persist
   $ctl setup --remove vms
   $ctl call Host.getNetworkCapabilities
+  $ctl events                               # |net|host_conn|no_id when a managed NIC changes
+
+The engine's protocol (JSON-RPC in STOMP 1.2 frames) is served on the same socket and on
+tcp://127.0.0.1:54321 inside the namespace, for example with Debian's python3-stomp:
+
+  ip netns exec $NS /usr/bin/python3 -c 'import stomp, time
+c = stomp.Connection12([("127.0.0.1", 54321)])
+c.set_listener("", type("L", (stomp.ConnectionListener,), {"on_message": lambda s, f: print(f.body)})())
+c.connect(wait=True); c.subscribe("r", "1")
+c.send("jms.topic.vdsm_requests", "{\\"jsonrpc\\":\\"2.0\\",\\"id\\":1,\\"method\\":\\"Host.ping2\\"}", headers={"reply-to": "r"})
+time.sleep(1)'
 
   ip -n $NS -br addr                        # what the kernel has
   ip netns exec $NS ping -c1 192.0.2.1      # reach the gateway through the mgmt bridge
@@ -121,6 +132,7 @@ cmd_up() {
     --state-dir "$BOX/state" \
     --run-dir "$BOX/run" \
     --listen "unix:$SOCKET" \
+    --listen tcp://127.0.0.1:54321 \
     --resolv-conf "$BOX/resolv.conf" \
     --libvirt-uri none \
     --fake-nics 'veth_*,dummy_*' \
