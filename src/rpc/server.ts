@@ -80,6 +80,20 @@ interface WsConnection {
   alive: boolean;
   limiter: RequestLimiter;
   subscribed: boolean;
+  /** answer bytes handed to the socket and not yet written out */
+  unsent: number;
+  /** why reading is paused: requests waiting for a turn, or answers the client does not read */
+  holds: Set<'backlog' | 'unsent'>;
+}
+
+/** Answers queued for a client that does not read them: past this, we stop reading its requests. */
+const MAX_UNSENT_BYTES = 16 * 1024 * 1024;
+
+function hold(conn: WsConnection, why: 'backlog' | 'unsent', on: boolean): void {
+  if (on) conn.holds.add(why);
+  else conn.holds.delete(why);
+  if (conn.holds.size > 0) conn.ws.pause();
+  else conn.ws.resume();
 }
 
 interface Bound {
@@ -303,8 +317,10 @@ export class RpcServer {
       ws,
       from: this.peerFor(a, 'ws'),
       alive: true,
-      limiter: new RequestLimiter(this.opts.maxInFlight, (backlogged) => (backlogged ? ws.pause() : ws.resume())),
+      limiter: new RequestLimiter(this.opts.maxInFlight, (backlogged) => hold(conn, 'backlog', backlogged)),
       subscribed: false,
+      unsent: 0,
+      holds: new Set(),
     };
     conn.from.events = {
       subscribe: () => {
@@ -344,9 +360,17 @@ export class RpcServer {
       log.info('client left before its answer; dropped');
       return;
     }
+    const bytes = Buffer.byteLength(answer);
+    conn.unsent += bytes;
     conn.ws.send(answer, (err) => {
       if (err) log.warn({ err: err.message }, 'sending an answer failed');
+      conn.unsent -= bytes;
+      if (conn.unsent <= MAX_UNSENT_BYTES / 2 && conn.holds.has('unsent')) hold(conn, 'unsent', false);
     });
+    if (conn.unsent > MAX_UNSENT_BYTES && !conn.holds.has('unsent')) {
+      log.warn({ unsentBytes: conn.unsent }, 'client does not read its answers; its requests wait until it does');
+      hold(conn, 'unsent', true);
+    }
   }
 
   private peerFor(a: Accepted, transport: Peer['transport']): Peer {

@@ -312,6 +312,18 @@ describe('STOMP on a tcp:// listener', () => {
     c.close();
   });
 
+  it('the same over WebSocket: a client that does not read its answers stops being read until it does', async () => {
+    const c = await RpcTestClient.connect({ url: `ws://127.0.0.1:${port}/` });
+    const raw = (c.ws as unknown as { _socket: import('node:net').Socket })._socket;
+    raw.pause();
+    const value = 'w'.repeat(60 * 1024);
+    const answers = Array.from({ length: 400 }, () => c.call('Test.echo', { value }));
+    await logged((r) => r.msg.includes('does not read its answers') && r.transport === 'ws');
+    raw.resume();
+    expect((await Promise.all(answers)).every((a) => a === value)).toBe(true);
+    await c.close();
+  });
+
   it('counts requests, not frames: a batch runs at most maxInFlight at once', async () => {
     const c = await open();
     await c.connect();
