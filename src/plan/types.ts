@@ -19,6 +19,12 @@ export interface DesiredLink {
   bridge?: { stp: boolean; opts: Record<string, string> };
   vlan?: { base: string; id: number };
   bond?: { options: Record<string, string>; hwaddr?: string };
+  /**
+   * MAC a bridge or vlan device gets when it is created (a rollback re-creating a device gives it
+   * its old MAC, so its IPv6 link-local address and the neighbours' entries stay valid). Not
+   * enforced on a device that exists. Bonds carry theirs in `bond.hwaddr`.
+   */
+  hwaddr?: string;
 }
 
 export interface DesiredRoute {
