@@ -115,14 +115,15 @@ export class Transactions implements NetworkChanger {
     }
 
     const touched = touchedDevices(ops, before);
-    const sysctls = await this.ipv6AutoconfChanges(desired, before);
+    const sysctls = await this.sysctlsBefore(desired, before, touched);
     const resolv = await this.resolverChange(desired, running);
     const entry: JournalEntry = {
       version: 1, id: newJournalId(), startedAt: new Date().toISOString(), phase: 'applying',
       before: {
         config: running, kernel: sliceState(before, touched),
-        ...(sysctls.old.length ? { sysctls: sysctls.old } : {}),
+        ...(sysctls.length ? { sysctls } : {}),
         ...(resolv ? { resolvConf: { path: resolv.path, text: resolv.old } } : {}),
+        ...(options.commitOnSuccess ? { safe: this.deps.store.safe() } : {}),
       },
       desired, touched,
     };
@@ -147,7 +148,7 @@ export class Transactions implements NetworkChanger {
           lap('verifyMs');
         });
       }
-      await this.writeIpv6Autoconf(desired, before, undo);
+      await this.writeIpv6Autoconf(desired, before);
       lap('sysctlMs');
       if (this.deps.mirror) {
         const mirrored = await this.deps.mirror.sync(desired);
@@ -168,7 +169,8 @@ export class Transactions implements NetworkChanger {
         await step.run().catch((e: unknown) => log.error({ event: 'undo-failed', step: step.what, err: errText(e) }, `could not undo the ${step.what} step`));
       }
       if (ops.length > 0) await this.quiet(() => this.rollback(entry.before.kernel, touched, log, err));
-      await this.settle(running, log);
+      await restoreSysctls(entry.before.sysctls).catch((e: unknown) => log.error({ event: 'undo-failed', step: 'sysctl', err: errText(e) }, 'could not restore IPv6 sysctls'));
+      await this.settle(entry, log);
       throw err;
     }
     log.info({ event: 'applied', ops: ops.length, ms: Math.round(performance.now() - started), ...timings }, 'change applied');
@@ -185,17 +187,19 @@ export class Transactions implements NetworkChanger {
     if (!entry) return false;
     log.warn({ event: 'recover', id: entry.id, phase: entry.phase, startedAt: entry.startedAt }, 'rolling back an unfinished change');
     await this.rollback(entry.before.kernel, entry.touched, log);
-    const sysctls = new Map((entry.before.sysctls ?? []).map((s) => [s.dev, { autoconf: s.autoconf, acceptRa: s.acceptRa }] as const));
-    const present = await readIpv6Autoconf([...sysctls.keys()]);
-    await writeIpv6Autoconf(new Map([...sysctls].filter(([dev]) => present.has(dev))));
+    await restoreSysctls(entry.before.sysctls);
     const resolv = entry.before.resolvConf;
     if (resolv) await restoreFile(resolv.path, resolv.text);
-    if (!sameConfig(this.deps.store.running(), entry.before.config)) {
-      await this.deps.store.commitRunning(entry.before.config);
-    }
+    await this.restoreConfigs(entry);
     await this.deps.journal.clear();
     log.info({ event: 'recovered', id: entry.id }, 'unfinished change rolled back');
     return true;
+  }
+
+  /** The running (and, for a change that was to make itself safe, the safe) config as the journal recorded them; writes only what differs. */
+  private async restoreConfigs(entry: JournalEntry): Promise<void> {
+    await this.deps.store.commitRunning(entry.before.config);
+    if (entry.before.safe) await this.deps.store.restoreSafe(entry.before.safe);
   }
 
   /**
@@ -204,9 +208,9 @@ export class Transactions implements NetworkChanger {
    * fails, the journal stays and the next change or start settles it; the client still gets the
    * error that failed the change.
    */
-  private async settle(running: HostConfig, log: Logger): Promise<void> {
+  private async settle(entry: JournalEntry, log: Logger): Promise<void> {
     try {
-      if (!sameConfig(this.deps.store.running(), running)) await this.deps.store.commitRunning(running);
+      await this.restoreConfigs(entry);
       await this.deps.journal.clear();
     } catch (e) {
       log.error({ event: 'settle-failed', err: errText(e) }, 'could not settle the failed change; the journal stays for the next start');
@@ -224,16 +228,15 @@ export class Transactions implements NetworkChanger {
   }
 
   /**
-   * ipv6autoconf on each network's IP device (accept_ra and autoconf sysctls). Read before the
-   * journal: the old values of devices that exist already are journaled, so a crash restores them
-   * (devices the change creates are deleted by the rollback anyway). Skipped when the transaction
-   * drives a namespace from outside (tests of the planner), where /proc/sys is not its own.
+   * The IPv6 sysctls (accept_ra, autoconf) a failed change must put back, read before the journal:
+   * those of every device the change touches or sets them on, that exists now. A device the
+   * rollback re-creates gets them back too (the kernel would give it the defaults). Skipped when the
+   * transaction drives a namespace from outside (tests of the planner), where /proc/sys is not its own.
    */
-  private async ipv6AutoconfChanges(desired: HostConfig, before: KernelState) {
-    const want = this.autoconfWanted(desired, before);
-    const current = await readIpv6Autoconf([...want.keys()].filter((dev) => dev in before.links));
-    const old = [...current].filter(([dev, cur]) => differs(cur, want.get(dev)!)).map(([dev, cur]) => ({ dev, ...cur }));
-    return { want, old };
+  private async sysctlsBefore(desired: HostConfig, before: KernelState, touched: readonly string[]): Promise<JournalSysctl[]> {
+    if (this.deps.ipr.netns !== undefined) return [];
+    const devs = new Set([...touched, ...this.autoconfWanted(desired, before).keys()].filter((d) => d in before.links));
+    return [...(await readIpv6Autoconf([...devs]))].map(([dev, v]) => ({ dev, ...v }));
   }
 
   private autoconfWanted(desired: HostConfig, before: KernelState): Map<string, Ipv6Autoconf> {
@@ -241,14 +244,12 @@ export class Transactions implements NetworkChanger {
     return new Map(usableNetworks(desired, (d) => d in before.links).map((n) => [networkDevices(n).top, autoconfValues(n.ipv6.autoconf)] as const));
   }
 
-  /** Write the sysctls that differ now (after the batch: new devices exist). The undo is registered before the first write. */
-  private async writeIpv6Autoconf(desired: HostConfig, before: KernelState, undo: { what: string; run: () => Promise<void> }[]): Promise<void> {
+  /** Write the sysctls that differ now (after the batch: new devices exist). A failure puts back the journaled ones. */
+  private async writeIpv6Autoconf(desired: HostConfig, before: KernelState): Promise<void> {
     const want = this.autoconfWanted(desired, before);
     const current = await readIpv6Autoconf([...want.keys()]);
     const changes = new Map([...want].filter(([dev, v]) => current.has(dev) && differs(current.get(dev)!, v)));
     if (changes.size === 0) return;
-    const old = new Map([...changes.keys()].map((dev) => [dev, current.get(dev)!] as const));
-    undo.push({ what: 'sysctl', run: () => writeIpv6Autoconf(old) });
     try {
       await writeIpv6Autoconf(changes);
     } catch (e) {
@@ -347,6 +348,15 @@ async function restoreFile(file: string, text: string | null): Promise<void> {
   if (text === null) await unlinkDurable(file);
   else await writeFileAtomic(file, text, { mode: 0o644 });
 }
+
+/** Put the journaled sysctls back where they differ, on the devices that exist. */
+async function restoreSysctls(saved: readonly JournalSysctl[] = []): Promise<void> {
+  const now = await readIpv6Autoconf(saved.map((s) => s.dev));
+  const back = saved.filter((s) => now.has(s.dev) && differs(now.get(s.dev)!, s));
+  await writeIpv6Autoconf(new Map(back.map((s) => [s.dev, { autoconf: s.autoconf, acceptRa: s.acceptRa }] as const)));
+}
+
+type JournalSysctl = NonNullable<JournalEntry['before']['sysctls']>[number];
 
 const differs = (a: Ipv6Autoconf, b: Ipv6Autoconf) => a.autoconf !== b.autoconf || a.acceptRa !== b.acceptRa;
 

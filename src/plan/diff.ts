@@ -125,6 +125,7 @@ function update(want: DesiredLink, cur: KernelLink, ctx: LinkContext): void {
     if (edit && Object.keys(edit.set).length) push(P.bond, { op: 'set-bond', dev, options: edit.set });
   }
   if (want.bond?.hwaddr && cur.address !== want.bond.hwaddr) push(P.bond, { op: 'hwaddr', dev, hwaddr: want.bond.hwaddr });
+  if (want.hwaddr && cur.address !== want.hwaddr) push(want.kind === 'vlan' ? P.addVlan : P.bridge, { op: 'hwaddr', dev, hwaddr: want.hwaddr });
   const leavesKeptBond = leavesBondThatStays(want, cur, ctx.want);
   if (want.master !== undefined && (cur.master ?? null) !== want.master) {
     if (want.master === null) push(leavesKeptBond ? P.release : P.detach, { op: 'master', dev, master: null });

@@ -20,9 +20,9 @@ export interface DesiredLink {
   vlan?: { base: string; id: number };
   bond?: { options: Record<string, string>; hwaddr?: string };
   /**
-   * MAC a bridge or vlan device gets when it is created (a rollback re-creating a device gives it
-   * its old MAC, so its IPv6 link-local address and the neighbours' entries stay valid). Not
-   * enforced on a device that exists. Bonds carry theirs in `bond.hwaddr`.
+   * MAC of a bridge or vlan device: only a rollback sets it, so that a device it re-creates (or
+   * whose MAC followed a port that left) gets its old MAC back, and with it its IPv6 link-local
+   * address and the neighbours' entries upstream. Bonds carry theirs in `bond.hwaddr`.
    */
   hwaddr?: string;
 }

@@ -40,6 +40,8 @@ export interface JournalEntry {
     sysctls?: { dev: string; autoconf: string; acceptRa: string }[];
     /** the resolver file the change rewrites and its old text (null: there was none) */
     resolvConf?: { path: string; text: string | null };
+    /** the safe config, when the change was to make itself safe (commitOnSuccess) */
+    safe?: HostConfig;
   };
   desired: HostConfig;
   /** device names the transaction may create, change or delete */

@@ -126,8 +126,10 @@ describe('planner', () => {
     }
     // set before the bridge takes its port: an explicit MAC does not follow the ports
     expect(macOf('net')).toBeLessThan(ops.findIndex((o) => o.op === 'master' && o.dev === 'bond0.7'));
-    // a device that still exists is not given a MAC: only re-creations are
+    // a device that still has its MAC is left alone; one whose MAC moved gets it back
     const kept = state([...Object.values(before.links)]);
     expect(opsOf(diff(rollbackTarget(before, kept, ['iso', 'net']), kept), 'hwaddr')).toEqual([]);
+    const moved = state([...Object.values(before.links).map((l) => (l.name === 'net' ? { ...l, address: '02:00:00:00:00:99' } : l))]);
+    expect(opsOf(diff(rollbackTarget(before, moved, ['iso', 'net']), moved), 'hwaddr')).toEqual([{ op: 'hwaddr', dev: 'net', hwaddr: '02:00:00:00:0c:01' }]);
   });
 });
