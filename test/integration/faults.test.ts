@@ -19,25 +19,13 @@ import { startTestDaemon, type LogLine, type TestDaemon } from '../helpers/daemo
 import { RpcCallError, RpcTestClient } from '../helpers/rpc-client.js';
 import { expectRunningMatchesCaps, readRunning } from '../helpers/state.js';
 import { hostState, type HostState } from '../helpers/host-state.js';
+import { backToInitial, change, initial, setupNetworks } from '../helpers/representative-change.js';
 
 let host: NetnsHost;
 let daemon: TestDaemon;
 let client: RpcTestClient;
 let faultsFile: string;
 let dir: string | undefined;
-
-const options = { connectivityCheck: false };
-const KEEP = { nic: 'veth_0', ipaddr: '192.0.2.10', prefix: 24, gateway: '192.0.2.1', defaultRoute: true, nameservers: ['192.0.2.53'] };
-/** the state every injected run starts from and must end in */
-const initial = { keep: KEEP, old: {} };
-const change = {
-  old: { remove: true },
-  keep: { nic: 'veth_0', ipaddr: '192.0.2.10', prefix: 24, mtu: 1400 },
-  mgmt: { nic: 'veth_1', ipaddr: '192.0.2.11', prefix: 24, gateway: '192.0.2.1', defaultRoute: true, nameservers: ['192.0.2.54'],
-    ipv6addr: '2001:db8::11/64', ipv6gateway: '2001:db8::1' },
-  flat: { nic: 'veth_2', bridged: false, ipaddr: '203.0.113.5', prefix: 24 },
-};
-const revert = { ...initial, mgmt: { remove: true }, flat: { remove: true } };
 
 interface Point { point: string; n: number; lines?: number }
 
@@ -52,9 +40,7 @@ const snapshot = (): Promise<HostState> => hostState(host.ns, daemon.stateDir, d
 const setRules = (rules: unknown[]) => writeFileSync(faultsFile, JSON.stringify(rules));
 const since = (mark: number, pred: (l: LogLine) => boolean) => daemon.logs.slice(mark).filter(pred);
 
-async function call(networks: Record<string, unknown>) {
-  return client.call('Host.setupNetworks', { networks, bondings: {}, options });
-}
+const call = (networks: Record<string, unknown>) => setupNetworks(client, networks);
 
 /** Run the change with these rules; it must fail with `code` and leave the host as `before`. */
 async function expectFailsExactly(rules: { point: string; n: number; line?: number }[], code: number, before: HostState) {
@@ -83,12 +69,6 @@ beforeAll(async () => {
   await client.call('Host.setSafeNetworkConfig');
 }, 120_000);
 
-/** Back to the initial state; veth_2 gets the kernel's default IPv6 sysctls back (removing a network leaves them). */
-async function backToInitial() {
-  await call(revert);
-  await host.exec('sysctl', ['-q', '-w', 'net.ipv6.conf.veth_2.autoconf=1', 'net.ipv6.conf.veth_2.accept_ra=1']);
-}
-
 afterAll(async () => {
   await client?.close();
   await daemon?.cleanup();
@@ -102,7 +82,7 @@ describe('fault injection at every step of a change', () => {
     await call(change);
     points = since(mark, (l) => l.event === 'fault-point').map((l) => ({ point: String(l.point), n: Number(l.n), ...(l.lines !== undefined ? { lines: Number(l.lines) } : {}) }));
     expectRunningMatchesCaps(readRunning(daemon.stateDir), await client.call('Host.getNetworkCapabilities'));
-    await backToInitial();
+    await backToInitial(client, host);
     const names = points.map((p) => p.point);
     for (const kind of ['batch', 'fsync:journal.jsonl', 'rename:journal.jsonl', 'fsync-dir:journal.jsonl', 'unlink:journal.jsonl',
       'fsync:running.json', 'rename:running.json', 'fsync-dir:running.json', 'fsync:resolv.conf', 'rename:resolv.conf', 'sysctl:veth_2', 'libvirt']) {
