@@ -18,9 +18,11 @@ export interface HostState {
   stateFiles: Record<string, string>;
 }
 
-export async function hostState(ns: string, stateDir: string, resolvConf: string): Promise<HostState> {
-  const links = JSON.parse((await execa('ip', ['-n', ns, '-j', 'link', 'show'])).stdout) as { ifname: string; address?: string }[];
-  const sysctl = await execa('ip', ['netns', 'exec', ns, 'sysctl', '-a', '-r', String.raw`^net\.ipv6\.conf\..*\.(autoconf|accept_ra)$`]);
+/** `ns` undefined: this process's own namespace (the VM tier). */
+export async function hostState(ns: string | undefined, stateDir: string, resolvConf: string): Promise<HostState> {
+  const inNs = (cmd: string, args: string[]) => (ns === undefined ? execa(cmd, args) : execa('ip', ['netns', 'exec', ns, cmd, ...args]));
+  const links = JSON.parse((await inNs('ip', ['-j', 'link', 'show'])).stdout) as { ifname: string; address?: string }[];
+  const sysctl = await inNs('sysctl', ['-a', '-r', String.raw`^net\.ipv6\.conf\..*\.(autoconf|accept_ra)$`]);
   return {
     kernel: await comparableState(ns),
     macs: Object.fromEntries(links.map((l) => [l.ifname, l.address ?? ''])),

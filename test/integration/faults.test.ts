@@ -19,7 +19,7 @@ import { startTestDaemon, type LogLine, type TestDaemon } from '../helpers/daemo
 import { RpcCallError, RpcTestClient } from '../helpers/rpc-client.js';
 import { expectRunningMatchesCaps, readRunning } from '../helpers/state.js';
 import { hostState, type HostState } from '../helpers/host-state.js';
-import { backToInitial, change, initial, setupNetworks } from '../helpers/representative-change.js';
+import { backToInitial, change, initial, options, setupNetworks } from '../helpers/representative-change.js';
 
 let host: NetnsHost;
 let daemon: TestDaemon;
@@ -43,10 +43,10 @@ const since = (mark: number, pred: (l: LogLine) => boolean) => daemon.logs.slice
 const call = (networks: Record<string, unknown>) => setupNetworks(client, networks);
 
 /** Run the change with these rules; it must fail with `code` and leave the host as `before`. */
-async function expectFailsExactly(rules: { point: string; n: number; line?: number }[], code: number, before: HostState) {
+async function expectFailsExactly(rules: { point: string; n: number; line?: number }[], code: number, before: HostState, opts = options) {
   setRules(rules);
   const mark = daemon.logs.length;
-  const err = await call(change).then(() => null, (e: unknown) => e);
+  const err = await setupNetworks(client, change, opts).then(() => null, (e: unknown) => e);
   const label = JSON.stringify(rules);
   expect(err, label).toBeInstanceOf(RpcCallError);
   expect((err as RpcCallError).code, `${label}: ${(err as Error).message}`).toBe(code);
@@ -56,7 +56,8 @@ async function expectFailsExactly(rules: { point: string; n: number; line?: numb
 }
 
 let points: Point[] = [];
-let injected = 0;
+const injected = { steps: 0, batchLines: 0, safe: 0, rollbackLines: 0 };
+const total = () => Object.values(injected).reduce((a, b) => a + b, 0);
 
 beforeAll(async () => {
   host = await createNetnsHost({ prefix: 'hnf-', nics: 3 });
@@ -100,14 +101,22 @@ describe('fault injection at every step of a change', () => {
       if (p.point === 'batch') {
         for (let line = 1; line <= p.lines!; line++) {
           await expectFailsExactly([{ point: 'batch', n: p.n, line }], expectedCode('batch'), before);
-          injected++;
+          injected.batchLines++;
         }
       } else {
         await expectFailsExactly([{ point: p.point, n: p.n }], expectedCode(p.point), before);
-        injected++;
+        injected.steps++;
       }
     }
   }, 600_000);
+
+  it('a change that makes itself safe (commitOnSuccess): each step of the safe config failed, safe.json and running.json as before', async () => {
+    const before = await snapshot();
+    for (const point of ['fsync:safe.json', 'rename:safe.json', 'fsync-dir:safe.json']) {
+      await expectFailsExactly([{ point, n: 1 }], ErrorCode.STORE_FAILED, before, { ...options, commitOnSuccess: true });
+      injected.safe++;
+    }
+  }, 120_000);
 
   it('a failing line of the rollback batch is retried: the host still ends exactly as before', async () => {
     const before = await snapshot();
@@ -120,12 +129,12 @@ describe('fault injection at every step of a change', () => {
     expect(lines).toBeGreaterThan(3);
     for (let line = 1; line <= lines; line++) {
       await expectFailsExactly([late, { point: 'batch', n, line }], ErrorCode.STORE_FAILED, before);
-      injected++;
+      injected.rollbackLines++;
     }
     // and the same request goes through once nothing fails
     setRules([]);
     expect(await call(change)).toBe(true);
     expectRunningMatchesCaps(readRunning(daemon.stateDir), await client.call('Host.getNetworkCapabilities'));
-    process.stdout.write(`fault injection: ${injected} points injected, host exact after each\n`);
+    process.stdout.write(`fault injection: ${total()} faults injected (${JSON.stringify(injected)}), host exact after each\n`);
   }, 600_000);
 });

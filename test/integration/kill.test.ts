@@ -116,6 +116,7 @@ describe('kill -9 at every phase of a change, then one restart', () => {
     // a kill before the running config's rename rolls back; only one after it can keep the change
     expect(outcomes.before).toBeGreaterThan(0);
     expect(outcomes.before + outcomes.after).toBe(rules.length);
+    process.stdout.write(`kill -9 at ${rules.length} fault points: ${outcomes.before} rolled back, ${outcomes.after} kept\n`);
   }, 900_000);
 
   it('while waiting for the connectivity check: rolled back by the first start', async () => {
