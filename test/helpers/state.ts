@@ -11,8 +11,8 @@ import type { HostConfig } from '../../src/model/types.js';
 import { prefixToNetmask } from '../../src/validate/ip.js';
 
 /** What "the same state" means: devices, masters, MTUs, up/down, addresses, routes (not ifindex or counters). */
-export async function comparableState(ns: string) {
-  const s = await readKernelState(createIproute({ netns: ns }));
+export async function comparableState(ns?: string) {
+  const s = await readKernelState(createIproute(ns === undefined ? {} : { netns: ns }));
   const links = Object.fromEntries(
     Object.values(s.links).map((l) => [l.name, {
       kind: l.kind, mtu: l.mtu, master: l.master ?? null, up: l.up,
