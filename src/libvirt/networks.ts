@@ -24,6 +24,7 @@ import { ErrorCode, HostnetError } from '../errors.js';
 import type { HostConfig, MacTableManager } from '../model/types.js';
 import { LibvirtConnection, LibvirtError, LibvirtUnavailable, VirErr, type LibvirtEvent, type NetworkInfo } from './binding.js';
 import { parseNetworkXml, serializeNetworkXml, type NetworkDef } from './network-xml.js';
+import { dict } from '../model/dict.js';
 
 export const LIBVIRT_PREFIX = 'vdsm-';
 export const libvirtNameOf = (network: string) => `${LIBVIRT_PREFIX}${network}`;
@@ -258,7 +259,7 @@ export class LibvirtNetworkManager {
   }
 
   status(): LibvirtStatus {
-    const networks: Record<string, { name: string; active: boolean } | null> = {};
+    const networks = dict<{ name: string; active: boolean } | null>();
     for (const net of this.desired ?? []) {
       const info = this.known.get(libvirtNameOf(net.name));
       networks[net.name] = info ? { name: info.name, active: info.active } : null;

@@ -17,11 +17,12 @@ import * as fs from 'node:fs/promises';
 import * as path from 'node:path';
 import { ErrorCode, HostnetError } from '../errors.js';
 import type { HostConfig } from '../model/types.js';
-import { emptyConfig } from '../model/types.js';
-import { errnoOf, removeStaleTmpFiles, writeFileAtomic } from './atomic.js';
+import { cloneConfig, emptyConfig } from '../model/types.js';
+import { errnoOf, fsyncDir, removeStaleTmpFiles, writeFileAtomic } from './atomic.js';
 import { sortKeysDeep } from './canonical.js';
+import { CONFIG_FORMAT_VERSION, ConfigFileSchema, describeIssues } from './schema.js';
 
-export const CONFIG_FORMAT_VERSION = 1;
+export { CONFIG_FORMAT_VERSION };
 export const RUNNING_FILE = 'running.json';
 export const SAFE_FILE = 'safe.json';
 
@@ -35,7 +36,10 @@ export function serializeConfig(cfg: HostConfig): string {
   return JSON.stringify(doc, null, 2) + '\n';
 }
 
-/** Parse a config file's text; `file` is only used in error messages. */
+/**
+ * Parse a config file's text against ConfigFileSchema; `file` names it in errors. Anything
+ * else is refused with 103 naming the file and the field, and the file is left as it is.
+ */
 export function parseConfig(text: string, file: string): HostConfig {
   let doc: unknown;
   try {
@@ -43,30 +47,16 @@ export function parseConfig(text: string, file: string): HostConfig {
   } catch (e) {
     throw corrupt(file, `not valid JSON (${(e as Error).message})`);
   }
-  if (!isPlainObject(doc)) throw corrupt(file, 'not a JSON object');
-  const version = doc.version;
-  if (!Number.isInteger(version) || (version as number) < 1) throw corrupt(file, 'no valid "version"');
-  if ((version as number) > CONFIG_FORMAT_VERSION) {
+  const version = typeof doc === 'object' && doc !== null ? (doc as { version?: unknown }).version : undefined;
+  if (typeof version === 'number' && Number.isInteger(version) && version > CONFIG_FORMAT_VERSION) {
     throw new HostnetError(
       ErrorCode.STORE_FAILED,
       `${file} has format version ${String(version)}, written by a newer hostnetd; this one reads up to version ${CONFIG_FORMAT_VERSION} and will not touch it`,
     );
   }
-  return {
-    networks: entriesByName(doc.networks, 'networks', file) as HostConfig['networks'],
-    bonds: entriesByName(doc.bonds, 'bonds', file) as HostConfig['bonds'],
-  };
-}
-
-/** A name -> object map whose objects carry their own name, as the model has it. */
-function entriesByName(v: unknown, what: string, file: string): Record<string, unknown> {
-  if (!isPlainObject(v)) throw corrupt(file, `"${what}" is missing or not an object`);
-  for (const [name, entry] of Object.entries(v)) {
-    if (!isPlainObject(entry) || entry.name !== name) {
-      throw corrupt(file, `"${what}.${name}" is not an object named "${name}"`);
-    }
-  }
-  return v;
+  const r = ConfigFileSchema.safeParse(doc);
+  if (!r.success) throw corrupt(file, describeIssues(r.error));
+  return { networks: r.data.networks, bonds: r.data.bonds };
 }
 
 function corrupt(file: string, why: string): HostnetError {
@@ -74,10 +64,6 @@ function corrupt(file: string, why: string): HostnetError {
     ErrorCode.STORE_FAILED,
     `${file} is corrupt: ${why}; hostnetd will not overwrite it, repair or remove it by hand`,
   );
-}
-
-function isPlainObject(v: unknown): v is Record<string, unknown> {
-  return typeof v === 'object' && v !== null && !Array.isArray(v);
 }
 
 /** Read a config file; a missing file is the empty configuration. */
@@ -138,11 +124,11 @@ export class ConfigStore {
 
   /** A deep copy: mutating it does not change the store. */
   running(): HostConfig {
-    return structuredClone(this.runningCfg);
+    return cloneConfig(this.runningCfg);
   }
 
   safe(): HostConfig {
-    return structuredClone(this.safeCfg);
+    return cloneConfig(this.safeCfg);
   }
 
   /** Running differs from safe (key order and formatting do not count). */
@@ -157,12 +143,12 @@ export class ConfigStore {
   async commitRunning(cfg: HostConfig): Promise<void> {
     checkShape(cfg);
     const text = serializeConfig(cfg);
-    // Parsing our own text back is the deep copy, and exactly what a restart would load.
-    const doc = JSON.parse(text) as { networks: HostConfig['networks']; bonds: HostConfig['bonds'] };
-    const copy: HostConfig = { networks: doc.networks, bonds: doc.bonds };
+    // Parsing our own text back is the deep copy, and exactly what a restart would load: a
+    // config the schema would refuse at the next start is refused now, before it is written.
+    const copy = parseConfig(text, this.runningPath);
     await this.serialized(async () => {
       if (text === this.runningText) return;
-      await this.write(this.runningPath, text);
+      await this.write(this.runningPath, text, this.runningText);
       this.runningCfg = copy;
       this.runningText = text;
     });
@@ -172,14 +158,15 @@ export class ConfigStore {
   async makeSafe(): Promise<void> {
     await this.serialized(async () => {
       const text = this.runningText;
-      await this.write(this.safePath, text);
+      await this.write(this.safePath, text, this.safeText);
       this.safeCfg = this.runningCfg; // never mutated in place: sharing is safe
       this.safeText = text;
     });
   }
 
-  private async write(file: string, text: string): Promise<void> {
+  private async write(file: string, text: string, known: string): Promise<void> {
     try {
+      await keepAsideIfChanged(file, known);
       await writeFileAtomic(file, text);
     } catch (e) {
       throw new HostnetError(ErrorCode.STORE_FAILED, `cannot write ${file}: ${(e as Error).message}`);
@@ -191,4 +178,25 @@ export class ConfigStore {
     this.writes = next.catch(() => undefined); // one failed write must not block the next
     return next;
   }
+}
+
+/**
+ * A file changed behind hostnetd's back since it was loaded or last written (edited by hand,
+ * damaged) is never replaced silently: it is renamed to <file>.refused-<time> first, and the
+ * rename is durable before the new file is written.
+ */
+async function keepAsideIfChanged(file: string, known: string): Promise<string | null> {
+  let current: string;
+  try {
+    current = await fs.readFile(file, 'utf8');
+  } catch (e) {
+    if (errnoOf(e) === 'ENOENT') return null;
+    throw e;
+  }
+  // an absent file loads as the empty config, whose text is what `known` holds then
+  if (current === known) return null;
+  const aside = `${file}.refused-${new Date().toISOString().replace(/[:.]/g, '-')}`;
+  await fs.rename(file, aside);
+  await fsyncDir(path.dirname(file));
+  return aside;
 }
