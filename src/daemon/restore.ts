@@ -12,6 +12,7 @@ import { restoreSafeConfig, type RestoreSummary } from '../apply/restore.js';
 import { createIproute } from '../kernel/iproute.js';
 import { ConfigStore } from '../store/config-store.js';
 import { acquireStateLock } from '../store/lock.js';
+import { secureStateDir } from '../store/permissions.js';
 import { DAEMON_USAGE, parseDaemonArgs, UsageError } from './options.js';
 
 export async function runRestore(argv: string[]): Promise<number> {
@@ -30,6 +31,10 @@ export async function runRestore(argv: string[]): Promise<number> {
   const log = pino({ name: 'hostnetd-restore', level: opts.logLevel, timestamp: pino.stdTimeFunctions.isoTime });
   let lock;
   try {
+    for (const fix of await secureStateDir(opts.stateDir)) {
+      log.warn({ event: 'state-permissions-fixed', ...fix }, `${fix.path} was writable by group or others; mode ${fix.from} -> ${fix.to}`);
+      process.stderr.write(`hostnetd restore: warning: ${fix.path} was writable by group or others; mode ${fix.from} -> ${fix.to}\n`);
+    }
     lock = await acquireStateLock(opts.stateDir, 'restore');
   } catch (e) {
     process.stderr.write(`hostnetd restore: ${(e as Error).message}\n`);
