@@ -5,6 +5,7 @@
  */
 import { parseArgs } from 'node:util';
 import type { SetupRequest } from '../model/types.js';
+import { dict, hasKey } from '../model/dict.js';
 
 export const DEFAULT_SOCKET = '/run/hostnetd/hostnetd.sock';
 
@@ -176,7 +177,8 @@ function parseSetup(rest: string[], tokens: Token[], values: Record<string, unkn
 
 /** Networks from --net/--remove and the flags that follow each --net. */
 export function networksFromTokens(tokens: Token[]): Record<string, Record<string, unknown>> {
-  const networks: Record<string, Record<string, unknown>> = {};
+  // null prototype: --net toString or --net __proto__ is a network like any other
+  const networks = dict<Record<string, unknown>>();
   let current: Record<string, unknown> | undefined;
   let currentName = '';
   for (const t of tokens) {
@@ -184,7 +186,7 @@ export function networksFromTokens(tokens: Token[]): Record<string, Record<strin
     const value = t.value;
     if (t.name === 'net' || t.name === 'remove') {
       if (!value) throw new UsageError(`--${t.name} needs a network name`, 'setup');
-      if (value in networks) throw new UsageError(`network ${value} is named twice`, 'setup');
+      if (hasKey(networks, value)) throw new UsageError(`network ${value} is named twice`, 'setup');
       networks[value] = t.name === 'remove' ? { remove: true } : {};
       current = t.name === 'net' ? networks[value] : undefined;
       currentName = value;
