@@ -66,16 +66,16 @@ function corrupt(file: string, why: string): HostnetError {
   );
 }
 
-/** Read a config file; a missing file is the empty configuration. */
-async function readConfigFile(file: string): Promise<HostConfig> {
+/** Read a config file, with its text as found (null: absent); a missing file is the empty configuration. */
+async function readConfigFile(file: string): Promise<{ cfg: HostConfig; onDisk: string | null }> {
   let text: string;
   try {
     text = await fs.readFile(file, 'utf8');
   } catch (e) {
-    if (errnoOf(e) === 'ENOENT') return emptyConfig();
+    if (errnoOf(e) === 'ENOENT') return { cfg: emptyConfig(), onDisk: null };
     throw new HostnetError(ErrorCode.STORE_FAILED, `cannot read ${file}: ${(e as Error).message}`);
   }
-  return parseConfig(text, file);
+  return { cfg: parseConfig(text, file), onDisk: text };
 }
 
 /** The config must be a name -> entry map keyed by each entry's own name; anything else is a bug upstream. */
@@ -92,6 +92,8 @@ function checkShape(cfg: HostConfig): void {
 export class ConfigStore {
   /** Writes are chained so that two commits never race on the same file. */
   private writes: Promise<unknown> = Promise.resolve();
+  /** Each file's text as last read or written (null: absent), to notice a change behind our back. */
+  private readonly onDisk = new Map<string, string | null>();
 
   private constructor(
     readonly stateDir: string,
@@ -119,7 +121,10 @@ export class ConfigStore {
     await removeStaleTmpFiles(dir);
     const running = await readConfigFile(path.join(dir, RUNNING_FILE));
     const safe = await readConfigFile(path.join(dir, SAFE_FILE));
-    return new ConfigStore(dir, running, serializeConfig(running), safe, serializeConfig(safe));
+    const store = new ConfigStore(dir, running.cfg, serializeConfig(running.cfg), safe.cfg, serializeConfig(safe.cfg));
+    store.onDisk.set(store.runningPath, running.onDisk);
+    store.onDisk.set(store.safePath, safe.onDisk);
+    return store;
   }
 
   /** A deep copy: mutating it does not change the store. */
@@ -148,7 +153,7 @@ export class ConfigStore {
     const copy = parseConfig(text, this.runningPath);
     await this.serialized(async () => {
       if (text === this.runningText) return;
-      await this.write(this.runningPath, text, this.runningText);
+      await this.write(this.runningPath, text);
       this.runningCfg = copy;
       this.runningText = text;
     });
@@ -158,16 +163,17 @@ export class ConfigStore {
   async makeSafe(): Promise<void> {
     await this.serialized(async () => {
       const text = this.runningText;
-      await this.write(this.safePath, text, this.safeText);
+      await this.write(this.safePath, text);
       this.safeCfg = this.runningCfg; // never mutated in place: sharing is safe
       this.safeText = text;
     });
   }
 
-  private async write(file: string, text: string, known: string): Promise<void> {
+  private async write(file: string, text: string): Promise<void> {
     try {
-      await keepAsideIfChanged(file, known);
+      await keepAsideIfChanged(file, this.onDisk.get(file) ?? null);
       await writeFileAtomic(file, text);
+      this.onDisk.set(file, text);
     } catch (e) {
       throw new HostnetError(ErrorCode.STORE_FAILED, `cannot write ${file}: ${(e as Error).message}`);
     }
@@ -185,7 +191,7 @@ export class ConfigStore {
  * damaged) is never replaced silently: it is renamed to <file>.refused-<time> first, and the
  * rename is durable before the new file is written.
  */
-async function keepAsideIfChanged(file: string, known: string): Promise<string | null> {
+async function keepAsideIfChanged(file: string, known: string | null): Promise<string | null> {
   let current: string;
   try {
     current = await fs.readFile(file, 'utf8');
@@ -193,7 +199,6 @@ async function keepAsideIfChanged(file: string, known: string): Promise<string |
     if (errnoOf(e) === 'ENOENT') return null;
     throw e;
   }
-  // an absent file loads as the empty config, whose text is what `known` holds then
   if (current === known) return null;
   const aside = `${file}.refused-${new Date().toISOString().replace(/[:.]/g, '-')}`;
   await fs.rename(file, aside);

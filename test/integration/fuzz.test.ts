@@ -140,12 +140,15 @@ function baseRequest(g: Gen): { networks: Obj; bondings: Obj } {
   return { networks, bondings };
 }
 
+const isObj = (v: unknown): v is Obj => typeof v === 'object' && v !== null && !Array.isArray(v) && !(v instanceof Raw);
 const entriesOf = (o: Obj) => Object.entries(o).filter(([, v]) => typeof v === 'object' && v !== null && !(v instanceof Raw) && !Array.isArray(v)) as [string, Obj][];
 
 /** One mutation of the request; returns its name for the failure message. */
 function mutate(g: Gen, req: { networks: unknown; bondings: unknown; options: unknown; extra?: [string, unknown] }): string {
-  const nets = (typeof req.networks === 'object' && req.networks !== null && !Array.isArray(req.networks) && !(req.networks instanceof Raw)) ? req.networks as Obj : obj();
-  const bonds = (typeof req.bondings === 'object' && req.bondings !== null && !Array.isArray(req.bondings) && !(req.bondings instanceof Raw)) ? req.bondings as Obj : obj();
+  const nets = isObj(req.networks) ? req.networks : obj();
+  const bonds = isObj(req.bondings) ? req.bondings : obj();
+  // an earlier mutation of this case may have replaced options with a non-object
+  const opts = isObj(req.options) ? req.options : obj();
   const someNet = (): [string, Obj] | undefined => {
     const e = entriesOf(nets);
     return e.length ? g.pick(e) : undefined;
@@ -173,7 +176,7 @@ function mutate(g: Gen, req: { networks: unknown; bondings: unknown; options: un
       const where = g.int(4);
       if (where === 0 && e) e[1][key] = 1;
       else if (where === 1 && e) e[1].custom = obj([[key, 'x']]);
-      else if (where === 2) (req.options as Obj)[key] = 1;
+      else if (where === 2) opts[key] = 1;
       else bonds[`bond${g.int(3)}`] = obj([['nics', ['veth_3']], [key, 1]]);
       return `prototype key ${key} at ${where}`;
     }
@@ -271,8 +274,8 @@ function mutate(g: Gen, req: { networks: unknown; bondings: unknown; options: un
       return 'extra param';
     }
     default: { // connectivity options of wrong types (the check itself stays off: it would wait)
-      (req.options as Obj).connectivityTimeout = weirdValue(g);
-      if (g.chance(0.3)) (req.options as Obj).commitOnSuccess = weirdValue(g);
+      opts.connectivityTimeout = weirdValue(g);
+      if (g.chance(0.3)) opts.commitOnSuccess = weirdValue(g);
       return 'options';
     }
   }

@@ -75,6 +75,15 @@ describe('running.json and safe.json of the wrong shape', () => {
     await store.commitRunning({ networks: { br0: NET }, bonds: {} });
     expect((await readdir(dir)).filter((f) => f.includes('.refused-'))).toHaveLength(1);
   });
+
+  it('a valid file formatted by hand is read as it is and replaced without a copy', async () => {
+    const dir = await tmpDir();
+    await writeFile(path.join(dir, RUNNING_FILE), configText(NET as unknown as Record<string, unknown>));
+    const store = await ConfigStore.open(dir);
+    expect(store.running().networks.br0).toEqual(NET);
+    await store.commitRunning({ networks: {}, bonds: {} });
+    expect(await readdir(dir)).toEqual([RUNNING_FILE]);
+  });
 });
 
 describe('journal.jsonl of the wrong shape', () => {
