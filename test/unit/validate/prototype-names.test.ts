@@ -6,6 +6,7 @@
  */
 import { describe, expect, it } from 'vitest';
 import { buildNetworkCapabilities } from '../../../src/caps/network.js';
+import { buildStatistics } from '../../../src/caps/statistics.js';
 import { ErrorCode, HostnetError } from '../../../src/errors.js';
 import { renderBatch } from '../../../src/kernel/batch.js';
 import { parseLinks } from '../../../src/kernel/parse.js';
@@ -134,6 +135,8 @@ describe('networks named like Object.prototype members', () => {
     const reported = JSON.parse(JSON.stringify(caps)) as { networks: Record<string, unknown>; bridges: Record<string, unknown> };
     expect(Object.keys(reported.networks).sort()).toEqual([...PROTOTYPE_NAMES].sort());
     expect(Object.keys(reported.bridges).sort()).toEqual([...PROTOTYPE_NAMES].sort());
+    const stats = JSON.parse(JSON.stringify(buildStatistics(kernel, ['veth_*'], 0))) as { network: Record<string, { name: string }> };
+    expect(Object.keys(stats.network).filter((k) => (PROTOTYPE_NAMES as readonly string[]).includes(k)).sort()).toEqual([...PROTOTYPE_NAMES].sort());
   });
 });
 
