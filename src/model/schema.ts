@@ -78,7 +78,8 @@ export const BondSchema = z.strictObject({
   // an adopted bond may have no slaves left; a requested one has at least one (validate/request.ts)
   nics: z.array(ifnameSchema),
   /** option name -> value as the kernel's sysfs spells it; always contains mode (by name) */
-  options: nameTable(bondOptionName, z.string().regex(/^[^\s=]+$/, { error: 'not a single word' }))
+  // a value may be empty (arp_ip_target '' clears the targets), never two words
+  options: nameTable(bondOptionName, z.string().regex(/^[^\s=]*$/, { error: 'not a single word' }))
     .refine((o) => (BOND_MODES as readonly string[]).includes(o.mode ?? ''), { error: 'mode is missing or not a bond mode name' }),
   hwaddr: z.string().regex(/^([0-9a-f]{2}:){5}[0-9a-f]{2}$/, { error: 'not a lower-case MAC address' }).optional(),
 });

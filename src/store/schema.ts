@@ -48,7 +48,7 @@ const KernelLinkSchema = z.looseObject({
   vlan: z.looseObject({ id: z.int().min(0).max(4095), protocol: z.string() }).optional(),
   parentBus: z.string().optional(),
   promiscuity: z.number(),
-  stats: z.strictObject({
+  stats: z.looseObject({
     rxBytes: z.number(), txBytes: z.number(), rxPackets: z.number(), txPackets: z.number(),
     rxErrors: z.number(), txErrors: z.number(), rxDropped: z.number(), txDropped: z.number(),
   }).optional(),
