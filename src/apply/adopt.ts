@@ -6,12 +6,13 @@
 import type { KernelState } from '../kernel/types.js';
 import type { HostConfig } from '../model/types.js';
 import { kernelBondOptions } from '../plan/bond.js';
+import { getKey, hasKey } from '../model/dict.js';
 
 export function adoptBonds(desired: HostConfig, state: KernelState): void {
   for (const net of Object.values(desired.networks)) {
     const name = net.bonding;
-    if (name === undefined || name in desired.bonds) continue;
-    const bond = state.links[name];
+    if (name === undefined || hasKey(desired.bonds, name)) continue;
+    const bond = getKey(state.links, name);
     if (bond?.kind !== 'bond' || !bond.bond) continue;
     const nics = Object.values(state.links).filter((l) => l.master === name).map((l) => l.name).sort();
     desired.bonds[name] = { name, nics, options: kernelBondOptions(bond.bond) };

@@ -9,10 +9,11 @@ import type { Iproute } from '../kernel/iproute.js';
 import { nicNames } from '../kernel/nics.js';
 import { readKernelState } from '../kernel/snapshot.js';
 import type { KernelState } from '../kernel/types.js';
-import { emptyConfig, type HostConfig } from '../model/types.js';
+import { cloneConfig, emptyConfig, type HostConfig } from '../model/types.js';
 import type { ConfigStore } from '../store/config-store.js';
 import { validateTopology } from '../validate/topology.js';
 import type { Transactions } from './transaction.js';
+import { getKey, hasKey } from '../model/dict.js';
 
 export interface RestoreSummary {
   networks: string[];
@@ -47,7 +48,7 @@ const noCheck = { connectivityCheck: false, connectivityTimeout: 0, commitOnSucc
 
 /** The safe config minus what cannot be built on this host now. Pure. */
 export function restorableConfig(safe: HostConfig, state: KernelState, nics: ReadonlySet<string>) {
-  const desired: HostConfig = structuredClone(safe);
+  const desired: HostConfig = cloneConfig(safe);
   const skipped: RestoreSummary['skipped'] = [];
   for (const bond of Object.values(desired.bonds)) {
     const gone = bond.nics.filter((n) => !nics.has(n));
@@ -61,7 +62,7 @@ export function restorableConfig(safe: HostConfig, state: KernelState, nics: Rea
   for (const net of Object.values(desired.networks)) {
     let reason: string | null = null;
     if (net.nic !== undefined && !nics.has(net.nic)) reason = `NIC ${net.nic} is gone`;
-    if (net.bonding !== undefined && !(net.bonding in desired.bonds) && state.links[net.bonding]?.kind !== 'bond') {
+    if (net.bonding !== undefined && !hasKey(desired.bonds, net.bonding) && getKey(state.links, net.bonding)?.kind !== 'bond') {
       reason = `bond ${net.bonding} is gone`;
     }
     if (reason) {

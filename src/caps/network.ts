@@ -10,6 +10,7 @@ import { bondCapsOpts } from './bond-opts.js';
 import { indexState, ipKeys, type IpIndex, type IpKeys } from './ipinfo.js';
 import { globMatcher, isNic } from '../kernel/nics.js';
 import type { CapsInput, NetworkCapabilities } from './types.js';
+import { dict, getKey } from '../model/dict.js';
 
 type Dict = Record<string, unknown>;
 
@@ -20,10 +21,10 @@ export function buildNetworkCapabilities(input: CapsInput): NetworkCapabilities 
   const staticFdb = staticFdbByBridge(state);
   const isFake = globMatcher(input.fakeNics);
 
-  const nics: Record<string, Dict> = {};
-  const bridges: Record<string, Dict> = {};
-  const bondings: Record<string, Dict> = {};
-  const vlans: Record<string, Dict> = {};
+  const nics = dict<Dict>();
+  const bridges = dict<Dict>();
+  const bondings = dict<Dict>();
+  const vlans = dict<Dict>();
   for (const name of Object.keys(state.links).sort()) {
     const link = state.links[name]!;
     if (link.kind === 'bridge') bridges[name] = bridgeCaps(link, state, members, staticFdb, index);
@@ -32,7 +33,7 @@ export function buildNetworkCapabilities(input: CapsInput): NetworkCapabilities 
     else if (isNic(link, isFake)) nics[name] = nicCaps(link, index);
   }
 
-  const networks: Record<string, Dict> = {};
+  const networks = dict<Dict>();
   for (const name of Object.keys(input.running.networks).sort()) {
     const net = input.running.networks[name]!;
     const caps = networkCaps(net, state, members, index, input);
@@ -97,9 +98,9 @@ function bridgeCaps(
   link: KernelLink, state: KernelState, members: Map<string, string[]>, staticFdb: Map<string, FdbRow[]>, index: IpIndex,
 ): Dict {
   const ports = members.get(link.name) ?? [];
-  const portFlags: Record<string, { isolated: boolean; learning: boolean; flood: boolean }> = {};
+  const portFlags = dict<{ isolated: boolean; learning: boolean; flood: boolean }>();
   for (const port of ports) {
-    const bp = state.links[port]?.bridgePort;
+    const bp = getKey(state.links, port)?.bridgePort;
     if (bp !== undefined) portFlags[port] = { isolated: bp.isolated, learning: bp.learning, flood: bp.flood };
   }
   const fdb = [...(staticFdb.get(link.name) ?? [])];
@@ -154,7 +155,7 @@ function networkCaps(
   net: Network, state: KernelState, members: Map<string, string[]>, index: IpIndex, input: CapsInput,
 ): Dict | undefined {
   const top = topDevice(net);
-  const link = top !== undefined ? state.links[top] : undefined;
+  const link = top !== undefined ? getKey(state.links, top) : undefined;
   if (link === undefined) return undefined;
   const caps: Dict = { bridged: net.bridged, iface: link.name };
   const south = southboundDevice(net);

@@ -8,6 +8,7 @@ import { readFile } from 'node:fs/promises';
 import type { KernelState } from '../kernel/types.js';
 import { isPhysicalNic } from '../kernel/nics.js';
 import type { LinkSpeed } from './statistics.js';
+import { dict } from '../model/dict.js';
 
 export async function readNicSpeeds(state: KernelState, sysClassNet = '/sys/class/net'): Promise<Record<string, LinkSpeed>> {
   const nics = Object.values(state.links).filter(isPhysicalNic).map((l) => l.name);
@@ -18,7 +19,7 @@ export async function readNicSpeeds(state: KernelState, sysClassNet = '/sys/clas
     ]);
     return [name, parseSpeed(speed, duplex)];
   }));
-  return Object.fromEntries(entries);
+  return dict(entries);
 }
 
 /** sysfs prints -1 (SPEED_UNKNOWN) when the link is down or the driver cannot tell */

@@ -11,6 +11,7 @@
  */
 import type { KernelLink, KernelState } from '../kernel/types.js';
 import { globMatcher, isNic } from '../kernel/nics.js';
+import { dict } from '../model/dict.js';
 
 export interface LinkSpeed {
   /** Mb/s, 0 when unknown */
@@ -44,7 +45,7 @@ export function buildStatistics(
 ): { network: Record<string, InterfaceStats> } {
   const isFake = globMatcher(fakeNics);
   const sampleTime = now / 1000;
-  const network: Record<string, InterfaceStats> = {};
+  const network = dict<InterfaceStats>();
   for (const name of Object.keys(state.links).sort()) {
     const link = state.links[name]!;
     if (!reported(link, isFake)) continue;

@@ -5,6 +5,7 @@
  */
 import { parseArgs } from 'node:util';
 import type { SetupRequest } from '../model/types.js';
+import { dict, hasKey } from '../model/dict.js';
 
 export const DEFAULT_SOCKET = '/run/hostnetd/hostnetd.sock';
 
@@ -202,8 +203,8 @@ export function networksFromTokens(tokens: Token[]): Table {
  * the user's, so the tables have no prototype ('toString' is a valid network name).
  */
 export function entitiesFromTokens(tokens: Token[]): { networks: Table; bondings: Table } {
-  const networks: Table = Object.create(null) as Table;
-  const bondings: Table = Object.create(null) as Table;
+  const networks: Table = dict();
+  const bondings: Table = dict();
   let current: { kind: 'net' | 'bond'; attrs: Record<string, unknown> } | undefined;
   let currentName = '';
   let removal = '';
@@ -214,7 +215,7 @@ export function entitiesFromTokens(tokens: Token[]): { networks: Table; bondings
       const isBond = t.name === 'bond-def' || t.name === 'remove-bond';
       const table = isBond ? bondings : networks;
       if (!value) throw new UsageError(`--${t.name} needs a ${isBond ? 'bond' : 'network'} name`, 'setup');
-      if (Object.hasOwn(table, value)) throw new UsageError(`${isBond ? 'bond' : 'network'} ${value} is named twice`, 'setup');
+      if (hasKey(table, value)) throw new UsageError(`${isBond ? 'bond' : 'network'} ${value} is named twice`, 'setup');
       const removing = t.name === 'remove' || t.name === 'remove-bond';
       table[value] = removing ? { remove: true } : {};
       current = removing ? undefined : { kind: isBond ? 'bond' : 'net', attrs: table[value]! };
@@ -237,7 +238,7 @@ export function entitiesFromTokens(tokens: Token[]): { networks: Table; bondings
 
 function applyBondFlag(bond: Record<string, unknown>, flag: string, value: string, name: string): void {
   const key = flag === 'bond-hwaddr' ? 'hwaddr' : flag === 'slaves' ? 'nics' : 'options';
-  if (Object.hasOwn(bond, key)) throw new UsageError(`bond ${name}: --${flag} given twice`, 'setup');
+  if (hasKey(bond, key)) throw new UsageError(`bond ${name}: --${flag} given twice`, 'setup');
   bond[key] = flag === 'slaves' ? value.split(',').map((n) => n.trim()).filter((n) => n !== '') : value;
 }
 
@@ -263,7 +264,7 @@ const numeric = (v: string): number | string => (/^\d+$/.test(v) ? Number(v) : v
 
 function applyNetFlag(net: Record<string, unknown>, flag: string, value: string | undefined, name: string): void {
   const once = (key: string, v: unknown) => {
-    if (Object.hasOwn(net, key)) throw new UsageError(`network ${name}: --${flag} given twice (or conflicts with another flag)`, 'setup');
+    if (hasKey(net, key)) throw new UsageError(`network ${name}: --${flag} given twice (or conflicts with another flag)`, 'setup');
     net[key] = v;
   };
   switch (flag) {
@@ -306,7 +307,7 @@ function applyNetFlag(net: Record<string, unknown>, flag: string, value: string 
     case 'qos-out-rt': {
       const curve = flag.slice('qos-out-'.length);
       const qos = (net.hostQos ??= { out: {} }) as { out: Record<string, unknown> };
-      if (Object.hasOwn(qos.out, curve)) throw new UsageError(`network ${name}: --${flag} given twice`, 'setup');
+      if (hasKey(qos.out, curve)) throw new UsageError(`network ${name}: --${flag} given twice`, 'setup');
       qos.out[curve] = qosCurve(flag, value!);
       return;
     }

@@ -30,6 +30,7 @@ import type { KernelFeatures, KernelState } from '../kernel/types.js';
 import { Dispatcher } from '../rpc/dispatch.js';
 import { DEFAULT_MAX_PAYLOAD, RpcServer, type TlsMaterial } from '../rpc/server.js';
 import { acquireStateLock, type StateLock } from '../store/lock.js';
+import { secureStateDir } from '../store/permissions.js';
 import { ConfigStore } from '../store/config-store.js';
 import type { DaemonOptions } from './options.js';
 import { hostnetVersion } from './version.js';
@@ -62,6 +63,9 @@ export interface RunningDaemon {
 export async function startDaemon(opts: DaemonOptions, log: Logger, hooks: DaemonHooks = {}): Promise<RunningDaemon> {
   const tls = opts.tls ? await readTls(opts.tls) : undefined;
   await mkdir(opts.runDir, { recursive: true, mode: 0o755 });
+  for (const fix of await secureStateDir(opts.stateDir)) {
+    log.warn({ event: 'state-permissions-fixed', ...fix }, `${fix.path} was writable by group or others; mode ${fix.from} -> ${fix.to}`);
+  }
   const lock = await acquireStateLock(opts.stateDir, 'daemon');
   if (lock.tookOver) log.warn({ previous: lock.tookOver.record, reason: lock.tookOver.reason }, 'replaced a stale state lock');
   let server: RpcServer | undefined;

@@ -3,6 +3,7 @@
  * < command line. Pure apart from the injected file reader, so every rule is unit-tested.
  */
 import { parseArgs } from 'node:util';
+import { z } from 'zod';
 import * as path from 'node:path';
 import { isTlsListener, ListenError, parseListen, type ListenSpec } from '../rpc/listen.js';
 
@@ -123,6 +124,22 @@ export function parseDaemonArgs(argv: string[], readFile: (file: string) => stri
   return resolve({ ...fromFile, ...fromArgs });
 }
 
+/**
+ * The --config file's schema: one optional key per long flag, in camelCase. A flag that repeats
+ * (and fakeNics) takes a string or a list of strings, the others a string or a number.
+ */
+export const DaemonConfigFileSchema = z.strictObject(
+  Object.fromEntries(
+    [...CONFIG_KEYS].map(([key, flag]) => {
+      const list = 'multiple' in FLAGS[flag] || flag === 'fake-nics';
+      const value = list
+        ? z.union([z.string(), z.array(z.string())], { error: `${key} must be a string or a list of strings` })
+        : z.union([z.string(), z.number()], { error: `${key} must be a string` });
+      return [key, value.optional()];
+    }),
+  ),
+);
+
 function readConfigFile(file: string, readFile: (file: string) => string): Raw {
   let text: string;
   try {
@@ -139,16 +156,22 @@ function readConfigFile(file: string, readFile: (file: string) => string): Raw {
   if (typeof doc !== 'object' || doc === null || Array.isArray(doc)) {
     throw new UsageError(`--config ${file}: expected a JSON object of options`);
   }
+  const unknown = Object.keys(doc).find((key) => !CONFIG_KEYS.has(key));
+  if (unknown !== undefined) {
+    throw new UsageError(`--config ${file}: unknown key ${JSON.stringify(unknown)}; known: ${[...CONFIG_KEYS.keys()].join(', ')}`);
+  }
+  const r = DaemonConfigFileSchema.safeParse(doc);
+  if (!r.success) {
+    const issue = r.error.issues[0]!;
+    throw new UsageError(`--config ${file}: field ${issue.path.map(String).join('.')}: ${issue.message}`);
+  }
   const raw: Raw = {};
-  for (const [key, value] of Object.entries(doc)) {
-    const flag = CONFIG_KEYS.get(key);
-    if (!flag) throw new UsageError(`--config ${file}: unknown key ${JSON.stringify(key)}; known: ${[...CONFIG_KEYS.keys()].join(', ')}`);
-    const multiple = 'multiple' in FLAGS[flag];
-    const strings = Array.isArray(value) && value.every((v) => typeof v === 'string');
-    if (flag === 'fake-nics' && strings) raw[flag] = (value as string[]).join(',');
-    else if (multiple && strings) raw[flag] = value as string[];
-    else if (typeof value === 'string' || typeof value === 'number') raw[flag] = multiple ? [String(value)] : String(value);
-    else throw new UsageError(`--config ${file}: ${key} must be a ${multiple ? 'string or a list of strings' : 'string'}`);
+  for (const [key, value] of Object.entries(r.data)) {
+    if (value === undefined) continue;
+    const flag = CONFIG_KEYS.get(key)!;
+    if (flag === 'fake-nics') raw[flag] = Array.isArray(value) ? value.join(',') : String(value);
+    else if ('multiple' in FLAGS[flag]) raw[flag] = Array.isArray(value) ? value : [String(value)];
+    else raw[flag] = String(value);
   }
   return raw;
 }

@@ -14,6 +14,7 @@ import { BatchGuard } from '../kernel/batch-guard.js';
 import { enableFaultsFromEnv } from '../faults.js';
 import { ConfigStore } from '../store/config-store.js';
 import { acquireStateLock } from '../store/lock.js';
+import { secureStateDir } from '../store/permissions.js';
 import { DAEMON_USAGE, parseDaemonArgs, UsageError } from './options.js';
 
 export async function runRestore(argv: string[]): Promise<number> {
@@ -33,6 +34,10 @@ export async function runRestore(argv: string[]): Promise<number> {
   enableFaultsFromEnv(log);
   let lock;
   try {
+    for (const fix of await secureStateDir(opts.stateDir)) {
+      log.warn({ event: 'state-permissions-fixed', ...fix }, `${fix.path} was writable by group or others; mode ${fix.from} -> ${fix.to}`);
+      process.stderr.write(`hostnetd restore: warning: ${fix.path} was writable by group or others; mode ${fix.from} -> ${fix.to}\n`);
+    }
     lock = await acquireStateLock(opts.stateDir, 'restore');
   } catch (e) {
     process.stderr.write(`hostnetd restore: ${(e as Error).message}\n`);

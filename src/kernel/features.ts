@@ -20,6 +20,7 @@ import { release } from 'node:os';
 import { execa } from 'execa';
 import { parseJsonDump, parseLinks } from './parse.js';
 import type { KernelFeatures, KernelLink, KernelState } from './types.js';
+import { getKey } from '../model/dict.js';
 
 // ---- pure decisions -------------------------------------------------------------------
 
@@ -64,7 +65,7 @@ export function bridgeShowsVlanFiltering(bridge: KernelLink): boolean {
 export function vlanFilteringFromState(state: KernelState | undefined): boolean | undefined {
   if (state === undefined) return undefined;
   for (const name in state.links) {
-    const link = state.links[name];
+    const link = getKey(state.links, name);
     if (link?.kind === 'bridge') return bridgeShowsVlanFiltering(link);
   }
   return undefined;

@@ -20,6 +20,7 @@ import type {
   BondInfo, BondSlaveInfo, BridgeInfo, BridgePortInfo, FdbEntry, KernelAddress, KernelLink,
   KernelRoute, KernelState, LinkStats,
 } from './types.js';
+import { dict } from '../model/dict.js';
 
 // ---- raw shapes (only the fields we read) ---------------------------------------------
 
@@ -129,7 +130,7 @@ export function parseKernelState(dumps: RawDumps, takenAt: number): KernelState 
 // ---- links ----------------------------------------------------------------------------
 
 export function parseLinks(dump: unknown): Record<string, KernelLink> {
-  const links: Record<string, KernelLink> = {};
+  const links = dict<KernelLink>();
   for (const raw of asArray<RawLink>(dump)) {
     if (typeof raw.ifname !== 'string') continue;
     links[raw.ifname] = parseLink(raw);
@@ -298,7 +299,7 @@ const BOND_SYSFS_NAMES: Record<string, string> = {
 const BOND_NON_OPTIONS = new Set(['active_slave', 'active_slave_index', 'primary_index', 'ad_info']);
 
 export function parseBondInfo(data: Record<string, unknown>): BondInfo {
-  const opts: Record<string, string> = {};
+  const opts = dict<string>();
   for (const key in data) {
     if (BOND_NON_OPTIONS.has(key)) continue;
     const value = data[key];

@@ -25,6 +25,7 @@ import type { HostConfig, MacTableManager } from '../model/types.js';
 import type { LibvirtConnection, NetworkInfo } from './binding.js';
 import type { Lane, LibvirtSession } from './session.js';
 import { firstChild, readNetworkRoot, serializeNetworkXml, type NetworkDef } from './network-xml.js';
+import { dict } from '../model/dict.js';
 
 export const LIBVIRT_PREFIX = 'vdsm-';
 export const libvirtNameOf = (network: string) => `${LIBVIRT_PREFIX}${network}`;
@@ -264,7 +265,7 @@ export class LibvirtNetworkManager {
   }
 
   status(): LibvirtStatus {
-    const networks: Record<string, { name: string; active: boolean } | null> = {};
+    const networks = dict<{ name: string; active: boolean } | null>();
     for (const net of this.desired ?? []) {
       const info = this.known.get(libvirtNameOf(net.name));
       networks[net.name] = info ? { name: info.name, active: info.active } : null;

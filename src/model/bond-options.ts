@@ -4,6 +4,8 @@
  * and to render `ip link add ... type bond ...`.
  */
 
+import { constTable } from './dict.js';
+
 export const BOND_MODES = [
   'balance-rr', 'active-backup', 'balance-xor', 'broadcast', '802.3ad', 'balance-tlb', 'balance-alb',
 ] as const;
@@ -24,7 +26,7 @@ interface BondOptionSpec {
 const NUM = /^\d+$/;
 const BOOL01 = /^[01]$/;
 
-export const BOND_OPTIONS: Record<string, BondOptionSpec> = {
+export const BOND_OPTIONS: Readonly<Record<string, BondOptionSpec>> = constTable({
   miimon: { modes: ALL, ip: 'miimon', value: NUM },
   updelay: { modes: ALL, ip: 'updelay', value: NUM },
   downdelay: { modes: ALL, ip: 'downdelay', value: NUM },
@@ -55,7 +57,7 @@ export const BOND_OPTIONS: Record<string, BondOptionSpec> = {
   ad_actor_sys_prio: { modes: ['802.3ad'], ip: 'ad_actor_sys_prio', value: NUM },
   ad_user_port_key: { modes: ['802.3ad'], ip: 'ad_user_port_key', value: NUM },
   ad_actor_system: { modes: ['802.3ad'], ip: 'ad_actor_system', value: /^([0-9a-fA-F]{2}:){5}[0-9a-fA-F]{2}$/ },
-};
+});
 
 /** Modes in which the kernel turns miimon on (100) when it is 0 (bond_option_mode_set). */
 const MIIMON_ON_MODES: readonly BondMode[] = ['802.3ad', 'balance-tlb', 'balance-alb'];

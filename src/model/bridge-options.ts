@@ -1,9 +1,11 @@
+import { constTable } from './dict.js';
+
 /**
  * Bridge options accepted in custom.bridge_opts, by sysfs name (what VDSM's engine sends and
  * what capabilities report), with the iproute2 `type bridge` keyword that sets each.
  * Values are the numbers sysfs prints (timers in centiseconds, as netlink takes them).
  */
-export const BRIDGE_OPTIONS: Record<string, string> = {
+export const BRIDGE_OPTIONS: Readonly<Record<string, string>> = constTable({
   forward_delay: 'forward_delay',
   hello_time: 'hello_time',
   max_age: 'max_age',
@@ -33,4 +35,4 @@ export const BRIDGE_OPTIONS: Record<string, string> = {
   nf_call_iptables: 'nf_call_iptables',
   nf_call_ip6tables: 'nf_call_ip6tables',
   nf_call_arptables: 'nf_call_arptables',
-};
+});

@@ -6,14 +6,15 @@
 import { badBonding, badBridge } from '../errors.js';
 import type { CanonicalRequest } from '../validate/request.js';
 import { isRemoval } from '../validate/request.js';
+import { hasKey, toDict } from './dict.js';
 import type { HostConfig } from './types.js';
 
 export function mergeRequest(running: HostConfig, req: CanonicalRequest, kernelBonds: ReadonlySet<string>): HostConfig {
   // shallow: untouched entries keep their identity, so comparing configs stays cheap at scale
-  const desired: HostConfig = { networks: { ...running.networks }, bonds: { ...running.bonds } };
+  const desired: HostConfig = { networks: toDict(running.networks), bonds: toDict(running.bonds) };
   for (const [name, net] of Object.entries(req.networks)) {
     if (isRemoval(net)) {
-      if (!(name in desired.networks)) throw badBridge(`network '${name}': cannot remove it, no such network`);
+      if (!hasKey(desired.networks, name)) throw badBridge(`network '${name}': cannot remove it, no such network`);
       delete desired.networks[name];
     } else {
       desired.networks[name] = net;
@@ -22,7 +23,7 @@ export function mergeRequest(running: HostConfig, req: CanonicalRequest, kernelB
   for (const [name, bond] of Object.entries(req.bonds)) {
     if (isRemoval(bond)) {
       // as VDSM: only bonds of the running config can be removed (an unmanaged one is adopted by naming it in a network first)
-      if (!(name in desired.bonds)) {
+      if (!hasKey(desired.bonds, name)) {
         const why = kernelBonds.has(name) ? 'it is not managed by hostnetd (not in the running config)' : 'no such bond';
         throw badBonding(`bond '${name}': cannot remove it, ${why}`);
       }

@@ -9,58 +9,31 @@
  *     macTableManager: 'kernel', switch: 'legacy', bootproto: 'none', dhcpv6: false }
  */
 
+import type { z } from 'zod';
+import { dict, toDict } from './dict.js';
+import type { BondSchema, HostConfigSchema, NetworkSchema } from './schema.js';
+
 export type MacTableManager = 'kernel' | 'libvirt';
 
-export interface Ipv4Config {
-  address: string;
-  prefix: number;
-  gateway?: string;
-}
-
-export interface Ipv6Config {
-  /** 'addr/prefix', as given (VDSM accepts one; kept a list for the future) */
-  addresses: string[];
-  gateway?: string;
-  autoconf: boolean;
-}
-
-export interface Network {
-  name: string;
-  bridged: boolean;
-  /** southbound device: at most one of nic / bonding */
-  nic?: string;
-  bonding?: string;
-  vlan?: number;
-  mtu: number;
-  stp: boolean;
-  ipv4?: Ipv4Config;
-  ipv6: Ipv6Config;
-  defaultRoute: boolean;
-  nameservers: string[];
-  /** custom.bridge_opts, parsed: sysfs option name -> value */
-  bridgeOpts: Record<string, string>;
-  portIsolation: boolean;
-  macTableManager: MacTableManager;
-  switch: 'legacy';
-  bootproto: 'none';
-  dhcpv6: false;
-}
-
-export interface Bond {
-  name: string;
-  nics: string[];
-  /** option name -> value as the kernel's sysfs spells it; always contains mode (by name) */
-  options: Record<string, string>;
-  hwaddr?: string;
-}
-
+// The shapes are declared once, as schemas (schema.ts), and the types inferred from them.
+export type Network = z.infer<typeof NetworkSchema>;
+export type Ipv4Config = NonNullable<Network['ipv4']>;
+export type Ipv6Config = Network['ipv6'];
+export type Bond = z.infer<typeof BondSchema>;
 /** The whole managed configuration of a host: running config, safe config, desired state. */
-export interface HostConfig {
-  networks: Record<string, Network>;
-  bonds: Record<string, Bond>;
-}
+export type HostConfig = z.infer<typeof HostConfigSchema>;
 
-export const emptyConfig = (): HostConfig => ({ networks: {}, bonds: {} });
+/** Both tables are null-prototype (model/dict.ts): names like 'toString' are valid. */
+export const emptyConfig = (): HostConfig => ({ networks: dict(), bonds: dict() });
+
+/** A deep copy that keeps the tables null-prototype (structuredClone would not). */
+export function cloneConfig(cfg: HostConfig): HostConfig {
+  const clone = <T>(v: T): T => structuredClone(v);
+  return {
+    networks: dict(Object.entries(cfg.networks).map(([k, n]) => [k, { ...clone(n), bridgeOpts: toDict(n.bridgeOpts) }] as const)),
+    bonds: dict(Object.entries(cfg.bonds).map(([k, b]) => [k, { ...clone(b), options: toDict(b.options) }] as const)),
+  };
+}
 
 /** Raw request shapes, as on the wire (VDSM's names). Values are unknown until validated. */
 export type NetAttrs = Record<string, unknown>;

@@ -23,6 +23,7 @@ import { defaultBondValue, numericBondValue, bondModeNumber } from '../caps/bond
 import type { BondInfo, KernelLink, KernelState } from '../kernel/types.js';
 import { BOND_OPTIONS, type BondMode } from '../model/bond-options.js';
 import type { DesiredKernel } from './types.js';
+import { dict, getKey } from '../model/dict.js';
 
 /** Options the kernel changes only on an empty bond that is down (bond_options.c flags). */
 const NEEDS_EMPTY_DOWN = new Set(['lacp_rate', 'ad_select', 'ad_user_port_key', 'tlb_dynamic_lb', 'fail_over_mac']);
@@ -111,7 +112,7 @@ export function planBondRebuilds(want: DesiredKernel, state: KernelState): BondR
   const recreate: string[] = [];
   const emptyDown = new Map<string, string[]>();
   for (const link of Object.values(want.links)) {
-    const cur = state.links[link.name];
+    const cur = getKey(state.links, link.name);
     if (link.kind !== 'bond' || !link.bond || cur?.kind !== 'bond' || !cur.bond) continue;
     const edit = bondEdit(link.bond.options, cur.bond);
     if (edit?.recreate) recreate.push(link.name);
@@ -131,7 +132,7 @@ function simulate(state: KernelState, recreate: string[], emptied: string[], wan
   for (const l of Object.values(state.links)) if (l.kind === 'vlan' && l.link !== undefined && gone.has(l.link)) gone.add(l.name);
   const downed = new Set(emptied);
   const released = new Set([...recreate, ...emptied]);
-  const links: Record<string, KernelLink> = {};
+  const links = dict<KernelLink>();
   for (const [name, l] of Object.entries(state.links)) {
     if (gone.has(name)) continue;
     if (l.master !== undefined && released.has(l.master) && l.slaveKind === 'bond') {
@@ -141,7 +142,7 @@ function simulate(state: KernelState, recreate: string[], emptied: string[], wan
     } else if (downed.has(name)) {
       // an emptied bond takes a random MAC; a configured one is set again
       const { activeSlave: _a, adInfo: _i, ...bond } = l.bond!;
-      links[name] = { ...l, up: false, bond, address: want.links[name]?.bond?.hwaddr ? '' : l.address };
+      links[name] = { ...l, up: false, bond, address: getKey(want.links, name)?.bond?.hwaddr ? '' : l.address };
     } else {
       links[name] = l;
     }

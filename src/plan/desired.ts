@@ -10,6 +10,7 @@
 import type { Bond, HostConfig, Network } from '../model/types.js';
 import { DEFAULT_MTU } from '../validate/request.js';
 import type { DesiredKernel, DesiredLink, DesiredRoute } from './types.js';
+import { dict, getKey, hasKey } from '../model/dict.js';
 
 /** The devices one network stands on. */
 export interface NetworkDevices {
@@ -41,7 +42,7 @@ export function networkAddresses(net: Network): string[] {
  *   (reported by the caller) instead of failing everything else
  */
 export function desiredKernel(desired: HostConfig, previous: HostConfig, exists: (dev: string) => boolean): DesiredKernel {
-  const links: Record<string, DesiredLink> = {};
+  const links = dict<DesiredLink>();
   const usable = usableNetworks(desired, exists);
   const bonds = Object.values(desired.bonds).filter((b) => b.nics.some(exists));
 
@@ -63,7 +64,10 @@ export function desiredKernel(desired: HostConfig, previous: HostConfig, exists:
 export function usableNetworks(config: HostConfig, exists: (dev: string) => boolean): Network[] {
   return Object.values(config.networks).filter((n) => {
     if (n.nic !== undefined) return exists(n.nic);
-    if (n.bonding !== undefined) return n.bonding in config.bonds ? config.bonds[n.bonding]!.nics.some(exists) : exists(n.bonding);
+    if (n.bonding !== undefined) {
+      const bond = getKey(config.bonds, n.bonding);
+      return bond ? bond.nics.some(exists) : exists(n.bonding);
+    }
     return true;
   });
 }
@@ -80,7 +84,7 @@ function addBond(links: Record<string, DesiredLink>, bond: Bond, exists: (dev: s
 function addNetwork(links: Record<string, DesiredLink>, net: Network): void {
   const { base, southbound, top } = networkDevices(net);
   const addresses = networkAddresses(net);
-  if (base !== undefined && !(base in links)) {
+  if (base !== undefined && !hasKey(links, base)) {
     // a NIC or an adopted bond; its master and addresses are settled below
     links[base] = { name: base, kind: net.bonding !== undefined ? 'bond' : 'nic', master: null, up: true, addresses: [] };
   }
@@ -123,7 +127,7 @@ function releaseLeftovers(
   }
   for (const bond of Object.values(previous.bonds)) bond.nics.forEach((n) => previouslyUsed.add(n));
   for (const nic of previouslyUsed) {
-    if (nic in links || !exists(nic)) continue;
+    if (hasKey(links, nic) || !exists(nic)) continue;
     links[nic] = { name: nic, kind: 'nic', master: null, mtu: DEFAULT_MTU, addresses: [] };
   }
   void desired;

@@ -17,6 +17,7 @@ import type { KernelAddress, KernelLink, KernelRoute, KernelState } from '../ker
 import { canonicalIpv6 } from '../validate/ip.js';
 import { bondEdit, creationBondOptions, planBondRebuilds } from './bond.js';
 import type { DesiredKernel, DesiredLink, Op } from './types.js';
+import { getKey, hasKey } from '../model/dict.js';
 
 const DEPTH: Record<DesiredLink['kind'], number> = { nic: 0, bond: 0, vlan: 1, bridge: 2 };
 
@@ -51,7 +52,7 @@ export function diff(want: DesiredKernel, snapshot: KernelState): Op[] {
   const addrs = addressesByDev(state.addresses);
   const ctx: LinkContext = { want, state, push, readded: new Set(rebuild.emptyDown.keys()) };
 
-  const deleted = new Set(want.remove.filter((dev) => state.links[dev] && !(dev in want.links)));
+  const deleted = new Set(want.remove.filter((dev) => hasKey(state.links, dev) && !hasKey(want.links, dev)));
   for (const dev of deleted) {
     // a vlan device goes with its base device: deleting it again would fail
     const base = state.links[dev]!.kind === 'vlan' ? state.links[dev]!.link : undefined;
@@ -67,7 +68,7 @@ export function diff(want: DesiredKernel, snapshot: KernelState): Op[] {
 
 function diffLink(want: DesiredLink, ctx: LinkContext, addrs: KernelAddress[]): void {
   const { state, push } = ctx;
-  let cur: KernelLink | undefined = state.links[want.name];
+  let cur: KernelLink | undefined = getKey(state.links, want.name);
   if (cur && want.kind !== 'nic' && !sameKind(want, cur)) {
     if (!['bridge', 'vlan', 'bond'].includes(cur.kind)) {
       throw new HostnetError(
@@ -137,7 +138,7 @@ function update(want: DesiredLink, cur: KernelLink, ctx: LinkContext): void {
   }
   // the bonding driver closes a slave it lets go (also when the slave moves to a bridge)
   const releasedByBond = cur.slaveKind === 'bond' && cur.master !== undefined && want.master !== undefined && want.master !== cur.master
-    && !(want.master !== null && ctx.want.links[want.master]?.kind === 'bond');
+    && !(want.master !== null && getKey(ctx.want.links, want.master)?.kind === 'bond');
   const isUp = cur.up && !releasedByBond;
   if (want.up === true && !isUp) push(P.up, { op: 'up', dev });
   if (want.up === false && cur.up) push(P.detach, { op: 'down', dev });
@@ -145,7 +146,7 @@ function update(want: DesiredLink, cur: KernelLink, ctx: LinkContext): void {
 
 /** A slave let go by a bond that keeps existing: released after the new slaves joined. */
 function leavesBondThatStays(want: DesiredLink, cur: KernelLink, plan: DesiredKernel): boolean {
-  return want.master === null && cur.slaveKind === 'bond' && cur.master !== undefined && plan.links[cur.master]?.kind === 'bond';
+  return want.master === null && cur.slaveKind === 'bond' && cur.master !== undefined && getKey(plan.links, cur.master)?.kind === 'bond';
 }
 
 function masterPhase(want: DesiredLink): number {
@@ -230,6 +231,6 @@ function addressesByDev(addresses: KernelAddress[]): Map<string, KernelAddress[]
 /** Lowering MTUs runs top-down (larger depth first); raising runs bottom-up within a phase. */
 function mtuOrder(a: Staged, b: Staged, want: DesiredKernel): number {
   if (a.op.op !== 'mtu' || b.op.op !== 'mtu' || a.phase !== P.mtuDown) return 0;
-  const depth = (s: Staged) => DEPTH[want.links[(s.op as { dev: string }).dev]?.kind ?? 'nic'];
+  const depth = (s: Staged) => DEPTH[getKey(want.links, (s.op as { dev: string }).dev)?.kind ?? 'nic'];
   return depth(b) - depth(a);
 }

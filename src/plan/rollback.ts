@@ -5,6 +5,7 @@
 import type { KernelLink, KernelState } from '../kernel/types.js';
 import { BOND_OPTIONS } from '../model/bond-options.js';
 import type { DesiredKernel, DesiredLink, Op } from './types.js';
+import { dict, getKey } from '../model/dict.js';
 
 const VIRTUAL = new Set(['bridge', 'vlan', 'bond']);
 
@@ -25,8 +26,11 @@ export function touchedDevices(ops: readonly Op[], before: KernelState): string[
 /** The part of a snapshot that concerns the given devices (what the journal keeps). */
 export function sliceState(state: KernelState, devices: readonly string[]): KernelState {
   const keep = new Set(devices);
-  const links: KernelState['links'] = {};
-  for (const d of keep) if (state.links[d]) links[d] = state.links[d]!;
+  const links: KernelState['links'] = dict();
+  for (const d of keep) {
+    const link = getKey(state.links, d);
+    if (link) links[d] = link;
+  }
   return {
     links,
     addresses: state.addresses.filter((a) => keep.has(a.ifname)),
@@ -37,12 +41,13 @@ export function sliceState(state: KernelState, devices: readonly string[]): Kern
 }
 
 export function rollbackTarget(before: KernelState, now: KernelState, touched: readonly string[]): DesiredKernel {
-  const links: Record<string, DesiredLink> = {};
+  const links = dict<DesiredLink>();
   const remove: string[] = [];
   for (const dev of touched) {
-    const was = before.links[dev];
+    const was = getKey(before.links, dev);
+    const is = getKey(now.links, dev);
     if (was) links[dev] = fromSnapshot(was, before);
-    else if (now.links[dev] && VIRTUAL.has(now.links[dev]!.kind)) remove.push(dev);
+    else if (is && VIRTUAL.has(is.kind)) remove.push(dev);
   }
   const defaultOf = (family: 'inet' | 'inet6') => {
     const r = before.routes.find((x) => x.family === family && x.dst === 'default' && x.gateway && x.dev && (x.table === 'main'));

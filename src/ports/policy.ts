@@ -28,6 +28,7 @@
 import type { KernelFeatures, KernelLink, KernelState } from '../kernel/types.js';
 import type { HostConfig, MacTableManager } from '../model/types.js';
 import { networkDevices } from '../plan/desired.js';
+import { getKey } from '../model/dict.js';
 
 /** One bridge hostnetd manages and what its network asks of the ports. */
 export interface ManagedBridge {
@@ -113,7 +114,7 @@ export function flagLine(port: string, f: PortFlags): string {
 
 export function planPorts(input: PolicyInput): PortPlan {
   const { state, features } = input;
-  const managed = managedBridges(input.config).filter((m) => state.links[m.bridge]?.kind === 'bridge');
+  const managed = managedBridges(input.config).filter((m) => getKey(state.links, m.bridge)?.kind === 'bridge');
   const ports = portsByBridge(state, new Set(managed.map((m) => m.bridge)));
   const staticFdb = staticEntriesByPort(state, new Set(managed.map((m) => m.bridge)));
   const plan: PortPlan = { ipLines: [], bridgeLines: [], targets: [], warnings: [] };

@@ -17,11 +17,12 @@ import * as fs from 'node:fs/promises';
 import * as path from 'node:path';
 import { ErrorCode, HostnetError } from '../errors.js';
 import type { HostConfig } from '../model/types.js';
-import { emptyConfig } from '../model/types.js';
-import { errnoOf, removeStaleTmpFiles, writeFileAtomic } from './atomic.js';
+import { cloneConfig, emptyConfig } from '../model/types.js';
+import { errnoOf, fsyncDir, removeStaleTmpFiles, writeFileAtomic } from './atomic.js';
 import { sortKeysDeep } from './canonical.js';
+import { CONFIG_FORMAT_VERSION, ConfigFileSchema, describeIssues } from './schema.js';
 
-export const CONFIG_FORMAT_VERSION = 1;
+export { CONFIG_FORMAT_VERSION };
 export const RUNNING_FILE = 'running.json';
 export const SAFE_FILE = 'safe.json';
 
@@ -35,7 +36,10 @@ export function serializeConfig(cfg: HostConfig): string {
   return JSON.stringify(doc, null, 2) + '\n';
 }
 
-/** Parse a config file's text; `file` is only used in error messages. */
+/**
+ * Parse a config file's text against ConfigFileSchema; `file` names it in errors. Anything
+ * else is refused with 103 naming the file and the field, and the file is left as it is.
+ */
 export function parseConfig(text: string, file: string): HostConfig {
   let doc: unknown;
   try {
@@ -43,30 +47,16 @@ export function parseConfig(text: string, file: string): HostConfig {
   } catch (e) {
     throw corrupt(file, `not valid JSON (${(e as Error).message})`);
   }
-  if (!isPlainObject(doc)) throw corrupt(file, 'not a JSON object');
-  const version = doc.version;
-  if (!Number.isInteger(version) || (version as number) < 1) throw corrupt(file, 'no valid "version"');
-  if ((version as number) > CONFIG_FORMAT_VERSION) {
+  const version = typeof doc === 'object' && doc !== null ? (doc as { version?: unknown }).version : undefined;
+  if (typeof version === 'number' && Number.isInteger(version) && version > CONFIG_FORMAT_VERSION) {
     throw new HostnetError(
       ErrorCode.STORE_FAILED,
       `${file} has format version ${String(version)}, written by a newer hostnetd; this one reads up to version ${CONFIG_FORMAT_VERSION} and will not touch it`,
     );
   }
-  return {
-    networks: entriesByName(doc.networks, 'networks', file) as HostConfig['networks'],
-    bonds: entriesByName(doc.bonds, 'bonds', file) as HostConfig['bonds'],
-  };
-}
-
-/** A name -> object map whose objects carry their own name, as the model has it. */
-function entriesByName(v: unknown, what: string, file: string): Record<string, unknown> {
-  if (!isPlainObject(v)) throw corrupt(file, `"${what}" is missing or not an object`);
-  for (const [name, entry] of Object.entries(v)) {
-    if (!isPlainObject(entry) || entry.name !== name) {
-      throw corrupt(file, `"${what}.${name}" is not an object named "${name}"`);
-    }
-  }
-  return v;
+  const r = ConfigFileSchema.safeParse(doc);
+  if (!r.success) throw corrupt(file, describeIssues(r.error));
+  return { networks: r.data.networks, bonds: r.data.bonds };
 }
 
 function corrupt(file: string, why: string): HostnetError {
@@ -76,20 +66,16 @@ function corrupt(file: string, why: string): HostnetError {
   );
 }
 
-function isPlainObject(v: unknown): v is Record<string, unknown> {
-  return typeof v === 'object' && v !== null && !Array.isArray(v);
-}
-
-/** Read a config file; a missing file is the empty configuration. */
-async function readConfigFile(file: string): Promise<HostConfig> {
+/** Read a config file, with its text as found (null: absent); a missing file is the empty configuration. */
+async function readConfigFile(file: string): Promise<{ cfg: HostConfig; onDisk: string | null }> {
   let text: string;
   try {
     text = await fs.readFile(file, 'utf8');
   } catch (e) {
-    if (errnoOf(e) === 'ENOENT') return emptyConfig();
+    if (errnoOf(e) === 'ENOENT') return { cfg: emptyConfig(), onDisk: null };
     throw new HostnetError(ErrorCode.STORE_FAILED, `cannot read ${file}: ${(e as Error).message}`);
   }
-  return parseConfig(text, file);
+  return { cfg: parseConfig(text, file), onDisk: text };
 }
 
 /** The config must be a name -> entry map keyed by each entry's own name; anything else is a bug upstream. */
@@ -106,17 +92,22 @@ function checkShape(cfg: HostConfig): void {
 /** The text of a file whose write failed midway: matches no config, so the next commit rewrites it. */
 const UNKNOWN = '';
 
-/** A config's file text, and the deep copy a restart would load from it. */
-function storable(cfg: HostConfig): { text: string; copy: HostConfig } {
+/**
+ * A config's file text, and the deep copy a restart would load from it: parsing our own text
+ * back is exactly what the next start does, so a config the schema would refuse then is
+ * refused now, before it is written.
+ */
+function storable(cfg: HostConfig, file: string): { text: string; copy: HostConfig } {
   checkShape(cfg);
   const text = serializeConfig(cfg);
-  const doc = JSON.parse(text) as { networks: HostConfig['networks']; bonds: HostConfig['bonds'] };
-  return { text, copy: { networks: doc.networks, bonds: doc.bonds } };
+  return { text, copy: parseConfig(text, file) };
 }
 
 export class ConfigStore {
   /** Writes are chained so that two commits never race on the same file. */
   private writes: Promise<unknown> = Promise.resolve();
+  /** Each file's text as last read or written (null: absent), to notice a change behind our back. */
+  private readonly onDisk = new Map<string, string | null>();
 
   private constructor(
     readonly stateDir: string,
@@ -144,16 +135,19 @@ export class ConfigStore {
     await removeStaleTmpFiles(dir);
     const running = await readConfigFile(path.join(dir, RUNNING_FILE));
     const safe = await readConfigFile(path.join(dir, SAFE_FILE));
-    return new ConfigStore(dir, running, serializeConfig(running), safe, serializeConfig(safe));
+    const store = new ConfigStore(dir, running.cfg, serializeConfig(running.cfg), safe.cfg, serializeConfig(safe.cfg));
+    store.onDisk.set(store.runningPath, running.onDisk);
+    store.onDisk.set(store.safePath, safe.onDisk);
+    return store;
   }
 
   /** A deep copy: mutating it does not change the store. */
   running(): HostConfig {
-    return structuredClone(this.runningCfg);
+    return cloneConfig(this.runningCfg);
   }
 
   safe(): HostConfig {
-    return structuredClone(this.safeCfg);
+    return cloneConfig(this.safeCfg);
   }
 
   /** Running differs from safe (key order and formatting do not count). */
@@ -166,7 +160,7 @@ export class ConfigStore {
    * Committing the config already stored writes nothing (an idempotent request stays cheap).
    */
   async commitRunning(cfg: HostConfig): Promise<void> {
-    const { text, copy } = storable(cfg);
+    const { text, copy } = storable(cfg, this.runningPath);
     await this.serialized(async () => {
       if (text === this.runningText) return;
       try {
@@ -197,7 +191,7 @@ export class ConfigStore {
 
   /** Put a safe config back (a failed change that was to make itself safe); nothing is written when it is in place. */
   async restoreSafe(cfg: HostConfig): Promise<void> {
-    const { text, copy } = storable(cfg);
+    const { text, copy } = storable(cfg, this.safePath);
     await this.serialized(async () => {
       if (text === this.safeText) return;
       try {
@@ -213,7 +207,9 @@ export class ConfigStore {
 
   private async write(file: string, text: string): Promise<void> {
     try {
+      await keepAsideIfChanged(file, this.onDisk.get(file) ?? null);
       await writeFileAtomic(file, text);
+      this.onDisk.set(file, text);
     } catch (e) {
       throw new HostnetError(ErrorCode.STORE_FAILED, `cannot write ${file}: ${(e as Error).message}`);
     }
@@ -224,4 +220,24 @@ export class ConfigStore {
     this.writes = next.catch(() => undefined); // one failed write must not block the next
     return next;
   }
+}
+
+/**
+ * A file changed behind hostnetd's back since it was loaded or last written (edited by hand,
+ * damaged) is never replaced silently: it is renamed to <file>.refused-<time> first, and the
+ * rename is durable before the new file is written.
+ */
+async function keepAsideIfChanged(file: string, known: string | null): Promise<string | null> {
+  let current: string;
+  try {
+    current = await fs.readFile(file, 'utf8');
+  } catch (e) {
+    if (errnoOf(e) === 'ENOENT') return null;
+    throw e;
+  }
+  if (current === known) return null;
+  const aside = `${file}.refused-${new Date().toISOString().replace(/[:.]/g, '-')}`;
+  await fs.rename(file, aside);
+  await fsyncDir(path.dirname(file));
+  return aside;
 }

@@ -6,10 +6,10 @@
  * killed mid-setup, the next start finds the entry with `pending()` and rolls the host back to
  * `before`. `clear()` durably removes it once the transaction has committed or rolled back.
  *
- * The file is JSON lines: the first line is the entry as `begin` wrote it (atomically), each
- * further line a phase change appended by `advance`:
- *   {"version":1,"id":"…","startedAt":"…","phase":"applying","before":{…},"desired":{…},"touched":["br0"]}
- *   {"phase":"verifying","at":"2026-…Z"}
+ * The file is JSON lines (store/schema.ts declares each kind): the first line is the entry as
+ * `begin` wrote it (atomically), each further line a phase change appended by `advance`:
+ *   {"type":"begin","version":1,"id":"…","startedAt":"…","phase":"applying","before":{…},"desired":{…},"touched":["br0"]}
+ *   {"type":"phase","phase":"verifying","at":"2026-…Z"}
  * Appending keeps a phase change at one small write and one fsync, where rewriting the entry
  * would write the whole kernel snapshot again. A crash during an append can leave a torn last
  * line; it is ignored (the previous phase stands, and rollback works from any phase).
@@ -18,41 +18,35 @@ import * as fs from 'node:fs/promises';
 import * as path from 'node:path';
 import { randomUUID } from 'node:crypto';
 import { ErrorCode, HostnetError } from '../errors.js';
+import type { z } from 'zod';
 import type { KernelState } from '../kernel/types.js';
 import type { HostConfig } from '../model/types.js';
 import { ioFaultPoint } from '../faults.js';
 import { errnoOf, unlinkDurable, writeFileAtomic } from './atomic.js';
+import {
+  JOURNAL_PHASES, JournalBeginSchema, JournalLineSchema, describeIssues, withLegacyType, type JournalPhase,
+} from './schema.js';
 
-export type JournalPhase = 'applying' | 'verifying' | 'confirming' | 'committing';
+export type { JournalPhase };
+export { JOURNAL_PHASES };
 
-export const JOURNAL_PHASES: readonly JournalPhase[] = ['applying', 'verifying', 'confirming', 'committing'];
-
-export interface JournalEntry {
-  version: 1;
-  id: string;
-  /** ISO time */
-  startedAt: string;
-  phase: JournalPhase;
-  before: {
+/** The transaction a journal records: its first line, without the line's `type`. */
+export type JournalEntry = Omit<z.output<typeof JournalBeginSchema>, 'type' | 'before'> & {
+  /** config and kernel state of the touched devices before the change (the kernel part is declared loose) */
+  before: Omit<z.output<typeof JournalBeginSchema>['before'], 'config' | 'kernel' | 'safe'> & {
     config: HostConfig;
     kernel: KernelState;
-    /** IPv6 sysctls the change rewrites on devices that existed before it, with their old values */
-    sysctls?: { dev: string; autoconf: string; acceptRa: string }[];
-    /** the resolver file the change rewrites and its old text (null: there was none) */
-    resolvConf?: { path: string; text: string | null };
-    /** the safe config, when the change was to make itself safe (commitOnSuccess) */
     safe?: HostConfig;
   };
-  desired: HostConfig;
-  /** device names the transaction may create, change or delete */
-  touched: string[];
-}
+};
 
 export const JOURNAL_FILE = 'journal.jsonl';
 
 export const newJournalId = (): string => randomUUID();
 
-const isPhase = (v: unknown): v is JournalPhase => JOURNAL_PHASES.includes(v as JournalPhase);
+const isPhase = (v: unknown): v is JournalPhase => (JOURNAL_PHASES as readonly unknown[]).includes(v);
+
+const entryLine = (entry: JournalEntry): string => JSON.stringify({ type: 'begin', ...entry }) + '\n';
 
 export class Journal {
   readonly path: string;
@@ -79,7 +73,7 @@ export class Journal {
     const copy = structuredClone(entry);
     await this.guard('write', async () => {
       try {
-        await writeFileAtomic(this.path, JSON.stringify(copy) + '\n');
+        await writeFileAtomic(this.path, entryLine(copy));
       } catch (e) {
         // the rename may have happened (a failed directory fsync): no journal may outlive a failed begin
         await unlinkDurable(this.path).catch(() => undefined);
@@ -98,12 +92,12 @@ export class Journal {
     if (this.tornTail) {
       // Appending after a torn line would turn it into damage in the middle of the file.
       const whole = { ...cur, phase };
-      await this.guard('rewrite', () => writeFileAtomic(this.path, JSON.stringify(whole) + '\n'));
+      await this.guard('rewrite', () => writeFileAtomic(this.path, entryLine(whole)));
       this.current = whole;
       this.tornTail = false;
       return;
     }
-    const line = JSON.stringify({ phase, at: new Date().toISOString() }) + '\n';
+    const line = JSON.stringify({ type: 'phase', phase, at: new Date().toISOString() }) + '\n';
     await this.guard('append to', async () => {
       const fh = await fs.open(this.path, 'a');
       try {
@@ -139,7 +133,7 @@ export class Journal {
     const { entry, torn } = parseJournalText(text, this.path);
     this.current = entry;
     this.tornTail = torn;
-    return structuredClone(entry);
+    return cloneEntry(entry);
   }
 
   private async guard(what: string, fn: () => Promise<void>): Promise<void> {
@@ -160,39 +154,52 @@ export function parseJournal(text: string, file: string): JournalEntry {
 function parseJournalText(text: string, file: string): { entry: JournalEntry; torn: boolean } {
   const lines = text.split('\n');
   if (lines[lines.length - 1] === '') lines.pop();
-  let entry: JournalEntry;
-  try {
-    entry = JSON.parse(lines[0] ?? '') as JournalEntry;
-  } catch (e) {
-    throw unreadable(file, `the entry is not valid JSON (${(e as Error).message})`);
-  }
-  if (typeof entry !== 'object' || entry === null || Array.isArray(entry)) throw unreadable(file, 'the entry is not an object');
-  if (entry.version !== 1) throw unreadable(file, `unknown journal version ${String(entry.version)}`);
-  if (typeof entry.id !== 'string' || !isPhase(entry.phase) || typeof entry.before !== 'object' || entry.before === null ||
-      typeof entry.desired !== 'object' || entry.desired === null || !Array.isArray(entry.touched)) {
-    throw unreadable(file, 'the entry lacks id, phase, before, desired or touched');
-  }
+  let entry: JournalEntry | null = null;
   let torn = false;
-  for (let i = 1; i < lines.length; i++) {
-    const phase = parsePhaseLine(lines[i] ?? '');
-    if (phase !== null) {
-      entry.phase = phase;
-    } else if (i === lines.length - 1 && !text.endsWith('\n')) {
-      torn = true; // only the very last, unterminated line can be torn by a crash
-    } else {
-      throw unreadable(file, `line ${i + 1} is not a phase record`);
+  for (let i = 0; i < lines.length; i++) {
+    // only the very last, unterminated line can be torn by a crash during an append
+    const mayBeTorn = i > 0 && i === lines.length - 1 && !text.endsWith('\n');
+    let value: unknown;
+    try {
+      value = JSON.parse(lines[i]!);
+    } catch (e) {
+      if (mayBeTorn) {
+        torn = true;
+        continue;
+      }
+      throw unreadable(file, `line ${i + 1} is not valid JSON (${(e as Error).message})`);
+    }
+    const r = JournalLineSchema.safeParse(withLegacyType(value));
+    if (!r.success) {
+      if (mayBeTorn) {
+        torn = true;
+        continue;
+      }
+      throw unreadable(file, `line ${i + 1}: ${describeIssues(r.error)}`);
+    }
+    const line = r.data;
+    if (i === 0) {
+      if (line.type !== 'begin') throw unreadable(file, `line 1 is a '${line.type}' record, not the transaction`);
+      const { type: _t, ...rest } = line;
+      entry = rest;
+      continue;
+    }
+    switch (line.type) {
+      case 'phase':
+        entry!.phase = line.phase;
+        break;
+      case 'begin':
+        throw unreadable(file, `line ${i + 1} begins a second transaction`);
     }
   }
+  if (!entry) throw unreadable(file, 'it is empty');
   return { entry, torn };
 }
 
-function parsePhaseLine(line: string): JournalPhase | null {
-  try {
-    const v = JSON.parse(line) as { phase?: unknown };
-    return isPhase(v?.phase) ? v.phase : null;
-  } catch {
-    return null;
-  }
+/** A deep copy with the same null-prototype tables (structuredClone would give plain objects). */
+function cloneEntry(entry: JournalEntry): JournalEntry {
+  const { type: _t, ...copy } = JournalBeginSchema.parse(JSON.parse(entryLine(entry)));
+  return copy;
 }
 
 function unreadable(file: string, why: string): HostnetError {

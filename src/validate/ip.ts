@@ -2,7 +2,30 @@
 import { isIPv4, isIPv6 } from 'node:net';
 
 export const isIpv4 = (s: unknown): s is string => typeof s === 'string' && isIPv4(s);
-export const isIpv6 = (s: unknown): s is string => typeof s === 'string' && isIPv6(s);
+/**
+ * node's isIPv6 also accepts a zone id (fe80::1%eth0); an address in a network's config has
+ * none (the interface is the network's own), so a zone id is refused like any bad address.
+ */
+export const isIpv6 = (s: unknown): s is string => typeof s === 'string' && !s.includes('%') && isIPv6(s);
+
+const ipv4Int = (s: string) => s.split('.').reduce((acc, o) => ((acc << 8) | Number(o)) >>> 0, 0);
+
+/** Why an IPv4 address cannot be a host's address or a gateway (unspecified, multicast, broadcast), or null. */
+export function ipv4UnicastProblem(addr: string): string | null {
+  const n = ipv4Int(addr);
+  if (n === 0) return 'is the unspecified address';
+  if (n >>> 28 === 0xe) return 'is a multicast address';
+  if (n === 0xffffffff) return 'is the broadcast address';
+  return null;
+}
+
+/** The same for IPv6 (unspecified, multicast); `addr` is a valid IPv6 address. */
+export function ipv6UnicastProblem(addr: string): string | null {
+  const c = canonicalIpv6(addr);
+  if (c === '::') return 'is the unspecified address';
+  if (/^ff[0-9a-f]{2}:/.test(c)) return 'is a multicast address';
+  return null;
+}
 
 /** Dotted netmask → prefix length, or null when the mask is not contiguous. */
 export function netmaskToPrefix(mask: string): number | null {
@@ -26,13 +49,12 @@ export function canonicalIpv6(addr: string): string {
 /** 'addr/prefix' with a valid IPv6 address and prefix 0..128, canonicalized; null when invalid. */
 export function parseIpv6Cidr(s: string): string | null {
   const m = /^([^/]+)\/(\d{1,3})$/.exec(s);
-  if (!m || !isIPv6(m[1]!) || Number(m[2]) > 128) return null;
+  if (!m || !isIpv6(m[1]) || Number(m[2]) > 128) return null;
   return `${canonicalIpv6(m[1]!)}/${Number(m[2])}`;
 }
 
 /** Is the address in the same IPv4 subnet as addr/prefix? */
 export function sameIpv4Subnet(a: string, b: string, prefix: number): boolean {
-  const toInt = (s: string) => s.split('.').reduce((acc, o) => ((acc << 8) | Number(o)) >>> 0, 0);
   const mask = prefix === 0 ? 0 : (0xffffffff << (32 - prefix)) >>> 0;
-  return ((toInt(a) & mask) >>> 0) === ((toInt(b) & mask) >>> 0);
+  return ((ipv4Int(a) & mask) >>> 0) === ((ipv4Int(b) & mask) >>> 0);
 }

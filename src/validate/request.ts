@@ -10,8 +10,11 @@ import {
 import { BOND_NAME_RE, IFNAME_MAX_BYTES, bridgeNameProblem, isValidIfname } from '../kernel/names.js';
 import { BOND_OPTIONS, bondModeName, bondOptionsProblem } from '../model/bond-options.js';
 import { BRIDGE_OPTIONS } from '../model/bridge-options.js';
+import { dict, getKey, hasKey } from '../model/dict.js';
 import type { Bond, Network, SetupOptions, SetupRequest } from '../model/types.js';
-import { isIpv4, isIpv6, canonicalIpv6, netmaskToPrefix, parseIpv6Cidr } from './ip.js';
+import {
+  canonicalIpv6, ipv4UnicastProblem, ipv6UnicastProblem, isIpv4, isIpv6, netmaskToPrefix, parseIpv6Cidr,
+} from './ip.js';
 
 export type Removal = { remove: true };
 export const REMOVE: Removal = { remove: true };
@@ -35,9 +38,9 @@ export const MTU_MAX = 65535;
 export const DEFAULT_MTU = 1500;
 
 export function canonicalizeRequest(req: SetupRequest): CanonicalRequest {
-  const networks: CanonicalRequest['networks'] = {};
+  const networks: CanonicalRequest['networks'] = dict();
   for (const [name, attrs] of Object.entries(req.networks)) networks[name] = canonicalizeNetwork(name, attrs);
-  const bonds: CanonicalRequest['bonds'] = {};
+  const bonds: CanonicalRequest['bonds'] = dict();
   for (const [name, attrs] of Object.entries(req.bondings)) bonds[name] = canonicalizeBond(name, attrs);
   const holders = Object.entries(networks).filter(([, n]) => !isRemoval(n) && n.defaultRoute).map(([k]) => k);
   if (holders.length > 1) throw badParams(`more than one network asks for defaultRoute: ${holders.join(', ')}`);
@@ -167,20 +170,26 @@ function checkIpv4(attrs: Record<string, unknown>, where: string): Network['ipv4
     return undefined;
   }
   if (!isIpv4(ipaddr)) throw badAddr(`${where}: ipaddr ${show(ipaddr)} is not an IPv4 address`);
+  const addrProblem = ipv4UnicastProblem(ipaddr);
+  if (addrProblem) throw badAddr(`${where}: ipaddr ${show(ipaddr)} ${addrProblem}`);
   if (netmask !== undefined && prefix !== undefined) throw badParams(`${where}: 'netmask' and 'prefix' are exclusive`);
   let len: number | null;
   if (netmask !== undefined) {
     len = typeof netmask === 'string' ? netmaskToPrefix(netmask) : null;
     if (len === null) throw badAddr(`${where}: netmask ${show(netmask)} is not a valid IPv4 netmask`);
+    // a /0 "subnet" is the whole Internet on one link: every address would be on-link
+    if (len === 0) throw badAddr(`${where}: netmask ${show(netmask)} is a zero-length prefix`);
   } else if (prefix !== undefined) {
     len = toInt(prefix);
-    if (len === null || len < 0 || len > 32) throw badAddr(`${where}: prefix must be a number from 0 to 32, got ${show(prefix)}`);
+    if (len === null || len < 1 || len > 32) throw badAddr(`${where}: prefix must be a number from 1 to 32, got ${show(prefix)}`);
   } else {
     throw badAddr(`${where}: 'ipaddr' needs 'netmask' or 'prefix'`);
   }
   const out: NonNullable<Network['ipv4']> = { address: ipaddr, prefix: len };
   if (gateway !== undefined && gateway !== '') {
     if (!isIpv4(gateway)) throw badAddr(`${where}: gateway ${show(gateway)} is not an IPv4 address`);
+    const gwProblem = ipv4UnicastProblem(gateway);
+    if (gwProblem) throw badAddr(`${where}: gateway ${show(gateway)} ${gwProblem}`);
     out.gateway = gateway;
   }
   return out;
@@ -194,10 +203,16 @@ function checkIpv6(attrs: Record<string, unknown>, where: string): Network['ipv6
     const cidr = typeof ipv6addr === 'string' ? parseIpv6Cidr(ipv6addr) : null;
     if (!cidr) throw badAddr(`${where}: ipv6addr ${show(ipv6addr)} is not an IPv6 'address/prefix'`);
     if (cidr.startsWith('fe80:')) throw badAddr(`${where}: ipv6addr ${show(ipv6addr)} is link-local`);
+    const v6Problem = ipv6UnicastProblem(cidr.slice(0, cidr.lastIndexOf('/')));
+    if (v6Problem) throw badAddr(`${where}: ipv6addr ${show(ipv6addr)} ${v6Problem}`);
+    if (cidr.endsWith('/0')) throw badAddr(`${where}: ipv6addr ${show(ipv6addr)} has a zero-length prefix`);
     out.addresses.push(cidr);
   }
   if (ipv6gateway !== undefined && ipv6gateway !== '' && ipv6gateway !== '::') {
     if (!isIpv6(ipv6gateway)) throw badAddr(`${where}: ipv6gateway ${show(ipv6gateway)} is not an IPv6 address`);
+    // '::' alone means "no gateway" (VDSM's capabilities report it so); other spellings of it are refused
+    const gw6Problem = ipv6UnicastProblem(ipv6gateway);
+    if (gw6Problem) throw badAddr(`${where}: ipv6gateway ${show(ipv6gateway)} ${gw6Problem}`);
     if (!out.addresses.length && !autoconf) throw badAddr(`${where}: 'ipv6gateway' without 'ipv6addr' or 'ipv6autoconf'`);
     out.gateway = canonicalIpv6(ipv6gateway);
   }
@@ -221,16 +236,16 @@ function checkMacTableManager(v: unknown, where: string): Network['macTableManag
 }
 
 function checkCustom(v: unknown, where: string): Record<string, string> {
-  if (v === undefined) return {};
+  if (v === undefined) return dict();
   if (typeof v !== 'object' || v === null || Array.isArray(v)) throw badParams(`${where}: 'custom' must be an object`);
   const custom = v as Record<string, unknown>;
   for (const key of Object.keys(custom)) {
     if (key !== 'bridge_opts') throw badParams(`${where}: unknown custom attribute '${key}'`);
   }
-  if (custom.bridge_opts === undefined) return {};
+  if (custom.bridge_opts === undefined) return dict();
   if (typeof custom.bridge_opts !== 'string') throw badParams(`${where}: 'custom.bridge_opts' must be a string`);
   return parseKeyValues(custom.bridge_opts, (key, value) => {
-    if (!(key in BRIDGE_OPTIONS)) throw badParams(`${where}: custom.bridge_opts: unknown bridge option '${key}'`);
+    if (!hasKey(BRIDGE_OPTIONS, key)) throw badParams(`${where}: custom.bridge_opts: unknown bridge option '${key}'`);
     if (!/^\d+$/.test(value)) throw badParams(`${where}: custom.bridge_opts: ${key} must be a number, got '${value}'`);
   }, (word) => badParams(`${where}: custom.bridge_opts: '${word}' is not key=value`));
 }
@@ -276,7 +291,7 @@ export function parseBondOptions(v: unknown, where: string): Record<string, stri
   opts.mode = mode;
   for (const [key, value] of Object.entries(opts)) {
     if (key === 'mode') continue;
-    const spec = BOND_OPTIONS[key];
+    const spec = getKey(BOND_OPTIONS, key);
     if (!spec) throw badBonding(`${where}: unknown bond option '${key}'`);
     if (!spec.modes.includes(mode)) throw badBonding(`${where}: bond option '${key}' does not apply to mode ${mode}`);
     if (!spec.value.test(value)) throw badBonding(`${where}: bad value '${value}' for bond option '${key}'`);
@@ -292,8 +307,10 @@ export function canonicalizeOptions(opts: Record<string, unknown>): SetupOptions
   for (const key of Object.keys(opts)) {
     if (!OPTIONS.has(key)) throw badParams(`options: unknown option '${key}'`);
   }
-  const timeout = opts.connectivityTimeout === undefined ? 4 : Number(opts.connectivityTimeout);
-  if (!Number.isFinite(timeout) || timeout < 0 || timeout > 3600 || typeof opts.connectivityTimeout === 'boolean') {
+  const given = opts.connectivityTimeout;
+  // only a number or a numeric string: Number() of a deeply nested array recurses through join()
+  const timeout = given === undefined ? 4 : typeof given === 'number' || typeof given === 'string' ? Number(given) : NaN;
+  if (!Number.isFinite(timeout) || timeout < 0 || timeout > 3600 || given === '') {
     throw badParams(`options: connectivityTimeout must be a number of seconds from 0 to 3600, got ${show(opts.connectivityTimeout)}`);
   }
   return {
@@ -310,7 +327,7 @@ function parseKeyValues(
   check: (key: string, value: string) => void,
   bad: (word: string) => HostnetError,
 ): Record<string, string> {
-  const out: Record<string, string> = {};
+  const out = dict<string>();
   for (const word of text.split(/\s+/).filter(Boolean)) {
     const m = /^([A-Za-z0-9_]+)=([^=\s]+)$/.exec(word);
     if (!m) throw bad(word);
@@ -343,10 +360,16 @@ function toInt(v: unknown): number | null {
   return null;
 }
 
+/** A short quote of a value for a message; never throws (a value nested 20,000 deep overflows JSON.stringify). */
 function show(v: unknown): string {
-  const s = JSON.stringify(v);
-  return s === undefined ? String(v) : s.length > 60 ? `${s.slice(0, 57)}...` : s;
+  if (typeof v === 'string') return clip(JSON.stringify(v));
+  if (Array.isArray(v)) return v.length === 0 ? '[]' : `a list of ${v.length} (${v.every(isScalar) ? clip(JSON.stringify(v)) : 'nested'})`;
+  if (typeof v === 'object' && v !== null) return `an object with keys ${clip(Object.keys(v).join(', '))}`;
+  return String(v);
 }
+
+const isScalar = (v: unknown) => v === null || ['string', 'number', 'boolean'].includes(typeof v);
+const clip = (s: string) => (s.length > 60 ? `${s.slice(0, 57)}...` : s);
 
 export const isRemoval = (x: unknown): x is Removal =>
   typeof x === 'object' && x !== null && (x as Removal).remove === true && !('name' in x);

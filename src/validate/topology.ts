@@ -4,6 +4,7 @@
  * Pure: the kernel facts come in as data.
  */
 import { badBonding, badNic, badParams, usedBond, usedNic } from '../errors.js';
+import { getKey, hasKey } from '../model/dict.js';
 import type { HostConfig, Network } from '../model/types.js';
 import type { CanonicalRequest } from './request.js';
 import { isRemoval } from './request.js';
@@ -24,7 +25,7 @@ export function validateTopology(desired: HostConfig, running: HostConfig, req: 
 
 function checkPortIsolationFixed(running: HostConfig, req: CanonicalRequest): void {
   for (const [name, net] of Object.entries(req.networks)) {
-    const old = running.networks[name];
+    const old = getKey(running.networks, name);
     if (!old || isRemoval(net)) continue;
     if (old.portIsolation !== net.portIsolation) {
       throw badParams(
@@ -48,7 +49,7 @@ function checkBonds(desired: HostConfig, req: CanonicalRequest, kernel: KernelFa
   for (const bond of Object.values(desired.bonds)) {
     for (const nic of bond.nics) {
       if (!kernel.nics.has(nic)) {
-        if (bond.name in req.bonds) throw badNic(`bond '${bond.name}': nics: no NIC '${nic}' on this host`);
+        if (hasKey(req.bonds, bond.name)) throw badNic(`bond '${bond.name}': nics: no NIC '${nic}' on this host`);
         continue; // a bond of the running config whose NIC vanished: reported, not fatal to others
       }
       const other = slaveOf.get(nic);
@@ -62,7 +63,7 @@ function checkBonds(desired: HostConfig, req: CanonicalRequest, kernel: KernelFa
 function checkNetworkDevices(desired: HostConfig, req: CanonicalRequest, kernel: KernelFacts, slaveOf: Map<string, string>): void {
   const carriers = new Map<string, string>();
   for (const net of Object.values(desired.networks)) {
-    const asked = net.name in req.networks;
+    const asked = hasKey(req.networks, net.name);
     const where = `network '${net.name}'`;
     if (net.nic !== undefined) {
       if (!kernel.nics.has(net.nic)) {
@@ -71,7 +72,7 @@ function checkNetworkDevices(desired: HostConfig, req: CanonicalRequest, kernel:
         throw usedNic(`${where}: NIC '${net.nic}' is a slave of bond '${slaveOf.get(net.nic)}' and cannot carry a network`);
       }
     }
-    if (net.bonding !== undefined && !(net.bonding in desired.bonds) && !kernel.bonds.has(net.bonding)) {
+    if (net.bonding !== undefined && !hasKey(desired.bonds, net.bonding) && !kernel.bonds.has(net.bonding)) {
       throw badBonding(`${where}: bonding: no bond '${net.bonding}' in the request or on this host`);
     }
     const key = carrierKey(net);

@@ -123,10 +123,12 @@ describe('portIsolation on the data plane', () => {
 
   it('without portIsolation, VMs reach each other and the gateway', async () => {
     const group = vms.slice(3, 5);
+    const mark = daemon.logs.length;
     for (const vm of group) await attach(host.ns, vm, 'opennet');
-    // give the agent its chance to (wrongly) isolate them before judging
-    await client.call('Host.getNetworkCapabilities');
-    await new Promise((r) => setTimeout(r, 300));
+    // give the agent its chance to (wrongly) isolate them before judging: a pass for the
+    // link events of the attach
+    await daemon.waitForLog((l) => daemon.logs.indexOf(l) >= mark && (l.event === 'ports-reconciled' || l.event === 'ports-in-policy')
+      && Array.isArray(l.reasons) && (l.reasons as string[]).includes('link-change'));
     for (const vm of group) expect(await portFlags(host.ns, vm.port)).toEqual({ isolated: false, learning: true, flood: true });
     const [a, b] = group as [Vm, Vm];
     expect(await pings(a.ns, b.ipv4)).toBe(true);

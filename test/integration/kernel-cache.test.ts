@@ -5,7 +5,7 @@
 import { execFileSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { pino } from 'pino';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { KernelCache } from '../../src/kernel/cache.js';
 import { createIproute } from '../../src/kernel/iproute.js';
 import { readKernelState, type SnapshotScope } from '../../src/kernel/snapshot.js';
@@ -21,13 +21,17 @@ const cache = new KernelCache(ipr, pino({ level: 'silent' }), {
     return readKernelState(ipr, scope);
   },
 });
-const settle = () => new Promise((r) => setTimeout(r, 300));
+/** The monitors are up and the grace time passed: two reads in a row are served from one snapshot. */
+const trusted = () => vi.waitFor(async () => {
+  const a = await cache.get();
+  expect(await cache.get()).toBe(a);
+}, { timeout: 10_000, interval: 20 });
 
 beforeAll(async () => {
   execFileSync('ip', ['netns', 'add', ns]);
   ip('link', 'add', 'veth_0', 'type', 'veth', 'peer', 'name', 'p0');
   cache.start();
-  await settle();
+  await trusted();
 });
 afterAll(async () => {
   await cache.stop();
@@ -81,6 +85,6 @@ describe('KernelCache', () => {
     await cache.get();
     expect(reads).toBe(n + 2);
     cache.start();
-    await settle();
+    await trusted();
   });
 });

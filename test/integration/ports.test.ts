@@ -127,11 +127,9 @@ describe('PortAgent on a real kernel', () => {
     expect(r).toMatchObject({ ipLines: 0, bridgeLines: 0, ports: 3, errors: [] });
   });
 
-  it('a port that joins is isolated by the monitor path within a fraction of a second', async () => {
-    const t0 = Date.now();
+  it('a port that joins is isolated by the monitor path (no periodic pass runs in this test)', async () => {
     await ipr.ip(['link', 'set', 'vnet2', 'master', 'vmnet', 'up']);
-    await until('vnet2 isolated', async () => ((await flags('vnet2'))?.isolated ? true : undefined), 3000);
-    expect(Date.now() - t0).toBeLessThan(1500);
+    await until('vnet2 isolated', async () => ((await flags('vnet2'))?.isolated ? true : undefined));
   });
 
   it('a port removed and added again is isolated again; a flag changed behind its back is restored', async () => {
@@ -167,13 +165,16 @@ describe('PortAgent on a real kernel', () => {
 describe('PortAgent pause/resume', () => {
   it('a port that joins while paused is put in policy on resume', async () => {
     const config: HostConfig = { networks: { vmnet: net('vmnet', { nic: 'veth_0', portIsolation: true }) }, bonds: {} };
-    const agent = new PortAgent({ ipr, config: () => config, guestMacs: async () => new Map(), features: FEATURES, log, periodMs: 0 });
+    const monitor = new LinkMonitor({ log, netns: ns });
+    const agent = new PortAgent({ ipr, config: () => config, guestMacs: async () => new Map(), features: FEATURES, log, periodMs: 0, monitor });
     await agent.start();
     try {
       await agent.pause();
+      // paused means the monitor process has ended and no periodic pass exists: nothing can
+      // react to the join below until resume(), so there is nothing to wait for
+      expect(monitor.running).toBe(false);
       await ipr.ip(['link', 'add', 'vnet9', 'type', 'veth', 'peer', 'name', 'vnet9b']);
       await ipr.ip(['link', 'set', 'vnet9', 'master', 'vmnet']);
-      await new Promise((r) => setTimeout(r, 300));
       expect((await flags('vnet9'))?.isolated).toBe(false);
       await agent.resume();
       await until('vnet9 isolated after resume', async () => ((await flags('vnet9'))?.isolated ? true : undefined));

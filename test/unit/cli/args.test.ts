@@ -18,6 +18,15 @@ describe('parseCli', () => {
     });
   });
 
+  it('setup --net takes names that are Object.prototype members, and sends them as such', () => {
+    const cmd = parseCli(['setup', '--net', 'toString', '--nic', 'veth_0', '--net', '__proto__', '--nic', 'veth_1', '--remove', 'constructor']).command;
+    expect(cmd.cmd).toBe('setup');
+    const wire = JSON.parse(JSON.stringify((cmd as { request: { networks: unknown } }).request.networks)) as Record<string, unknown>;
+    expect(Object.keys(wire)).toEqual(['toString', '__proto__', 'constructor']);
+    expect(wire.__proto__).toEqual({ nic: 'veth_1' });
+    expect(wire.constructor).toEqual({ remove: true });
+  });
+
   it('gives help for the tool and for each command', () => {
     expect(parseCli(['--help']).command).toEqual({ cmd: 'help' });
     expect(parseCli(['setup', '--help']).command).toEqual({ cmd: 'help', topic: 'setup' });

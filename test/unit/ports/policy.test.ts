@@ -193,18 +193,16 @@ describe('normalizeMacs and flagLine', () => {
 });
 
 describe('planPorts at scale', () => {
-  it('1000 guest ports: one flag line per port and one entry per guest, computed quickly', () => {
+  it('1000 guest ports: one flag line per port and one entry per guest (timed by npm run bench:micro)', () => {
     const links = [bridge('vmnet'), port('eth0', 'vmnet')];
     const macs = new Map<string, string[]>();
     for (let i = 0; i < 1000; i++) {
       links.push(port(`vnet${i}`, 'vmnet'));
       macs.set(`vnet${i}`, [`52:54:00:00:${((i >> 8) & 0xff).toString(16).padStart(2, '0')}:${(i & 0xff).toString(16).padStart(2, '0')}`]);
     }
-    const started = performance.now();
     const p = planPorts({
       state: state(links), config: config(net('vmnet', { nic: 'eth0', portIsolation: true, macTableManager: 'libvirt' })), guestMacs: macs, features: FEATURES,
     });
-    expect(performance.now() - started).toBeLessThan(200);
     expect(p.ipLines).toHaveLength(1000);
     expect(p.bridgeLines).toHaveLength(1000);
   });

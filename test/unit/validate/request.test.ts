@@ -150,3 +150,48 @@ describe('merge and topology', () => {
     expect(Object.keys(check(emptyConfig(), { a: { nic: 'eth0', vlan: 0 }, b: { nic: 'eth0', vlan: 1 }, c: { nic: 'eth0' } }).networks)).toHaveLength(3);
   });
 });
+
+describe('bad values answer 22 (never an internal error)', () => {
+  const net = (attrs: Record<string, unknown>) => canonicalizeNetwork('net1', attrs);
+  const deep = (n: number): unknown => {
+    let v: unknown = '192.0.2.1';
+    for (let i = 0; i < n; i++) v = [v];
+    return v;
+  };
+
+  it.each([
+    ['a zone id in ipv6addr', { nic: 'eth0', ipv6addr: 'fe80::1%eth0/64' }, 'ipv6addr'],
+    ['a zone id in ipv6gateway', { nic: 'eth0', ipv6addr: '2001:db8::2/64', ipv6gateway: 'fe80::1%eth0' }, 'ipv6gateway'],
+    ['a zone id in a nameserver', { nic: 'eth0', defaultRoute: true, nameservers: ['fe80::1%eth0'] }, 'nameserver'],
+    ['prefix 0', { nic: 'eth0', ipaddr: '192.0.2.10', prefix: 0 }, 'prefix'],
+    ['netmask 0.0.0.0', { nic: 'eth0', ipaddr: '192.0.2.10', netmask: '0.0.0.0' }, 'zero-length'],
+    ['a multicast gateway', { nic: 'eth0', ipaddr: '192.0.2.10', prefix: 24, gateway: '224.0.0.1' }, 'multicast'],
+    ['the unspecified gateway', { nic: 'eth0', ipaddr: '192.0.2.10', prefix: 24, gateway: '0.0.0.0' }, 'unspecified'],
+    ['a multicast ipaddr', { nic: 'eth0', ipaddr: '239.1.1.1', prefix: 24 }, 'multicast'],
+    ['a multicast ipv6gateway', { nic: 'eth0', ipv6addr: '2001:db8::2/64', ipv6gateway: 'ff02::1' }, 'multicast'],
+    ['the unspecified ipv6gateway spelled long', { nic: 'eth0', ipv6addr: '2001:db8::2/64', ipv6gateway: '0:0:0:0:0:0:0:0' }, 'unspecified'],
+    ['a multicast ipv6addr', { nic: 'eth0', ipv6addr: 'ff02::1/64' }, 'multicast'],
+    ['ipv6addr with prefix 0', { nic: 'eth0', ipv6addr: '2001:db8::2/0' }, 'zero-length'],
+    ['an ipaddr nested 20,000 lists deep', { nic: 'eth0', ipaddr: deep(20_000), prefix: 24 }, 'ipaddr'],
+    ['a gateway nested 20,000 lists deep', { nic: 'eth0', ipaddr: '192.0.2.10', prefix: 24, gateway: deep(20_000) }, 'gateway'],
+    ['a nameserver nested 20,000 lists deep', { nic: 'eth0', defaultRoute: true, nameservers: [deep(20_000)] }, 'nameserver'],
+    ['an ipv6addr nested 20,000 lists deep', { nic: 'eth0', ipv6addr: deep(20_000) }, 'ipv6addr'],
+  ])('%s', (_, attrs, word) => {
+    const err = codeOf(() => net(attrs));
+    expect(err.code).toBe(ErrorCode.BAD_ADDR);
+    expect(err.message).toContain(word);
+    expect(err.message.length).toBeLessThan(300);
+  });
+
+  it('other attributes nested 20,000 deep get their own code, not an internal error', () => {
+    expect(codeOf(() => net({ nic: deep(20_000) })).code).toBe(ErrorCode.BAD_NIC);
+    expect(codeOf(() => net({ nic: 'eth0', vlan: deep(20_000) })).code).toBe(ErrorCode.BAD_VLAN);
+    expect(codeOf(() => net({ nic: 'eth0', mtu: deep(20_000) })).code).toBe(ErrorCode.BAD_PARAMS);
+    expect(codeOf(() => canonicalizeOptions({ connectivityTimeout: deep(20_000) })).code).toBe(ErrorCode.BAD_PARAMS);
+    expect(codeOf(() => canonicalizeBond('bond0', { nics: ['eth0'], options: deep(20_000) })).code).toBe(ErrorCode.BAD_BONDING);
+  });
+
+  it("'::' as ipv6gateway still means no gateway, as in VDSM", () => {
+    expect(net({ nic: 'eth0', ipv6addr: '2001:db8::2/64', ipv6gateway: '::' })).toMatchObject({ ipv6: { addresses: ['2001:db8::2/64'] } });
+  });
+});
