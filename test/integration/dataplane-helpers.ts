@@ -97,13 +97,15 @@ export async function until<T>(what: string, fn: () => Promise<T | undefined | f
 }
 
 /**
- * tcpdump on `dev` in `ns` with a BPF filter; stop() ends it and resolves with the number of
+ * tcpdump on `dev` in `ns` (undefined: this namespace) with a BPF filter; stop() ends it and resolves with the number of
  * frames it captured. Resolves once tcpdump is listening.
  */
-export async function capture(ns: string, dev: string, filter: string): Promise<{ stop(): Promise<number> }> {
+export async function capture(ns: string | undefined, dev: string, filter: string): Promise<{ stop(): Promise<number> }> {
+  const cmd = ns === undefined ? [] : ['ip', 'netns', 'exec', ns];
   // --immediate-mode: without it, frames still in libpcap's ring buffer (up to its 1 s block
   // timeout) are left out of "captured" when stop() interrupts tcpdump, and a count reads 0
-  const proc = execa('ip', ['netns', 'exec', ns, 'tcpdump', '-n', '-p', '--immediate-mode', '-i', dev, '-U', filter], { reject: false, buffer: true, all: false });
+  const args = [...cmd, 'tcpdump', '-n', '-p', '--immediate-mode', '-i', dev, '-U', filter];
+  const proc = execa(args[0]!, args.slice(1), { reject: false, buffer: true, all: false });
   let stderr = '';
   await new Promise<void>((resolve, reject) => {
     const timer = setTimeout(() => reject(new Error(`tcpdump did not start: ${stderr}`)), 10_000);
