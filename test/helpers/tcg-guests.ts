@@ -5,26 +5,23 @@
  *
  *   const daemons = new Libvirtd(dir);  await daemons.ensure();      // under lockLibvirtd()
  *   const initrd = buildInitramfs(dir, vm.moddir, initScript, { 'bin/spoof': binary });
+ *   const lan = await createGuestLan('hnp-', bridge, uplink);        // gateway 192.0.2.1 in lan.gwNs
+ *   virsh create <file with guestDomainXml({...})>; const tap = await guestTap(name, mac);
  *   ...
- *   daemons.stopStarted();
+ *   await lan.destroy(); await daemons.stopStarted();
  */
 import { chmodSync, copyFileSync, existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { execa, execaSync } from 'execa';
 import { LibvirtConnection } from '../../src/libvirt/binding.js';
+import { createIproute } from '../../src/kernel/iproute.js';
+import type { Network } from '../../src/model/types.js';
+import { domainInterfaces } from '../../src/ports/guests.js';
+import { until } from '../integration/dataplane-helpers.js';
+import { createNetns, deleteNetns } from './netns.js';
 
 export const URI = 'qemu:///system';
 export const GUEST_MODULES = ['virtio_ring', 'virtio', 'virtio_pci_legacy_dev', 'virtio_pci_modern_dev', 'virtio_pci', 'failover', 'net_failover', 'virtio_net'];
-
-export async function until<T>(what: string, fn: () => Promise<T | undefined | false>, timeoutMs = 10_000): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const v = await fn();
-    if (v !== undefined && v !== false) return v;
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 100));
-  }
-}
 
 export async function libvirtdReachable(): Promise<boolean> {
   try {
@@ -132,4 +129,86 @@ function writeCpio(root: string, out: string): void {
 /** The lines of a guest's serial console file that start with `prefix`. */
 export function consoleLines(file: string, prefix = 'HNP '): string[] {
   return existsSync(file) ? readFileSync(file, 'utf8').split('\n').filter((l) => l.startsWith(prefix)) : [];
+}
+
+export interface GuestLan {
+  /** the namespace of the gateway (gw0, 192.0.2.1/24) */
+  gwNs: string;
+  destroy(): Promise<void>;
+}
+
+/** A bridge in this namespace (where libvirt's taps are) with an uplink veth whose far end is the gateway. */
+export async function createGuestLan(prefix: string, bridge: string, uplink: string): Promise<GuestLan> {
+  const gwNs = await createNetns(prefix);
+  await createIproute().ip(['-batch', '-'], {
+    input: [
+      `link add ${bridge} type bridge`, `link set ${bridge} up`,
+      `link add ${uplink} type veth peer name gw0 netns ${gwNs}`, `link set ${uplink} master ${bridge} up`, '',
+    ].join('\n'),
+  });
+  await execa('ip', ['-n', gwNs, '-batch', '-'], { input: 'addr add 192.0.2.1/24 dev gw0\nlink set gw0 up\n' });
+  return {
+    gwNs,
+    async destroy() {
+      await execa('ip', ['link', 'del', uplink], { reject: false });
+      await execa('ip', ['link', 'del', bridge], { reject: false });
+      await deleteNetns(gwNs);
+    },
+  };
+}
+
+/** The hostnetd network a guest LAN stands for (the bridge is the network). */
+export function lanNetwork(bridge: string, uplink: string, attrs: Pick<Network, 'portIsolation' | 'macTableManager'>): Network {
+  return {
+    name: bridge, bridged: true, nic: uplink, mtu: 1500, stp: false, ipv6: { addresses: [], autoconf: false },
+    defaultRoute: false, nameservers: [], bridgeOpts: {}, switch: 'legacy', bootproto: 'none', dhcpv6: false, ...attrs,
+  };
+}
+
+export interface GuestSpec {
+  name: string;
+  mac: string;
+  bridge: string;
+  kernel: string;
+  initrd: string;
+  /** appended to the kernel command line */
+  cmdline: string;
+  /** the serial console's file */
+  console: string;
+  /** an nwfilter the interface references, as the engine writes it */
+  filterref?: string;
+}
+
+export function guestDomainXml(g: GuestSpec): string {
+  const filter = g.filterref !== undefined ? `<filterref filter='${g.filterref}'/>` : '';
+  return `<domain type='qemu'>
+  <name>${g.name}</name>
+  <memory unit='MiB'>128</memory>
+  <vcpu>1</vcpu>
+  <os><type arch='x86_64' machine='pc'>hvm</type><kernel>${g.kernel}</kernel><initrd>${g.initrd}</initrd>
+    <cmdline>console=ttyS0 quiet panic=-1 ${g.cmdline}</cmdline></os>
+  <on_poweroff>destroy</on_poweroff><on_crash>destroy</on_crash>
+  <devices>
+    <interface type='bridge'><mac address='${g.mac}'/><source bridge='${g.bridge}'/><model type='virtio'/>${filter}</interface>
+    <serial type='file'><source path='${g.console}'/><target port='0'/></serial>
+  </devices>
+  <seclabel type='none' model='dac'/>
+</domain>
+`;
+}
+
+/** Starts a transient guest (virsh create). */
+export async function createGuest(dir: string, g: GuestSpec): Promise<void> {
+  const file = join(dir, `${g.name}.xml`);
+  writeFileSync(file, guestDomainXml(g));
+  const r = await execa('virsh', ['-c', URI, 'create', file], { reject: false });
+  if (r.exitCode !== 0) throw new Error(`virsh create ${g.name}: ${r.stderr}`);
+}
+
+/** The tap libvirt made for the guest's interface with `mac`. */
+export async function guestTap(name: string, mac: string): Promise<string> {
+  const xml = (await execa('virsh', ['-c', URI, 'dumpxml', name])).stdout;
+  const iface = domainInterfaces(xml).find((i) => i.mac === mac);
+  if (!iface) throw new Error(`no tap for ${name}`);
+  return iface.target;
 }

@@ -15,7 +15,7 @@
  * cpio, and the VM tier's kernel (scripts/vm/prepare.sh). Do not run it concurrently with
  * test/libvirt/libvirtd.test.ts (both may start and stop the one system libvirtd).
  */
-import { chmodSync, copyFileSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { chmodSync, copyFileSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { randomBytes } from 'node:crypto';
@@ -24,15 +24,16 @@ import { pino } from 'pino';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { detectKernelFeatures } from '../../src/kernel/features.js';
 import { createIproute } from '../../src/kernel/iproute.js';
-import type { HostConfig, Network } from '../../src/model/types.js';
+import type { HostConfig } from '../../src/model/types.js';
 import { PortAgent } from '../../src/ports/agent.js';
-import { LibvirtGuestMacs, domainInterfaces } from '../../src/ports/guests.js';
+import { LibvirtGuestMacs } from '../../src/ports/guests.js';
 import { LibvirtSession } from '../../src/libvirt/session.js';
-import { createNetns, deleteNetns } from '../helpers/netns.js';
 import { prepareVm } from '../vm/vm.js';
 import { pings, portFlags, until } from './dataplane-helpers.js';
 import { lockLibvirtd } from '../helpers/libvirtd-lock.js';
-import { buildInitramfs, consoleLines as guestConsole, Libvirtd, URI } from '../helpers/tcg-guests.js';
+import {
+  buildInitramfs, consoleLines as guestConsole, createGuest, createGuestLan, guestTap, lanNetwork, Libvirtd, URI, type GuestLan,
+} from '../helpers/tcg-guests.js';
 
 // this file starts and stops the machine's libvirtd: never at the same time as another that does
 let unlockLibvirtd: (() => void) | undefined;
@@ -50,6 +51,7 @@ const ipr = createIproute();
 
 let dir: string;
 let gwNs: string | undefined;
+let lan: GuestLan | undefined;
 let libvirtd: Libvirtd | undefined;
 let guests: LibvirtGuestMacs | undefined;
 let session: LibvirtSession | undefined;
@@ -68,31 +70,9 @@ while [ $i -lt 900 ]; do
   i=$((i+1)); sleep 1
 done`;
 
-function domainXml(g: (typeof GUESTS)[number], kernel: string, initrd: string): string {
-  return `<domain type='qemu'>
-  <name>${g.name}</name>
-  <memory unit='MiB'>128</memory>
-  <vcpu>1</vcpu>
-  <os><type arch='x86_64' machine='pc'>hvm</type><kernel>${kernel}</kernel><initrd>${initrd}</initrd>
-    <cmdline>console=ttyS0 quiet panic=-1 hnp.ip=${g.ip} hnp.peer=${g.peer}</cmdline></os>
-  <on_poweroff>destroy</on_poweroff><on_crash>destroy</on_crash>
-  <devices>
-    <interface type='bridge'><mac address='${g.mac}'/><source bridge='${BRIDGE}'/><model type='virtio'/></interface>
-    <serial type='file'><source path='${join(dir, `${g.name}.log`)}'/><target port='0'/></serial>
-  </devices>
-  <seclabel type='none' model='dac'/>
-</domain>
-`;
-}
-
 const consoleLines = (g: (typeof GUESTS)[number]) => guestConsole(join(dir, `${g.name}.log`));
 
-async function tapOf(g: (typeof GUESTS)[number]): Promise<string> {
-  const xml = (await virsh('dumpxml', g.name)).stdout;
-  const iface = domainInterfaces(xml).find((i) => i.mac === g.mac);
-  if (!iface) throw new Error(`no tap for ${g.name}`);
-  return iface.target;
-}
+const tapOf = (g: (typeof GUESTS)[number]) => guestTap(g.name, g.mac);
 
 beforeAll(async () => {
   dir = mkdtempSync(join(tmpdir(), 'hnp-libvirtd-'));
@@ -105,20 +85,9 @@ beforeAll(async () => {
   libvirtd = new Libvirtd(dir);
   await libvirtd.ensure();
 
-  gwNs = await createNetns('hnp-');
-  await ipr.ip(['-batch', '-'], {
-    input: [
-      `link add ${BRIDGE} type bridge`, `link set ${BRIDGE} up`,
-      `link add ${UPLINK} type veth peer name gw0 netns ${gwNs}`, `link set ${UPLINK} master ${BRIDGE} up`, '',
-    ].join('\n'),
-  });
-  await execa('ip', ['-n', gwNs, '-batch', '-'], { input: 'addr add 192.0.2.1/24 dev gw0\nlink set gw0 up\n' });
-
-  const net: Network = {
-    name: BRIDGE, bridged: true, nic: UPLINK, mtu: 1500, stp: false, ipv6: { addresses: [], autoconf: false },
-    defaultRoute: false, nameservers: [], bridgeOpts: {}, portIsolation: true, macTableManager: 'libvirt',
-    switch: 'legacy', bootproto: 'none', dhcpv6: false,
-  };
+  lan = await createGuestLan('hnp-', BRIDGE, UPLINK);
+  gwNs = lan.gwNs;
+  const net = lanNetwork(BRIDGE, UPLINK, { portIsolation: true, macTableManager: 'libvirt' });
   const config: HostConfig = { networks: { [BRIDGE]: net }, bonds: {} };
   session = new LibvirtSession({ uri: URI, log });
   guests = new LibvirtGuestMacs({ session, log });
@@ -131,10 +100,9 @@ beforeAll(async () => {
   await agent.start();
 
   for (const g of GUESTS) {
-    const file = join(dir, `${g.name}.xml`);
-    writeFileSync(file, domainXml(g, kernel, initrd));
-    const r = await virsh('create', file);
-    if (r.exitCode !== 0) throw new Error(`virsh create ${g.name}: ${r.stderr}`);
+    await createGuest(dir, {
+      name: g.name, mac: g.mac, bridge: BRIDGE, kernel, initrd, cmdline: `hnp.ip=${g.ip} hnp.peer=${g.peer}`, console: join(dir, `${g.name}.log`),
+    });
   }
 }, 300_000);
 
@@ -143,9 +111,7 @@ afterAll(async () => {
   await agent?.stop();
   await guests?.stop();
   await session?.stop();
-  await execa('ip', ['link', 'del', UPLINK], { reject: false });
-  await execa('ip', ['link', 'del', BRIDGE], { reject: false });
-  if (gwNs) await deleteNetns(gwNs);
+  await lan?.destroy();
   await libvirtd?.stopStarted();
   if (dir) rmSync(dir, { recursive: true, force: true });
 });

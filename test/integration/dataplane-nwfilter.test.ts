@@ -10,7 +10,9 @@
  *   the guest (on its tap) but never at the gateway or at the other guest, while the guest's
  *   real pings do reach the gateway;
  * - port mirroring on that bridge: a third tap (held open like a guest's) sees both directions
- *   of the traffic between the other guest and the gateway, and nothing after unset.
+ *   of the traffic between the other guest and the gateway, and nothing after unset;
+ * - control, last: with the filter's binding deleted from the spoofer's tap, the same forged
+ *   frames do reach the gateway and the other guest.
  *
  * As in dataplane-libvirtd.test.ts, the bridge (hnfb…) and uplink (hnfu…) are in the host's
  * namespace, where libvirt's taps are; the gateway is in a namespace of ours; everything is
@@ -29,13 +31,13 @@ import { createIproute } from '../../src/kernel/iproute.js';
 import { filterXml, NO_MAC_SPOOFING, NwFilterKeeper, readFilter } from '../../src/libvirt/nwfilter.js';
 import { LibvirtSession } from '../../src/libvirt/session.js';
 import { PortMirrors } from '../../src/mirror/service.js';
-import type { HostConfig, Network } from '../../src/model/types.js';
-import { domainInterfaces } from '../../src/ports/guests.js';
+import type { HostConfig } from '../../src/model/types.js';
 import { lockLibvirtd } from '../helpers/libvirtd-lock.js';
-import { createNetns, deleteNetns } from '../helpers/netns.js';
-import { buildInitramfs, consoleLines, Libvirtd, until, URI } from '../helpers/tcg-guests.js';
+import {
+  buildInitramfs, consoleLines, createGuest, createGuestLan, guestTap, lanNetwork, Libvirtd, URI, type GuestLan,
+} from '../helpers/tcg-guests.js';
 import { prepareVm } from '../vm/vm.js';
-import { capture, openTap } from './dataplane-helpers.js';
+import { capture, openTap, until } from './dataplane-helpers.js';
 
 let unlockLibvirtd: (() => void) | undefined;
 beforeAll(async () => {
@@ -61,6 +63,7 @@ const log = pino({ level: 'info' }, { write: (line: string) => void events.push(
 
 let dir: string;
 let gwNs: string | undefined;
+let lan: GuestLan | undefined;
 let libvirtd: Libvirtd | undefined;
 let session: LibvirtSession | undefined;
 let keeper: NwFilterKeeper | undefined;
@@ -82,26 +85,6 @@ while [ $i -lt 900 ]; do
   i=$((i+1)); sleep 1
 done`;
 
-function domainXml(g: Guest, kernel: string, initrd: string): string {
-  return `<domain type='qemu'>
-  <name>${g.name}</name>
-  <memory unit='MiB'>128</memory>
-  <vcpu>1</vcpu>
-  <os><type arch='x86_64' machine='pc'>hvm</type><kernel>${kernel}</kernel><initrd>${initrd}</initrd>
-    <cmdline>console=ttyS0 quiet panic=-1 hnp.ip=${g.ip} hnp.peer=${g.peer}${g.spoof ? ` hnp.spoof=${FORGED}` : ''}</cmdline></os>
-  <on_poweroff>destroy</on_poweroff><on_crash>destroy</on_crash>
-  <devices>
-    <interface type='bridge'>
-      <mac address='${g.mac}'/><source bridge='${BRIDGE}'/><model type='virtio'/>
-      <filterref filter='vdsm-no-mac-spoofing'/>
-    </interface>
-    <serial type='file'><source path='${join(dir, `${g.name}.log`)}'/><target port='0'/></serial>
-  </devices>
-  <seclabel type='none' model='dac'/>
-</domain>
-`;
-}
-
 const linesOf = (g: Guest) => consoleLines(join(dir, `${g.name}.log`));
 
 /** waits until `g` printed `n` more console lines (each one loop: pings, and the spoofer's frames) */
@@ -110,12 +93,7 @@ async function loops(g: Guest, n: number): Promise<void> {
   await until(`${n} more loops of ${g.name}`, async () => linesOf(g).length >= mark + n, 120_000);
 }
 
-async function tapOf(g: Guest): Promise<string> {
-  const xml = (await virsh('dumpxml', g.name)).stdout;
-  const iface = domainInterfaces(xml).find((i) => i.mac === g.mac);
-  if (!iface) throw new Error(`no tap for ${g.name}`);
-  return iface.target;
-}
+const tapOf = (g: Guest) => guestTap(g.name, g.mac);
 
 /** tcpdump in this namespace (libvirt's taps live here) */
 const hostCapture = (dev: string, filter: string) => capture(undefined, dev, filter);
@@ -137,14 +115,8 @@ beforeAll(async () => {
   libvirtd = new Libvirtd(dir);
   await libvirtd.ensure();
 
-  gwNs = await createNetns('hnf-');
-  await ipr.ip(['-batch', '-'], {
-    input: [
-      `link add ${BRIDGE} type bridge`, `link set ${BRIDGE} up`,
-      `link add ${UPLINK} type veth peer name gw0 netns ${gwNs}`, `link set ${UPLINK} master ${BRIDGE} up`, '',
-    ].join('\n'),
-  });
-  await execa('ip', ['-n', gwNs, '-batch', '-'], { input: `addr add ${GW}/24 dev gw0\nlink set gw0 up\n` });
+  lan = await createGuestLan('hnf-', BRIDGE, UPLINK);
+  gwNs = lan.gwNs;
 
   session = new LibvirtSession({ uri: URI, log, backoff: { initialMs: 200, maxMs: 1000 } });
   keeper = new NwFilterKeeper({ session, log });
@@ -157,9 +129,7 @@ afterAll(async () => {
   await mirrorTap?.close().catch(() => undefined);
   keeper?.stop();
   await session?.stop();
-  await execa('ip', ['link', 'del', UPLINK], { reject: false });
-  await execa('ip', ['link', 'del', BRIDGE], { reject: false });
-  if (gwNs) await deleteNetns(gwNs);
+  await lan?.destroy();
   await libvirtd?.stopStarted();
   if (dir) rmSync(dir, { recursive: true, force: true });
 });
@@ -196,12 +166,12 @@ describe('vdsm-no-mac-spoofing in a real libvirtd', () => {
 
 describe('guests on <filterref filter=vdsm-no-mac-spoofing/>', () => {
   beforeAll(async () => {
-    mkdirSync(join(dir, 'xml'), { recursive: true });
     for (const g of GUESTS) {
-      const file = join(dir, 'xml', `${g.name}.xml`);
-      writeFileSync(file, domainXml(g, join(dir, 'vmlinuz'), join(dir, 'initrd.cpio')));
-      const r = await virsh('create', file);
-      if (r.exitCode !== 0) throw new Error(`virsh create ${g.name}: ${r.stderr}`);
+      await createGuest(dir, {
+        name: g.name, mac: g.mac, bridge: BRIDGE, kernel: join(dir, 'vmlinuz'), initrd: join(dir, 'initrd.cpio'),
+        cmdline: `hnp.ip=${g.ip} hnp.peer=${g.peer}${g.spoof ? ` hnp.spoof=${FORGED}` : ''}`, console: join(dir, `${g.name}.log`),
+        filterref: NO_MAC_SPOOFING,
+      });
     }
   }, 120_000);
 
@@ -239,11 +209,7 @@ describe('guests on <filterref filter=vdsm-no-mac-spoofing/>', () => {
     const other = GUESTS[1]!;
     mirrorTap = await openTap(undefined, MIRROR_TAP);
     await ipr.ip(['link', 'set', MIRROR_TAP, 'master', BRIDGE, 'up']);
-    const net: Network = {
-      name: BRIDGE, bridged: true, nic: UPLINK, mtu: 1500, stp: false, ipv6: { addresses: [], autoconf: false },
-      defaultRoute: false, nameservers: [], bridgeOpts: {}, portIsolation: false, macTableManager: 'kernel',
-      switch: 'legacy', bootproto: 'none', dhcpv6: false,
-    };
+    const net = lanNetwork(BRIDGE, UPLINK, { portIsolation: false, macTableManager: 'kernel' });
     const config: HostConfig = { networks: { [BRIDGE]: net }, bonds: {} };
     const stateDir = join(dir, 'state');
     mkdirSync(stateDir, { recursive: true });
@@ -268,4 +234,16 @@ describe('guests on <filterref filter=vdsm-no-mac-spoofing/>', () => {
     expect(mirrors.status()).toEqual({});
     expect(await watch()).toEqual({ requests: 0, replies: 0 });
   }, 180_000);
+
+  it("control: with the filter's binding removed from the spoofer's tap, its forged frames do reach the gateway and the other guest", async () => {
+    const [spoofer, other] = GUESTS as [Guest, Guest];
+    const [spooferTap, otherTap] = [await tapOf(spoofer), await tapOf(other)];
+    expect((await virsh('nwfilter-binding-delete', spooferTap)).exitCode).toBe(0);
+    const anyForged = `(ether src ${FORGED} and udp port 9) or (arp and arp[8:4] = 0x52540066 and arp[12:2] = 0x6666)`;
+    const caps = { atGateway: await capture(gwNs!, 'gw0', anyForged), atOther: await hostCapture(otherTap, anyForged) };
+    await loops(spoofer, 3);
+    const n = { atGateway: await caps.atGateway.stop(), atOther: await caps.atOther.stop() };
+    expect(n.atGateway).toBeGreaterThanOrEqual(2);
+    expect(n.atOther).toBeGreaterThanOrEqual(2);
+  }, 120_000);
 });
