@@ -49,10 +49,14 @@ export class PortMirrors {
 
   constructor(private readonly opts: PortMirrorsOptions) {}
 
-  /** Loads mirrors.json (a bad file stops the start, naming it) and brings the kernel in step. */
+  /**
+   * Loads mirrors.json (a file that breaks its schema stops the start, naming the file) and brings
+   * the kernel in step; a tc failure then is logged, not fatal: the daemon must serve to be fixed.
+   */
   async start(): Promise<void> {
     this.table = await loadMirrors(this.opts.stateDir);
-    await this.reconcile('start');
+    await this.reconcile('start').catch((e: unknown) =>
+      this.opts.log.error({ event: 'mirror-reconcile-failed', err: (e as Error).message }, 'port mirror reconcile failed'));
   }
 
   /** network → mirror taps, for capabilities */
