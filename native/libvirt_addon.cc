@@ -746,6 +746,85 @@ Napi::Value DomainGetXml(const Napi::CallbackInfo& info) {
   });
 }
 
+// ---------- network filters (nwfilter driver)
+
+Val nwfilterInfo(virNWFilterPtr f) {
+  Val o = Val::object();
+  o.set("name", Val::string(virNWFilterGetName(f)));
+  char buf[VIR_UUID_STRING_BUFLEN];
+  o.set("uuid", Val::string(virNWFilterGetUUIDString(f, buf) == 0 ? std::string(buf) : std::string()));
+  virResetLastError();
+  return o;
+}
+
+// nwfilterGetXml(handle, name): the filter's XML; rejects with VIR_ERR_NO_NWFILTER when there is none
+Napi::Value NwfilterGetXml(const Napi::CallbackInfo& info) {
+  std::string name = strArg(info, 1, "name");
+  return queue(info, [name](virConnectPtr conn, Val& out, LvError& err) {
+    virNWFilterPtr f = virNWFilterLookupByName(conn, name.c_str());
+    if (f == nullptr) {
+      err = lastError("nwfilter lookup failed");
+      return false;
+    }
+    char* xml = virNWFilterGetXMLDesc(f, 0);
+    bool ok = xml != nullptr;
+    if (ok) out = Val::string(xml);
+    else err = lastError("nwfilter XML failed");
+    free(xml);
+    virNWFilterFree(f);
+    return ok;
+  });
+}
+
+// nwfilterDefine(handle, xml): {name, uuid}; a filter of that name is replaced when the XML carries its UUID
+Napi::Value NwfilterDefine(const Napi::CallbackInfo& info) {
+  std::string xml = strArg(info, 1, "xml");
+  return queue(info, [xml](virConnectPtr conn, Val& out, LvError& err) {
+    virNWFilterPtr f = virNWFilterDefineXML(conn, xml.c_str());
+    if (f == nullptr) {
+      err = lastError("nwfilter define failed");
+      return false;
+    }
+    out = nwfilterInfo(f);
+    virNWFilterFree(f);
+    return true;
+  });
+}
+
+Napi::Value NwfilterUndefine(const Napi::CallbackInfo& info) {
+  std::string name = strArg(info, 1, "name");
+  return queue(info, [name](virConnectPtr conn, Val&, LvError& err) {
+    virNWFilterPtr f = virNWFilterLookupByName(conn, name.c_str());
+    if (f == nullptr) {
+      err = lastError("nwfilter lookup failed");
+      return false;
+    }
+    bool ok = virNWFilterUndefine(f) == 0;
+    if (!ok) err = lastError("nwfilter undefine failed");
+    virNWFilterFree(f);
+    return ok;
+  });
+}
+
+// nwfilterList(handle): [{name, uuid}] of every filter, libvirt's built-in ones included
+Napi::Value NwfilterList(const Napi::CallbackInfo& info) {
+  return queue(info, [](virConnectPtr conn, Val& out, LvError& err) {
+    virNWFilterPtr* fs = nullptr;
+    int n = virConnectListAllNWFilters(conn, &fs, 0);
+    if (n < 0) {
+      err = lastError("nwfilter list failed");
+      return false;
+    }
+    out = Val::array();
+    for (int i = 0; i < n; i++) {
+      out.arr.push_back(nwfilterInfo(fs[i]));
+      virNWFilterFree(fs[i]);
+    }
+    free(fs);
+    return true;
+  });
+}
+
 Napi::Value Version(const Napi::CallbackInfo& info) {
   unsigned long lib = 0;
   virGetVersion(&lib, nullptr, nullptr);
@@ -773,6 +852,10 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   exports.Set("domainListActiveXml", Napi::Function::New(env, DomainListActiveXml));
   exports.Set("domainLookup", Napi::Function::New(env, DomainLookup));
   exports.Set("domainGetXml", Napi::Function::New(env, DomainGetXml));
+  exports.Set("nwfilterGetXml", Napi::Function::New(env, NwfilterGetXml));
+  exports.Set("nwfilterDefine", Napi::Function::New(env, NwfilterDefine));
+  exports.Set("nwfilterUndefine", Napi::Function::New(env, NwfilterUndefine));
+  exports.Set("nwfilterList", Napi::Function::New(env, NwfilterList));
   exports.Set("version", Napi::Function::New(env, Version));
   exports.Set("eventLoop", Napi::Boolean::New(env, eventLoopOk.load()));
   return exports;

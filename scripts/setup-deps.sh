@@ -8,14 +8,21 @@ cd "$(dirname "$0")/.."
 # build of the libvirt addon: libvirt-dev, pkg-config, g++, make, python3;
 # tests: iputils-ping, openssl (TLS certificates), libvirt daemon and clients (real libvirtd test),
 # qemu and a busybox initramfs for the VM tier (scripts/vm/prepare.sh fetches the kernel).
+# libvirt's nwfilter driver (vdsm-no-mac-spoofing) is in libvirt-daemon on Debian 12; its
+# built-in filters come with libvirt-daemon-config-nwfilter, and it programs the bridge with
+# ebtables, iptables and ip6tables (Debian's iptables package: the nft variants). Libvirt 9 no
+# longer runs gawk for nwfilter. tc (port mirroring) is in iproute2. libc6-dev: a static test
+# binary for the guests of the nwfilter data-plane test.
+NWFILTER=(libvirt-daemon libvirt-daemon-config-nwfilter iptables)
 PACKAGES=(
   iproute2 procps util-linux
   libvirt-dev pkg-config g++ make python3
-  iputils-ping openssl tcpdump python3-stomp
+  "${NWFILTER[@]}"
+  iputils-ping openssl tcpdump python3-stomp libc6-dev
   libvirt-daemon-system libvirt-daemon-system-sysv libvirt-clients
   qemu-system-x86 busybox-static cpio kmod
 )
-[ "${HOSTNETD_RUNTIME_ONLY:-}" = 1 ] && PACKAGES=(iproute2 procps util-linux libvirt-dev pkg-config g++ make python3)
+[ "${HOSTNETD_RUNTIME_ONLY:-}" = 1 ] && PACKAGES=(iproute2 procps util-linux libvirt-dev pkg-config g++ make python3 "${NWFILTER[@]}")
 
 missing=()
 for p in "${PACKAGES[@]}"; do

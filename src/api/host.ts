@@ -29,6 +29,12 @@ export interface HostApiDeps {
   version: string;
   connectivity: ConnectivityTracker;
   changer: NetworkChanger;
+  /** port mirroring (Host.setPortMirroring); absent: the verbs answer 21 */
+  mirrors?: {
+    set(req: { network: unknown; tap: unknown }, ctx: RequestContext): Promise<void>;
+    unset(req: { network: unknown; tap: unknown }, ctx: RequestContext): Promise<void>;
+    status(): Record<string, string[]>;
+  };
   buildNetworkCapabilities(input: CapsInput): NetworkCapabilities;
   /** getNetworkStatistics' answer for a snapshot taken at `now` (ms): {network: {iface: {name, rx, tx, ...}}} */
   statistics(state: KernelState, now: number): Promise<{ network: Record<string, unknown> }>;
@@ -97,6 +103,22 @@ export class HostApi {
     return { ...DONE };
   }
 
+  /** hostnetd's own: mirror every frame entering or leaving a network's bridge to a tap */
+  async setPortMirroring(p: Record<string, unknown>, ctx: RequestContext): Promise<true> {
+    await this.mirrorsOf('Host.setPortMirroring').set({ network: p.network, tap: p.tap }, ctx);
+    return true;
+  }
+
+  async unsetPortMirroring(p: Record<string, unknown>, ctx: RequestContext): Promise<true> {
+    await this.mirrorsOf('Host.unsetPortMirroring').unset({ network: p.network, tap: p.tap }, ctx);
+    return true;
+  }
+
+  private mirrorsOf(verb: string): NonNullable<HostApiDeps['mirrors']> {
+    if (!this.deps.mirrors) throw new HostnetError(ErrorCode.BAD_PARAMS, `${verb} is not supported by this hostnetd`);
+    return this.deps.mirrors;
+  }
+
   /** A WebSocket client opts in to `|net|host_conn|no_id` and the other notifications. */
   subscribeEvents(ctx: RequestContext): true {
     this.eventsOf(ctx).subscribe();
@@ -144,6 +166,7 @@ export class HostApi {
         nameservers,
         version: this.deps.version,
         libvirt: this.deps.libvirt(),
+        ...(this.deps.mirrors ? { mirrors: this.deps.mirrors.status() } : {}),
       },
     };
   }

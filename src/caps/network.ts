@@ -44,13 +44,16 @@ export function buildNetworkCapabilities(input: CapsInput): NetworkCapabilities 
     uri: input.libvirt.uri, connected: input.libvirt.connected,
   };
   if (input.libvirt.pending !== undefined) libvirt.pending = [...input.libvirt.pending];
+  if (input.libvirt.nwfilters !== undefined) libvirt.nwfilters = { ...input.libvirt.nwfilters };
+  const mirrors = Object.create(null) as Record<string, string[]>;
+  for (const [net, taps] of Object.entries(input.mirrors ?? {})) mirrors[net] = [...taps];
 
   return {
     networks, bridges, nics, bondings, vlans,
     nameservers: [...input.nameservers],
     supportsIPv6: state.addresses.some((a) => a.family === 'inet6'),
     netConfigDirty: input.netConfigDirty,
-    hostnet: { version: input.version, kernel: { ...input.features }, libvirt },
+    hostnet: { version: input.version, kernel: { ...input.features }, libvirt, mirrors },
   };
 }
 

@@ -14,6 +14,8 @@ export interface CapsInput {
   nameservers: string[];
   version: string;
   libvirt: LibvirtStatus;
+  /** network → its port mirror taps (Host.setPortMirroring) */
+  mirrors?: Record<string, string[]>;
 }
 
 export interface LibvirtStatus {
@@ -23,6 +25,8 @@ export interface LibvirtStatus {
   networks?: Record<string, { name: string; active: boolean } | null>;
   /** networks whose libvirt definition is owed (libvirt was unreachable) */
   pending?: string[];
+  /** the network filters hostnetd keeps defined, and their state */
+  nwfilters?: Record<string, 'defined' | 'pending' | 'failed'>;
 }
 
 /** VDSM's shapes: every mtu a string, bond opts values numeric strings. */
@@ -38,6 +42,8 @@ export type NetworkCapabilities = {
   hostnet: {
     version: string;
     kernel: KernelFeatures;
-    libvirt: { uri: string; connected: boolean; pending?: string[] };
+    libvirt: { uri: string; connected: boolean; pending?: string[]; nwfilters?: Record<string, string> };
+    /** network → the taps its traffic is mirrored to */
+    mirrors: Record<string, string[]>;
   };
 };

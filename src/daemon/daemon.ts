@@ -16,6 +16,8 @@ import { makeTransactions } from '../apply/factory.js';
 import { libvirtMirror } from '../libvirt/mirror.js';
 import { desiredFromConfig, LibvirtNetworkManager } from '../libvirt/networks.js';
 import { LibvirtSession } from '../libvirt/session.js';
+import { NwFilterKeeper } from '../libvirt/nwfilter.js';
+import { PortMirrors } from '../mirror/service.js';
 import type { NetworkMirror } from '../apply/types.js';
 import { readHostFacts } from '../api/host-facts.js';
 import { hostMethods } from '../rpc/host-methods.js';
@@ -84,11 +86,20 @@ export async function startDaemon(opts: DaemonOptions, log: Logger, hooks: Daemo
     // one libvirt connection for the daemon: the network manager and the guest-MAC reader use it
     session = new LibvirtSession({ uri: opts.libvirtUri, log: log.child({ component: 'libvirt' }) });
     libvirt = new LibvirtNetworkManager({ session, log: log.child({ component: 'libvirt' }), vlanFiltering: features.vlanFiltering });
+    // VDSM's vdsm-no-mac-spoofing, defined on every (re)connection when missing or different
+    const nwfilters = new NwFilterKeeper({ session, log: log.child({ component: 'libvirt' }) });
+    nwfilters.start();
     await session.start();
+    let mirrors: PortMirrors | undefined;
     // the engine refreshes capabilities when told a managed device changed; the server exists only later
     const netEvents = new NetworkEvents({ publish: (json) => server?.notify(json), managed: () => managedDevices(store.running()) });
     events = netEvents;
-    kernel = new KernelCache(ipr, log.child({ component: 'kernel-cache' }), { onEvent: (line) => netEvents.kernelEvent(line) });
+    kernel = new KernelCache(ipr, log.child({ component: 'kernel-cache' }), {
+      onEvent: (line) => {
+        netEvents.kernelEvent(line);
+        mirrors?.kernelEvent(line);
+      },
+    });
     kernel.start();
     const view = kernel;
     const env: ChangerEnv = { opts, log, ipr, store, connectivity, features, mirror: libvirtMirror(libvirt), current: () => view.get(),
@@ -110,7 +121,11 @@ export async function startDaemon(opts: DaemonOptions, log: Logger, hooks: Daemo
     const transactions = await (hooks.makeChanger ?? makeTransactions)(env);
     // the port agent owns the flags and FDB of every port of the bridges we manage
     ports = await startPorts({ ipr, config: () => store.running(), features, session, log });
-    const changer = ports.wrap(transactions);
+    // port mirrors: re-applied from mirrors.json (taps still there), kept out of a setupNetworks' way
+    const portMirrors = new PortMirrors({ ipr, stateDir: opts.stateDir, config: () => store.running(), log });
+    await portMirrors.start();
+    mirrors = portMirrors;
+    const changer = portMirrors.wrap(ports.wrap(transactions));
     // after a restart (or a crash rolled back), libvirt's networks follow the running config again
     await libvirt.sync(desiredFromConfig(store.running())).catch((err: unknown) =>
       log.error({ event: 'libvirt-sync-failed', err: (err as Error).message }, 'could not bring libvirt networks in step'));
@@ -121,7 +136,8 @@ export async function startDaemon(opts: DaemonOptions, log: Logger, hooks: Daemo
       features: async () => features,
       config: store,
       nameservers: () => readNameservers(opts.resolvConf),
-      libvirt: () => mgr.status(),
+      libvirt: () => ({ ...mgr.status(), nwfilters: nwfilters.status() }),
+      mirrors: portMirrors,
       hostFacts: memo(readHostFacts),
       fakeNics: opts.fakeNics,
       version: hostnetVersion(),

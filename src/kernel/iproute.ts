@@ -1,5 +1,5 @@
 /**
- * The one place that starts `ip` and `bridge` processes. Argument arrays only, never a shell:
+ * The one place that starts `ip`, `bridge` and `tc` processes. Argument arrays only, never a shell:
  * names that reach here were validated, but a shell would still be one parser too many.
  *
  * The daemon runs inside the namespace it manages and passes no `netns`; tests drive a
@@ -20,11 +20,13 @@ export interface Iproute {
   ip(args: readonly string[], opts?: IprouteRunOptions): Promise<string>;
   /** run `bridge ARGS...`, resolve with its stdout (final newline stripped) */
   bridge(args: readonly string[], opts?: IprouteRunOptions): Promise<string>;
+  /** run `tc ARGS...` (port mirroring); optional so that fakes without tc stay valid */
+  tc?(args: readonly string[], opts?: IprouteRunOptions): Promise<string>;
   /** the namespace this instance targets, if any */
   readonly netns?: string;
 }
 
-/** `ip`/`bridge` exited non-zero (or could not be started, or timed out). */
+/** `ip`/`bridge`/`tc` exited non-zero (or could not be started, or timed out). */
 export class IprouteError extends Error {
   constructor(
     /** the full command line as run, program first */
@@ -60,6 +62,8 @@ export function createIproute(options: IprouteFactoryOptions = {}): Iproute {
   const iproute: Iproute = {
     ip: (args, opts) => run(ipPath, [...nsArgs, ...args], opts, options.batches),
     bridge: (args, opts) => run(bridgePath, [...nsArgs, ...args], opts, options.batches),
+    // mirrors' tc batches die with the daemon too
+    tc: (args, opts) => run('tc', [...nsArgs, ...args], opts, options.batches),
   };
   return options.netns !== undefined ? { ...iproute, netns: options.netns } : iproute;
 }

@@ -32,6 +32,7 @@ export const VirErr = {
   RPC: 39,
   NO_DOMAIN: 42,
   NO_NETWORK: 43,
+  NO_NWFILTER: 62,
   OPERATION_INVALID: 55,
   CONFIG_UNSUPPORTED: 67,
   OPERATION_UNSUPPORTED: 84,
@@ -70,6 +71,11 @@ export interface NetworkInfo {
   active: boolean;
   persistent: boolean;
   autostart: boolean;
+}
+
+export interface NwFilterInfo {
+  name: string;
+  uuid: string;
 }
 
 export interface DomainInfo {
@@ -125,6 +131,10 @@ interface Addon {
   domainListActiveXml(h: Handle, flags: number): Promise<(DomainInfo & { xml: string })[]>;
   domainLookup(h: Handle, key: string, byUuid: boolean): Promise<DomainInfo>;
   domainGetXml(h: Handle, key: string, byUuid: boolean, flags: number): Promise<string>;
+  nwfilterGetXml(h: Handle, name: string): Promise<string>;
+  nwfilterDefine(h: Handle, xml: string): Promise<NwFilterInfo>;
+  nwfilterUndefine(h: Handle, name: string): Promise<void>;
+  nwfilterList(h: Handle): Promise<NwFilterInfo[]>;
   version(): number;
   eventLoop: boolean;
 }
@@ -320,6 +330,30 @@ export class LibvirtConnection {
    */
   listNetworksWithXml(prefix: string, opts: { inactive?: boolean } = {}): Promise<(NetworkInfo & { xml: string })[]> {
     return call(() => this.addon.networkListXml(this.handle, prefix, opts.inactive ? VIR_NETWORK_XML_INACTIVE : 0));
+  }
+
+  /** the network filter's XML, or null when libvirt has no filter of that name */
+  async nwfilterXml(name: string): Promise<string | null> {
+    try {
+      return await call(() => this.addon.nwfilterGetXml(this.handle, name));
+    } catch (e) {
+      if (e instanceof LibvirtError && e.code === VirErr.NO_NWFILTER) return null;
+      throw e;
+    }
+  }
+
+  /** define (or, with the existing filter's UUID in the XML, replace) a network filter */
+  defineNwfilter(xml: string): Promise<NwFilterInfo> {
+    return call(() => this.addon.nwfilterDefine(this.handle, xml));
+  }
+
+  undefineNwfilter(name: string): Promise<void> {
+    return call(() => this.addon.nwfilterUndefine(this.handle, name));
+  }
+
+  /** every network filter, libvirt's own included */
+  listNwfilters(): Promise<NwFilterInfo[]> {
+    return call(() => this.addon.nwfilterList(this.handle));
   }
 
   listActiveDomains(): Promise<DomainInfo[]> {

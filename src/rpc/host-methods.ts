@@ -38,6 +38,15 @@ export function hostMethods(api: HostApi): MethodTable {
     // hostnetd's own: WebSocket clients opt in to notifications (STOMP clients SUBSCRIBE to jms.queue.events)
     'Host.subscribeEvents': { params: [], handler: (_p, ctx) => api.subscribeEvents(ctx) },
     'Host.unsubscribeEvents': { params: [], handler: (_p, ctx) => api.unsubscribeEvents(ctx) },
+    // hostnetd's own: copy every frame entering or leaving a network's bridge to a tap (VDSM does it for a vNIC profile with mirroring)
+    'Host.setPortMirroring': {
+      params: [{ name: 'network' }, { name: 'tap' }],
+      handler: (p, ctx) => api.setPortMirroring(p, ctx),
+    },
+    'Host.unsetPortMirroring': {
+      params: [{ name: 'network' }, { name: 'tap' }],
+      handler: (p, ctx) => api.unsetPortMirroring(p, ctx),
+    },
     'Host.setSafeNetworkConfig': {
       params: [],
       handler: (_p, ctx) => api.setSafeNetworkConfig(ctx),

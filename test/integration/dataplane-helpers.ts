@@ -97,11 +97,15 @@ export async function until<T>(what: string, fn: () => Promise<T | undefined | f
 }
 
 /**
- * tcpdump on `dev` in `ns` with a BPF filter; stop() ends it and resolves with the number of
+ * tcpdump on `dev` in `ns` (undefined: this namespace) with a BPF filter; stop() ends it and resolves with the number of
  * frames it captured. Resolves once tcpdump is listening.
  */
-export async function capture(ns: string, dev: string, filter: string): Promise<{ stop(): Promise<number> }> {
-  const proc = execa('ip', ['netns', 'exec', ns, 'tcpdump', '-n', '-p', '-i', dev, '-U', filter], { reject: false, buffer: true, all: false });
+export async function capture(ns: string | undefined, dev: string, filter: string): Promise<{ stop(): Promise<number> }> {
+  const cmd = ns === undefined ? [] : ['ip', 'netns', 'exec', ns];
+  // --immediate-mode: without it, frames still in libpcap's ring buffer (up to its 1 s block
+  // timeout) are left out of "captured" when stop() interrupts tcpdump, and a count reads 0
+  const args = [...cmd, 'tcpdump', '-n', '-p', '--immediate-mode', '-i', dev, '-U', filter];
+  const proc = execa(args[0]!, args.slice(1), { reject: false, buffer: true, all: false });
   let stderr = '';
   await new Promise<void>((resolve, reject) => {
     const timer = setTimeout(() => reject(new Error(`tcpdump did not start: ${stderr}`)), 10_000);
@@ -124,6 +128,40 @@ export async function capture(ns: string, dev: string, filter: string): Promise<
       const m = /(\d+) packets? captured/.exec(String(r.stderr));
       if (!m) throw new Error(`tcpdump said: ${String(r.stderr)}`);
       return Number(m[1]);
+    },
+  };
+}
+
+/** python3: create tap argv[1] on /dev/net/tun and hold it open, draining what it is sent (as qemu does) */
+const TAP_HOLDER = `
+import fcntl, os, struct, sys
+fd = os.open('/dev/net/tun', os.O_RDWR)
+fcntl.ioctl(fd, 0x400454ca, struct.pack('16sH', sys.argv[1].encode(), 0x0002 | 0x1000))
+print('ready', flush=True)
+while True:
+    os.read(fd, 65536)
+`;
+
+/**
+ * A tap with a reader, in `ns` (undefined: this namespace), like a guest's: it has carrier, and
+ * frames sent to it are delivered (tcpdump on it sees them). close() ends the reader, and the
+ * kernel deletes the tap with it, as when a guest stops.
+ */
+export async function openTap(ns: string | undefined, name: string): Promise<{ close(): Promise<void> }> {
+  const cmd = ns === undefined ? ['python3', '-c', TAP_HOLDER, name] : ['ip', 'netns', 'exec', ns, 'python3', '-c', TAP_HOLDER, name];
+  const proc = execa(cmd[0]!, cmd.slice(1), { reject: false });
+  await new Promise<void>((resolve, reject) => {
+    let out = '';
+    proc.stdout!.on('data', (c: Buffer) => {
+      out += c.toString();
+      if (out.includes('ready')) resolve();
+    });
+    void proc.then((r) => reject(new Error(`tap holder for ${name} exited: ${String(r.stderr)}`)));
+  });
+  return {
+    async close() {
+      proc.kill('SIGTERM');
+      await proc;
     },
   };
 }

@@ -10,29 +10,30 @@
  * bridge); the gateway sits in a namespace of ours at the uplink's far end. The guests' frames
  * never leave that bridge and namespace. The agent runs in this process (the daemon wires the
  * same class; test/integration/dataplane*.test.ts cover that wiring). libvirtd (and virtlogd)
- * are started when none runs and stopped again. Needs the Debian packages
+ * are started when none runs and stopped again (test/helpers/tcg-guests.ts). Needs the Debian packages
  * libvirt-daemon-system libvirt-daemon-system-sysv libvirt-clients qemu-system-x86 busybox-static
  * cpio, and the VM tier's kernel (scripts/vm/prepare.sh). Do not run it concurrently with
  * test/libvirt/libvirtd.test.ts (both may start and stop the one system libvirtd).
  */
-import { copyFileSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync, chmodSync } from 'node:fs';
+import { chmodSync, copyFileSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { randomBytes } from 'node:crypto';
-import { execa, execaSync } from 'execa';
+import { execa } from 'execa';
 import { pino } from 'pino';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { detectKernelFeatures } from '../../src/kernel/features.js';
 import { createIproute } from '../../src/kernel/iproute.js';
-import { LibvirtConnection } from '../../src/libvirt/binding.js';
-import type { HostConfig, Network } from '../../src/model/types.js';
+import type { HostConfig } from '../../src/model/types.js';
 import { PortAgent } from '../../src/ports/agent.js';
-import { LibvirtGuestMacs, domainInterfaces } from '../../src/ports/guests.js';
+import { LibvirtGuestMacs } from '../../src/ports/guests.js';
 import { LibvirtSession } from '../../src/libvirt/session.js';
-import { createNetns, deleteNetns } from '../helpers/netns.js';
 import { prepareVm } from '../vm/vm.js';
 import { pings, portFlags, until } from './dataplane-helpers.js';
 import { lockLibvirtd } from '../helpers/libvirtd-lock.js';
+import {
+  buildInitramfs, consoleLines as guestConsole, createGuest, createGuestLan, guestTap, lanNetwork, Libvirtd, URI, type GuestLan,
+} from '../helpers/tcg-guests.js';
 
 // this file starts and stops the machine's libvirtd: never at the same time as another that does
 let unlockLibvirtd: (() => void) | undefined;
@@ -41,69 +42,25 @@ beforeAll(async () => {
 });
 afterAll(() => unlockLibvirtd?.());
 
-const URI = 'qemu:///system';
 const tag = randomBytes(3).toString('hex');
 const BRIDGE = `hnpb${tag}`;
 const UPLINK = `hnpu${tag}`;
 const GUESTS = [0, 1].map((i) => ({ name: `hnp-${tag}-g${i}`, ip: `192.0.2.${20 + i}`, peer: `192.0.2.${21 - i}`, mac: `52:54:00:e2:${tag.slice(0, 2)}:0${i}` }));
-const MODULES = ['virtio_ring', 'virtio', 'virtio_pci_legacy_dev', 'virtio_pci_modern_dev', 'virtio_pci', 'failover', 'net_failover', 'virtio_net'];
 const log = pino({ level: 'silent' });
 const ipr = createIproute();
 
 let dir: string;
 let gwNs: string | undefined;
-const startedDaemons: string[] = [];
+let lan: GuestLan | undefined;
+let libvirtd: Libvirtd | undefined;
 let guests: LibvirtGuestMacs | undefined;
 let session: LibvirtSession | undefined;
 let agent: PortAgent | undefined;
 
 const virsh = (...args: string[]) => execa('virsh', ['-c', URI, ...args], { reject: false });
 
-async function reachable(): Promise<boolean> {
-  try {
-    await (await LibvirtConnection.open(URI)).close();
-    return true;
-  } catch {
-    return false;
-  }
-}
-
-/** Starts libvirtd and virtlogd as daemons when libvirtd is not reachable; remembers their pid files. */
-async function ensureLibvirtd(): Promise<void> {
-  if (await reachable()) return;
-  for (const d of ['virtlogd', 'libvirtd']) {
-    const pidFile = join(dir, `${d}.pid`);
-    await execa(d, ['-d', '-p', pidFile]);
-    startedDaemons.push(pidFile);
-  }
-  await until('libvirtd accepting connections', async () => reachable(), 20_000);
-}
-
-function stopStartedDaemons(): void {
-  for (const pidFile of startedDaemons.splice(0).reverse()) {
-    try {
-      process.kill(Number(readFileSync(pidFile, 'utf8').trim()), 'SIGTERM');
-    } catch {
-      /* gone already */
-    }
-  }
-}
-
-/** busybox + virtio modules + an init that configures eth0 and pings gateway and peer every second */
-function buildInitramfs(moddir: string): string {
-  const root = join(dir, 'initramfs');
-  for (const d of ['bin', 'lib/modules', 'proc', 'sys', 'dev']) mkdirSync(join(root, d), { recursive: true });
-  copyFileSync('/bin/busybox', join(root, 'bin/busybox'));
-  chmodSync(join(root, 'bin/busybox'), 0o755);
-  for (const m of MODULES) {
-    const found = findFile(moddir, `${m}.ko`);
-    if (found) copyFileSync(found, join(root, 'lib/modules', `${m}.ko`));
-  }
-  writeFileSync(join(root, 'init'), `#!/bin/busybox sh
-/bin/busybox --install -s /bin
-mount -t proc proc /proc; mount -t sysfs sys /sys; mount -t devtmpfs dev /dev 2>/dev/null
-for m in ${MODULES.join(' ')}; do [ -f /lib/modules/$m.ko ] && insmod /lib/modules/$m.ko 2>/dev/null; done
-for w in $(cat /proc/cmdline); do case $w in hnp.ip=*) IP=\${w#hnp.ip=};; hnp.peer=*) PEER=\${w#hnp.peer=};; esac; done
+/** configures eth0 and pings gateway and peer every second, printing the outcome */
+const GUEST_INIT = `for w in $(cat /proc/cmdline); do case $w in hnp.ip=*) IP=\${w#hnp.ip=};; hnp.peer=*) PEER=\${w#hnp.peer=};; esac; done
 ip link set lo up; ip link set eth0 up; ip addr add $IP/24 dev eth0
 i=0
 while [ $i -lt 900 ]; do
@@ -111,54 +68,11 @@ while [ $i -lt 900 ]; do
   if ping -c 1 -W 1 $PEER >/dev/null 2>&1; then p=ok; else p=fail; fi
   echo "HNP $i gw=$g peer=$p"
   i=$((i+1)); sleep 1
-done
-poweroff -f
-`, { mode: 0o755 });
-  const out = join(dir, 'initrd.cpio');
-  writeCpio(root, out);
-  return out;
-}
+done`;
 
-function findFile(base: string, name: string): string | undefined {
-  const r = execaSync('find', [base, '-name', name], { reject: false });
-  return String(r.stdout).split('\n').find((l) => l.length > 0);
-}
+const consoleLines = (g: (typeof GUESTS)[number]) => guestConsole(join(dir, `${g.name}.log`));
 
-/** `find . | cpio -o -H newc` without a shell: the file list goes in as stdin */
-function writeCpio(root: string, out: string): void {
-  const list = execaSync('find', ['.'], { cwd: root }).stdout;
-  const cpio = execaSync('cpio', ['-o', '-H', 'newc', '--quiet'], { cwd: root, input: `${list}\n`, encoding: 'buffer' });
-  writeFileSync(out, cpio.stdout);
-}
-
-function domainXml(g: (typeof GUESTS)[number], kernel: string, initrd: string): string {
-  return `<domain type='qemu'>
-  <name>${g.name}</name>
-  <memory unit='MiB'>128</memory>
-  <vcpu>1</vcpu>
-  <os><type arch='x86_64' machine='pc'>hvm</type><kernel>${kernel}</kernel><initrd>${initrd}</initrd>
-    <cmdline>console=ttyS0 quiet panic=-1 hnp.ip=${g.ip} hnp.peer=${g.peer}</cmdline></os>
-  <on_poweroff>destroy</on_poweroff><on_crash>destroy</on_crash>
-  <devices>
-    <interface type='bridge'><mac address='${g.mac}'/><source bridge='${BRIDGE}'/><model type='virtio'/></interface>
-    <serial type='file'><source path='${join(dir, `${g.name}.log`)}'/><target port='0'/></serial>
-  </devices>
-  <seclabel type='none' model='dac'/>
-</domain>
-`;
-}
-
-const consoleLines = (g: (typeof GUESTS)[number]) => {
-  const file = join(dir, `${g.name}.log`);
-  return existsSync(file) ? readFileSync(file, 'utf8').split('\n').filter((l) => l.startsWith('HNP ')) : [];
-};
-
-async function tapOf(g: (typeof GUESTS)[number]): Promise<string> {
-  const xml = (await virsh('dumpxml', g.name)).stdout;
-  const iface = domainInterfaces(xml).find((i) => i.mac === g.mac);
-  if (!iface) throw new Error(`no tap for ${g.name}`);
-  return iface.target;
-}
+const tapOf = (g: (typeof GUESTS)[number]) => guestTap(g.name, g.mac);
 
 beforeAll(async () => {
   dir = mkdtempSync(join(tmpdir(), 'hnp-libvirtd-'));
@@ -167,23 +81,13 @@ beforeAll(async () => {
   const vm = await prepareVm();
   const kernel = join(dir, 'vmlinuz');
   copyFileSync(vm.kernel, kernel);
-  const initrd = buildInitramfs(vm.moddir);
-  await ensureLibvirtd();
+  const initrd = buildInitramfs(dir, vm.moddir, GUEST_INIT);
+  libvirtd = new Libvirtd(dir);
+  await libvirtd.ensure();
 
-  gwNs = await createNetns('hnp-');
-  await ipr.ip(['-batch', '-'], {
-    input: [
-      `link add ${BRIDGE} type bridge`, `link set ${BRIDGE} up`,
-      `link add ${UPLINK} type veth peer name gw0 netns ${gwNs}`, `link set ${UPLINK} master ${BRIDGE} up`, '',
-    ].join('\n'),
-  });
-  await execa('ip', ['-n', gwNs, '-batch', '-'], { input: 'addr add 192.0.2.1/24 dev gw0\nlink set gw0 up\n' });
-
-  const net: Network = {
-    name: BRIDGE, bridged: true, nic: UPLINK, mtu: 1500, stp: false, ipv6: { addresses: [], autoconf: false },
-    defaultRoute: false, nameservers: [], bridgeOpts: {}, portIsolation: true, macTableManager: 'libvirt',
-    switch: 'legacy', bootproto: 'none', dhcpv6: false,
-  };
+  lan = await createGuestLan('hnp-', BRIDGE, UPLINK);
+  gwNs = lan.gwNs;
+  const net = lanNetwork(BRIDGE, UPLINK, { portIsolation: true, macTableManager: 'libvirt' });
   const config: HostConfig = { networks: { [BRIDGE]: net }, bonds: {} };
   session = new LibvirtSession({ uri: URI, log });
   guests = new LibvirtGuestMacs({ session, log });
@@ -196,10 +100,9 @@ beforeAll(async () => {
   await agent.start();
 
   for (const g of GUESTS) {
-    const file = join(dir, `${g.name}.xml`);
-    writeFileSync(file, domainXml(g, kernel, initrd));
-    const r = await virsh('create', file);
-    if (r.exitCode !== 0) throw new Error(`virsh create ${g.name}: ${r.stderr}`);
+    await createGuest(dir, {
+      name: g.name, mac: g.mac, bridge: BRIDGE, kernel, initrd, cmdline: `hnp.ip=${g.ip} hnp.peer=${g.peer}`, console: join(dir, `${g.name}.log`),
+    });
   }
 }, 300_000);
 
@@ -208,10 +111,8 @@ afterAll(async () => {
   await agent?.stop();
   await guests?.stop();
   await session?.stop();
-  await execa('ip', ['link', 'del', UPLINK], { reject: false });
-  await execa('ip', ['link', 'del', BRIDGE], { reject: false });
-  if (gwNs) await deleteNetns(gwNs);
-  stopStartedDaemons();
+  await lan?.destroy();
+  await libvirtd?.stopStarted();
   if (dir) rmSync(dir, { recursive: true, force: true });
 });
 

@@ -117,13 +117,22 @@ describe('buildNetworkCapabilities on the bridged fixture', () => {
     expect(caps.bondings).toEqual({});
     expect(caps.vlans).toEqual({});
     expect(caps.hostnet).toEqual({
-      version: '0.1.0', kernel: FEATURES, libvirt: { uri: 'test:///default', connected: true },
+      version: '0.1.0', kernel: FEATURES, libvirt: { uri: 'test:///default', connected: true }, mirrors: {},
     });
     const pending = buildNetworkCapabilities(input(fixtureState('bridged'), RUNNING, {
       libvirt: { uri: 'qemu:///system', connected: false, pending: ['br0'] },
     }));
     expect(pending.hostnet.libvirt).toEqual({ uri: 'qemu:///system', connected: false, pending: ['br0'] });
     expect(pending.networks.br0?.libvirtNetwork).toBeNull();
+  });
+
+  it('reports the nwfilters hostnetd keeps and the port mirrors', () => {
+    const caps = buildNetworkCapabilities(input(fixtureState('bridged'), RUNNING, {
+      libvirt: { uri: 'qemu:///system', connected: true, nwfilters: { 'vdsm-no-mac-spoofing': 'defined' } },
+      mirrors: { br0: ['vnet1', 'vnet2'] },
+    }));
+    expect(caps.hostnet.libvirt.nwfilters).toEqual({ 'vdsm-no-mac-spoofing': 'defined' });
+    expect(caps.hostnet.mirrors).toEqual({ br0: ['vnet1', 'vnet2'] });
   });
 });
 
