@@ -33,6 +33,7 @@
 
 #include <cstdio>
 #include <string>
+#include <unordered_map>
 #include <vector>
 
 namespace {
@@ -153,9 +154,29 @@ const char* const ROUTE_TYPES[] = {"unspec", "unicast", "local", "broadcast", "a
 
 // ---------- links
 
-void setNum(Napi::Object& o, const char* k, double v) { o.Set(k, Napi::Number::New(o.Env(), v)); }
-void setStr(Napi::Object& o, const char* k, const std::string& v) { o.Set(k, Napi::String::New(o.Env(), v)); }
-void setBool(Napi::Object& o, const char* k, bool v) { o.Set(k, Napi::Boolean::New(o.Env(), v)); }
+// Property names as JS strings, made once per read() (a dump of thousands of objects sets the same
+// few dozen names over and over; making each from UTF-8 again was most of the parsing time).
+struct KeyCache {
+  napi_env env;
+  std::unordered_map<const char*, napi_value> keys;
+  napi_value get(const char* k) {
+    auto it = keys.find(k);
+    if (it != keys.end()) return it->second;
+    napi_value v;
+    napi_create_string_utf8(env, k, NAPI_AUTO_LENGTH, &v);
+    keys.emplace(k, v);
+    return v;
+  }
+};
+thread_local KeyCache* keyCache = nullptr;
+
+void put(Napi::Object& o, const char* k, napi_value v) {
+  if (keyCache) napi_set_property(o.Env(), o, keyCache->get(k), v);
+  else o.Set(k, Napi::Value(o.Env(), v));
+}
+void setNum(Napi::Object& o, const char* k, double v) { put(o, k, Napi::Number::New(o.Env(), v)); }
+void setStr(Napi::Object& o, const char* k, const std::string& v) { put(o, k, Napi::String::New(o.Env(), v)); }
+void setBool(Napi::Object& o, const char* k, bool v) { put(o, k, Napi::Boolean::New(o.Env(), v)); }
 
 // Bridge options by their sysfs names, valued as sysfs prints them (see src/kernel/parse.ts).
 enum Fmt { U8, U16, U32, U64, BRID, HEXMASK, VLANPROTO, MACADDR };
@@ -221,7 +242,7 @@ Napi::Object bridgeInfo(Napi::Env env, const struct rtattr* data) {
   Napi::Object br = Napi::Object::New(env);
   setBool(br, "stp", tb[IFLA_BR_STP_STATE] && get<uint32_t>(tb[IFLA_BR_STP_STATE]) != 0);
   setBool(br, "vlanFiltering", tb[IFLA_BR_VLAN_FILTERING] && get<uint8_t>(tb[IFLA_BR_VLAN_FILTERING]) != 0);
-  br.Set("opts", opts);
+  put(br, "opts", opts);
   return br;
 }
 
@@ -296,7 +317,7 @@ Napi::Object bondInfo(Napi::Env env, const struct rtattr* data) {
 #undef N
   Napi::Object bond = Napi::Object::New(env);
   setStr(bond, "mode", mode);
-  bond.Set("opts", opts);
+  put(bond, "opts", opts);
   // names resolved by the view (see the file comment)
   if (tb[IFLA_BOND_ACTIVE_SLAVE]) setNum(bond, "activeSlaveIndex", get<uint32_t>(tb[IFLA_BOND_ACTIVE_SLAVE]));
   if (tb[IFLA_BOND_PRIMARY]) setNum(bond, "primaryIndex", get<uint32_t>(tb[IFLA_BOND_PRIMARY]));
@@ -305,7 +326,7 @@ Napi::Object bondInfo(Napi::Env env, const struct rtattr* data) {
     Napi::Object a = Napi::Object::New(env);
     if (ad[IFLA_BOND_AD_INFO_AGGREGATOR]) setNum(a, "aggregatorId", get<uint16_t>(ad[IFLA_BOND_AD_INFO_AGGREGATOR]));
     if (ad[IFLA_BOND_AD_INFO_PARTNER_MAC]) setStr(a, "partnerMac", mac(ad[IFLA_BOND_AD_INFO_PARTNER_MAC]));
-    bond.Set("adInfo", a);
+    put(bond, "adInfo", a);
   }
   return bond;
 }
@@ -330,7 +351,7 @@ Napi::Object linkStats(Napi::Env env, const struct rtattr* a) {
   return o;
 }
 
-void parseLink(Napi::Object& o, const struct nlmsghdr* h) {
+void parseLink(Napi::Object& o, const struct nlmsghdr* h, bool wantStats) {
   Napi::Env env = o.Env();
   auto* ifi = static_cast<const struct ifinfomsg*>(NLMSG_DATA(h));
   Attrs tb = parseAttrs(IFLA_RTA(ifi), IFLA_PAYLOAD(h), IFLA_MAX);
@@ -340,7 +361,7 @@ void parseLink(Napi::Object& o, const struct nlmsghdr* h) {
   if (ifi->ifi_family == AF_BRIDGE) {
     // a bridge port's own notification (flags, STP state): only its port attributes are news
     setStr(o, "t", "brlink");
-    if (tb[IFLA_PROTINFO] && (tb[IFLA_PROTINFO]->rta_type & NLA_F_NESTED)) o.Set("bridgePort", bridgePort(env, tb[IFLA_PROTINFO]));
+    if (tb[IFLA_PROTINFO] && (tb[IFLA_PROTINFO]->rta_type & NLA_F_NESTED)) put(o, "bridgePort", bridgePort(env, tb[IFLA_PROTINFO]));
     return;
   }
   setStr(o, "t", "link");
@@ -351,20 +372,20 @@ void parseLink(Napi::Object& o, const struct nlmsghdr* h) {
     std::string slaveKind = li[IFLA_INFO_SLAVE_KIND] ? str(li[IFLA_INFO_SLAVE_KIND]) : "";
     if (!slaveKind.empty()) setStr(o, "slaveKind", slaveKind);
     if (li[IFLA_INFO_DATA]) {
-      if (kind == "bridge") o.Set("bridge", bridgeInfo(env, li[IFLA_INFO_DATA]));
-      if (kind == "bond") o.Set("bond", bondInfo(env, li[IFLA_INFO_DATA]));
+      if (kind == "bridge") put(o, "bridge", bridgeInfo(env, li[IFLA_INFO_DATA]));
+      if (kind == "bond") put(o, "bond", bondInfo(env, li[IFLA_INFO_DATA]));
       if (kind == "vlan") {
         Attrs v = nested(li[IFLA_INFO_DATA], IFLA_VLAN_MAX);
         Napi::Object vo = Napi::Object::New(env);
         setNum(vo, "id", v[IFLA_VLAN_ID] ? get<uint16_t>(v[IFLA_VLAN_ID]) : 0);
         unsigned proto = v[IFLA_VLAN_PROTOCOL] ? ntohs(get<uint16_t>(v[IFLA_VLAN_PROTOCOL])) : ETH_P_8021Q;
         setStr(vo, "protocol", proto == ETH_P_8021AD ? "802.1ad" : proto == ETH_P_8021Q ? "802.1Q" : std::to_string(proto));
-        o.Set("vlan", vo);
+        put(o, "vlan", vo);
       }
     }
     if (li[IFLA_INFO_SLAVE_DATA]) {
-      if (slaveKind == "bridge") o.Set("bridgePort", bridgePort(env, li[IFLA_INFO_SLAVE_DATA]));
-      if (slaveKind == "bond") o.Set("bondSlave", bondSlave(env, li[IFLA_INFO_SLAVE_DATA]));
+      if (slaveKind == "bridge") put(o, "bridgePort", bridgePort(env, li[IFLA_INFO_SLAVE_DATA]));
+      if (slaveKind == "bond") put(o, "bondSlave", bondSlave(env, li[IFLA_INFO_SLAVE_DATA]));
     }
   }
   setStr(o, "kind", kind);
@@ -377,7 +398,7 @@ void parseLink(Napi::Object& o, const struct nlmsghdr* h) {
   // the vlan's base device or a veth peer; a peer in another namespace is not named here
   if (tb[IFLA_LINK] && !tb[IFLA_LINK_NETNSID]) setNum(o, "linkIndex", get<uint32_t>(tb[IFLA_LINK]));
   if (tb[IFLA_PARENT_DEV_BUS_NAME]) setStr(o, "parentBus", str(tb[IFLA_PARENT_DEV_BUS_NAME]));
-  if (tb[IFLA_STATS64]) o.Set("stats", linkStats(env, tb[IFLA_STATS64]));
+  if (wantStats && tb[IFLA_STATS64]) put(o, "stats", linkStats(env, tb[IFLA_STATS64]));
 }
 
 // ---------- addresses, routes, FDB
@@ -459,7 +480,7 @@ void parseNeigh(Napi::Object& o, const struct nlmsghdr* h) {
   if (f & NTF_OFFLOADED) flags.Set(i++, "offload");
   if (f & NTF_MASTER) flags.Set(i++, "master");
   if (f & NTF_STICKY) flags.Set(i++, "sticky");
-  o.Set("flags", flags);
+  put(o, "flags", flags);
   setNum(o, "self", (f & NTF_SELF) ? 1 : 0);
 }
 
@@ -603,12 +624,18 @@ class Rtnl : public Napi::ObjectWrap<Rtnl> {
     return env.Undefined();
   }
 
-  // Every message queued now, parsed; never blocks. At most `max` datagrams (default: all).
+  // read(max?, withStats?): every message queued now, parsed; never blocks. At most `max`
+  // datagrams (default: all).
   Napi::Value Read(const Napi::CallbackInfo& info) {
     Napi::Env env = info.Env();
     Napi::Array out = Napi::Array::New(env);
     uint32_t n = 0;
     int max = info.Length() > 0 && info[0].IsNumber() ? info[0].As<Napi::Number>().Int32Value() : -1;
+    // counters are parsed only when asked: they raise no events, the view never keeps them
+    bool withStats = info.Length() > 1 && info[1].ToBoolean();
+    KeyCache cache{env, {}};
+    keyCache = &cache;
+    struct Reset { ~Reset() { keyCache = nullptr; } } reset;
     for (int d = 0; fd_ >= 0 && (max < 0 || d < max); d++) {
       ssize_t len = recv(fd_, buf_.data(), buf_.size(), MSG_DONTWAIT | MSG_TRUNC);
       if (len < 0) {
@@ -647,7 +674,7 @@ class Rtnl : public Napi::ObjectWrap<Rtnl> {
             setNum(o, "errno", -e->error);
             break;
           }
-          case RTM_NEWLINK: case RTM_DELLINK: parseLink(o, h); break;
+          case RTM_NEWLINK: case RTM_DELLINK: parseLink(o, h, withStats); break;
           case RTM_NEWADDR: case RTM_DELADDR: parseAddr(o, h); break;
           case RTM_NEWROUTE: case RTM_DELROUTE: parseRoute(o, h); break;
           case RTM_NEWNEIGH: case RTM_DELNEIGH: parseNeigh(o, h); break;

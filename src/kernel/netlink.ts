@@ -105,7 +105,8 @@ export type RtnlMsg =
 
 export interface RtnlSocket {
   request(what: RtnlRequest, seq: number): void;
-  read(maxDatagrams?: number): RtnlMsg[];
+  /** every message queued now, parsed (link counters only with `withStats`); never blocks */
+  read(maxDatagrams?: number, withStats?: boolean): RtnlMsg[];
   poll(on: boolean): void;
   close(): void;
 }
@@ -149,11 +150,11 @@ export function openRtnl(o: OpenOptions, onReadable?: () => void): RtnlSocket {
  * One dump on a socket nobody else uses (no subscription): every answer until NLMSG_DONE.
  * Synchronous: the kernel fills the next part of a dump while we read the previous one.
  */
-export function dumpOnce(sock: RtnlSocket, what: RtnlRequest, seq: number): RtnlMsg[] {
+export function dumpOnce(sock: RtnlSocket, what: RtnlRequest, seq: number, withStats = false): RtnlMsg[] {
   sock.request(what, seq);
   const out: RtnlMsg[] = [];
   for (;;) {
-    const batch = sock.read();
+    const batch = sock.read(-1, withStats);
     for (const m of batch) {
       if (m.t === 'overflow') throw new Error(`netlink ${what} dump: receive buffer overflow`);
       if (!m.mine || m.seq !== seq) continue;

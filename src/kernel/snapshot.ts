@@ -46,7 +46,7 @@ export async function readKernelState(ipr: Pick<Iproute, 'netns'>, scope: Snapsh
   try {
     const tables = new KernelTables();
     let seq = 1;
-    for (const what of DUMPS[scope]) for (const m of dumpOnce(sock, what, seq++)) tables.apply(m);
+    for (const what of DUMPS[scope]) for (const m of dumpOnce(sock, what, seq++, scope === 'stats')) tables.apply(m);
     return tables.render(scope, takenAt);
   } finally {
     sock.close();

@@ -45,7 +45,10 @@ interface Pending {
   seq: number;
   done: boolean;
   failed?: Error;
-  items: number;
+  /** parse link counters (statistics) */
+  stats: boolean;
+  /** the answers, when the caller wants them (they are applied to the view all the same) */
+  items?: RtnlMsg[];
 }
 
 export class KernelView {
@@ -112,8 +115,9 @@ export class KernelView {
   /** Links with fresh counters (counters raise no events): one link dump on the same socket. */
   async stats(): Promise<KernelState> {
     await this.barrier();
-    await this.request('link');
-    return this.tables.render('stats');
+    const links = new KernelTables();
+    for (const m of await this.request('link', { stats: true, collect: true })) links.apply(m);
+    return links.render('stats');
   }
 
   /** Something the view cannot see changed (or a test wants it): enumerate again at the next read. */
@@ -171,11 +175,11 @@ export class KernelView {
   }
 
   /** Sends one request and reads until its answer is complete; serialized. */
-  private request(what: RtnlRequest): Promise<void> {
+  private request(what: RtnlRequest, o: { stats?: boolean; collect?: boolean } = {}): Promise<RtnlMsg[]> {
     const run = async () => {
       const sock = this.sock;
       if (!sock) throw new Error('kernel view is not running');
-      const p: Pending = { what, seq: this.seq++, done: false, items: 0 };
+      const p: Pending = { what, seq: this.seq++, done: false, stats: o.stats === true, ...(o.collect ? { items: [] } : {}) };
       this.pending = p;
       try {
         sock.request(what, p.seq);
@@ -191,6 +195,7 @@ export class KernelView {
         this.pending = undefined;
       }
       if (p.failed) throw p.failed;
+      return p.items ?? [];
     };
     const next = this.queue.then(run, run);
     this.queue = next.catch(() => undefined);
@@ -211,7 +216,7 @@ export class KernelView {
   private pump(): number {
     const sock = this.sock;
     if (!sock) return 0;
-    const msgs = sock.read(256);
+    const msgs = sock.read(256, this.pending?.stats === true);
     for (const m of msgs) this.handle(m);
     return msgs.length;
   }
@@ -235,7 +240,7 @@ export class KernelView {
         p.done = true;
         return;
       }
-      p.items++;
+      p.items?.push(m);
       // a dump's answers are current objects: applied like notifications
       this.apply(m, false);
       if (p.what === 'barrier') p.done = true;
