@@ -120,7 +120,7 @@ export class KernelTables {
     if (scope !== 'config') {
       for (const e of this.fdb.values()) {
         const ifname = name(e.ifindex);
-        if (ifname === undefined || !bridgeTable(e, this.links)) continue;
+        if (ifname === undefined) continue;
         const entry: FdbEntry = { mac: e.mac!, ifname, state: e.state, flags: e.flags };
         const master = name(e.masterIndex);
         if (master !== undefined) entry.master = master;
@@ -180,14 +180,6 @@ function renderLink(m: LinkMsg, name: (i: number | undefined) => string | undefi
   if (m.vlan !== undefined) link.vlan = m.vlan;
   if (stats && m.stats !== undefined) link.stats = m.stats;
   return link;
-}
-
-/**
- * An entry of a bridge's table (a port's or the bridge's own). A NIC's own address lists
- * (`self` entries of non-bridge devices) change without notifications: left out everywhere.
- */
-export function bridgeTable(e: { masterIndex?: number; ifindex: number }, links: ReadonlyMap<number, LinkMsg>): boolean {
-  return e.masterIndex !== undefined || links.get(e.ifindex)?.kind === 'bridge';
 }
 
 const addrKey = (a: AddrMsg) => `${a.ifindex}|${a.family}|${a.local}|${a.prefixlen}`;

@@ -240,10 +240,14 @@ export class KernelView {
         p.done = true;
         return;
       }
+      // the barrier's answer (lo) says nothing new: lo's changes are notified like any other
+      if (p.what === 'barrier') {
+        p.done = true;
+        return;
+      }
       p.items?.push(m);
       // a dump's answers are current objects: applied like notifications
       this.apply(m, false);
-      if (p.what === 'barrier') p.done = true;
       return;
     }
     if (m.mine) return; // a late answer to an abandoned request

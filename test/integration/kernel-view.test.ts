@@ -47,9 +47,8 @@ function comparable(s: KernelState) {
     if (rest.bridge) rest.bridge = { ...rest.bridge, opts: Object.fromEntries(Object.entries(rest.bridge.opts).filter(([k]) => !TIMERS.includes(k))) };
     return [n, rest];
   }));
-  // a NIC's own address lists (self entries of non-bridge devices) are left out (tables.ts)
-  const bridges = new Set(Object.values(s.links).filter((l) => l.kind === 'bridge').map((l) => l.name));
-  const fdb = s.fdb.filter((e) => e.master !== undefined || bridges.has(e.ifname));
+  // the reader keeps the bridges' tables only: entries with a master (netlink_addon.cc)
+  const fdb = s.fdb.filter((e) => e.master !== undefined);
   const sortBy = <T>(a: T[]) => a.map((x) => JSON.stringify(x, Object.keys(x as object).sort())).sort();
   return { links, addresses: sortBy(s.addresses), routes: sortBy(s.routes), fdb: sortBy(fdb) };
 }

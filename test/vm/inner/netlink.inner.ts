@@ -30,8 +30,8 @@ async function viaIproute(): Promise<KernelState> {
   }, 0);
 }
 
-// running timers tick between two reads; counters too. A NIC's own address lists are left out
-// of the reader's FDB (src/kernel/tables.ts).
+// running timers tick between two reads; counters too. The reader keeps the bridges' tables
+// only: FDB entries with a master (native/netlink/netlink_addon.cc).
 const TIMERS = ['hello_timer', 'tcn_timer', 'topology_change_timer', 'gc_timer'];
 function comparable(s: KernelState) {
   const links = Object.fromEntries(Object.entries(s.links).map(([n, l]) => {
@@ -39,11 +39,10 @@ function comparable(s: KernelState) {
     if (rest.bridge) rest.bridge = { ...rest.bridge, opts: Object.fromEntries(Object.entries(rest.bridge.opts).filter(([k]) => !TIMERS.includes(k))) };
     return [n, rest];
   }));
-  const bridges = new Set(Object.values(s.links).filter((l) => l.kind === 'bridge').map((l) => l.name));
   const sorted = <T>(a: T[]) => a.map((x) => JSON.stringify(x, Object.keys(x as object).sort())).sort();
   return {
     links, addresses: sorted(s.addresses), routes: sorted(s.routes),
-    fdb: sorted(s.fdb.filter((e) => e.master !== undefined || bridges.has(e.ifname))),
+    fdb: sorted(s.fdb.filter((e) => e.master !== undefined)),
   };
 }
 
