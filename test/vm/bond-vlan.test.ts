@@ -6,4 +6,4 @@ import { ensureBuilt } from '../helpers/daemon.js';
 import { defineVmSuite } from './suite.js';
 
 await ensureBuilt();
-await defineVmSuite({ nics: 5, files: ['test/vm/inner/netlink.inner.ts', 'test/vm/inner/vlans.inner.ts', 'test/vm/inner/bonds.inner.ts'], timeoutMs: 12 * 60_000 });
+await defineVmSuite({ nics: 5, files: ['test/vm/inner/vlans.inner.ts', 'test/vm/inner/bonds.inner.ts'], timeoutMs: 12 * 60_000 });
