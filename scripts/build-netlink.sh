@@ -16,7 +16,7 @@ nodedir="$(dirname "$(dirname "$(command -v node)")")"
 if [ -f "$nodedir/include/node/node_api.h" ] && [ -f "$nodedir/include/node/common.gypi" ]; then
   args+=("--nodedir=$nodedir")
 fi
-if ! ../../node_modules/.bin/node-gyp "${args[@]}" >build-netlink.log 2>&1; then
+if ! npx --no-install node-gyp "${args[@]}" >build-netlink.log 2>&1; then
   echo "build-netlink: node-gyp failed, see native/netlink/build-netlink.log" >&2
   tail -n 30 build-netlink.log >&2
   exit 1
