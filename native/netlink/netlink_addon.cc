@@ -597,8 +597,8 @@ class Rtnl : public Napi::ObjectWrap<Rtnl> {
     fd_ = -1;
   }
 
-  // request(what, seq): 'link' | 'addr' | 'route' | 'fdb' dumps; 'barrier' gets lo (ifindex 1), whose
-  // answer comes after every notification queued before it
+  // request(what, seq, ifindex?): 'link' | 'addr' | 'route' | 'fdb' dumps, or one link; 'barrier'
+  // gets lo (ifindex 1), whose answer comes after every notification queued before it
   Napi::Value Request(const Napi::CallbackInfo& info) {
     Napi::Env env = info.Env();
     std::string what = info[0].As<Napi::String>().Utf8Value();
@@ -612,9 +612,11 @@ class Rtnl : public Napi::ObjectWrap<Rtnl> {
     if (what == "link" || what == "barrier") {
       req.h.nlmsg_type = RTM_GETLINK;
       req.h.nlmsg_len = NLMSG_LENGTH(sizeof(struct ifinfomsg));
-      if (what == "barrier") {
+      // request('link', seq, ifindex): that one link, not a dump
+      int one = what == "barrier" ? 1 : info.Length() > 2 && info[2].IsNumber() ? info[2].As<Napi::Number>().Int32Value() : 0;
+      if (one > 0) {
         req.h.nlmsg_flags = NLM_F_REQUEST;
-        req.u.ifi.ifi_index = 1;
+        req.u.ifi.ifi_index = one;
       }
     } else if (what == "addr") {
       req.h.nlmsg_type = RTM_GETADDR;

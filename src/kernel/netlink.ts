@@ -104,7 +104,8 @@ export type RtnlMsg =
   | { t: 'overflow'; seq?: undefined; mine?: undefined; del?: undefined; replace?: undefined };
 
 export interface RtnlSocket {
-  request(what: RtnlRequest, seq: number): void;
+  /** a dump, or with `ifindex` one link ('link' only) */
+  request(what: RtnlRequest, seq: number, ifindex?: number): void;
   /** every message queued now, parsed (link counters only with `withStats`); never blocks */
   read(maxDatagrams?: number, withStats?: boolean): RtnlMsg[];
   poll(on: boolean): void;

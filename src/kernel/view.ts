@@ -49,6 +49,8 @@ interface Pending {
   stats: boolean;
   /** the answers, when the caller wants them (they are applied to the view all the same) */
   items?: RtnlMsg[];
+  /** a request for one link (a single answer) */
+  one: boolean;
 }
 
 export class KernelView {
@@ -138,6 +140,7 @@ export class KernelView {
       if (this.needEnumerate) await this.enumerate();
       else if (this.tables.routesStale || this.tables.linksStale) await this.reread();
       await this.request('barrier');
+      await this.refreshUnnotified();
       if (!this.needEnumerate && !this.tables.routesStale && !this.tables.linksStale) return;
       if (attempt > 5) this.opts.log.warn({ event: 'view-unsettled', attempt }, 'kernel view keeps overflowing; still trying');
     }
@@ -159,6 +162,17 @@ export class KernelView {
     if (!first) for (const fn of this.resyncListeners) this.safely(() => fn());
   }
 
+  /**
+   * 802.3ad state (aggregator, partner MAC) and a bond slave's state change without a
+   * notification: those few links are read again, one request each, at every barrier.
+   */
+  private async refreshUnnotified(): Promise<void> {
+    const again = [...this.tables.links.values()]
+      .filter((l) => (l.kind === 'bond' && l.bond?.mode === '802.3ad') || l.slaveKind === 'bond')
+      .map((l) => l.ifindex);
+    for (const ifindex of again) await this.request('link', { ifindex });
+  }
+
   /** What notifications cannot be trusted for (tables.ts): read again, in arrival order. */
   private async reread(): Promise<void> {
     if (this.tables.linksStale) {
@@ -175,14 +189,14 @@ export class KernelView {
   }
 
   /** Sends one request and reads until its answer is complete; serialized. */
-  private request(what: RtnlRequest, o: { stats?: boolean; collect?: boolean } = {}): Promise<RtnlMsg[]> {
+  private request(what: RtnlRequest, o: { stats?: boolean; collect?: boolean; ifindex?: number } = {}): Promise<RtnlMsg[]> {
     const run = async () => {
       const sock = this.sock;
       if (!sock) throw new Error('kernel view is not running');
-      const p: Pending = { what, seq: this.seq++, done: false, stats: o.stats === true, ...(o.collect ? { items: [] } : {}) };
+      const p: Pending = { what, seq: this.seq++, done: false, stats: o.stats === true, one: (o.ifindex ?? 0) > 0, ...(o.collect ? { items: [] } : {}) };
       this.pending = p;
       try {
-        sock.request(what, p.seq);
+        sock.request(what, p.seq, o.ifindex ?? 0);
         // the kernel answers inside sendmsg (and fills a dump's next part as we read): reading
         // now almost always completes the request without yielding
         while (!p.done) {
@@ -236,7 +250,8 @@ export class KernelView {
         return;
       }
       if (m.t === 'error') {
-        if (m.errno !== 0) p.failed = new Error(`netlink ${p.what} request failed: errno ${m.errno}`);
+        // one link gone meanwhile (ENODEV): its deletion is notified
+        if (m.errno !== 0 && !p.one) p.failed = new Error(`netlink ${p.what} request failed: errno ${m.errno}`);
         p.done = true;
         return;
       }
@@ -245,6 +260,8 @@ export class KernelView {
         p.done = true;
         return;
       }
+      // one link's answer: no NLMSG_DONE follows
+      if (p.one) p.done = true;
       p.items?.push(m);
       // a dump's answers are current objects: applied like notifications
       this.apply(m, false);
