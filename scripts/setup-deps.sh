@@ -5,6 +5,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 # runtime: iproute2 (ip, bridge), procps (sysctl), util-linux (unshare for feature probing);
+# build of the rtnetlink reader (plain sockets, kernel headers from linux-libc-dev): g++, make, python3;
 # build of the libvirt addon: libvirt-dev, pkg-config, g++, make, python3;
 # tests: iputils-ping, openssl (TLS certificates), libvirt daemon and clients (real libvirtd test),
 # qemu and a busybox initramfs for the VM tier (scripts/vm/prepare.sh fetches the kernel).
@@ -16,13 +17,13 @@ cd "$(dirname "$0")/.."
 NWFILTER=(libvirt-daemon libvirt-daemon-config-nwfilter iptables)
 PACKAGES=(
   iproute2 procps util-linux
-  libvirt-dev pkg-config g++ make python3
+  libvirt-dev pkg-config g++ make python3 linux-libc-dev
   "${NWFILTER[@]}"
   iputils-ping openssl tcpdump python3-stomp libc6-dev
   libvirt-daemon-system libvirt-daemon-system-sysv libvirt-clients
   qemu-system-x86 busybox-static cpio kmod
 )
-[ "${HOSTNETD_RUNTIME_ONLY:-}" = 1 ] && PACKAGES=(iproute2 procps util-linux libvirt-dev pkg-config g++ make python3 "${NWFILTER[@]}")
+[ "${HOSTNETD_RUNTIME_ONLY:-}" = 1 ] && PACKAGES=(iproute2 procps util-linux libvirt-dev pkg-config g++ make python3 linux-libc-dev "${NWFILTER[@]}")
 
 missing=()
 for p in "${PACKAGES[@]}"; do

@@ -5,6 +5,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/setup-deps.sh
 npm run build
+bash scripts/build-netlink.sh
 HOSTNETD_ADDON_REQUIRED=1 bash scripts/build-addon.sh
 if [ -f scripts/vm/prepare.sh ]; then bash scripts/vm/prepare.sh; fi
 exec npx vitest run "$@"

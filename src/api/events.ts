@@ -5,7 +5,7 @@
  * tells it with `|net|host_conn|no_id`, at most once a second. So do we.
  *
  *   const events = new NetworkEvents({ publish: (json) => server.notify(json), managed: () => devicesOf(store.running()) });
- *   events.kernelEvent('[2026-12-02T08:00:00.000000] 3: veth_0@if2: <NO-CARRIER,...> ... state DOWN');
+ *   events.deviceEvent('veth_0');   // the kernel view saw a link or address change of veth_0
  */
 import type { HostConfig } from '../model/types.js';
 import { networkDevices } from '../plan/desired.js';
@@ -37,10 +37,9 @@ export class NetworkEvents {
     this.now = o.now ?? monotonicMs;
   }
 
-  /** One line of `ip -o monitor link address`; a change of a managed device schedules a notification. */
-  kernelEvent(line: string): void {
-    const dev = monitorLineDevice(line);
-    if (dev !== undefined && this.o.managed().has(dev)) this.changed();
+  /** A link or address of device `name` changed; a change of a managed device schedules a notification. */
+  deviceEvent(name: string): void {
+    if (this.o.managed().has(name)) this.changed();
   }
 
   /** Something the engine should re-read changed (a lease, later): notify, coalesced. */
@@ -62,14 +61,6 @@ export class NetworkEvents {
     this.lastSent = this.now();
     this.o.publish(JSON.stringify({ jsonrpc: '2.0', method: NET_HOST_CONN_EVENT, params: { notify_time: this.lastSent } }));
   }
-}
-
-/**
- * The device a monitor line is about: '[ts] 3: veth_0@if2: <...>' (link),
- * '[ts] 4: br0    inet 192.0.2.10/24 ...' (address), with 'Deleted ' before either.
- */
-export function monitorLineDevice(line: string): string | undefined {
-  return /^(?:\[[^\]]*\]\s*)?(?:Deleted\s+)?\d+:\s+([^\s:@]+)/.exec(line)?.[1];
 }
 
 /** Every device a managed network stands on: bridges, NICs, bonds and their slaves, vlan devices. */

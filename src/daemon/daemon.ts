@@ -26,7 +26,7 @@ import { detectKernelFeatures } from '../kernel/features.js';
 import { createIproute, type Iproute } from '../kernel/iproute.js';
 import { BatchGuard } from '../kernel/batch-guard.js';
 import { readKernelState } from '../kernel/snapshot.js';
-import { KernelCache } from '../kernel/cache.js';
+import { KernelView } from '../kernel/view.js';
 import { startPorts, type Ports } from '../ports/service.js';
 import type { KernelFeatures, KernelState } from '../kernel/types.js';
 import { Dispatcher } from '../rpc/dispatch.js';
@@ -73,7 +73,7 @@ export async function startDaemon(opts: DaemonOptions, log: Logger, hooks: Daemo
   let server: RpcServer | undefined;
   let session: LibvirtSession | undefined;
   let libvirt: LibvirtNetworkManager | undefined;
-  let kernel: KernelCache | undefined;
+  let kernel: KernelView | undefined;
   let ports: Ports | undefined;
   let events: NetworkEvents | undefined;
   try {
@@ -94,33 +94,32 @@ export async function startDaemon(opts: DaemonOptions, log: Logger, hooks: Daemo
     // the engine refreshes capabilities when told a managed device changed; the server exists only later
     const netEvents = new NetworkEvents({ publish: (json) => server?.notify(json), managed: () => managedDevices(store.running()) });
     events = netEvents;
-    kernel = new KernelCache(ipr, log.child({ component: 'kernel-cache' }), {
-      onEvent: (line) => {
-        netEvents.kernelEvent(line);
-        mirrors?.kernelEvent(line);
-      },
+    // the one view of the kernel: capabilities, planning and the port agent read it
+    kernel = new KernelView({ log: log.child({ component: 'kernel-view' }), onDevice: (name) => netEvents.deviceEvent(name) });
+    await kernel.start();
+    // a mirror whose tap or bridge goes away is reconciled at once
+    kernel.onLink((ev) => {
+      if (ev.deleted) mirrors?.deviceDeleted(ev.name);
     });
-    kernel.start();
     const view = kernel;
     const env: ChangerEnv = { opts, log, ipr, store, connectivity, features, mirror: libvirtMirror(libvirt), current: () => view.get(),
-      // both kernel watchers stop while a change runs its batch (a listener slows it and can overflow).
-      // This is also the one hook that keeps the port agent out of a change's kernel phases: the
+      // the view reads on during a change (its batch arrives as events); this hook keeps the port
+      // agent out of a change's kernel phases: the
       // transaction pauses around its batch + verification and around a rollback (quiet()), and
       // a paused agent waits out its pass in progress and holds every new one (timer, libvirt
       // guests, link events) until resume. The connectivity wait is outside: ports are watched then.
       watch: {
         pause: async () => {
-          await Promise.all([view.pause(), ports?.agent.pause()]);
+          await ports?.agent.pause();
         },
         resume: () => {
-          view.resume();
           void ports?.agent.resume().catch((err: unknown) => log.error({ err: (err as Error).message }, 'port agent did not resume'));
         },
       },
     };
     const transactions = await (hooks.makeChanger ?? makeTransactions)(env);
     // the port agent owns the flags and FDB of every port of the bridges we manage
-    ports = await startPorts({ ipr, config: () => store.running(), features, session, log });
+    ports = await startPorts({ ipr, config: () => store.running(), features, session, log, view });
     // port mirrors: re-applied from mirrors.json (taps still there), kept out of a setupNetworks' way
     const portMirrors = new PortMirrors({ ipr, stateDir: opts.stateDir, config: () => store.running(), log });
     await portMirrors.start();
@@ -132,7 +131,7 @@ export async function startDaemon(opts: DaemonOptions, log: Logger, hooks: Daemo
     const mgr = libvirt;
     const api = new HostApi({
       readKernel: () => view.get(),
-      readStats: () => readKernelState(ipr, 'stats'),
+      readStats: () => view.stats(),
       features: async () => features,
       config: store,
       nameservers: () => readNameservers(opts.resolvConf),

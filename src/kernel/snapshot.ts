@@ -1,16 +1,16 @@
 /**
- * One consistent-enough snapshot of a namespace: five JSON dumps run concurrently, one
- * process each whatever the number of interfaces, parsed by the pure functions of parse.ts.
+ * One-shot snapshots of a namespace, read in-process over rtnetlink (netlink.ts) on a socket of
+ * their own: the daemon's long-lived view is view.ts; these serve verification and rollback of
+ * a change (which must not trust events), startup, the CLI and tests.
  *
- * Bridge port flags (isolated, learning, flood, mcast_flood, state) come from the link
- * dump's info_slave_data, so `bridge -d link` is not needed. The five dumps are not one
- * atomic read: a link created between two of them can show up in one dump and not another.
- * Readers treat a name missing from `links` as absent, so such a race only delays a fact
- * to the next snapshot.
+ * readDumps() keeps the iproute2 JSON dumps the fixtures and the parser comparison use.
  */
 import type { Iproute } from './iproute.js';
-import { parseJsonDump, parseKernelState } from './parse.js';
+import { dumpOnce, openRtnl, type RtnlRequest } from './netlink.js';
+import { KernelTables, type SnapshotScope } from './tables.js';
 import type { KernelState } from './types.js';
+
+export type { SnapshotScope } from './tables.js';
 
 export const SNAPSHOT_COMMANDS = {
   link: { tool: 'ip', args: ['-j', '-d', '-s', 'link', 'show'] },
@@ -22,56 +22,33 @@ export const SNAPSHOT_COMMANDS = {
 
 export type DumpName = keyof typeof SNAPSHOT_COMMANDS;
 
-/**
- * What the planner and the verifier need: no counters, no FDB, main-table routes only (the
- * default routes it manages live there). Fewer and smaller dumps on a change's critical path.
- */
-const CONFIG_COMMANDS: Record<DumpName, { tool: 'ip' | 'bridge'; args: readonly string[] } | null> = {
-  link: { tool: 'ip', args: ['-j', '-d', 'link', 'show'] },
-  addr: SNAPSHOT_COMMANDS.addr,
-  route4: { tool: 'ip', args: ['-j', '-4', 'route', 'show', 'table', 'main'] },
-  route6: { tool: 'ip', args: ['-j', '-6', 'route', 'show', 'table', 'main'] },
-  fdb: null,
-};
-
-/** Capabilities and planning: config plus static FDB entries (no counters). */
-const VIEW_COMMANDS: typeof CONFIG_COMMANDS = { ...CONFIG_COMMANDS, fdb: SNAPSHOT_COMMANDS.fdb };
-
-/** Statistics: one dump, counters and kinds. */
-const STATS_COMMANDS: typeof CONFIG_COMMANDS = {
-  link: SNAPSHOT_COMMANDS.link, addr: null, route4: null, route6: null, fdb: null,
-};
-
-/**
- * 'full': every dump; 'view': what capabilities report and a change plans against;
- * 'config': 'view' without the FDB (verification); 'stats': links with counters only.
- */
-export type SnapshotScope = 'full' | 'view' | 'config' | 'stats';
-
-const SCOPES: Record<SnapshotScope, typeof CONFIG_COMMANDS> = {
-  full: SNAPSHOT_COMMANDS, view: VIEW_COMMANDS, config: CONFIG_COMMANDS, stats: STATS_COMMANDS,
-};
-
-/** Run the five dumps concurrently; stdout text per dump (what fixtures store). */
-export async function readDumps(ipr: Iproute, scope: SnapshotScope = 'full'): Promise<Record<DumpName, string>> {
+/** The five iproute2 JSON dumps, concurrently; stdout text per dump (what fixtures store). */
+export async function readDumps(ipr: Iproute): Promise<Record<DumpName, string>> {
   const names = Object.keys(SNAPSHOT_COMMANDS) as DumpName[];
-  const commands = SCOPES[scope];
   const outputs = await Promise.all(names.map((name) => {
-    const cmd = commands[name];
-    if (!cmd) return '';
+    const cmd = SNAPSHOT_COMMANDS[name];
     return cmd.tool === 'ip' ? ipr.ip(cmd.args) : ipr.bridge(cmd.args);
   }));
   return Object.fromEntries(names.map((n, i) => [n, outputs[i] ?? ''])) as Record<DumpName, string>;
 }
 
-export async function readKernelState(ipr: Iproute, scope: SnapshotScope = 'full'): Promise<KernelState> {
+const DUMPS: Record<SnapshotScope, readonly RtnlRequest[]> = {
+  full: ['link', 'addr', 'route', 'fdb'],
+  view: ['link', 'addr', 'route', 'fdb'],
+  config: ['link', 'addr', 'route'],
+  stats: ['link'],
+};
+
+/** A fresh snapshot: one socket, one dump per table the scope needs, parsed in the addon. */
+export async function readKernelState(ipr: Pick<Iproute, 'netns'>, scope: SnapshotScope = 'full'): Promise<KernelState> {
   const takenAt = Date.now();
-  const text = await readDumps(ipr, scope);
-  return parseKernelState({
-    link: parseJsonDump(text.link),
-    addr: parseJsonDump(text.addr),
-    route4: parseJsonDump(text.route4),
-    route6: parseJsonDump(text.route6),
-    fdb: parseJsonDump(text.fdb),
-  }, takenAt);
+  const sock = openRtnl({ subscribe: false, ...(ipr.netns !== undefined ? { netns: ipr.netns } : {}) });
+  try {
+    const tables = new KernelTables();
+    let seq = 1;
+    for (const what of DUMPS[scope]) for (const m of dumpOnce(sock, what, seq++, scope === 'stats')) tables.apply(m);
+    return tables.render(scope, takenAt);
+  } finally {
+    sock.close();
+  }
 }

@@ -13,11 +13,10 @@
  *   const mirrors = new PortMirrors({ ipr, stateDir, config: () => store.running(), log });
  *   await mirrors.start();
  *   const changer = mirrors.wrap(otherChanger);   // setupNetworks and mirror changes exclude each other
- *   kernelWatch.onEvent((line) => mirrors.kernelEvent(line));
+ *   view.onLink((ev) => ev.deleted && mirrors.deviceDeleted(ev.name));
  */
 import type { Logger } from 'pino';
 import type { RequestContext } from '../api/context.js';
-import { monitorLineDevice } from '../api/events.js';
 import type { NetworkChanger } from '../apply/types.js';
 import { ErrorCode, HostnetError } from '../errors.js';
 import type { Iproute } from '../kernel/iproute.js';
@@ -93,10 +92,9 @@ export class PortMirrors {
   }
 
   /** A line of the kernel link monitor: a deleted tap or bridge of a mirror starts a reconcile. */
-  kernelEvent(line: string): void {
-    if (!/^(?:\[[^\]]*\]\s*)?Deleted\s/.test(line)) return;
-    const dev = monitorLineDevice(line);
-    if (dev === undefined || !this.concerns(dev)) return;
+  /** A link went away: a mirror's tap or bridge among them means a reconcile. */
+  deviceDeleted(dev: string): void {
+    if (!this.concerns(dev)) return;
     if (this.reconcileQueued) return;
     this.reconcileQueued = true;
     void this.reconcile(`deleted ${dev}`).catch((e: unknown) =>

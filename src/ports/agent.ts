@@ -30,7 +30,8 @@
 import type { Logger } from 'pino';
 import { IprouteError, type Iproute } from '../kernel/iproute.js';
 import { LinkMonitor, type LinkEvent } from '../kernel/monitor.js';
-import { parseFdb, parseJsonDump, parseLinks } from '../kernel/parse.js';
+import { readKernelState } from '../kernel/snapshot.js';
+import type { KernelView } from '../kernel/view.js';
 import type { KernelFeatures, KernelState } from '../kernel/types.js';
 import type { HostConfig } from '../model/types.js';
 import { managedBridges, planPorts, type PortWarning } from './policy.js';
@@ -49,6 +50,8 @@ export interface PortAgentOptions {
   guestMacsTimeoutMs?: number;
   /** the link monitor to use (default: a LinkMonitor on ipr's namespace); false: none (tests, bench) */
   monitor?: LinkMonitor | false;
+  /** the daemon's kernel view: the agent's monitor listens to it and its passes read it (default: dumps of its own) */
+  view?: KernelView;
 }
 
 export interface ReconcileResult {
@@ -87,7 +90,11 @@ export class PortAgent {
   constructor(private readonly opts: PortAgentOptions) {
     this.monitor = opts.monitor === false
       ? undefined
-      : (opts.monitor ?? new LinkMonitor({ log: opts.log, ...(opts.ipr.netns !== undefined ? { netns: opts.ipr.netns } : {}) }));
+      : (opts.monitor ?? new LinkMonitor({
+        log: opts.log,
+        ...(opts.view !== undefined ? { view: opts.view } : {}),
+        ...(opts.ipr.netns !== undefined ? { netns: opts.ipr.netns } : {}),
+      }));
   }
 
   async start(): Promise<void> {
@@ -238,7 +245,7 @@ export class PortAgent {
     const started = performance.now();
     const { ipr } = this.opts;
     const config = this.opts.config();
-    const state = await readPortState(ipr);
+    const state = this.opts.view ? await this.opts.view.get() : await readPortState(ipr);
     const plan = planPorts({ state, config, guestMacs, features: this.opts.features });
     const errors: string[] = [];
     // known before the batches run: the monitor's echo of our own changes is not a new port
@@ -299,9 +306,8 @@ function noop(): void {}
  * window of a new port.
  */
 export async function readPortState(ipr: Iproute): Promise<KernelState> {
-  const takenAt = Date.now();
-  const [link, fdb] = await Promise.all([ipr.ip(['-j', '-d', 'link', 'show']), ipr.bridge(['-j', 'fdb', 'show'])]);
-  return { links: parseLinks(parseJsonDump(link)), addresses: [], routes: [], fdb: parseFdb(parseJsonDump(fdb)), takenAt };
+  const s = await readKernelState(ipr, 'view');
+  return { ...s, addresses: [], routes: [] };
 }
 
 const lines = (l: readonly string[]) => `${l.join('\n')}\n`;

@@ -8,6 +8,7 @@
  *   await ports.stop();
  */
 import type { Logger } from 'pino';
+import type { KernelView } from '../kernel/view.js';
 import type { NetworkChanger } from '../apply/types.js';
 import type { Iproute } from '../kernel/iproute.js';
 import type { KernelFeatures } from '../kernel/types.js';
@@ -24,6 +25,8 @@ export interface PortsOptions {
   /** the daemon's libvirt connection (its owner starts and stops it) */
   session: LibvirtSession;
   log: Logger;
+  /** the daemon's kernel view (the agent listens to it and reads it) */
+  view?: KernelView;
 }
 
 export interface Ports {
@@ -37,7 +40,8 @@ export interface Ports {
 export async function startPorts(opts: PortsOptions): Promise<Ports> {
   const log = opts.log.child({ component: 'ports' });
   const guests = new LibvirtGuestMacs({ session: opts.session, log });
-  const agent = new PortAgent({ ipr: opts.ipr, config: opts.config, guestMacs: () => guests.macs(), features: opts.features, log });
+  const agent = new PortAgent({ ipr: opts.ipr, config: opts.config, guestMacs: () => guests.macs(), features: opts.features, log,
+    ...(opts.view !== undefined ? { view: opts.view } : {}) });
   guests.onChange(() => agent.trigger('libvirt-guests'));
   await guests.start();
   try {

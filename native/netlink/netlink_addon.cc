@@ -1,0 +1,739 @@
+// hostnetd's rtnetlink reader: one NETLINK_ROUTE socket per Rtnl object, plain sockets (no
+// library: a dump request, a receive loop and attribute walking are all we need).
+//
+// Shape (the reasons behind it):
+// - The socket is non-blocking. read() returns every message queued right now, parsed into plain
+//   JS objects, and never waits; a libuv poll handle on the fd calls the JS `onReadable` callback
+//   when something arrived, and JS calls read(). No thread, nothing blocks the JS thread.
+// - Requests (dumps, a barrier) go out on the same socket as the notifications, so their answers
+//   are queued behind every notification the kernel queued before them: that is the view's barrier.
+// - Parsing is done here, into the shapes of src/kernel/types.ts, but names of other links
+//   (master, vlan base, bond primary) stay ifindexes: the JS view resolves them when it renders,
+//   because those links can be renamed without the referring link being notified.
+// - ENOBUFS (the kernel dropped notifications) is reported as a message {t:'overflow'}; the view
+//   re-enumerates.
+
+#include <napi.h>
+#include <uv.h>
+
+#include <arpa/inet.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <linux/if_addr.h>
+#include <linux/if_arp.h>
+#include <linux/if_bridge.h>
+#include <linux/if_link.h>
+#include <linux/neighbour.h>
+#include <linux/netlink.h>
+#include <linux/rtnetlink.h>
+#include <sched.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <cstdio>
+#include <string>
+#include <unordered_map>
+#include <vector>
+
+namespace {
+
+using Attrs = std::vector<const struct rtattr*>;
+
+// index attributes by type; later duplicates win (the kernel sends none we read)
+Attrs parseAttrs(const struct rtattr* rta, int len, int max) {
+  Attrs tb(max + 1, nullptr);
+  for (; RTA_OK(rta, len); rta = RTA_NEXT(rta, len)) {
+    unsigned short type = rta->rta_type & ~NLA_F_NESTED;
+    if (type <= max) tb[type] = rta;
+  }
+  return tb;
+}
+
+Attrs nested(const struct rtattr* rta, int max) {
+  return parseAttrs(static_cast<const struct rtattr*>(RTA_DATA(rta)), RTA_PAYLOAD(rta), max);
+}
+
+template <typename T>
+T get(const struct rtattr* rta) {
+  T v{};
+  if (RTA_PAYLOAD(rta) >= sizeof(T)) memcpy(&v, RTA_DATA(rta), sizeof(T));
+  return v;
+}
+
+std::string str(const struct rtattr* rta) {
+  const char* p = static_cast<const char*>(RTA_DATA(rta));
+  size_t n = RTA_PAYLOAD(rta);
+  return std::string(p, strnlen(p, n));
+}
+
+std::string hexBytes(const unsigned char* p, size_t n, bool colons) {
+  std::string out;
+  char b[4];
+  for (size_t i = 0; i < n; i++) {
+    snprintf(b, sizeof b, colons && i ? ":%02x" : "%02x", p[i]);
+    out += b;
+  }
+  return out;
+}
+
+std::string mac(const struct rtattr* rta) {
+  return hexBytes(static_cast<const unsigned char*>(RTA_DATA(rta)), RTA_PAYLOAD(rta), true);
+}
+
+std::string ipText(int family, const struct rtattr* rta) {
+  char buf[INET6_ADDRSTRLEN] = "";
+  size_t need = family == AF_INET ? 4 : 16;
+  if (RTA_PAYLOAD(rta) < need) return "";
+  inet_ntop(family, RTA_DATA(rta), buf, sizeof buf);
+  return buf;
+}
+
+const char* pick(const char* const* names, size_t n, unsigned v) { return v < n ? names[v] : nullptr; }
+#define PICK(arr, v) pick(arr, sizeof(arr) / sizeof(arr[0]), v)
+
+std::string numName(const char* name, unsigned v) { return name ? std::string(name) : std::to_string(v); }
+
+const char* const OPERSTATES[] = {"UNKNOWN", "NOTPRESENT", "DOWN", "LOWERLAYERDOWN", "TESTING", "DORMANT", "UP"};
+const char* const PORT_STATES[] = {"disabled", "listening", "learning", "forwarding", "blocking"};
+const char* const BOND_MODES[] = {"balance-rr", "active-backup", "balance-xor", "broadcast", "802.3ad", "balance-tlb", "balance-alb"};
+const char* const ARP_VALIDATE[] = {"none", "active", "backup", "all", "filter", "filter_active", "filter_backup"};
+const char* const ARP_ALL_TARGETS[] = {"any", "all"};
+const char* const PRIMARY_RESELECT[] = {"always", "better", "failure"};
+const char* const FAIL_OVER_MAC[] = {"none", "active", "follow"};
+const char* const XMIT_HASH[] = {"layer2", "layer3+4", "layer2+3", "encap2+3", "encap3+4", "vlan+srcmac"};
+const char* const LACP_ACTIVE[] = {"off", "on"};
+const char* const LACP_RATE[] = {"slow", "fast"};
+const char* const AD_SELECT[] = {"stable", "bandwidth", "count"};
+const char* const BOND_SLAVE_STATES[] = {"ACTIVE", "BACKUP"};
+
+std::string scopeName(unsigned s) {
+  switch (s) {
+    case RT_SCOPE_UNIVERSE: return "global";
+    case RT_SCOPE_SITE: return "site";
+    case RT_SCOPE_LINK: return "link";
+    case RT_SCOPE_HOST: return "host";
+    case RT_SCOPE_NOWHERE: return "nowhere";
+    default: return std::to_string(s);
+  }
+}
+
+std::string tableName(unsigned t) {
+  switch (t) {
+    case RT_TABLE_MAIN: return "main";
+    case RT_TABLE_LOCAL: return "local";
+    case RT_TABLE_DEFAULT: return "default";
+    case RT_TABLE_UNSPEC: return "unspec";
+    default: return std::to_string(t);
+  }
+}
+
+std::string protoName(unsigned p) {
+  switch (p) {
+    case RTPROT_UNSPEC: return "unspec";
+    case RTPROT_REDIRECT: return "redirect";
+    case RTPROT_KERNEL: return "kernel";
+    case RTPROT_BOOT: return "boot";
+    case RTPROT_STATIC: return "static";
+    case RTPROT_RA: return "ra";
+    case RTPROT_DHCP: return "dhcp";
+    case 11: return "zebra";
+    case 12: return "bird";
+    case 18: return "keepalived";
+    case 42: return "babel";
+    case 186: return "bgp";
+    case 187: return "isis";
+    case 188: return "ospf";
+    case 189: return "rip";
+    default: return std::to_string(p);
+  }
+}
+
+const char* const ROUTE_TYPES[] = {"unspec", "unicast", "local", "broadcast", "anycast", "multicast",
+                                   "blackhole", "unreachable", "prohibit", "throw", "nat", "xresolve"};
+
+// ---------- links
+
+// Property names as JS strings, made once per read() (a dump of thousands of objects sets the same
+// few dozen names over and over; making each from UTF-8 again was most of the parsing time).
+struct KeyCache {
+  napi_env env;
+  std::unordered_map<const char*, napi_value> keys;
+  napi_value get(const char* k) {
+    auto it = keys.find(k);
+    if (it != keys.end()) return it->second;
+    napi_value v;
+    napi_create_string_utf8(env, k, NAPI_AUTO_LENGTH, &v);
+    keys.emplace(k, v);
+    return v;
+  }
+};
+thread_local KeyCache* keyCache = nullptr;
+
+void put(Napi::Object& o, const char* k, napi_value v) {
+  if (keyCache) napi_set_property(o.Env(), o, keyCache->get(k), v);
+  else o.Set(k, Napi::Value(o.Env(), v));
+}
+void setNum(Napi::Object& o, const char* k, double v) { put(o, k, Napi::Number::New(o.Env(), v)); }
+void setStr(Napi::Object& o, const char* k, const std::string& v) { put(o, k, Napi::String::New(o.Env(), v)); }
+void setBool(Napi::Object& o, const char* k, bool v) { put(o, k, Napi::Boolean::New(o.Env(), v)); }
+
+// Bridge options by their sysfs names, valued as sysfs prints them (see src/kernel/parse.ts).
+enum Fmt { U8, U16, U32, U64, BRID, HEXMASK, VLANPROTO, MACADDR };
+struct BrOpt { int attr; const char* name; Fmt fmt; };
+const BrOpt BRIDGE_OPTS[] = {
+  {IFLA_BR_FORWARD_DELAY, "forward_delay", U32}, {IFLA_BR_HELLO_TIME, "hello_time", U32},
+  {IFLA_BR_MAX_AGE, "max_age", U32}, {IFLA_BR_AGEING_TIME, "ageing_time", U32},
+  {IFLA_BR_STP_STATE, "stp_state", U32}, {IFLA_BR_PRIORITY, "priority", U16},
+  {IFLA_BR_VLAN_FILTERING, "vlan_filtering", U8}, {IFLA_BR_VLAN_PROTOCOL, "vlan_protocol", VLANPROTO},
+  {IFLA_BR_VLAN_DEFAULT_PVID, "default_pvid", U16}, {IFLA_BR_VLAN_STATS_ENABLED, "vlan_stats_enabled", U8},
+  {IFLA_BR_VLAN_STATS_PER_PORT, "vlan_stats_per_port", U8},
+  {IFLA_BR_BRIDGE_ID, "bridge_id", BRID}, {IFLA_BR_ROOT_ID, "root_id", BRID},
+  {IFLA_BR_ROOT_PORT, "root_port", U16}, {IFLA_BR_ROOT_PATH_COST, "root_path_cost", U32},
+  {IFLA_BR_TOPOLOGY_CHANGE, "topology_change", U8}, {IFLA_BR_TOPOLOGY_CHANGE_DETECTED, "topology_change_detected", U8},
+  {IFLA_BR_HELLO_TIMER, "hello_timer", U64}, {IFLA_BR_TCN_TIMER, "tcn_timer", U64},
+  {IFLA_BR_TOPOLOGY_CHANGE_TIMER, "topology_change_timer", U64}, {IFLA_BR_GC_TIMER, "gc_timer", U64},
+  {IFLA_BR_GROUP_FWD_MASK, "group_fwd_mask", HEXMASK}, {IFLA_BR_GROUP_ADDR, "group_addr", MACADDR},
+  {IFLA_BR_MCAST_SNOOPING, "multicast_snooping", U8}, {IFLA_BR_MCAST_ROUTER, "multicast_router", U8},
+  {IFLA_BR_MCAST_QUERY_USE_IFADDR, "multicast_query_use_ifaddr", U8}, {IFLA_BR_MCAST_QUERIER, "multicast_querier", U8},
+  {IFLA_BR_MCAST_HASH_ELASTICITY, "hash_elasticity", U32}, {IFLA_BR_MCAST_HASH_MAX, "hash_max", U32},
+  {IFLA_BR_MCAST_LAST_MEMBER_CNT, "multicast_last_member_count", U32},
+  {IFLA_BR_MCAST_STARTUP_QUERY_CNT, "multicast_startup_query_count", U32},
+  {IFLA_BR_MCAST_LAST_MEMBER_INTVL, "multicast_last_member_interval", U64},
+  {IFLA_BR_MCAST_MEMBERSHIP_INTVL, "multicast_membership_interval", U64},
+  {IFLA_BR_MCAST_QUERIER_INTVL, "multicast_querier_interval", U64},
+  {IFLA_BR_MCAST_QUERY_INTVL, "multicast_query_interval", U64},
+  {IFLA_BR_MCAST_QUERY_RESPONSE_INTVL, "multicast_query_response_interval", U64},
+  {IFLA_BR_MCAST_STARTUP_QUERY_INTVL, "multicast_startup_query_interval", U64},
+  {IFLA_BR_MCAST_STATS_ENABLED, "multicast_stats_enabled", U8},
+  {IFLA_BR_MCAST_IGMP_VERSION, "multicast_igmp_version", U8}, {IFLA_BR_MCAST_MLD_VERSION, "multicast_mld_version", U8},
+  {IFLA_BR_NF_CALL_IPTABLES, "nf_call_iptables", U8}, {IFLA_BR_NF_CALL_IP6TABLES, "nf_call_ip6tables", U8},
+  {IFLA_BR_NF_CALL_ARPTABLES, "nf_call_arptables", U8},
+};
+
+std::string brOptText(const struct rtattr* a, Fmt fmt) {
+  char b[64];
+  switch (fmt) {
+    case U8: return std::to_string(get<uint8_t>(a));
+    case U16: return std::to_string(get<uint16_t>(a));
+    case U32: return std::to_string(get<uint32_t>(a));
+    case U64: return std::to_string(get<uint64_t>(a));
+    case HEXMASK: snprintf(b, sizeof b, "0x%x", get<uint16_t>(a)); return b;
+    case VLANPROTO: snprintf(b, sizeof b, "0x%04x", ntohs(get<uint16_t>(a))); return b;
+    case MACADDR: return mac(a);
+    case BRID: {
+      auto id = get<struct ifla_bridge_id>(a);
+      return hexBytes(id.prio, 2, false) + "." + hexBytes(id.addr, 6, false);
+    }
+  }
+  return "";
+}
+
+Napi::Object bridgeInfo(Napi::Env env, const struct rtattr* data) {
+  Attrs tb = nested(data, IFLA_BR_MAX);
+  Napi::Object opts = Napi::Object::New(env);
+  for (const auto& o : BRIDGE_OPTS) {
+    if (tb[o.attr]) setStr(opts, o.name, brOptText(tb[o.attr], o.fmt));
+  }
+  if (tb[IFLA_BR_MULTI_BOOLOPT]) {
+    auto bm = get<struct br_boolopt_multi>(tb[IFLA_BR_MULTI_BOOLOPT]);
+    setStr(opts, "no_linklocal_learn", std::to_string((bm.optval >> BR_BOOLOPT_NO_LL_LEARN) & 1));
+  }
+  Napi::Object br = Napi::Object::New(env);
+  setBool(br, "stp", tb[IFLA_BR_STP_STATE] && get<uint32_t>(tb[IFLA_BR_STP_STATE]) != 0);
+  setBool(br, "vlanFiltering", tb[IFLA_BR_VLAN_FILTERING] && get<uint8_t>(tb[IFLA_BR_VLAN_FILTERING]) != 0);
+  put(br, "opts", opts);
+  return br;
+}
+
+// IFLA_INFO_SLAVE_DATA of a bridge port, or IFLA_PROTINFO of an AF_BRIDGE message: same attributes
+Napi::Object bridgePort(Napi::Env env, const struct rtattr* data) {
+  Attrs tb = nested(data, IFLA_BRPORT_MAX);
+  Napi::Object p = Napi::Object::New(env);
+  // absent flags: the kernel cannot set them (isolated < 4.18), so they have their default
+  setBool(p, "isolated", tb[IFLA_BRPORT_ISOLATED] && get<uint8_t>(tb[IFLA_BRPORT_ISOLATED]) != 0);
+  setBool(p, "learning", !tb[IFLA_BRPORT_LEARNING] || get<uint8_t>(tb[IFLA_BRPORT_LEARNING]) != 0);
+  setBool(p, "flood", !tb[IFLA_BRPORT_UNICAST_FLOOD] || get<uint8_t>(tb[IFLA_BRPORT_UNICAST_FLOOD]) != 0);
+  setBool(p, "mcastFlood", !tb[IFLA_BRPORT_MCAST_FLOOD] || get<uint8_t>(tb[IFLA_BRPORT_MCAST_FLOOD]) != 0);
+  const char* st = tb[IFLA_BRPORT_STATE] ? PICK(PORT_STATES, get<uint8_t>(tb[IFLA_BRPORT_STATE])) : "";
+  setStr(p, "state", st ? st : "");
+  return p;
+}
+
+Napi::Object bondInfo(Napi::Env env, const struct rtattr* data) {
+  Attrs tb = nested(data, IFLA_BOND_MAX);
+  Napi::Object opts = Napi::Object::New(env);
+  auto u8 = [&](int a, const char* k) { if (tb[a]) setStr(opts, k, std::to_string(get<uint8_t>(tb[a]))); };
+  auto u16 = [&](int a, const char* k) { if (tb[a]) setStr(opts, k, std::to_string(get<uint16_t>(tb[a]))); };
+  auto u32 = [&](int a, const char* k) { if (tb[a]) setStr(opts, k, std::to_string(get<uint32_t>(tb[a]))); };
+  auto named8 = [&](int a, const char* k, const char* const* names, size_t n) {
+    if (tb[a]) setStr(opts, k, numName(pick(names, n, get<uint8_t>(tb[a])), get<uint8_t>(tb[a])));
+  };
+  auto named32 = [&](int a, const char* k, const char* const* names, size_t n) {
+    if (tb[a]) setStr(opts, k, numName(pick(names, n, get<uint32_t>(tb[a])), get<uint32_t>(tb[a])));
+  };
+#define N(arr) arr, sizeof(arr) / sizeof(arr[0])
+  std::string mode = "balance-rr";
+  if (tb[IFLA_BOND_MODE]) mode = numName(PICK(BOND_MODES, get<uint8_t>(tb[IFLA_BOND_MODE])), get<uint8_t>(tb[IFLA_BOND_MODE]));
+  setStr(opts, "mode", mode);
+  u32(IFLA_BOND_MIIMON, "miimon");
+  u32(IFLA_BOND_UPDELAY, "updelay");
+  u32(IFLA_BOND_DOWNDELAY, "downdelay");
+  u32(IFLA_BOND_PEER_NOTIF_DELAY, "peer_notif_delay");
+  u8(IFLA_BOND_USE_CARRIER, "use_carrier");
+  u32(IFLA_BOND_ARP_INTERVAL, "arp_interval");
+  u8(IFLA_BOND_MISSED_MAX, "arp_missed_max");
+  for (int a : {IFLA_BOND_ARP_IP_TARGET, IFLA_BOND_NS_IP6_TARGET}) {
+    if (!tb[a]) continue;
+    int family = a == IFLA_BOND_ARP_IP_TARGET ? AF_INET : AF_INET6;
+    std::string list;
+    const struct rtattr* t = static_cast<const struct rtattr*>(RTA_DATA(tb[a]));
+    int len = RTA_PAYLOAD(tb[a]);
+    for (; RTA_OK(t, len); t = RTA_NEXT(t, len)) list += (list.empty() ? "" : ",") + ipText(family, t);
+    if (!list.empty()) setStr(opts, a == IFLA_BOND_ARP_IP_TARGET ? "arp_ip_target" : "ns_ip6_target", list);
+  }
+  named32(IFLA_BOND_ARP_VALIDATE, "arp_validate", N(ARP_VALIDATE));
+  named32(IFLA_BOND_ARP_ALL_TARGETS, "arp_all_targets", N(ARP_ALL_TARGETS));
+  named8(IFLA_BOND_PRIMARY_RESELECT, "primary_reselect", N(PRIMARY_RESELECT));
+  named8(IFLA_BOND_FAIL_OVER_MAC, "fail_over_mac", N(FAIL_OVER_MAC));
+  named8(IFLA_BOND_XMIT_HASH_POLICY, "xmit_hash_policy", N(XMIT_HASH));
+  u32(IFLA_BOND_RESEND_IGMP, "resend_igmp");
+  if (tb[IFLA_BOND_NUM_PEER_NOTIF]) {
+    // sysfs has both names for the one kernel value
+    setStr(opts, "num_grat_arp", std::to_string(get<uint8_t>(tb[IFLA_BOND_NUM_PEER_NOTIF])));
+    setStr(opts, "num_unsol_na", std::to_string(get<uint8_t>(tb[IFLA_BOND_NUM_PEER_NOTIF])));
+  }
+  u8(IFLA_BOND_ALL_SLAVES_ACTIVE, "all_slaves_active");
+  u32(IFLA_BOND_MIN_LINKS, "min_links");
+  u32(IFLA_BOND_LP_INTERVAL, "lp_interval");
+  u32(IFLA_BOND_PACKETS_PER_SLAVE, "packets_per_slave");
+  named8(IFLA_BOND_AD_LACP_ACTIVE, "lacp_active", N(LACP_ACTIVE));
+  named8(IFLA_BOND_AD_LACP_RATE, "lacp_rate", N(LACP_RATE));
+  named8(IFLA_BOND_AD_SELECT, "ad_select", N(AD_SELECT));
+  u16(IFLA_BOND_AD_ACTOR_SYS_PRIO, "ad_actor_sys_prio");
+  u16(IFLA_BOND_AD_USER_PORT_KEY, "ad_user_port_key");
+  if (tb[IFLA_BOND_AD_ACTOR_SYSTEM]) setStr(opts, "ad_actor_system", mac(tb[IFLA_BOND_AD_ACTOR_SYSTEM]));
+  u8(IFLA_BOND_TLB_DYNAMIC_LB, "tlb_dynamic_lb");
+#undef N
+  Napi::Object bond = Napi::Object::New(env);
+  setStr(bond, "mode", mode);
+  put(bond, "opts", opts);
+  // names resolved by the view (see the file comment)
+  if (tb[IFLA_BOND_ACTIVE_SLAVE]) setNum(bond, "activeSlaveIndex", get<uint32_t>(tb[IFLA_BOND_ACTIVE_SLAVE]));
+  if (tb[IFLA_BOND_PRIMARY]) setNum(bond, "primaryIndex", get<uint32_t>(tb[IFLA_BOND_PRIMARY]));
+  if (tb[IFLA_BOND_AD_INFO]) {
+    Attrs ad = nested(tb[IFLA_BOND_AD_INFO], IFLA_BOND_AD_INFO_MAX);
+    Napi::Object a = Napi::Object::New(env);
+    if (ad[IFLA_BOND_AD_INFO_AGGREGATOR]) setNum(a, "aggregatorId", get<uint16_t>(ad[IFLA_BOND_AD_INFO_AGGREGATOR]));
+    if (ad[IFLA_BOND_AD_INFO_PARTNER_MAC]) setStr(a, "partnerMac", mac(ad[IFLA_BOND_AD_INFO_PARTNER_MAC]));
+    put(bond, "adInfo", a);
+  }
+  return bond;
+}
+
+Napi::Object bondSlave(Napi::Env env, const struct rtattr* data) {
+  Attrs tb = nested(data, IFLA_BOND_SLAVE_MAX);
+  Napi::Object s = Napi::Object::New(env);
+  unsigned st = tb[IFLA_BOND_SLAVE_STATE] ? get<uint8_t>(tb[IFLA_BOND_SLAVE_STATE]) : 0;
+  setStr(s, "state", tb[IFLA_BOND_SLAVE_STATE] ? numName(PICK(BOND_SLAVE_STATES, st), st) : "");
+  if (tb[IFLA_BOND_SLAVE_PERM_HWADDR]) setStr(s, "permHwaddr", mac(tb[IFLA_BOND_SLAVE_PERM_HWADDR]));
+  if (tb[IFLA_BOND_SLAVE_AD_AGGREGATOR_ID]) setNum(s, "adAggregatorId", get<uint16_t>(tb[IFLA_BOND_SLAVE_AD_AGGREGATOR_ID]));
+  return s;
+}
+
+Napi::Object linkStats(Napi::Env env, const struct rtattr* a) {
+  auto s = get<struct rtnl_link_stats64>(a);
+  Napi::Object o = Napi::Object::New(env);
+  setNum(o, "rxBytes", s.rx_bytes); setNum(o, "txBytes", s.tx_bytes);
+  setNum(o, "rxPackets", s.rx_packets); setNum(o, "txPackets", s.tx_packets);
+  setNum(o, "rxErrors", s.rx_errors); setNum(o, "txErrors", s.tx_errors);
+  setNum(o, "rxDropped", s.rx_dropped); setNum(o, "txDropped", s.tx_dropped);
+  return o;
+}
+
+void parseLink(Napi::Object& o, const struct nlmsghdr* h, bool wantStats) {
+  Napi::Env env = o.Env();
+  auto* ifi = static_cast<const struct ifinfomsg*>(NLMSG_DATA(h));
+  Attrs tb = parseAttrs(IFLA_RTA(ifi), IFLA_PAYLOAD(h), IFLA_MAX);
+  setNum(o, "ifindex", ifi->ifi_index);
+  if (tb[IFLA_IFNAME]) setStr(o, "name", str(tb[IFLA_IFNAME]));
+  if (tb[IFLA_MASTER]) setNum(o, "masterIndex", get<uint32_t>(tb[IFLA_MASTER]));
+  if (ifi->ifi_family == AF_BRIDGE) {
+    // a bridge port's own notification (flags, STP state): only its port attributes are news
+    setStr(o, "t", "brlink");
+    if (tb[IFLA_PROTINFO] && (tb[IFLA_PROTINFO]->rta_type & NLA_F_NESTED)) put(o, "bridgePort", bridgePort(env, tb[IFLA_PROTINFO]));
+    return;
+  }
+  setStr(o, "t", "link");
+  std::string kind = ifi->ifi_type == ARPHRD_LOOPBACK ? "loopback" : "device";
+  if (tb[IFLA_LINKINFO]) {
+    Attrs li = nested(tb[IFLA_LINKINFO], IFLA_INFO_MAX);
+    if (li[IFLA_INFO_KIND]) kind = str(li[IFLA_INFO_KIND]);
+    std::string slaveKind = li[IFLA_INFO_SLAVE_KIND] ? str(li[IFLA_INFO_SLAVE_KIND]) : "";
+    if (!slaveKind.empty()) setStr(o, "slaveKind", slaveKind);
+    if (li[IFLA_INFO_DATA]) {
+      if (kind == "bridge") put(o, "bridge", bridgeInfo(env, li[IFLA_INFO_DATA]));
+      if (kind == "bond") put(o, "bond", bondInfo(env, li[IFLA_INFO_DATA]));
+      if (kind == "vlan") {
+        Attrs v = nested(li[IFLA_INFO_DATA], IFLA_VLAN_MAX);
+        Napi::Object vo = Napi::Object::New(env);
+        setNum(vo, "id", v[IFLA_VLAN_ID] ? get<uint16_t>(v[IFLA_VLAN_ID]) : 0);
+        unsigned proto = v[IFLA_VLAN_PROTOCOL] ? ntohs(get<uint16_t>(v[IFLA_VLAN_PROTOCOL])) : ETH_P_8021Q;
+        setStr(vo, "protocol", proto == ETH_P_8021AD ? "802.1ad" : proto == ETH_P_8021Q ? "802.1Q" : std::to_string(proto));
+        put(o, "vlan", vo);
+      }
+    }
+    if (li[IFLA_INFO_SLAVE_DATA]) {
+      if (slaveKind == "bridge") put(o, "bridgePort", bridgePort(env, li[IFLA_INFO_SLAVE_DATA]));
+      if (slaveKind == "bond") put(o, "bondSlave", bondSlave(env, li[IFLA_INFO_SLAVE_DATA]));
+    }
+  }
+  setStr(o, "kind", kind);
+  setNum(o, "mtu", tb[IFLA_MTU] ? get<uint32_t>(tb[IFLA_MTU]) : 0);
+  setStr(o, "address", tb[IFLA_ADDRESS] ? mac(tb[IFLA_ADDRESS]) : "");
+  setBool(o, "up", (ifi->ifi_flags & IFF_UP) != 0);
+  unsigned op = tb[IFLA_OPERSTATE] ? get<uint8_t>(tb[IFLA_OPERSTATE]) : 0;
+  setStr(o, "operstate", numName(PICK(OPERSTATES, op), op));
+  setNum(o, "promiscuity", tb[IFLA_PROMISCUITY] ? get<uint32_t>(tb[IFLA_PROMISCUITY]) : 0);
+  // the vlan's base device or a veth peer; a peer in another namespace is not named here
+  if (tb[IFLA_LINK] && !tb[IFLA_LINK_NETNSID]) setNum(o, "linkIndex", get<uint32_t>(tb[IFLA_LINK]));
+  if (tb[IFLA_PARENT_DEV_BUS_NAME]) setStr(o, "parentBus", str(tb[IFLA_PARENT_DEV_BUS_NAME]));
+  if (wantStats && tb[IFLA_STATS64]) put(o, "stats", linkStats(env, tb[IFLA_STATS64]));
+}
+
+// ---------- addresses, routes, FDB
+
+void parseAddr(Napi::Object& o, const struct nlmsghdr* h) {
+  auto* ifa = static_cast<const struct ifaddrmsg*>(NLMSG_DATA(h));
+  Attrs tb = parseAttrs(IFA_RTA(ifa), IFA_PAYLOAD(h), IFA_MAX);
+  setStr(o, "t", "addr");
+  setNum(o, "ifindex", ifa->ifa_index);
+  setStr(o, "family", ifa->ifa_family == AF_INET ? "inet" : ifa->ifa_family == AF_INET6 ? "inet6" : std::to_string(ifa->ifa_family));
+  const struct rtattr* local = tb[IFA_LOCAL] ? tb[IFA_LOCAL] : tb[IFA_ADDRESS];
+  if (local && (ifa->ifa_family == AF_INET || ifa->ifa_family == AF_INET6)) setStr(o, "local", ipText(ifa->ifa_family, local));
+  setNum(o, "prefixlen", ifa->ifa_prefixlen);
+  setStr(o, "scope", scopeName(ifa->ifa_scope));
+  uint32_t flags = tb[IFA_FLAGS] ? get<uint32_t>(tb[IFA_FLAGS]) : ifa->ifa_flags;
+  setBool(o, "dynamic", !(flags & IFA_F_PERMANENT));
+  setBool(o, "tentative", (flags & IFA_F_TENTATIVE) != 0);
+}
+
+void parseRoute(Napi::Object& o, const struct nlmsghdr* h) {
+  auto* r = static_cast<const struct rtmsg*>(NLMSG_DATA(h));
+  Attrs tb = parseAttrs(RTM_RTA(r), RTM_PAYLOAD(h), RTA_MAX);
+  setStr(o, "t", "route");
+  int fam = r->rtm_family;
+  setStr(o, "family", fam == AF_INET ? "inet" : fam == AF_INET6 ? "inet6" : std::to_string(fam));
+  unsigned table = tb[RTA_TABLE] ? get<uint32_t>(tb[RTA_TABLE]) : r->rtm_table;
+  setStr(o, "table", tableName(table));
+  unsigned maxLen = fam == AF_INET ? 32 : 128;
+  std::string dst = "default";
+  if (tb[RTA_DST]) {
+    dst = ipText(fam, tb[RTA_DST]);
+    // as iproute2 prints it: a host route without its /32 (/128)
+    if (r->rtm_dst_len != maxLen) dst += "/" + std::to_string(r->rtm_dst_len);
+  } else if (r->rtm_dst_len != 0) {
+    dst = std::string(fam == AF_INET ? "0.0.0.0" : "::") + "/" + std::to_string(r->rtm_dst_len);
+  }
+  setStr(o, "dst", dst);
+  if (tb[RTA_GATEWAY]) {
+    setStr(o, "gateway", ipText(fam, tb[RTA_GATEWAY]));
+  } else if (tb[RTA_VIA] && RTA_PAYLOAD(tb[RTA_VIA]) >= sizeof(struct rtvia)) {
+    auto* via = static_cast<const struct rtvia*>(RTA_DATA(tb[RTA_VIA]));
+    char buf[INET6_ADDRSTRLEN] = "";
+    if (via->rtvia_family == AF_INET || via->rtvia_family == AF_INET6) inet_ntop(via->rtvia_family, via->rtvia_addr, buf, sizeof buf);
+    setStr(o, "gateway", buf);
+  }
+  if (tb[RTA_OIF]) setNum(o, "oifIndex", get<uint32_t>(tb[RTA_OIF]));
+  // iproute2 leaves out what is the default (proto boot, scope global): so do we
+  if (r->rtm_protocol != RTPROT_BOOT) setStr(o, "protocol", protoName(r->rtm_protocol));
+  if (r->rtm_scope != RT_SCOPE_UNIVERSE) setStr(o, "scope", scopeName(r->rtm_scope));
+  if (tb[RTA_PRIORITY]) setNum(o, "metric", get<uint32_t>(tb[RTA_PRIORITY]));
+  setNum(o, "tos", r->rtm_tos);
+  const char* type = PICK(ROUTE_TYPES, r->rtm_type);
+  setStr(o, "type", type ? type : std::to_string(r->rtm_type));
+  setBool(o, "cloned", (r->rtm_flags & RTM_F_CLONED) != 0);
+}
+
+// Only the bridges' tables: an entry without a master is a device's own unicast/multicast address
+// list (a NIC's, a port's, the bridge device's), changed without notifications and read by
+// nobody; at 1000 ports they are two thirds of the dump. ARP/NDP neighbours are not read either.
+bool bridgeFdb(const struct nlmsghdr* h) {
+  auto* nd = static_cast<const struct ndmsg*>(NLMSG_DATA(h));
+  if (nd->ndm_family != AF_BRIDGE) return false;
+  const struct rtattr* rta = reinterpret_cast<const struct rtattr*>(reinterpret_cast<const char*>(nd) + NLMSG_ALIGN(sizeof(struct ndmsg)));
+  int len = static_cast<int>(h->nlmsg_len) - static_cast<int>(NLMSG_LENGTH(sizeof(struct ndmsg)));
+  for (; RTA_OK(rta, len); rta = RTA_NEXT(rta, len)) {
+    if (rta->rta_type == NDA_MASTER) return true;
+  }
+  return false;
+}
+
+void parseNeigh(Napi::Object& o, const struct nlmsghdr* h) {
+  auto* nd = static_cast<const struct ndmsg*>(NLMSG_DATA(h));
+  Attrs tb = parseAttrs(reinterpret_cast<const struct rtattr*>(reinterpret_cast<const char*>(nd) + NLMSG_ALIGN(sizeof(struct ndmsg))),
+                        h->nlmsg_len - NLMSG_LENGTH(sizeof(struct ndmsg)), NDA_MAX);
+  setStr(o, "t", "fdb");
+  setNum(o, "ifindex", nd->ndm_ifindex);
+  if (tb[NDA_LLADDR]) setStr(o, "mac", mac(tb[NDA_LLADDR]));
+  if (tb[NDA_MASTER]) setNum(o, "masterIndex", get<uint32_t>(tb[NDA_MASTER]));
+  if (tb[NDA_VLAN]) setNum(o, "vlan", get<uint16_t>(tb[NDA_VLAN]));
+  unsigned s = nd->ndm_state;
+  char buf[16];
+  snprintf(buf, sizeof buf, "%#x", s);
+  // as `bridge fdb` names states
+  std::string state = (s & NUD_PERMANENT) ? "permanent" : (s & NUD_NOARP) ? "static" : (s & NUD_STALE) ? "stale"
+                    : (s & NUD_REACHABLE) ? "" : buf;
+  setStr(o, "state", state);
+  Napi::Array flags = Napi::Array::New(o.Env());
+  uint32_t i = 0;
+  unsigned f = nd->ndm_flags;
+  if (f & NTF_SELF) flags.Set(i++, "self");
+  if (f & NTF_ROUTER) flags.Set(i++, "router");
+  if (f & NTF_EXT_LEARNED) flags.Set(i++, "extern_learn");
+  if (f & NTF_OFFLOADED) flags.Set(i++, "offload");
+  if (f & NTF_MASTER) flags.Set(i++, "master");
+  if (f & NTF_STICKY) flags.Set(i++, "sticky");
+  put(o, "flags", flags);
+  setNum(o, "self", (f & NTF_SELF) ? 1 : 0);
+}
+
+// ---------- the socket
+
+const unsigned GROUPS[] = {RTNLGRP_LINK, RTNLGRP_IPV4_IFADDR, RTNLGRP_IPV6_IFADDR, RTNLGRP_IPV4_ROUTE, RTNLGRP_IPV6_ROUTE, RTNLGRP_NEIGH};
+
+class Rtnl : public Napi::ObjectWrap<Rtnl> {
+ public:
+  static Napi::Object Init(Napi::Env env, Napi::Object exports) {
+    Napi::Function fn = DefineClass(env, "Rtnl", {
+      InstanceMethod("request", &Rtnl::Request),
+      InstanceMethod("read", &Rtnl::Read),
+      InstanceMethod("poll", &Rtnl::Poll),
+      InstanceMethod("close", &Rtnl::Close),
+    });
+    exports.Set("Rtnl", fn);
+    return exports;
+  }
+
+  // new Rtnl({ netns?: '/run/netns/NAME', subscribe: boolean, rcvbuf?: bytes }, onReadable)
+  explicit Rtnl(const Napi::CallbackInfo& info) : Napi::ObjectWrap<Rtnl>(info) {
+    Napi::Env env = info.Env();
+    Napi::Object o = info[0].As<Napi::Object>();
+    if (info.Length() > 1 && info[1].IsFunction()) onReadable_ = Napi::Persistent(info[1].As<Napi::Function>());
+    std::string netns = o.Has("netns") && o.Get("netns").IsString() ? o.Get("netns").As<Napi::String>().Utf8Value() : "";
+    bool subscribe = o.Has("subscribe") && o.Get("subscribe").ToBoolean();
+    int rcvbuf = o.Has("rcvbuf") && o.Get("rcvbuf").IsNumber() ? o.Get("rcvbuf").As<Napi::Number>().Int32Value() : 0;
+    std::string err = open(netns, subscribe, rcvbuf);
+    if (!err.empty()) {
+      Napi::Error::New(env, err).ThrowAsJavaScriptException();
+      return;
+    }
+    uv_loop_t* loop = nullptr;
+    napi_get_uv_event_loop(env, &loop);
+    poll_ = new uv_poll_t;
+    uv_poll_init(loop, poll_, fd_);
+    poll_->data = this;
+  }
+
+  ~Rtnl() override { shut(); }
+
+ private:
+  int fd_ = -1;
+  uint32_t portid_ = 0;
+  uv_poll_t* poll_ = nullptr;
+  bool polling_ = false;
+  Napi::FunctionReference onReadable_;
+  std::vector<char> buf_ = std::vector<char>(1 << 17);
+
+  std::string open(const std::string& netns, bool subscribe, int rcvbuf) {
+    int home = -1, target = -1;
+    if (!netns.empty()) {
+      // a socket belongs to the namespace it was made in: enter it just for socket()
+      home = ::open("/proc/thread-self/ns/net", O_RDONLY | O_CLOEXEC);
+      target = ::open(netns.c_str(), O_RDONLY | O_CLOEXEC);
+      if (home < 0 || target < 0 || setns(target, CLONE_NEWNET) != 0) {
+        std::string e = std::string("cannot enter network namespace ") + netns + ": " + strerror(errno);
+        if (home >= 0) ::close(home);
+        if (target >= 0) ::close(target);
+        return e;
+      }
+    }
+    fd_ = socket(AF_NETLINK, SOCK_RAW | SOCK_NONBLOCK | SOCK_CLOEXEC, NETLINK_ROUTE);
+    int saved = errno;
+    if (home >= 0) {
+      if (setns(home, CLONE_NEWNET) != 0) abort();  // never leave the JS thread in another namespace
+      ::close(home);
+      ::close(target);
+    }
+    if (fd_ < 0) return std::string("socket(NETLINK_ROUTE): ") + strerror(saved);
+    if (rcvbuf > 0) {
+      // root may go above rmem_max; otherwise take what the kernel allows
+      if (setsockopt(fd_, SOL_SOCKET, SO_RCVBUFFORCE, &rcvbuf, sizeof rcvbuf) != 0)
+        setsockopt(fd_, SOL_SOCKET, SO_RCVBUF, &rcvbuf, sizeof rcvbuf);
+    }
+    int one = 1;
+    setsockopt(fd_, SOL_NETLINK, NETLINK_EXT_ACK, &one, sizeof one);
+    struct sockaddr_nl sa {};
+    sa.nl_family = AF_NETLINK;
+    if (bind(fd_, reinterpret_cast<struct sockaddr*>(&sa), sizeof sa) != 0) return std::string("bind: ") + strerror(errno);
+    socklen_t len = sizeof sa;
+    getsockname(fd_, reinterpret_cast<struct sockaddr*>(&sa), &len);
+    portid_ = sa.nl_pid;
+    if (subscribe) {
+      for (unsigned g : GROUPS) {
+        if (setsockopt(fd_, SOL_NETLINK, NETLINK_ADD_MEMBERSHIP, &g, sizeof g) != 0) return std::string("join group: ") + strerror(errno);
+      }
+    }
+    return "";
+  }
+
+  void shut() {
+    if (poll_) {
+      uv_poll_stop(poll_);
+      uv_close(reinterpret_cast<uv_handle_t*>(poll_), [](uv_handle_t* h) { delete reinterpret_cast<uv_poll_t*>(h); });
+      poll_ = nullptr;
+    }
+    if (fd_ >= 0) ::close(fd_);
+    fd_ = -1;
+  }
+
+  // request(what, seq, ifindex?): 'link' | 'addr' | 'route' | 'fdb' dumps, or one link; 'barrier'
+  // gets lo (ifindex 1), whose answer comes after every notification queued before it
+  Napi::Value Request(const Napi::CallbackInfo& info) {
+    Napi::Env env = info.Env();
+    std::string what = info[0].As<Napi::String>().Utf8Value();
+    uint32_t seq = info[1].As<Napi::Number>().Uint32Value();
+    struct {
+      struct nlmsghdr h;
+      union { struct ifinfomsg ifi; struct ifaddrmsg ifa; struct rtmsg rt; struct ndmsg nd; } u;
+    } req {};
+    req.h.nlmsg_flags = NLM_F_REQUEST | NLM_F_DUMP;
+    req.h.nlmsg_seq = seq;
+    if (what == "link" || what == "barrier") {
+      req.h.nlmsg_type = RTM_GETLINK;
+      req.h.nlmsg_len = NLMSG_LENGTH(sizeof(struct ifinfomsg));
+      // request('link', seq, ifindex): that one link, not a dump
+      int one = what == "barrier" ? 1 : info.Length() > 2 && info[2].IsNumber() ? info[2].As<Napi::Number>().Int32Value() : 0;
+      if (one > 0) {
+        req.h.nlmsg_flags = NLM_F_REQUEST;
+        req.u.ifi.ifi_index = one;
+      }
+    } else if (what == "addr") {
+      req.h.nlmsg_type = RTM_GETADDR;
+      req.h.nlmsg_len = NLMSG_LENGTH(sizeof(struct ifaddrmsg));
+    } else if (what == "route") {
+      req.h.nlmsg_type = RTM_GETROUTE;
+      req.h.nlmsg_len = NLMSG_LENGTH(sizeof(struct rtmsg));
+    } else if (what == "fdb") {
+      req.h.nlmsg_type = RTM_GETNEIGH;
+      req.h.nlmsg_len = NLMSG_LENGTH(sizeof(struct ndmsg));
+      req.u.nd.ndm_family = AF_BRIDGE;
+    } else {
+      Napi::TypeError::New(env, "unknown request " + what).ThrowAsJavaScriptException();
+      return env.Undefined();
+    }
+    struct sockaddr_nl to {};
+    to.nl_family = AF_NETLINK;
+    if (fd_ < 0 || sendto(fd_, &req, req.h.nlmsg_len, 0, reinterpret_cast<struct sockaddr*>(&to), sizeof to) < 0) {
+      Napi::Error::New(env, std::string("netlink send: ") + (fd_ < 0 ? "closed" : strerror(errno))).ThrowAsJavaScriptException();
+    }
+    return env.Undefined();
+  }
+
+  // read(max?, withStats?): every message queued now, parsed; never blocks. At most `max`
+  // datagrams (default: all).
+  Napi::Value Read(const Napi::CallbackInfo& info) {
+    Napi::Env env = info.Env();
+    Napi::Array out = Napi::Array::New(env);
+    uint32_t n = 0;
+    int max = info.Length() > 0 && info[0].IsNumber() ? info[0].As<Napi::Number>().Int32Value() : -1;
+    // counters are parsed only when asked: they raise no events, the view never keeps them
+    bool withStats = info.Length() > 1 && info[1].ToBoolean();
+    KeyCache cache{env, {}};
+    keyCache = &cache;
+    struct Reset { ~Reset() { keyCache = nullptr; } } reset;
+    for (int d = 0; fd_ >= 0 && (max < 0 || d < max); d++) {
+      ssize_t len = recv(fd_, buf_.data(), buf_.size(), MSG_DONTWAIT | MSG_TRUNC);
+      if (len < 0) {
+        if (errno == EINTR) continue;
+        if (errno == ENOBUFS) {
+          Napi::Object o = Napi::Object::New(env);
+          setStr(o, "t", "overflow");
+          out.Set(n++, o);
+          continue;
+        }
+        if (errno != EAGAIN && errno != EWOULDBLOCK) {
+          Napi::Error::New(env, std::string("netlink recv: ") + strerror(errno)).ThrowAsJavaScriptException();
+          return env.Undefined();
+        }
+        break;
+      }
+      if (static_cast<size_t>(len) > buf_.size()) {
+        // a datagram larger than the buffer was cut: what it said is lost, as with an overflow
+        buf_.resize(static_cast<size_t>(len) * 2);
+        Napi::Object o = Napi::Object::New(env);
+        setStr(o, "t", "overflow");
+        out.Set(n++, o);
+        continue;
+      }
+      int left = static_cast<int>(len);
+      for (auto* h = reinterpret_cast<struct nlmsghdr*>(buf_.data()); NLMSG_OK(h, left); h = NLMSG_NEXT(h, left)) {
+        if ((h->nlmsg_type == RTM_NEWNEIGH || h->nlmsg_type == RTM_DELNEIGH) && !bridgeFdb(h)) continue;
+        Napi::Object o = Napi::Object::New(env);
+        setNum(o, "seq", h->nlmsg_seq);
+        // an answer to this socket's own request (notifications carry the changer's port id)
+        setBool(o, "mine", h->nlmsg_pid == portid_ && h->nlmsg_seq != 0);
+        switch (h->nlmsg_type) {
+          case NLMSG_DONE: setStr(o, "t", "done"); break;
+          case NLMSG_ERROR: {
+            auto* e = static_cast<const struct nlmsgerr*>(NLMSG_DATA(h));
+            setStr(o, "t", "error");
+            setNum(o, "errno", -e->error);
+            break;
+          }
+          case RTM_NEWLINK: case RTM_DELLINK: parseLink(o, h, withStats); break;
+          case RTM_NEWADDR: case RTM_DELADDR: parseAddr(o, h); break;
+          case RTM_NEWROUTE: case RTM_DELROUTE: parseRoute(o, h); break;
+          case RTM_NEWNEIGH: case RTM_DELNEIGH: parseNeigh(o, h); break;
+          default: setStr(o, "t", "other"); break;
+        }
+        setBool(o, "del", h->nlmsg_type == RTM_DELLINK || h->nlmsg_type == RTM_DELADDR
+                            || h->nlmsg_type == RTM_DELROUTE || h->nlmsg_type == RTM_DELNEIGH);
+        // NLM_F_REPLACE on a notification: the new object took the place of another with its key
+        setBool(o, "replace", (h->nlmsg_flags & NLM_F_REPLACE) != 0 && !(h->nlmsg_flags & NLM_F_MULTI));
+        out.Set(n++, o);
+      }
+    }
+    return out;
+  }
+
+  // poll(true|false): call onReadable whenever the socket has something to read
+  Napi::Value Poll(const Napi::CallbackInfo& info) {
+    bool on = info[0].ToBoolean();
+    if (!poll_) return info.Env().Undefined();
+    if (on && !polling_) {
+      uv_poll_start(poll_, UV_READABLE, [](uv_poll_t* p, int status, int events) {
+        auto* self = static_cast<Rtnl*>(p->data);
+        if (self->onReadable_.IsEmpty()) return;
+        Napi::HandleScope scope(self->Env());
+        self->onReadable_.MakeCallback(self->Value(), {});
+      });
+    } else if (!on && polling_) {
+      uv_poll_stop(poll_);
+    }
+    polling_ = on;
+    return info.Env().Undefined();
+  }
+
+  Napi::Value Close(const Napi::CallbackInfo& info) {
+    shut();
+    onReadable_.Reset();
+    return info.Env().Undefined();
+  }
+};
+
+Napi::Object Init(Napi::Env env, Napi::Object exports) { return Rtnl::Init(env, exports); }
+
+}  // namespace
+
+NODE_API_MODULE(hostnet_netlink, Init)

@@ -1,0 +1,177 @@
+/**
+ * The rtnetlink reader addon (native/netlink, built by scripts/build-netlink.sh on every
+ * install) and the shapes it returns. The addon parses each message in C++ into the fields of
+ * KernelLink & co., but leaves references to other links as ifindexes (masterIndex, linkIndex,
+ * oifIndex, ...): names are resolved when a KernelState is rendered (view.ts), because a rename
+ * of a master is not notified on its ports.
+ *
+ *   const sock = openRtnl({ netns: 'hn-test', subscribe: true }, () => pump());
+ *   sock.request('link', 1);          // a dump; its answers carry seq 1 and mine = true
+ *   for (const m of sock.read()) ...  // every message queued now, never blocks
+ */
+import { createRequire } from 'node:module';
+import { fileURLToPath } from 'node:url';
+import type {
+  BondInfo, BondSlaveInfo, BridgeInfo, BridgePortInfo, LinkStats,
+} from './types.js';
+
+export type RtnlRequest = 'link' | 'addr' | 'route' | 'fdb' | 'barrier';
+
+interface MsgBase {
+  seq: number;
+  /** an answer to a request of this socket (not a notification) */
+  mine: boolean;
+  /** RTM_DEL* */
+  del: boolean;
+  /** NLM_F_REPLACE: this object replaced another with the same kernel key */
+  replace: boolean;
+}
+
+export interface LinkMsg extends MsgBase {
+  t: 'link';
+  ifindex: number;
+  name: string;
+  kind: string;
+  mtu: number;
+  address: string;
+  up: boolean;
+  operstate: string;
+  promiscuity: number;
+  masterIndex?: number;
+  linkIndex?: number;
+  slaveKind?: string;
+  bridge?: BridgeInfo;
+  bridgePort?: BridgePortInfo;
+  bond?: Omit<BondInfo, 'activeSlave'> & { activeSlaveIndex?: number; primaryIndex?: number };
+  bondSlave?: BondSlaveInfo;
+  vlan?: { id: number; protocol: string };
+  parentBus?: string;
+  stats?: LinkStats;
+}
+
+/** AF_BRIDGE RTM_NEWLINK/DELLINK: a bridge port's own notification (flags, STP state) */
+export interface BridgeLinkMsg extends MsgBase {
+  t: 'brlink';
+  ifindex: number;
+  name?: string;
+  masterIndex?: number;
+  bridgePort?: BridgePortInfo;
+}
+
+export interface AddrMsg extends MsgBase {
+  t: 'addr';
+  ifindex: number;
+  family: string;
+  local?: string;
+  prefixlen: number;
+  scope: string;
+  dynamic: boolean;
+  tentative: boolean;
+}
+
+export interface RouteMsg extends MsgBase {
+  t: 'route';
+  family: string;
+  table: string;
+  dst: string;
+  gateway?: string;
+  oifIndex?: number;
+  protocol?: string;
+  scope?: string;
+  metric?: number;
+  tos: number;
+  type: string;
+  /** a cached clone (IPv6 exceptions): not a configured route */
+  cloned: boolean;
+}
+
+export interface FdbMsg extends MsgBase {
+  t: 'fdb';
+  ifindex: number;
+  mac?: string;
+  masterIndex?: number;
+  vlan?: number;
+  state: string;
+  flags: string[];
+  /** NTF_SELF: the device's own table, not its master's */
+  self: number;
+}
+
+export type RtnlMsg =
+  | LinkMsg | BridgeLinkMsg | AddrMsg | RouteMsg | FdbMsg
+  | (MsgBase & { t: 'done' | 'other' | 'neigh' })
+  | (MsgBase & { t: 'error'; errno: number })
+  | { t: 'overflow'; seq?: undefined; mine?: undefined; del?: undefined; replace?: undefined };
+
+export interface RtnlSocket {
+  /** a dump, or with `ifindex` one link ('link' only) */
+  request(what: RtnlRequest, seq: number, ifindex?: number): void;
+  /** every message queued now, parsed (link counters only with `withStats`); never blocks */
+  read(maxDatagrams?: number, withStats?: boolean): RtnlMsg[];
+  poll(on: boolean): void;
+  close(): void;
+}
+
+interface Addon {
+  Rtnl: new (opts: { netns?: string; subscribe: boolean; rcvbuf?: number }, onReadable?: () => void) => RtnlSocket;
+}
+
+let addon: Addon | undefined;
+
+function load(): Addon {
+  if (addon) return addon;
+  const path = fileURLToPath(new URL('../../native/netlink/build/Release/hostnet_netlink.node', import.meta.url));
+  try {
+    addon = createRequire(import.meta.url)(path) as Addon;
+  } catch (e) {
+    throw new Error(`the rtnetlink reader addon is missing (${path}): run npm ci or bash scripts/build-netlink.sh (${(e as Error).message})`);
+  }
+  return addon;
+}
+
+export interface OpenOptions {
+  /** a network namespace name (as `ip netns` knows it); default the daemon's own */
+  netns?: string;
+  /** join the link, address, route and neighbour groups */
+  subscribe: boolean;
+  /** receive buffer in bytes (root may exceed rmem_max) */
+  rcvbuf?: number;
+}
+
+export function openRtnl(o: OpenOptions, onReadable?: () => void): RtnlSocket {
+  const { Rtnl } = load();
+  return new Rtnl({
+    subscribe: o.subscribe,
+    ...(o.netns !== undefined ? { netns: `/run/netns/${o.netns}` } : {}),
+    ...(o.rcvbuf !== undefined ? { rcvbuf: o.rcvbuf } : {}),
+  }, onReadable);
+}
+
+/**
+ * One dump on a socket nobody else uses (no subscription): every answer until NLMSG_DONE.
+ * Synchronous: the kernel fills the next part of a dump while we read the previous one.
+ */
+export function dumpOnce(sock: RtnlSocket, what: RtnlRequest, seq: number, withStats = false): RtnlMsg[] {
+  sock.request(what, seq);
+  const out: RtnlMsg[] = [];
+  for (;;) {
+    const batch = sock.read(-1, withStats);
+    for (const m of batch) {
+      if (m.t === 'overflow') throw new Error(`netlink ${what} dump: receive buffer overflow`);
+      if (!m.mine || m.seq !== seq) continue;
+      if (m.t === 'done') return out;
+      if (m.t === 'error') {
+        if (m.errno === 0 && what === 'barrier') return out;
+        throw new Error(`netlink ${what} dump failed: errno ${m.errno}`);
+      }
+      out.push(m);
+      if (what === 'barrier') return out;
+    }
+    if (batch.length === 0) waitReadable();
+  }
+}
+
+/** A dump in progress with nothing queued yet: rare (the kernel answers inside sendmsg). */
+function waitReadable(): void {
+  Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, 1);
+}

@@ -1,0 +1,301 @@
+/**
+ * The daemon's one view of the kernel: one rtnetlink socket, subscribed to the link, address,
+ * route and neighbour (FDB) groups, enumerated once and then kept current by applying every
+ * notification in the order the kernel queued it. Capabilities, planning, the port agent and
+ * the engine's device events all read it.
+ *
+ * The barrier: a read first sends a request on the same socket (RTM_GETLINK for lo) and
+ * applies everything queued before its answer. The kernel answers inside our sendmsg, so the
+ * answer sits behind every notification of a change that happened before the request: no read
+ * returns a kernel older than itself, even when the background reading is late or stalled.
+ *
+ * Doubt means re-reading: a receive overflow (ENOBUFS) re-enumerates everything; the IPv4 route
+ * flushes the kernel does not notify (tables.ts) re-read the routes.
+ *
+ *   const view = new KernelView({ log, onDevice: (name) => events.deviceEvent(name) });
+ *   await view.start();
+ *   const state = await view.get();   // after a barrier
+ */
+import type { Logger } from 'pino';
+import { openRtnl, type RtnlMsg, type RtnlRequest, type RtnlSocket } from './netlink.js';
+import { KernelTables, type SnapshotScope } from './tables.js';
+import type { KernelState } from './types.js';
+
+export interface LinkEvent {
+  ifindex: number;
+  name: string;
+  master?: string;
+  deleted: boolean;
+  /** IFF_UP */
+  up: boolean;
+}
+
+export interface KernelViewOptions {
+  log: Logger;
+  /** a network namespace name (tests); default the daemon's own */
+  netns?: string;
+  /** a link or an address of this device changed (not called for what an enumeration finds) */
+  onDevice?: (name: string) => void;
+  /** receive buffer (bytes, default 64 MiB: a 1000-network change queues tens of thousands of events) */
+  rcvbuf?: number;
+}
+
+interface Pending {
+  what: RtnlRequest;
+  seq: number;
+  done: boolean;
+  failed?: Error;
+  /** parse link counters (statistics) */
+  stats: boolean;
+  /** the answers, when the caller wants them (they are applied to the view all the same) */
+  items?: RtnlMsg[];
+  /** a request for one link (a single answer) */
+  one: boolean;
+}
+
+export class KernelView {
+  private readonly tables = new KernelTables();
+  private sock: RtnlSocket | undefined;
+  private seq = 1;
+  private pending: Pending | undefined;
+  /** one request at a time on the socket (the kernel runs one dump per socket) */
+  private queue: Promise<unknown> = Promise.resolve();
+  private needEnumerate = true;
+  private version = 0;
+  private rendered = new Map<SnapshotScope, { version: number; state: KernelState }>();
+  private stalled = false;
+  private readonly linkListeners = new Set<(ev: LinkEvent) => void>();
+  private readonly resyncListeners = new Set<() => void>();
+  /** enumerations done (the first one and every recovery); for tests and logs */
+  enumerations = 0;
+
+  constructor(private readonly opts: KernelViewOptions) {}
+
+  get running(): boolean {
+    return this.sock !== undefined;
+  }
+
+  /** Opens the socket and enumerates; every change after this resolves is seen. */
+  async start(): Promise<void> {
+    if (this.sock) return;
+    this.sock = openRtnl({
+      subscribe: true, rcvbuf: this.opts.rcvbuf ?? 64 << 20,
+      ...(this.opts.netns !== undefined ? { netns: this.opts.netns } : {}),
+    }, () => this.onReadable());
+    this.sock.poll(true);
+    await this.barrier();
+  }
+
+  async stop(): Promise<void> {
+    const s = this.sock;
+    this.sock = undefined;
+    s?.close();
+  }
+
+  /** Every link notification (AF_UNSPEC and a bridge port's AF_BRIDGE ones), as it is applied. */
+  onLink(fn: (ev: LinkEvent) => void): () => void {
+    this.linkListeners.add(fn);
+    return () => this.linkListeners.delete(fn);
+  }
+
+  /** The view was enumerated again (after an overflow): events may have been missed. */
+  onResync(fn: () => void): () => void {
+    this.resyncListeners.add(fn);
+    return () => this.resyncListeners.delete(fn);
+  }
+
+  /** The view as of now: a barrier, then the rendered state (shared until the next change). */
+  async get(scope: SnapshotScope = 'view'): Promise<KernelState> {
+    await this.barrier();
+    const r = this.rendered.get(scope);
+    if (r && r.version === this.version) return r.state;
+    const state = this.tables.render(scope);
+    this.rendered.set(scope, { version: this.version, state });
+    return state;
+  }
+
+  /** Links with fresh counters (counters raise no events): one link dump on the same socket. */
+  async stats(): Promise<KernelState> {
+    await this.barrier();
+    const links = new KernelTables();
+    for (const m of await this.request('link', { stats: true, collect: true })) links.apply(m);
+    return links.render('stats');
+  }
+
+  /** Something the view cannot see changed (or a test wants it): enumerate again at the next read. */
+  invalidate(): void {
+    this.needEnumerate = true;
+  }
+
+  /** Tests: stop (true) or restart (false) the background reading; barriers still read. */
+  stall(on: boolean): void {
+    this.stalled = on;
+    if (!on) this.onReadable();
+  }
+
+  /** Everything the kernel queued before this call is applied when it resolves. */
+  async barrier(): Promise<void> {
+    for (let attempt = 0; ; attempt++) {
+      if (!this.sock) throw new Error('kernel view is not running');
+      if (this.needEnumerate) await this.enumerate();
+      else if (this.tables.routesStale || this.tables.linksStale) await this.reread();
+      await this.request('barrier');
+      await this.refreshUnnotified();
+      if (!this.needEnumerate && !this.tables.routesStale && !this.tables.linksStale) return;
+      if (attempt > 5) this.opts.log.warn({ event: 'view-unsettled', attempt }, 'kernel view keeps overflowing; still trying');
+    }
+  }
+
+  private async enumerate(): Promise<void> {
+    this.needEnumerate = false;
+    this.tables.clear();
+    this.tables.routesStale = false;
+    this.bump();
+    const first = this.enumerations === 0;
+    this.enumerations++;
+    const t0 = performance.now();
+    for (const what of ['link', 'addr', 'route', 'fdb'] as const) {
+      await this.request(what);
+      if (this.needEnumerate) return; // overflowed meanwhile: the caller's loop starts over
+    }
+    this.opts.log.debug({ event: 'view-enumerated', links: this.tables.links.size, ms: Math.round(performance.now() - t0) }, 'kernel view enumerated');
+    if (!first) for (const fn of this.resyncListeners) this.safely(() => fn());
+  }
+
+  /**
+   * 802.3ad state (aggregator, partner MAC) and a bond slave's state change without a
+   * notification: those few links are read again, one request each, at every barrier.
+   */
+  private async refreshUnnotified(): Promise<void> {
+    const again = [...this.tables.links.values()]
+      .filter((l) => (l.kind === 'bond' && l.bond?.mode === '802.3ad') || l.slaveKind === 'bond')
+      .map((l) => l.ifindex);
+    for (const ifindex of again) await this.request('link', { ifindex });
+  }
+
+  /** What notifications cannot be trusted for (tables.ts): read again, in arrival order. */
+  private async reread(): Promise<void> {
+    if (this.tables.linksStale) {
+      // upserts only: a deletion is always notified
+      this.tables.linksStale = false;
+      await this.request('link');
+    }
+    if (this.tables.routesStale) {
+      this.tables.routesStale = false;
+      this.tables.routes.clear();
+      this.bump();
+      await this.request('route');
+    }
+  }
+
+  /** Sends one request and reads until its answer is complete; serialized. */
+  private request(what: RtnlRequest, o: { stats?: boolean; collect?: boolean; ifindex?: number } = {}): Promise<RtnlMsg[]> {
+    const run = async () => {
+      const sock = this.sock;
+      if (!sock) throw new Error('kernel view is not running');
+      const p: Pending = { what, seq: this.seq++, done: false, stats: o.stats === true, one: (o.ifindex ?? 0) > 0, ...(o.collect ? { items: [] } : {}) };
+      this.pending = p;
+      try {
+        sock.request(what, p.seq, o.ifindex ?? 0);
+        // the kernel answers inside sendmsg (and fills a dump's next part as we read): reading
+        // now almost always completes the request without yielding
+        while (!p.done) {
+          const got = this.pump();
+          if (p.done) break;
+          if (got === 0) await new Promise((r) => setImmediate(r));
+          if (!this.sock) throw new Error('kernel view stopped');
+        }
+      } finally {
+        this.pending = undefined;
+      }
+      if (p.failed) throw p.failed;
+      return p.items ?? [];
+    };
+    const next = this.queue.then(run, run);
+    this.queue = next.catch(() => undefined);
+    return next;
+  }
+
+  private onReadable(): void {
+    if (this.stalled || !this.sock) return;
+    try {
+      this.pump();
+    } catch (e) {
+      this.opts.log.error({ err: (e as Error).message }, 'kernel view: reading the netlink socket failed; enumerating again');
+      this.needEnumerate = true;
+    }
+  }
+
+  /** Reads and applies what is queued now; returns the number of messages. */
+  private pump(): number {
+    const sock = this.sock;
+    if (!sock) return 0;
+    const msgs = sock.read(256, this.pending?.stats === true);
+    for (const m of msgs) this.handle(m);
+    return msgs.length;
+  }
+
+  private handle(m: RtnlMsg): void {
+    const p = this.pending;
+    if (m.t === 'overflow') {
+      this.opts.log.warn({ event: 'view-overflow' }, 'kernel view: netlink receive buffer overflowed; enumerating again');
+      this.needEnumerate = true;
+      // an answer may have been lost with the rest: the request is over, the barrier loops
+      if (p) p.done = true;
+      return;
+    }
+    if (m.mine && p !== undefined && m.seq === p.seq) {
+      if (m.t === 'done') {
+        p.done = true;
+        return;
+      }
+      if (m.t === 'error') {
+        // one link gone meanwhile (ENODEV): its deletion is notified
+        if (m.errno !== 0 && !p.one) p.failed = new Error(`netlink ${p.what} request failed: errno ${m.errno}`);
+        p.done = true;
+        return;
+      }
+      // the barrier's answer (lo) says nothing new: lo's changes are notified like any other
+      if (p.what === 'barrier') {
+        p.done = true;
+        return;
+      }
+      // one link's answer: no NLMSG_DONE follows
+      if (p.one) p.done = true;
+      p.items?.push(m);
+      // a dump's answers are current objects: applied like notifications
+      this.apply(m, false);
+      return;
+    }
+    if (m.mine) return; // a late answer to an abandoned request
+    this.apply(m, true);
+  }
+
+  private apply(m: RtnlMsg, notification: boolean): void {
+    const ifindex = this.tables.apply(m, notification);
+    this.bump();
+    if (!notification || ifindex === undefined) return;
+    const link = this.tables.links.get(ifindex);
+    const name = link?.name ?? ('name' in m && typeof m.name === 'string' ? m.name : undefined);
+    if (name === undefined) return;
+    if (m.t === 'link' || m.t === 'addr') this.safely(() => this.opts.onDevice?.(name));
+    if (m.t === 'link' || m.t === 'brlink') {
+      const ev: LinkEvent = { ifindex, name, deleted: m.t === 'link' && m.del, up: link?.up ?? false };
+      const master = link?.masterIndex !== undefined ? this.tables.links.get(link.masterIndex)?.name : undefined;
+      if (master !== undefined && !ev.deleted) ev.master = master;
+      for (const fn of this.linkListeners) this.safely(() => fn(ev));
+    }
+  }
+
+  private bump(): void {
+    this.version++;
+  }
+
+  private safely(fn: () => void): void {
+    try {
+      fn();
+    } catch (e) {
+      this.opts.log.error({ err: (e as Error).message }, 'kernel view listener failed');
+    }
+  }
+}

@@ -1,0 +1,95 @@
+// The rtnetlink reader against iproute2's JSON on the VM's kernel, for what the host's kernel
+// cannot make: bonds (active-backup with a primary, 802.3ad), VLANs (802.1Q, 802.1ad, on a
+// bond), a bridge with vlan_filtering. In a namespace of its own, IPv6 DAD off (it would change
+// addresses between the two reads compared); then the long-lived view after changes.
+import { execFileSync } from 'node:child_process';
+import { pino } from 'pino';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { createIproute } from '../../../src/kernel/iproute.js';
+import { parseJsonDump, parseKernelState } from '../../../src/kernel/parse.js';
+import { readDumps, readKernelState } from '../../../src/kernel/snapshot.js';
+import type { KernelState } from '../../../src/kernel/types.js';
+import { KernelView } from '../../../src/kernel/view.js';
+
+const ns = 'hnvm-nl';
+const batch = (lines: string[]) => execFileSync('ip', ['-n', ns, '-batch', '-'], { input: `${lines.join('\n')}\n` });
+
+beforeAll(() => {
+  execFileSync('ip', ['netns', 'add', ns]);
+  for (const c of ['all', 'default']) execFileSync('ip', ['netns', 'exec', ns, 'sysctl', '-qw', `net.ipv6.conf.${c}.accept_dad=0`]);
+});
+afterAll(() => {
+  execFileSync('ip', ['netns', 'del', ns]);
+});
+
+async function viaIproute(): Promise<KernelState> {
+  const t = await readDumps(createIproute({ netns: ns }));
+  return parseKernelState({
+    link: parseJsonDump(t.link), addr: parseJsonDump(t.addr), route4: parseJsonDump(t.route4),
+    route6: parseJsonDump(t.route6), fdb: parseJsonDump(t.fdb),
+  }, 0);
+}
+
+// running timers tick between two reads; counters too. The reader keeps the bridges' tables
+// only: FDB entries with a master (native/netlink/netlink_addon.cc).
+const TIMERS = ['hello_timer', 'tcn_timer', 'topology_change_timer', 'gc_timer'];
+function comparable(s: KernelState) {
+  const links = Object.fromEntries(Object.entries(s.links).map(([n, l]) => {
+    const { stats: _s, ...rest } = l;
+    if (rest.bridge) rest.bridge = { ...rest.bridge, opts: Object.fromEntries(Object.entries(rest.bridge.opts).filter(([k]) => !TIMERS.includes(k))) };
+    return [n, rest];
+  }));
+  const sorted = <T>(a: T[]) => a.map((x) => JSON.stringify(x, Object.keys(x as object).sort())).sort();
+  return {
+    links, addresses: sorted(s.addresses), routes: sorted(s.routes),
+    fdb: sorted(s.fdb.filter((e) => e.master !== undefined)),
+  };
+}
+
+describe('rtnetlink reader vs iproute2 JSON (bonds, VLANs, vlan_filtering)', () => {
+  it('parses them as the iproute2 parser does', async () => {
+    batch([
+      ...[0, 1, 2, 3].map((i) => `link add e${i} type veth peer name e${i}p`),
+      'link add bondab type bond mode active-backup miimon 150',
+      'link set e0 master bondab', 'link set e1 master bondab',
+      'link set bondab type bond primary e1',
+      'link add bondad type bond mode 802.3ad miimon 100 lacp_rate fast xmit_hash_policy layer2+3',
+      'link set e2 master bondad', 'link set e3 master bondad',
+      'link set bondab up', 'link set bondad up',
+      'link add link bondab name bondab.100 type vlan id 100',
+      'link add link bondad name bondad.200 type vlan protocol 802.1ad id 200',
+      'link add brvf type bridge vlan_filtering 1 stp_state 0',
+      'link add v0 type veth peer name v0p', 'link set v0 master brvf', 'link set bondab.100 master brvf',
+      'link set brvf up', 'link set bondab.100 up',
+      'addr add 192.0.2.1/24 dev brvf', 'addr add 2001:db8:1::1/64 dev brvf',
+      'addr add 198.51.100.2/24 dev bondad.200', 'link set bondad.200 up',
+      'route add 10.10.0.0/16 via 198.51.100.1 table 100',
+    ]);
+    execFileSync('bridge', ['-n', ns, 'vlan', 'add', 'vid', '300', 'dev', 'v0']);
+    execFileSync('bridge', ['-n', ns, 'fdb', 'add', '02:00:00:00:00:09', 'dev', 'v0', 'master', 'static']);
+    const native = await readKernelState({ netns: ns }, 'full');
+    expect(comparable(native)).toEqual(comparable(await viaIproute()));
+    expect(native.links.bondab!.bond).toMatchObject({ mode: 'active-backup', opts: { primary: 'e1', miimon: '150' } });
+    expect(native.links.bondad!.bond).toMatchObject({ mode: '802.3ad', opts: { lacp_rate: 'fast', xmit_hash_policy: 'layer2+3' } });
+    expect(native.links['bondab.100']!.vlan).toEqual({ id: 100, protocol: '802.1Q' });
+    expect(native.links['bondad.200']!.vlan).toEqual({ id: 200, protocol: '802.1ad' });
+    expect(native.links.brvf!.bridge!.vlanFiltering).toBe(true);
+    expect(native.links.e0!.bondSlave).toBeDefined();
+  });
+
+  it('the long-lived view follows bond, VLAN and vlan_filtering changes as iproute2 sees them', async () => {
+    const view = new KernelView({ log: pino({ level: 'silent' }), netns: ns });
+    await view.start();
+    try {
+      batch([
+        'link set e1 nomaster', 'link set bondab type bond miimon 200',
+        'link set brvf type bridge vlan_filtering 0',
+        'link del bondad.200', 'link add link bondab name bondab.101 type vlan id 101',
+        'link set bondab.100 nomaster', 'link set bondab.101 master brvf',
+      ]);
+      expect(comparable(await view.get('full'))).toEqual(comparable(await viaIproute()));
+    } finally {
+      await view.stop();
+    }
+  });
+});
