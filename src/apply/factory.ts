@@ -3,6 +3,7 @@ import type { Logger } from 'pino';
 import type { Iproute } from '../kernel/iproute.js';
 import type { ConfigStore } from '../store/config-store.js';
 import { Journal } from '../store/journal.js';
+import { awaitPreviousBatches } from '../kernel/batch-guard.js';
 import type { ConnectivityTracker } from './connectivity.js';
 import { Transactions } from './transaction.js';
 import type { NetworkMirror } from './types.js';
@@ -34,6 +35,8 @@ export async function makeTransactions(env: TransactionEnv): Promise<Transaction
     ...(env.current ? { current: env.current } : {}),
     ...(env.watch ? { watch: env.watch } : {}),
   });
+  // a batch of a killed previous run must not race the rollback of its change
+  await awaitPreviousBatches(env.opts.stateDir, env.log);
   await tx.recover(env.log);
   return tx;
 }

@@ -16,12 +16,14 @@ import { mergeRequest } from '../model/merge.js';
 import { sameConfig } from '../model/compare.js';
 import type { HostConfig, SetupOptions, SetupRequest } from '../model/types.js';
 import { desiredKernel, networkDevices, usableNetworks } from '../plan/desired.js';
-import { autoconfValues, readIpv6Autoconf, writeIpv6Autoconf } from '../kernel/sysctl.js';
+import { autoconfValues, readIpv6Autoconf, writeIpv6Autoconf, type Ipv6Autoconf } from '../kernel/sysctl.js';
 import { diff } from '../plan/diff.js';
 import { rollbackTarget, sliceState, touchedDevices } from '../plan/rollback.js';
 import type { DesiredKernel, Op } from '../plan/types.js';
 import type { ConfigStore } from '../store/config-store.js';
-import { writeFileAtomic } from '../store/atomic.js';
+import { errnoOf, unlinkDurable, writeFileAtomic } from '../store/atomic.js';
+import { readFile } from 'node:fs/promises';
+import { resetFaults } from '../faults.js';
 import type { Journal, JournalEntry } from '../store/journal.js';
 import { newJournalId } from '../store/journal.js';
 import { canonicalizeRequest, type CanonicalRequest } from '../validate/request.js';
@@ -61,6 +63,7 @@ export class Transactions implements NetworkChanger {
 
   async setup(request: SetupRequest, ctx: RequestContext): Promise<void> {
     await this.exclusive('Host.setupNetworks', async () => {
+      resetFaults();
       const t0 = performance.now();
       const req = canonicalizeRequest(request);
       // a rollback that could not finish left its journal: settle it before planning anew
@@ -77,6 +80,7 @@ export class Transactions implements NetworkChanger {
 
   async setSafe(ctx: RequestContext): Promise<void> {
     await this.exclusive('Host.setSafeNetworkConfig', async () => {
+      resetFaults();
       await this.deps.store.makeSafe();
       ctx.log.info({ event: 'safe-config-saved' }, 'running config is now the safe config');
     });
@@ -94,33 +98,34 @@ export class Transactions implements NetworkChanger {
   /**
    * Take the kernel and the running config from `running` to `desired`, all or nothing.
    * Also the path of the boot-time restore (with the safe config as desired).
+   *
+   * Every side effect is a step with an undo (the kernel batch, the IPv6 sysctls, libvirt, the
+   * resolver file), journaled before it runs so that a crash is undone too; the running config
+   * is committed last, so it never gets ahead of the kernel. Any failure undoes every step
+   * taken, in reverse, and puts the running config back.
    */
   async apply(desired: HostConfig, running: HostConfig, before: KernelState, options: SetupOptions, log: Logger): Promise<ChangeResult> {
     const want = desiredKernel(desired, running, (d) => d in before.links);
     const ops = diff(want, before);
     const changedConfig = !sameConfig(desired, running);
     log.info({ event: 'plan', ops: ops.length, changedConfig }, 'planned');
-    if (ops.length === 0) {
-      if (changedConfig) {
-        const restoreSysctls = await this.applyIpv6Autoconf(desired, before);
-        let mirrored: Awaited<ReturnType<NetworkMirror['sync']>> | undefined;
-        try {
-          mirrored = await this.deps.mirror?.sync(desired);
-          await this.commit(desired, running, options);
-        } catch (err) {
-          await mirrored?.undo(running);
-          await restoreSysctls?.();
-          throw err;
-        }
-      }
-      else if (options.commitOnSuccess) await this.deps.store.makeSafe();
+    if (ops.length === 0 && !changedConfig) {
+      if (options.commitOnSuccess) await this.deps.store.makeSafe();
       return { ops: 0, changedConfig };
     }
 
     const touched = touchedDevices(ops, before);
+    const sysctls = await this.sysctlsBefore(desired, before, touched);
+    const resolv = await this.resolverChange(desired, running);
     const entry: JournalEntry = {
       version: 1, id: newJournalId(), startedAt: new Date().toISOString(), phase: 'applying',
-      before: { config: running, kernel: sliceState(before, touched) }, desired, touched,
+      before: {
+        config: running, kernel: sliceState(before, touched),
+        ...(sysctls.length ? { sysctls } : {}),
+        ...(resolv ? { resolvConf: { path: resolv.path, text: resolv.old } } : {}),
+        ...(options.commitOnSuccess ? { safe: this.deps.store.safe() } : {}),
+      },
+      desired, touched,
     };
     const timings: Record<string, number> = {};
     let mark = performance.now();
@@ -132,53 +137,84 @@ export class Transactions implements NetworkChanger {
     await this.deps.journal.begin(entry);
     lap('journalMs');
     const started = performance.now();
-    let mirrored: Awaited<ReturnType<NetworkMirror['sync']>> | undefined;
-    let restoreSysctls: (() => Promise<void>) | undefined;
+    const undo: { what: string; run: () => Promise<void> }[] = [];
     try {
-      await this.quiet(async () => {
-        await this.run(ops);
-        lap('executeMs');
-        await this.deps.journal.advance('verifying');
-        await this.verify(want);
-        lap('verifyMs');
-      });
-      restoreSysctls = await this.applyIpv6Autoconf(desired, before);
+      if (ops.length > 0) {
+        await this.quiet(async () => {
+          await this.run(ops);
+          lap('executeMs');
+          await this.deps.journal.advance('verifying');
+          await this.verify(want);
+          lap('verifyMs');
+        });
+      }
+      await this.writeIpv6Autoconf(desired, before);
       lap('sysctlMs');
-      mirrored = await this.deps.mirror?.sync(desired);
+      if (this.deps.mirror) {
+        const mirrored = await this.deps.mirror.sync(desired);
+        undo.push({ what: 'libvirt', run: () => mirrored.undo(running) });
+      }
       lap('libvirtMs');
-      if (options.connectivityCheck) await this.confirm(started, options.connectivityTimeout, log);
+      if (resolv) await this.writeResolver(resolv, undo);
+      if (options.connectivityCheck && ops.length > 0) await this.confirm(started, options.connectivityTimeout, log);
       lap('confirmMs');
       await this.deps.journal.advance('committing');
-      await this.commit(desired, running, options);
+      await this.deps.store.commitRunning(desired);
+      if (options.commitOnSuccess) await this.deps.store.makeSafe();
+      await this.deps.journal.clear();
       lap('commitMs');
     } catch (err) {
       log.warn({ event: 'rollback', err: errText(err) }, 'change failed, rolling back');
-      await mirrored?.undo(running).catch((e: unknown) => log.error({ event: 'libvirt-undo-failed', err: errText(e) }, 'could not undo the libvirt change'));
-      await restoreSysctls?.().catch((e: unknown) => log.error({ event: 'sysctl-undo-failed', err: errText(e) }, 'could not restore IPv6 sysctls'));
-      await this.quiet(() => this.rollback(entry.before.kernel, touched, log, err));
-      await this.deps.journal.clear();
+      for (const step of undo.reverse()) {
+        await step.run().catch((e: unknown) => log.error({ event: 'undo-failed', step: step.what, err: errText(e) }, `could not undo the ${step.what} step`));
+      }
+      if (ops.length > 0) await this.quiet(() => this.rollback(entry.before.kernel, touched, log, err));
+      await restoreSysctls(entry.before.sysctls).catch((e: unknown) => log.error({ event: 'undo-failed', step: 'sysctl', err: errText(e) }, 'could not restore IPv6 sysctls'));
+      await this.settle(entry, log);
       throw err;
     }
-    await this.deps.journal.clear();
     log.info({ event: 'applied', ops: ops.length, ms: Math.round(performance.now() - started), ...timings }, 'change applied');
     return { ops: ops.length, changedConfig };
   }
 
   /**
-   * Settle a change a crash interrupted (kill -9, power loss): roll the kernel back to the
-   * snapshot in the journal and the running config to what it was. Runs before any request.
+   * Settle a change a crash interrupted (kill -9, power loss): roll the kernel, the IPv6
+   * sysctls, the resolver file and the running config back to what the journal recorded.
+   * Runs before any request.
    */
   async recover(log: Logger): Promise<boolean> {
     const entry = await this.deps.journal.pending();
     if (!entry) return false;
     log.warn({ event: 'recover', id: entry.id, phase: entry.phase, startedAt: entry.startedAt }, 'rolling back an unfinished change');
     await this.rollback(entry.before.kernel, entry.touched, log);
-    if (!sameConfig(this.deps.store.running(), entry.before.config)) {
-      await this.deps.store.commitRunning(entry.before.config);
-    }
+    await restoreSysctls(entry.before.sysctls);
+    const resolv = entry.before.resolvConf;
+    if (resolv) await restoreFile(resolv.path, resolv.text);
+    await this.restoreConfigs(entry);
     await this.deps.journal.clear();
     log.info({ event: 'recovered', id: entry.id }, 'unfinished change rolled back');
     return true;
+  }
+
+  /** The running (and, for a change that was to make itself safe, the safe) config as the journal recorded them; writes only what differs. */
+  private async restoreConfigs(entry: JournalEntry): Promise<void> {
+    await this.deps.store.commitRunning(entry.before.config);
+    if (entry.before.safe) await this.deps.store.restoreSafe(entry.before.safe);
+  }
+
+  /**
+   * After a failed change is undone: the running config back to what it was (a failure after its
+   * commit, e.g. of the safe config or the journal's removal) and the journal gone. If either
+   * fails, the journal stays and the next change or start settles it; the client still gets the
+   * error that failed the change.
+   */
+  private async settle(entry: JournalEntry, log: Logger): Promise<void> {
+    try {
+      await this.restoreConfigs(entry);
+      await this.deps.journal.clear();
+    } catch (e) {
+      log.error({ event: 'settle-failed', err: errText(e) }, 'could not settle the failed change; the journal stays for the next start');
+    }
   }
 
   private async exclusive(what: string, fn: () => Promise<void>): Promise<void> {
@@ -192,23 +228,54 @@ export class Transactions implements NetworkChanger {
   }
 
   /**
-   * ipv6autoconf on each network's IP device (accept_ra and autoconf sysctls); only devices whose
-   * values differ are written. Returns how to put the old values back. Skipped when the
+   * The IPv6 sysctls (accept_ra, autoconf) a failed change must put back, read before the journal:
+   * those of every device the change touches or sets them on, that exists now. A device the
+   * rollback re-creates gets them back too (the kernel would give it the defaults). Skipped when the
    * transaction drives a namespace from outside (tests of the planner), where /proc/sys is not its own.
    */
-  private async applyIpv6Autoconf(desired: HostConfig, before: KernelState): Promise<(() => Promise<void>) | undefined> {
-    if (this.deps.ipr.netns !== undefined) return undefined;
-    const want = new Map(usableNetworks(desired, (d) => d in before.links)
-      .map((n) => [networkDevices(n).top, autoconfValues(n.ipv6.autoconf)] as const));
+  private async sysctlsBefore(desired: HostConfig, before: KernelState, touched: readonly string[]): Promise<JournalSysctl[]> {
+    if (this.deps.ipr.netns !== undefined) return [];
+    const devs = new Set([...touched, ...this.autoconfWanted(desired, before).keys()].filter((d) => d in before.links));
+    return [...(await readIpv6Autoconf([...devs]))].map(([dev, v]) => ({ dev, ...v }));
+  }
+
+  private autoconfWanted(desired: HostConfig, before: KernelState): Map<string, Ipv6Autoconf> {
+    if (this.deps.ipr.netns !== undefined) return new Map();
+    return new Map(usableNetworks(desired, (d) => d in before.links).map((n) => [networkDevices(n).top, autoconfValues(n.ipv6.autoconf)] as const));
+  }
+
+  /** Write the sysctls that differ now (after the batch: new devices exist). A failure puts back the journaled ones. */
+  private async writeIpv6Autoconf(desired: HostConfig, before: KernelState): Promise<void> {
+    const want = this.autoconfWanted(desired, before);
     const current = await readIpv6Autoconf([...want.keys()]);
-    const changes = new Map([...want].filter(([dev, v]) => {
-      const cur = current.get(dev);
-      return cur !== undefined && (cur.autoconf !== v.autoconf || cur.acceptRa !== v.acceptRa);
-    }));
-    if (changes.size === 0) return undefined;
-    await writeIpv6Autoconf(changes);
-    const old = new Map([...changes.keys()].map((dev) => [dev, current.get(dev)!] as const));
-    return () => writeIpv6Autoconf(old);
+    const changes = new Map([...want].filter(([dev, v]) => current.has(dev) && differs(current.get(dev)!, v)));
+    if (changes.size === 0) return;
+    try {
+      await writeIpv6Autoconf(changes);
+    } catch (e) {
+      throw new HostnetError(ErrorCode.APPLY_FAILED, `the kernel refused an IPv6 sysctl write (ipv6autoconf): ${errText(e)}`);
+    }
+  }
+
+  /** The resolver file's new text and its current one (read before the journal), or null when it does not change. */
+  private async resolverChange(desired: HostConfig, running: HostConfig): Promise<ResolverChange | null> {
+    const text = resolvConfText(desired, running);
+    if (text === null) return null;
+    const path = this.deps.resolvConf;
+    try {
+      return { path, text, old: await readFile(path, 'utf8').catch((e: unknown) => { if (errnoOf(e) === 'ENOENT') return null; throw e; }) };
+    } catch (e) {
+      throw new HostnetError(ErrorCode.STORE_FAILED, `cannot read the resolver file ${path}: ${errText(e)}`);
+    }
+  }
+
+  private async writeResolver(change: ResolverChange, undo: { what: string; run: () => Promise<void> }[]): Promise<void> {
+    undo.push({ what: 'resolver file', run: () => restoreFile(change.path, change.old) });
+    try {
+      await writeFileAtomic(change.path, change.text, { mode: 0o644 });
+    } catch (e) {
+      throw new HostnetError(ErrorCode.STORE_FAILED, `cannot write the resolver file ${change.path}: ${errText(e)}`);
+    }
   }
 
   /** Kernel changes run with the event watch paused (see KernelCache.pause); the view is rebuilt after. */
@@ -240,31 +307,58 @@ export class Transactions implements NetworkChanger {
     }
   }
 
-  private async commit(desired: HostConfig, running: HostConfig, options: SetupOptions): Promise<void> {
-    await this.deps.store.commitRunning(desired);
-    if (options.commitOnSuccess) await this.deps.store.makeSafe();
-    const text = resolvConfText(desired, running);
-    if (text !== null) await writeFileAtomic(this.deps.resolvConf, text);
-  }
-
+  /**
+   * Take the touched devices back to the snapshot. A rollback batch runs with -force (past failing
+   * lines); what is still different after it is planned and run again, up to three times, so a
+   * step that failed once (a device busy for a moment) does not leave the host half rolled back.
+   */
   private async rollback(before: KernelState, touched: readonly string[], log: Logger, cause?: unknown): Promise<void> {
-    const now = await readKernelState(this.deps.ipr, 'config');
+    let now = await readKernelState(this.deps.ipr, 'config');
     const target = rollbackTarget(before, now, touched);
-    const ops = diff(target, now);
-    try {
-      await this.run(ops, { force: true });
-    } catch (err) {
-      log.error({ event: 'rollback-step-failed', err: errText(err) }, 'a rollback step failed; checking what is left');
+    let left = diff(target, now);
+    let ran = 0;
+    for (let attempt = 1; left.length > 0 && attempt <= 3; attempt++) {
+      try {
+        await this.run(left, { force: true });
+      } catch (err) {
+        log.error({ event: 'rollback-step-failed', attempt, err: errText(err) }, 'a rollback step failed; checking what is left');
+      }
+      ran += left.length;
+      now = await readKernelState(this.deps.ipr, 'config');
+      left = diff(target, now);
     }
-    const left = diff(target, await readKernelState(this.deps.ipr, 'config'));
     if (left.length) {
       log.error({ event: 'rollback-incomplete', left: describeOps(left) }, 'rollback incomplete');
       const why = cause ? ` after: ${errText(cause)}` : '';
       throw new HostnetError(ErrorCode.ROLLBACK_FAILED, `rollback incomplete${why}; still differing: ${describeOps(left)}`);
     }
-    log.info({ event: 'rolled-back', ops: ops.length }, 'host rolled back');
+    log.info({ event: 'rolled-back', ops: ran }, 'host rolled back');
   }
 }
+
+interface ResolverChange {
+  path: string;
+  text: string;
+  /** null: the file did not exist */
+  old: string | null;
+}
+
+/** Put a file back as it was: its old text, or no file. */
+async function restoreFile(file: string, text: string | null): Promise<void> {
+  if (text === null) await unlinkDurable(file);
+  else await writeFileAtomic(file, text, { mode: 0o644 });
+}
+
+/** Put the journaled sysctls back where they differ, on the devices that exist. */
+async function restoreSysctls(saved: readonly JournalSysctl[] = []): Promise<void> {
+  const now = await readIpv6Autoconf(saved.map((s) => s.dev));
+  const back = saved.filter((s) => now.has(s.dev) && differs(now.get(s.dev)!, s));
+  await writeIpv6Autoconf(new Map(back.map((s) => [s.dev, { autoconf: s.autoconf, acceptRa: s.acceptRa }] as const)));
+}
+
+type JournalSysctl = NonNullable<JournalEntry['before']['sysctls']>[number];
+
+const differs = (a: Ipv6Autoconf, b: Ipv6Autoconf) => a.autoconf !== b.autoconf || a.acceptRa !== b.acceptRa;
 
 function describeOps(ops: readonly Op[], max = 8): string {
   const shown = ops.slice(0, max).map((o) => `${o.op} ${'dev' in o ? o.dev : ''}`.trim());

@@ -22,6 +22,7 @@ import { hostMethods } from '../api/methods.js';
 import { readNameservers } from '../api/resolv.js';
 import { detectKernelFeatures } from '../kernel/features.js';
 import { createIproute, type Iproute } from '../kernel/iproute.js';
+import { BatchGuard } from '../kernel/batch-guard.js';
 import { readKernelState } from '../kernel/snapshot.js';
 import { KernelCache } from '../kernel/cache.js';
 import { startPorts, type Ports } from '../ports/service.js';
@@ -71,7 +72,7 @@ export async function startDaemon(opts: DaemonOptions, log: Logger, hooks: Daemo
   let events: NetworkEvents | undefined;
   try {
     const store = await ConfigStore.open(opts.stateDir);
-    const ipr = createIproute();
+    const ipr = createIproute({ batches: new BatchGuard(opts.stateDir) });
     const connectivity = new ConnectivityTracker();
     // detected once: kernel features do not change while we run
     const features = await detectKernelFeatures({ state: await readKernelState(ipr) });

@@ -6,6 +6,7 @@
 import { readFileSync } from 'node:fs';
 import { pino } from 'pino';
 import { HostnetError } from '../errors.js';
+import { enableFaultsFromEnv } from '../faults.js';
 import { startDaemon } from './daemon.js';
 import { DAEMON_USAGE, parseDaemonArgs, UsageError } from './options.js';
 import { runRestore } from './restore.js';
@@ -25,6 +26,7 @@ async function main(argv: string[]): Promise<number> {
     return 0;
   }
   const log = pino({ name: 'hostnetd', level: opts.logLevel, timestamp: pino.stdTimeFunctions.isoTime });
+  enableFaultsFromEnv(log);
   let daemon;
   try {
     daemon = await startDaemon(opts, log);

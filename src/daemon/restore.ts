@@ -10,6 +10,8 @@ import { ConnectivityTracker } from '../apply/connectivity.js';
 import { makeTransactions } from '../apply/factory.js';
 import { restoreSafeConfig, type RestoreSummary } from '../apply/restore.js';
 import { createIproute } from '../kernel/iproute.js';
+import { BatchGuard } from '../kernel/batch-guard.js';
+import { enableFaultsFromEnv } from '../faults.js';
 import { ConfigStore } from '../store/config-store.js';
 import { acquireStateLock } from '../store/lock.js';
 import { DAEMON_USAGE, parseDaemonArgs, UsageError } from './options.js';
@@ -28,6 +30,7 @@ export async function runRestore(argv: string[]): Promise<number> {
     return 0;
   }
   const log = pino({ name: 'hostnetd-restore', level: opts.logLevel, timestamp: pino.stdTimeFunctions.isoTime });
+  enableFaultsFromEnv(log);
   let lock;
   try {
     lock = await acquireStateLock(opts.stateDir, 'restore');
@@ -37,7 +40,7 @@ export async function runRestore(argv: string[]): Promise<number> {
   }
   try {
     const store = await ConfigStore.open(opts.stateDir);
-    const ipr = createIproute();
+    const ipr = createIproute({ batches: new BatchGuard(opts.stateDir) });
     const tx = await makeTransactions({ opts, log, ipr, store, connectivity: new ConnectivityTracker() });
     const summary = await restoreSafeConfig(tx, { ipr, store, fakeNics: opts.fakeNics }, log);
     process.stdout.write(formatSummary(summary));

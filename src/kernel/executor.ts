@@ -7,6 +7,7 @@ import type { Op } from '../plan/types.js';
 import { renderBatch } from './batch.js';
 import type { Iproute } from './iproute.js';
 import { IprouteError } from './iproute.js';
+import { faultPoint, killSelf, type FaultRule } from '../faults.js';
 
 export interface ExecuteOptions {
   /** keep going past failing lines (rollback: restore as much as possible) */
@@ -28,12 +29,28 @@ export class ExecuteError extends HostnetError {
 export async function executePlan(ipr: Iproute, ops: readonly Op[], opts: ExecuteOptions = {}): Promise<void> {
   if (ops.length === 0) return;
   const script = renderBatch(ops);
+  const args = [...(opts.force ? ['-force'] : []), '-batch', '-'];
   try {
-    await ipr.ip([...(opts.force ? ['-force'] : []), '-batch', '-'], { input: script.text });
+    const fault = faultPoint('batch', { lines: script.opOfLine.length - 1, force: opts.force === true });
+    if (fault?.line !== undefined) await failLine(ipr, args, script.text, fault, opts.force === true);
+    else await ipr.ip(args, { input: script.text });
   } catch (e) {
     if (!(e instanceof IprouteError)) throw e;
     throw explain(e, ops, script);
   }
+}
+
+/**
+ * TEST-ONLY (see faults.ts): line K of this batch fails as the kernel would refuse it. Without
+ * -force ip stops there, so lines before K run; with -force (the rollback) every other line runs.
+ */
+async function failLine(ipr: Iproute, args: string[], text: string, fault: FaultRule, force: boolean): Promise<void> {
+  const lines = text.split('\n').slice(0, -1);
+  const k = fault.line!;
+  const run = force && fault.action !== 'kill' ? lines.filter((_, i) => i !== k - 1) : lines.slice(0, k - 1);
+  if (run.length) await ipr.ip(args, { input: run.map((l) => `${l}\n`).join('') }).catch(() => undefined);
+  if (fault.action === 'kill') killSelf();
+  throw new IprouteError(['ip', ...args], 1, `Error: injected fault.\nCommand failed -:${k}`);
 }
 
 function explain(e: IprouteError, ops: readonly Op[], script: ReturnType<typeof renderBatch>): ExecuteError {

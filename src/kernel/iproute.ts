@@ -6,6 +6,7 @@
  * namespace from outside with `createIproute({ netns })`, which prefixes `-n NS`.
  */
 import { execa } from 'execa';
+import type { BatchGuard } from './batch-guard.js';
 
 export interface IprouteRunOptions {
   /** written to the process's stdin, for `-batch -` */
@@ -48,6 +49,8 @@ export interface IprouteFactoryOptions {
   /** program paths, for tests; default 'ip' and 'bridge' from PATH */
   ipPath?: string;
   bridgePath?: string;
+  /** batches (runs with stdin input) die with this process and are recorded for the next start */
+  batches?: BatchGuard;
 }
 
 export function createIproute(options: IprouteFactoryOptions = {}): Iproute {
@@ -55,14 +58,15 @@ export function createIproute(options: IprouteFactoryOptions = {}): Iproute {
   const ipPath = options.ipPath ?? 'ip';
   const bridgePath = options.bridgePath ?? 'bridge';
   const iproute: Iproute = {
-    ip: (args, opts) => run(ipPath, [...nsArgs, ...args], opts),
-    bridge: (args, opts) => run(bridgePath, [...nsArgs, ...args], opts),
+    ip: (args, opts) => run(ipPath, [...nsArgs, ...args], opts, options.batches),
+    bridge: (args, opts) => run(bridgePath, [...nsArgs, ...args], opts, options.batches),
   };
   return options.netns !== undefined ? { ...iproute, netns: options.netns } : iproute;
 }
 
-async function run(program: string, args: string[], opts: IprouteRunOptions = {}): Promise<string> {
-  const result = await execa(program, args, {
+async function run(program: string, args: string[], opts: IprouteRunOptions = {}, guard?: BatchGuard): Promise<string> {
+  const [cmd, argv] = guard && opts.input !== undefined ? guard.command(program, args) : [program, args];
+  const child = execa(cmd, argv, {
     // stdin is closed (not inherited) unless we feed a batch: ip must never wait on a terminal
     ...(opts.input !== undefined ? { input: opts.input } : { stdin: 'ignore' as const }),
     ...(opts.timeoutMs !== undefined ? { timeout: opts.timeoutMs } : {}),
@@ -74,6 +78,13 @@ async function run(program: string, args: string[], opts: IprouteRunOptions = {}
     env: { LC_ALL: 'C' },
     extendEnv: true,
   });
+  if (guard && opts.input !== undefined) guard.started(child.pid);
+  let result;
+  try {
+    result = await child;
+  } finally {
+    if (guard && opts.input !== undefined) guard.ended(child.pid);
+  }
   if (result.failed) {
     const stderr = typeof result.stderr === 'string' && result.stderr.length > 0
       ? result.stderr

@@ -7,6 +7,7 @@
  */
 import { readFileSync, writeFileSync } from 'node:fs';
 import { isValidIfname } from './names.js';
+import { ioFaultPoint } from '../faults.js';
 
 export interface Ipv6Autoconf {
   autoconf: string;
@@ -33,6 +34,7 @@ export async function readIpv6Autoconf(devs: readonly string[]): Promise<Map<str
 
 export async function writeIpv6Autoconf(values: ReadonlyMap<string, Ipv6Autoconf>): Promise<void> {
   for (const [dev, v] of values) {
+    ioFaultPoint(`sysctl:${dev}`);
     // accept_ra first: router advertisements are what autoconf acts on
     writeFileSync(path(dev, 'accept_ra'), v.acceptRa);
     writeFileSync(path(dev, 'autoconf'), v.autoconf);

@@ -1,6 +1,8 @@
 /** LibvirtNetworkManager as the transaction's NetworkMirror: one vdsm-<net> network per bridged network. */
 import type { NetworkMirror } from '../apply/types.js';
 import type { HostConfig } from '../model/types.js';
+import { faultPoint } from '../faults.js';
+import { ErrorCode, HostnetError } from '../errors.js';
 import { desiredFromConfig, LibvirtApplyError, libvirtFailed, type LibvirtNetworkManager } from './networks.js';
 
 export function libvirtMirror(mgr: LibvirtNetworkManager): NetworkMirror {
@@ -8,6 +10,7 @@ export function libvirtMirror(mgr: LibvirtNetworkManager): NetworkMirror {
     async sync(config: HostConfig) {
       let result;
       try {
+        if (faultPoint('libvirt')) throw new HostnetError(ErrorCode.LIBVIRT_FAILED, 'libvirt refused the change (injected fault)');
         result = await mgr.sync(desiredFromConfig(config));
       } catch (e) {
         throw e instanceof LibvirtApplyError ? libvirtFailed(e) : e;

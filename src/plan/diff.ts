@@ -101,8 +101,11 @@ function create(want: DesiredLink, push: (phase: number, op: Op) => void): void 
     if (want.mtu !== undefined) push(P.mtuUpBase, { op: 'mtu', dev, mtu: want.mtu });
   } else if (want.kind === 'vlan') {
     push(P.addVlan, { op: 'add-vlan', dev, base: want.vlan!.base, id: want.vlan!.id, mtu: want.mtu ?? 1500 });
+    if (want.hwaddr) push(P.addVlan, { op: 'hwaddr', dev, hwaddr: want.hwaddr });
   } else if (want.kind === 'bridge') {
     push(P.bridge, { op: 'add-bridge', dev, stp: want.bridge?.stp ?? false, opts: want.bridge?.opts ?? {} });
+    // before its ports join: an explicit MAC stays, where one taken from a port would follow the ports
+    if (want.hwaddr) push(P.bridge, { op: 'hwaddr', dev, hwaddr: want.hwaddr });
     // set explicitly after the ports join: the kernel would otherwise follow the smallest port MTU
     if (want.mtu !== undefined) push(P.mtuUpBridge, { op: 'mtu', dev, mtu: want.mtu });
   }
@@ -122,6 +125,7 @@ function update(want: DesiredLink, cur: KernelLink, ctx: LinkContext): void {
     if (edit && Object.keys(edit.set).length) push(P.bond, { op: 'set-bond', dev, options: edit.set });
   }
   if (want.bond?.hwaddr && cur.address !== want.bond.hwaddr) push(P.bond, { op: 'hwaddr', dev, hwaddr: want.bond.hwaddr });
+  if (want.hwaddr && cur.address !== want.hwaddr) push(want.kind === 'vlan' ? P.addVlan : P.bridge, { op: 'hwaddr', dev, hwaddr: want.hwaddr });
   const leavesKeptBond = leavesBondThatStays(want, cur, ctx.want);
   if (want.master !== undefined && (cur.master ?? null) !== want.master) {
     if (want.master === null) push(leavesKeptBond ? P.release : P.detach, { op: 'master', dev, master: null });

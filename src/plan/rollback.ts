@@ -70,6 +70,7 @@ function fromSnapshot(link: KernelLink, state: KernelState): DesiredLink {
   };
   if (link.bridge) out.bridge = { stp: link.bridge.stp, opts: restorableBridgeOpts(link.bridge.opts) };
   if (link.vlan && link.link) out.vlan = { base: link.link, id: link.vlan.id };
+  if ((kind === 'bridge' || kind === 'vlan') && link.address) out.hwaddr = link.address;
   if (link.bond) {
     out.bond = { options: { mode: link.bond.mode, ...pick(link.bond.opts, Object.keys(BOND_OPTIONS)) }, hwaddr: link.address };
   }

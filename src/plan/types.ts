@@ -19,6 +19,12 @@ export interface DesiredLink {
   bridge?: { stp: boolean; opts: Record<string, string> };
   vlan?: { base: string; id: number };
   bond?: { options: Record<string, string>; hwaddr?: string };
+  /**
+   * MAC of a bridge or vlan device: only a rollback sets it, so that a device it re-creates (or
+   * whose MAC followed a port that left) gets its old MAC back, and with it its IPv6 link-local
+   * address and the neighbours' entries upstream. Bonds carry theirs in `bond.hwaddr`.
+   */
+  hwaddr?: string;
 }
 
 export interface DesiredRoute {

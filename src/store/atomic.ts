@@ -11,6 +11,7 @@ import { randomBytes } from 'node:crypto';
 import { constants as fsc } from 'node:fs';
 import * as fs from 'node:fs/promises';
 import * as path from 'node:path';
+import { ioFaultPoint } from '../faults.js';
 
 /** Temporary files are named `.<target>.tmp-<pid>-<random>`: hidden, and tied to their writer. */
 const TMP_RE = /^\..+\.tmp-(\d+)-[0-9a-f]+$/;
@@ -36,8 +37,10 @@ export async function writeFileAtomic(
   let renamed = false;
   try {
     await fh.writeFile(data);
+    ioFaultPoint(`fsync:${path.basename(target)}`);
     await fh.sync();
     await fh.close();
+    ioFaultPoint(`rename:${path.basename(target)}`);
     await fs.rename(tmp, target);
     renamed = true;
   } finally {
@@ -46,11 +49,12 @@ export async function writeFileAtomic(
       await fs.unlink(tmp).catch(() => undefined);
     }
   }
-  await fsyncDir(path.dirname(target));
+  await fsyncDir(path.dirname(target), path.basename(target));
 }
 
-/** Make a directory's entries (created, renamed, unlinked names) durable. */
-export async function fsyncDir(dir: string): Promise<void> {
+/** Make a directory's entries (created, renamed, unlinked names) durable; `name` is the entry that changed. */
+export async function fsyncDir(dir: string, name?: string): Promise<void> {
+  if (name !== undefined) ioFaultPoint(`fsync-dir:${name}`);
   const fh = await fs.open(dir, fsc.O_RDONLY | fsc.O_DIRECTORY);
   try {
     await fh.sync();
@@ -62,12 +66,13 @@ export async function fsyncDir(dir: string): Promise<void> {
 /** Remove a file durably; a file that is already gone is fine. */
 export async function unlinkDurable(target: string): Promise<void> {
   try {
+    ioFaultPoint(`unlink:${path.basename(target)}`);
     await fs.unlink(target);
   } catch (e) {
     if (errnoOf(e) === 'ENOENT') return;
     throw e;
   }
-  await fsyncDir(path.dirname(target));
+  await fsyncDir(path.dirname(target), path.basename(target));
 }
 
 /**

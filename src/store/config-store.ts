@@ -103,6 +103,17 @@ function checkShape(cfg: HostConfig): void {
   }
 }
 
+/** The text of a file whose write failed midway: matches no config, so the next commit rewrites it. */
+const UNKNOWN = '';
+
+/** A config's file text, and the deep copy a restart would load from it. */
+function storable(cfg: HostConfig): { text: string; copy: HostConfig } {
+  checkShape(cfg);
+  const text = serializeConfig(cfg);
+  const doc = JSON.parse(text) as { networks: HostConfig['networks']; bonds: HostConfig['bonds'] };
+  return { text, copy: { networks: doc.networks, bonds: doc.bonds } };
+}
+
 export class ConfigStore {
   /** Writes are chained so that two commits never race on the same file. */
   private writes: Promise<unknown> = Promise.resolve();
@@ -155,14 +166,15 @@ export class ConfigStore {
    * Committing the config already stored writes nothing (an idempotent request stays cheap).
    */
   async commitRunning(cfg: HostConfig): Promise<void> {
-    checkShape(cfg);
-    const text = serializeConfig(cfg);
-    // Parsing our own text back is the deep copy, and exactly what a restart would load.
-    const doc = JSON.parse(text) as { networks: HostConfig['networks']; bonds: HostConfig['bonds'] };
-    const copy: HostConfig = { networks: doc.networks, bonds: doc.bonds };
+    const { text, copy } = storable(cfg);
     await this.serialized(async () => {
       if (text === this.runningText) return;
-      await this.write(this.runningPath, text);
+      try {
+        await this.write(this.runningPath, text);
+      } catch (e) {
+        this.runningText = UNKNOWN; // the rename may have happened: the next commit writes whatever it holds
+        throw e;
+      }
       this.runningCfg = copy;
       this.runningText = text;
     });
@@ -172,8 +184,29 @@ export class ConfigStore {
   async makeSafe(): Promise<void> {
     await this.serialized(async () => {
       const text = this.runningText;
-      await this.write(this.safePath, text);
+      try {
+        await this.write(this.safePath, text);
+      } catch (e) {
+        this.safeText = UNKNOWN;
+        throw e;
+      }
       this.safeCfg = this.runningCfg; // never mutated in place: sharing is safe
+      this.safeText = text;
+    });
+  }
+
+  /** Put a safe config back (a failed change that was to make itself safe); nothing is written when it is in place. */
+  async restoreSafe(cfg: HostConfig): Promise<void> {
+    const { text, copy } = storable(cfg);
+    await this.serialized(async () => {
+      if (text === this.safeText) return;
+      try {
+        await this.write(this.safePath, text);
+      } catch (e) {
+        this.safeText = UNKNOWN;
+        throw e;
+      }
+      this.safeCfg = copy;
       this.safeText = text;
     });
   }

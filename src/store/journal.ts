@@ -20,6 +20,7 @@ import { randomUUID } from 'node:crypto';
 import { ErrorCode, HostnetError } from '../errors.js';
 import type { KernelState } from '../kernel/types.js';
 import type { HostConfig } from '../model/types.js';
+import { ioFaultPoint } from '../faults.js';
 import { errnoOf, unlinkDurable, writeFileAtomic } from './atomic.js';
 
 export type JournalPhase = 'applying' | 'verifying' | 'confirming' | 'committing';
@@ -32,7 +33,16 @@ export interface JournalEntry {
   /** ISO time */
   startedAt: string;
   phase: JournalPhase;
-  before: { config: HostConfig; kernel: KernelState };
+  before: {
+    config: HostConfig;
+    kernel: KernelState;
+    /** IPv6 sysctls the change rewrites on devices that existed before it, with their old values */
+    sysctls?: { dev: string; autoconf: string; acceptRa: string }[];
+    /** the resolver file the change rewrites and its old text (null: there was none) */
+    resolvConf?: { path: string; text: string | null };
+    /** the safe config, when the change was to make itself safe (commitOnSuccess) */
+    safe?: HostConfig;
+  };
   desired: HostConfig;
   /** device names the transaction may create, change or delete */
   touched: string[];
@@ -67,7 +77,15 @@ export class Journal {
       );
     }
     const copy = structuredClone(entry);
-    await this.guard('write', () => writeFileAtomic(this.path, JSON.stringify(copy) + '\n'));
+    await this.guard('write', async () => {
+      try {
+        await writeFileAtomic(this.path, JSON.stringify(copy) + '\n');
+      } catch (e) {
+        // the rename may have happened (a failed directory fsync): no journal may outlive a failed begin
+        await unlinkDurable(this.path).catch(() => undefined);
+        throw e;
+      }
+    });
     this.current = copy;
     this.tornTail = false;
   }
@@ -90,6 +108,7 @@ export class Journal {
       const fh = await fs.open(this.path, 'a');
       try {
         await fh.write(line);
+        ioFaultPoint(`fsync:${JOURNAL_FILE}`);
         await fh.sync();
       } finally {
         await fh.close();

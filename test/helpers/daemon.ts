@@ -49,6 +49,8 @@ export interface StartDaemonOptions {
   waitReady?: boolean;
   /** ms (default 60000: a loaded CI machine can be slow) */
   readyTimeoutMs?: number;
+  /** extra environment variables (e.g. the test-only HOSTNETD_TEST_FAULTS) */
+  env?: Record<string, string>;
 }
 
 export interface TestDaemon {
@@ -158,7 +160,7 @@ export async function startTestDaemon(opts: StartDaemonOptions = {}): Promise<Te
     ...(opts.args ?? []),
   ];
   const [cmd, argv] = inNetns(opts.ns, process.execPath, args);
-  const proc = spawn(cmd, argv, { stdio: ['ignore', 'pipe', 'pipe'] });
+  const proc = spawn(cmd, argv, { stdio: ['ignore', 'pipe', 'pipe'], ...(opts.env ? { env: { ...process.env, ...opts.env } } : {}) });
   running.add(proc);
   proc.once('exit', () => running.delete(proc));
   const logs: LogLine[] = [];

@@ -106,4 +106,30 @@ describe('planner', () => {
       { op: 'addr-add', dev: 'eth0', cidr: '192.0.2.5/24' },
     ]);
   });
+
+  it('a rollback re-creates a removed bridge, vlan and bond with their old MACs (issue 10, defect 3)', () => {
+    const br = { stp: false, vlanFiltering: false, opts: {} };
+    const before = state([
+      link('eth0', { master: 'bond0', slaveKind: 'bond' }),
+      link('bond0', { kind: 'bond', address: '02:00:00:00:0b:01', bond: { mode: 'active-backup', opts: {}, slaves: ['eth0'] } as never }),
+      link('bond0.7', { kind: 'vlan', address: '02:00:00:00:0a:07', link: 'bond0', vlan: { id: 7, protocol: '802.1Q' }, master: 'net' }),
+      link('net', { kind: 'bridge', address: '02:00:00:00:0c:01', bridge: br }),
+      link('iso', { kind: 'bridge', address: '02:00:00:00:0d:01', bridge: br }),
+    ]);
+    const now = state([link('eth0')]);
+    const ops = diff(rollbackTarget(before, now, ['bond0', 'bond0.7', 'eth0', 'iso', 'net']), now);
+    const created = (dev: string) => ops.findIndex((o) => o.op.startsWith('add-') && 'dev' in o && o.dev === dev);
+    const macOf = (dev: string) => ops.findIndex((o) => o.op === 'hwaddr' && o.dev === dev);
+    for (const [dev, mac] of [['bond0', '02:00:00:00:0b:01'], ['bond0.7', '02:00:00:00:0a:07'], ['net', '02:00:00:00:0c:01'], ['iso', '02:00:00:00:0d:01']]) {
+      expect(ops, dev).toContainEqual({ op: 'hwaddr', dev, hwaddr: mac });
+      expect(macOf(dev!), dev).toBeGreaterThan(created(dev!));
+    }
+    // set before the bridge takes its port: an explicit MAC does not follow the ports
+    expect(macOf('net')).toBeLessThan(ops.findIndex((o) => o.op === 'master' && o.dev === 'bond0.7'));
+    // a device that still has its MAC is left alone; one whose MAC moved gets it back
+    const kept = state([...Object.values(before.links)]);
+    expect(opsOf(diff(rollbackTarget(before, kept, ['iso', 'net']), kept), 'hwaddr')).toEqual([]);
+    const moved = state([...Object.values(before.links).map((l) => (l.name === 'net' ? { ...l, address: '02:00:00:00:00:99' } : l))]);
+    expect(opsOf(diff(rollbackTarget(before, moved, ['iso', 'net']), moved), 'hwaddr')).toEqual([{ op: 'hwaddr', dev: 'net', hwaddr: '02:00:00:00:0c:01' }]);
+  });
 });

@@ -11,12 +11,12 @@ import ts from 'typescript';
 
 const SRC = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../../../src');
 
-/** Transpile src/errors.ts and src/store/*.ts; returns the folder (remove it with rm). */
+/** Transpile src/errors.ts, src/faults.ts and src/store/*.ts; returns the folder (remove it with rm). */
 export async function buildStore(): Promise<string> {
   const out = await mkdtemp(path.join(tmpdir(), 'hostnetd-store-js-'));
   await writeFile(path.join(out, 'package.json'), '{"type":"module"}\n');
   await mkdir(path.join(out, 'store'));
-  const files = ['errors.ts', ...(await readdir(path.join(SRC, 'store'))).filter((f) => f.endsWith('.ts')).map((f) => `store/${f}`)];
+  const files = ['errors.ts', 'faults.ts', ...(await readdir(path.join(SRC, 'store'))).filter((f) => f.endsWith('.ts')).map((f) => `store/${f}`)];
   for (const f of files) {
     const src = await readFile(path.join(SRC, f), 'utf8');
     const js = ts.transpileModule(src, {
