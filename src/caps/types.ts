@@ -1,3 +1,4 @@
+import type { Lease } from '../dhcp/lease.js';
 import type { HostConfig } from '../model/types.js';
 import type { KernelFeatures, KernelState } from '../kernel/types.js';
 
@@ -14,6 +15,8 @@ export interface CapsInput {
   nameservers: string[];
   version: string;
   libvirt: LibvirtStatus;
+  /** the DHCP lease of a device, if a client runs there (the learned gateway of a network without the default route) */
+  leases?: (dev: string) => Lease | undefined;
 }
 
 export interface LibvirtStatus {

@@ -33,6 +33,9 @@ import { acquireStateLock, type StateLock } from '../store/lock.js';
 import { ConfigStore } from '../store/config-store.js';
 import type { DaemonOptions } from './options.js';
 import { hostnetVersion } from './version.js';
+import { DhcpClients } from '../dhcp/clients.js';
+import { writeLeaseNameservers } from '../dhcp/dns.js';
+import { clientSpecs } from '../dhcp/spec.js';
 
 /** What a NetworkChanger is built from; the transaction engine's factory receives this. */
 export interface ChangerEnv {
@@ -45,6 +48,7 @@ export interface ChangerEnv {
   mirror: NetworkMirror;
   current: () => Promise<KernelState>;
   watch: { pause(): Promise<void>; resume(): void };
+  dhcp: DhcpClients;
 }
 
 export interface DaemonHooks {
@@ -70,6 +74,7 @@ export async function startDaemon(opts: DaemonOptions, log: Logger, hooks: Daemo
   let kernel: KernelCache | undefined;
   let ports: Ports | undefined;
   let events: NetworkEvents | undefined;
+  let dhcp: DhcpClients | undefined;
   try {
     const store = await ConfigStore.open(opts.stateDir);
     const ipr = createIproute({ batches: new BatchGuard(opts.stateDir) });
@@ -87,7 +92,16 @@ export async function startDaemon(opts: DaemonOptions, log: Logger, hooks: Daemo
     kernel = new KernelCache(ipr, log.child({ component: 'kernel-cache' }), { onEvent: (line) => netEvents.kernelEvent(line) });
     kernel.start();
     const view = kernel;
-    const env: ChangerEnv = { opts, log, ipr, store, connectivity, features, mirror: libvirtMirror(libvirt), current: () => view.get(),
+    // a lease gained, changed or lost: the view is stale, the engine is told, auto DNS follows
+    const clients = new DhcpClients({ runDir: opts.runDir, log, onLease: (dev) => {
+      view.invalidate();
+      netEvents.changed();
+      writeLeaseNameservers(opts.resolvConf, store.running(), dev, clients.lease(dev)).catch((err: unknown) =>
+        log.error({ event: 'dhcp-dns-failed', dev, err: (err as Error).message }, 'could not write the DHCP nameservers'));
+    } });
+    dhcp = clients;
+    await clients.open();
+    const env: ChangerEnv = { opts, log, ipr, store, connectivity, features, mirror: libvirtMirror(libvirt), current: () => view.get(), dhcp: clients,
       // both kernel watchers stop while a change runs its batch (a listener slows it and can overflow).
       // This is also the one hook that keeps the port agent out of a change's kernel phases: the
       // transaction pauses around its batch + verification and around a rollback (quiet()), and
@@ -104,6 +118,9 @@ export async function startDaemon(opts: DaemonOptions, log: Logger, hooks: Daemo
       },
     };
     const transactions = await (hooks.makeChanger ?? makeTransactions)(env);
+    // clients of a previous run (or of `hostnetd restore`) are adopted, dead ones restarted, unneeded ones stopped
+    const now = await readKernelState(ipr, 'config');
+    await clients.apply(clientSpecs(store.running(), (d) => d in now.links));
     // the port agent owns the flags and FDB of every port of the bridges we manage
     ports = await startPorts({ ipr, config: () => store.running(), features, session, log });
     const changer = ports.wrap(transactions);
@@ -124,6 +141,7 @@ export async function startDaemon(opts: DaemonOptions, log: Logger, hooks: Daemo
       connectivity,
       changer,
       buildNetworkCapabilities,
+      leases: (dev) => clients.lease(dev),
       statistics: async (state, now) => buildStatistics(state, opts.fakeNics, now, await readNicSpeeds(state)),
     });
     const dispatcher = new Dispatcher({ methods: hostMethods(api), log: log.child({ component: 'rpc' }), defaultTimeoutMs: 60_000 });
@@ -141,6 +159,7 @@ export async function startDaemon(opts: DaemonOptions, log: Logger, hooks: Daemo
     await server.start();
   } catch (e) {
     events?.stop();
+    dhcp?.close();
     await server?.close().catch(() => undefined);
     await ports?.stop();
     await libvirt?.stop();
@@ -151,10 +170,12 @@ export async function startDaemon(opts: DaemonOptions, log: Logger, hooks: Daemo
   }
   const running = server;
   const netEvents = events!;
+  const leaseWatch = dhcp!;
   return {
     addresses: running.addresses(),
     close: () => {
       netEvents.stop();
+      leaseWatch.close();
       return stop(running, lock, [ports!, libvirt!, session!, kernel!]);
     },
   };

@@ -42,8 +42,10 @@ export interface Network {
   portIsolation: boolean;
   macTableManager: MacTableManager;
   switch: 'legacy';
-  bootproto: 'none';
-  dhcpv6: false;
+  /** 'dhcp': a DHCPv4 client runs on the network's IP device (no static ipv4 then) */
+  bootproto: 'none' | 'dhcp';
+  /** a DHCPv6 client runs on the network's IP device (router advertisements stay the kernel's: ipv6autoconf) */
+  dhcpv6: boolean;
 }
 
 export interface Bond {
