@@ -160,7 +160,7 @@ export class Transactions implements NetworkChanger {
       if (this.deps.dhcp) {
         // released while their devices still exist (a removed bridge takes its client's lease with it)
         dhcpTouched = true;
-        await this.deps.dhcp.stopUnwanted(clients);
+        await clientStep('stop', () => this.deps.dhcp!.stopUnwanted(clients));
       }
       if (ops.length > 0) {
         await this.quiet(async () => {
@@ -190,6 +190,8 @@ export class Transactions implements NetworkChanger {
       lap('commitMs');
     } catch (err) {
       log.warn({ event: 'rollback', err: errText(err) }, 'change failed, rolling back');
+      // clients this change started go first, releasing while their devices exist (and none is restarted meanwhile)
+      if (dhcpTouched) await this.deps.dhcp!.stopUnwanted(clientSpecs(running, (d) => d in before.links)).catch((e: unknown) => log.error({ event: 'undo-failed', step: 'dhcp', err: errText(e) }, 'could not stop the DHCP clients of the failed change'));
       for (const step of undo.reverse()) {
         await step.run().catch((e: unknown) => log.error({ event: 'undo-failed', step: step.what, err: errText(e) }, `could not undo the ${step.what} step`));
       }
@@ -210,7 +212,7 @@ export class Transactions implements NetworkChanger {
    */
   private async startClients(clients: ReadonlyMap<string, ClientSpec>, blocking: ReadonlySet<string> = new Set(), log: Logger): Promise<void> {
     const dhcp = this.deps.dhcp!;
-    await dhcp.apply(clients);
+    await clientStep('start', () => dhcp.apply(clients));
     const waitFor = [...clients.values()].filter((c) => blocking.has(c.network));
     if (waitFor.length === 0) return;
     const timeoutMs = this.deps.dhcpTimeoutMs ?? 60_000;
@@ -388,6 +390,16 @@ export class Transactions implements NetworkChanger {
       throw new HostnetError(ErrorCode.ROLLBACK_FAILED, `rollback incomplete${why}; still differing: ${describeOps(left)}`);
     }
     log.info({ event: 'rolled-back', ops: ran }, 'host rolled back');
+  }
+}
+
+/** A DHCP client that cannot be started or stopped fails the change with 29 (VDSM's ERR_FAILED_IFUP). */
+async function clientStep(what: string, fn: () => Promise<unknown>): Promise<void> {
+  try {
+    await fn();
+  } catch (e) {
+    if (e instanceof HostnetError) throw e;
+    throw new HostnetError(ErrorCode.FAILED_IFUP, `cannot ${what} a DHCP client: ${errText(e)}; changes rolled back`);
   }
 }
 

@@ -34,7 +34,7 @@ import { ConfigStore } from '../store/config-store.js';
 import type { DaemonOptions } from './options.js';
 import { hostnetVersion } from './version.js';
 import { DhcpClients } from '../dhcp/clients.js';
-import { writeLeaseNameservers } from '../dhcp/dns.js';
+import { withLeaseDns, writeLeaseNameservers } from '../dhcp/dns.js';
 import { clientSpecs } from '../dhcp/spec.js';
 
 /** What a NetworkChanger is built from; the transaction engine's factory receives this. */
@@ -93,11 +93,13 @@ export async function startDaemon(opts: DaemonOptions, log: Logger, hooks: Daemo
     kernel.start();
     const view = kernel;
     // a lease gained, changed or lost: the view is stale, the engine is told, auto DNS follows
+    const leaseDns = async (dev: string) => {
+      if (await writeLeaseNameservers(opts.resolvConf, store.running(), dev, clients.lease(dev))) log.info({ event: 'dhcp-nameservers', dev }, 'resolver file follows the DHCP lease');
+    };
     const clients = new DhcpClients({ runDir: opts.runDir, log, onLease: (dev) => {
       view.invalidate();
       netEvents.changed();
-      writeLeaseNameservers(opts.resolvConf, store.running(), dev, clients.lease(dev)).catch((err: unknown) =>
-        log.error({ event: 'dhcp-dns-failed', dev, err: (err as Error).message }, 'could not write the DHCP nameservers'));
+      leaseDns(dev).catch((err: unknown) => log.error({ event: 'dhcp-dns-failed', dev, err: (err as Error).message }, 'could not write the DHCP nameservers'));
     } });
     dhcp = clients;
     await clients.open();
@@ -123,7 +125,7 @@ export async function startDaemon(opts: DaemonOptions, log: Logger, hooks: Daemo
     await clients.apply(clientSpecs(store.running(), (d) => d in now.links));
     // the port agent owns the flags and FDB of every port of the bridges we manage
     ports = await startPorts({ ipr, config: () => store.running(), features, session, log });
-    const changer = ports.wrap(transactions);
+    const changer = withLeaseDns(ports.wrap(transactions), async () => { for (const dev of clients.running().keys()) await leaseDns(dev); });
     // after a restart (or a crash rolled back), libvirt's networks follow the running config again
     await libvirt.sync(desiredFromConfig(store.running())).catch((err: unknown) =>
       log.error({ event: 'libvirt-sync-failed', err: (err as Error).message }, 'could not bring libvirt networks in step'));

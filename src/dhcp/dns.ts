@@ -4,6 +4,7 @@
  */
 import { readFile } from 'node:fs/promises';
 import type { HostConfig } from '../model/types.js';
+import type { NetworkChanger } from '../apply/types.js';
 import { networkDevices } from '../plan/desired.js';
 import { writeFileAtomic } from '../store/atomic.js';
 import type { Lease } from './lease.js';
@@ -25,4 +26,18 @@ export async function writeLeaseNameservers(file: string, config: HostConfig, de
   if ((await readFile(file, 'utf8').catch(() => null)) === text) return false;
   await writeFileAtomic(file, text, { mode: 0o644 });
   return true;
+}
+
+/**
+ * A change that makes a network the dynamic defaultRoute holder commits after its lease may
+ * already have come: once it is committed, the resolver file follows that lease too.
+ */
+export function withLeaseDns(changer: NetworkChanger, sync: () => Promise<void>): NetworkChanger {
+  return {
+    async setup(request, ctx) {
+      await changer.setup(request, ctx);
+      await sync().catch((err: unknown) => ctx.log.error({ event: 'dhcp-dns-failed', err: (err as Error).message }, 'could not write the DHCP nameservers'));
+    },
+    setSafe: (ctx) => changer.setSafe(ctx),
+  };
 }
