@@ -4,18 +4,20 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-# runtime: iproute2 (ip, bridge), procps (sysctl), util-linux (unshare for feature probing);
+# runtime: iproute2 (ip, bridge), procps (sysctl), util-linux (unshare for feature probing),
+# dhcpcd-base (the DHCPv4/DHCPv6 client, without a system service of its own);
 # build of the libvirt addon: libvirt-dev, pkg-config, g++, make, python3;
 # tests: iputils-ping, openssl (TLS certificates), libvirt daemon and clients (real libvirtd test),
-# qemu and a busybox initramfs for the VM tier (scripts/vm/prepare.sh fetches the kernel).
+# qemu and a busybox initramfs for the VM tier (scripts/vm/prepare.sh fetches the kernel),
+# dnsmasq-base (the DHCP server of the DHCP tests, without a system service).
 PACKAGES=(
-  iproute2 procps util-linux
+  iproute2 procps util-linux dhcpcd-base
   libvirt-dev pkg-config g++ make python3
   iputils-ping openssl tcpdump python3-stomp
   libvirt-daemon-system libvirt-daemon-system-sysv libvirt-clients
-  qemu-system-x86 busybox-static cpio kmod
+  qemu-system-x86 busybox-static cpio kmod dnsmasq-base
 )
-[ "${HOSTNETD_RUNTIME_ONLY:-}" = 1 ] && PACKAGES=(iproute2 procps util-linux libvirt-dev pkg-config g++ make python3)
+[ "${HOSTNETD_RUNTIME_ONLY:-}" = 1 ] && PACKAGES=(iproute2 procps util-linux dhcpcd-base libvirt-dev pkg-config g++ make python3)
 
 missing=()
 for p in "${PACKAGES[@]}"; do

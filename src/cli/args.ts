@@ -59,7 +59,7 @@ const GLOBAL = {
 } as const;
 
 const NET_VALUE_FLAGS = ['nic', 'bond', 'vlan', 'ip', 'gateway', 'mtu', 'nameserver'] as const;
-const NET_BOOL_FLAGS = ['bridged', 'bridgeless', 'default-route', 'stp'] as const;
+const NET_BOOL_FLAGS = ['bridged', 'bridgeless', 'default-route', 'stp', 'dhcp', 'dhcpv6', 'autoconf', 'blocking-dhcp'] as const;
 
 const SETUP = {
   net: { type: 'string', multiple: true },
@@ -75,6 +75,10 @@ const SETUP = {
   bridgeless: { type: 'boolean', multiple: true },
   'default-route': { type: 'boolean', multiple: true },
   stp: { type: 'boolean', multiple: true },
+  dhcp: { type: 'boolean', multiple: true },
+  dhcpv6: { type: 'boolean', multiple: true },
+  autoconf: { type: 'boolean', multiple: true },
+  'blocking-dhcp': { type: 'boolean', multiple: true },
   'no-confirm': { type: 'boolean' },
   'no-check': { type: 'boolean' },
   timeout: { type: 'string' },
@@ -243,6 +247,14 @@ function applyNetFlag(net: Record<string, unknown>, flag: string, value: string 
       return once('defaultRoute', true);
     case 'stp':
       return once('stp', true);
+    case 'dhcp':
+      return once('bootproto', 'dhcp');
+    case 'dhcpv6':
+      return once('dhcpv6', true);
+    case 'autoconf':
+      return once('ipv6autoconf', true);
+    case 'blocking-dhcp':
+      return once('blockingdhcp', true);
   }
 }
 

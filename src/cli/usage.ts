@@ -92,6 +92,10 @@ Network flags (after --net NAME):
   --default-route        this network holds the host's default route
   --nameserver ADDR      repeatable; only with --default-route
   --stp                  bridge STP on
+  --dhcp                 IPv4 from DHCP (bootproto dhcp; instead of an IPv4 --ip)
+  --dhcpv6               IPv6 address from DHCPv6
+  --autoconf             IPv6 from router advertisements (ipv6autoconf, the kernel's SLAAC)
+  --blocking-dhcp        the answer waits for the leases (daemon's --dhcp-timeout), else 29
   --remove NAME          remove a network (repeatable)
 
 Options:
@@ -104,6 +108,8 @@ Options:
 Examples:
   hostnetctl setup --net mgmt --nic veth_0 --ip 192.0.2.10/24 --gateway 192.0.2.1 --default-route
   hostnetctl setup --net vms --nic veth_1 --mtu 9000 --net storage --nic veth_2 --bridgeless --ip 198.51.100.5/24
+  hostnetctl setup --net mgmt --nic veth_0 --dhcp --dhcpv6 --default-route --blocking-dhcp
+  hostnetctl setup --net lab --nic veth_3 --bridgeless --dhcp --autoconf
   hostnetctl setup --remove vms
   hostnetctl setup networks.json --commit
 `,

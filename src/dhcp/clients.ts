@@ -201,6 +201,7 @@ export class DhcpClients {
         this.stopping.delete(spec.dev);
       }
     }
+    if (record) killLeftovers(record);
     await this.forget(spec.dev);
     this.log.info({ event: 'dhcp-client-stopped', dev: spec.dev, network: spec.network, release }, `DHCP client stopped on ${spec.dev}`);
   }
@@ -218,7 +219,10 @@ export class DhcpClients {
     this.log.warn({ event: 'dhcp-client-died', dev, pid, how }, `DHCP client on ${dev} died`);
     if (!spec) return;
     void this.serial(async () => {
-      if (this.closed || this.records.get(dev)?.pid !== pid || !sameSpec(this.wanted.get(dev) ?? spec, spec)) return;
+      const record = this.records.get(dev);
+      if (this.closed || record?.pid !== pid || !sameSpec(this.wanted.get(dev) ?? spec, spec)) return;
+      // its privilege-separation helpers outlive a killed master and hold the DHCPv6 port
+      killLeftovers(record);
       await this.startOne(spec);
     }).catch((err: unknown) => this.log.error({ event: 'dhcp-restart-failed', dev, err: (err as Error).message }, `could not restart the DHCP client on ${dev}`));
   }
@@ -286,6 +290,20 @@ function parseRecord(v: unknown, dev: string): ClientRecord {
   }
   const spec: ClientSpec = { dev, network: s.network, v4: s.v4 as boolean, v6: s.v6 as boolean, defaultRoute: s.defaultRoute as boolean };
   return { pid: o.pid as number, spec, ...(typeof o.unit === 'string' ? { unit: o.unit } : {}) };
+}
+
+/**
+ * A client's helper processes (dhcpcd's privilege separation forks proxies) that outlived its
+ * master: outside systemd the client leads its own process group, so the group goes; a
+ * systemd unit's cgroup is cleaned by systemd itself.
+ */
+function killLeftovers(record: ClientRecord): void {
+  if (record.unit !== undefined) return;
+  try {
+    process.kill(-record.pid, 'SIGKILL');
+  } catch {
+    // no process left in the group
+  }
 }
 
 /** The pid is a live dhcpcd for this interface (not a recycled pid, not a zombie). */
