@@ -15,6 +15,8 @@ export interface DnsmasqOptions {
   hosts?: string[];
   /** also send router advertisements */
   ra?: boolean;
+  /** more dnsmasq arguments (another --interface with its --dhcp-range, for a VLAN) */
+  extraArgs?: string[];
 }
 
 export interface Dnsmasq {
@@ -34,6 +36,7 @@ export async function startDnsmasq(swNs: string, dir: string, o: DnsmasqOptions 
     '--dhcp-option=option:router,192.0.2.1', `--dhcp-option=option:dns-server,${DHCP_DNS4}`, `--dhcp-option=option6:dns-server,[${DHCP_DNS6}]`,
     `--dhcp-leasefile=${path.join(dir, `dnsmasq-${swNs}.leases`)}`, '--dhcp-authoritative', '--log-dhcp', '--log-facility=-', '--pid-file=',
     ...(o.ra ? ['--enable-ra'] : []),
+    ...(o.extraArgs ?? []),
     ...(o.hosts ?? []).map((h) => `--dhcp-host=${h}`),
   ];
   const proc = spawn('ip', args, { stdio: ['ignore', 'pipe', 'pipe'] });
