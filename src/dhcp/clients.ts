@@ -108,7 +108,10 @@ export class DhcpClients {
     return this.serial(async () => {
       this.wanted = new Map(want);
       const { stop, start } = planClients(want, this.running());
-      for (const dev of [...this.records.keys()].filter((d) => !this.running().has(d) && !want.has(d))) await this.forget(dev);
+      for (const [dev, r] of [...this.records].filter(([d]) => !this.running().has(d) && !want.has(d))) {
+        killLeftovers(r);
+        await this.forget(dev);
+      }
       // a client that will not run again releases its lease; one only being reconfigured keeps it
       for (const spec of stop) await this.stopOne(spec, !final.has(spec.dev));
       for (const spec of start) await this.startOne(spec);
@@ -147,6 +150,9 @@ export class DhcpClients {
 
   private async startOne(spec: ClientSpec): Promise<void> {
     if (faultPoint(`dhcp-start:${spec.dev}`)) throw new Error(`cannot start the DHCP client on ${spec.dev}: injected fault`);
+    // a dead client's privilege-separation helpers outlive their master and hold the DHCPv6 port
+    const dead = this.records.get(spec.dev);
+    if (dead && !clientAlive(dead.pid, spec.dev)) killLeftovers(dead);
     await rm(this.file(spec.dev, 'lease4'), { force: true });
     await rm(this.file(spec.dev, 'lease6'), { force: true });
     this.leases.delete(spec.dev);
@@ -219,10 +225,7 @@ export class DhcpClients {
     this.log.warn({ event: 'dhcp-client-died', dev, pid, how }, `DHCP client on ${dev} died`);
     if (!spec) return;
     void this.serial(async () => {
-      const record = this.records.get(dev);
-      if (this.closed || record?.pid !== pid || !sameSpec(this.wanted.get(dev) ?? spec, spec)) return;
-      // its privilege-separation helpers outlive a killed master and hold the DHCPv6 port
-      killLeftovers(record);
+      if (this.closed || this.records.get(dev)?.pid !== pid || !sameSpec(this.wanted.get(dev) ?? spec, spec)) return;
       await this.startOne(spec);
     }).catch((err: unknown) => this.log.error({ event: 'dhcp-restart-failed', dev, err: (err as Error).message }, `could not restart the DHCP client on ${dev}`));
   }

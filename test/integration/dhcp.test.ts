@@ -14,6 +14,8 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startTestDaemon, type TestDaemon } from '../helpers/daemon.js';
 import { startDnsmasq, DHCP_DNS4, DHCP_DNS6, type Dnsmasq } from '../helpers/dnsmasq.js';
 import { cleanupStaleNetns, createNetnsHost, type NetnsHost } from '../helpers/netns.js';
+import { execa } from 'execa';
+import { DAEMON_MAIN } from '../helpers/daemon.js';
 import { RpcTestClient } from '../helpers/rpc-client.js';
 import { comparableState, readRunning } from '../helpers/state.js';
 
@@ -21,7 +23,8 @@ const NO_CHECK = { connectivityCheck: false };
 
 interface ClientRecord { pid: number; spec: { dev: string } }
 
-describe('DHCP (dhcpcd against dnsmasq)', () => {
+// generous: every step waits for a real server and client on a machine that may be loaded
+describe('DHCP (dhcpcd against dnsmasq)', { timeout: 240_000 }, () => {
   let host: NetnsHost;
   let dir: string;
   let daemon: TestDaemon;
@@ -55,7 +58,7 @@ describe('DHCP (dhcpcd against dnsmasq)', () => {
     host = await createNetnsHost({ prefix: 'hdh-', nics: 4 });
     server = await startDnsmasq(host.swNs, dir);
     await start();
-  }, 120_000);
+  }, 300_000);
 
   afterAll(async () => {
     if (process.env.HOSTNETD_TEST_DUMP && daemon) writeFileSync(process.env.HOSTNETD_TEST_DUMP, daemon.logs.map((l) => JSON.stringify(l)).join('\n'));
@@ -198,5 +201,51 @@ describe('DHCP (dhcpcd against dnsmasq)', () => {
     await setup({ dhnet4: { nic: 'veth_3', bridged: false, bootproto: 'dhcp' } });
     await leased('veth_3', 4, from);
     expect((await caps()).networks.dhnet4).toMatchObject({ iface: 'veth_3', dhcpv4: true, ipv4addrs: [expect.stringMatching(/^192\.0\.2\./)] });
+  });
+  /** A reboot, as far as DHCP goes: the daemon and every client gone, /run emptied, the bridge gone. */
+  const reboot = async () => {
+    await stopDaemon();
+    for (const dev of ['dhnet1', 'veth_3']) {
+      const r = record(dev);
+      if (r) try { process.kill(-r.pid, 'SIGKILL'); } catch { /* gone */ }
+    }
+    rmSync(path.join(daemon.runDir, 'dhcp'), { recursive: true, force: true });
+    await host.ip(['link', 'del', 'dhnet1']);
+  };
+  const restore = (timeout: number) => execa('ip', ['netns', 'exec', host.ns, process.execPath, DAEMON_MAIN, 'restore', '--state-dir', daemon.stateDir,
+    '--run-dir', daemon.runDir, '--resolv-conf', daemon.resolvConf, '--libvirt-uri', 'none', '--dhcp-timeout', String(timeout)], { reject: false });
+
+  it('hostnetd restore brings DHCP networks back with their leases; the daemon adopts their clients', async () => {
+    await client.call('Host.setSafeNetworkConfig');
+    await reboot();
+    const r = await restore(30);
+    expect(r.stderr).toBe('');
+    expect(r.exitCode).toBe(0);
+    expect(r.stdout).toContain('restored safe config');
+    expect(r.stdout).not.toContain('no DHCP lease');
+    const pid = record('dhnet1')!.pid;
+    expect(readFileSync(`/proc/${pid}/cmdline`, 'utf8')).toContain('dhnet1');
+    await start();
+    expect(daemon.logs.some((l) => l.event === 'dhcp-client-started')).toBe(false);
+    expect(record('dhnet1')!.pid).toBe(pid);
+    const net = (await caps()).networks.dhnet1;
+    expect(net.ipv4addrs).toEqual([expect.stringMatching(/^192\.0\.2\./)]);
+    expect(net.ipv6addrs).toEqual(expect.arrayContaining([expect.stringMatching(/^2001:db8::/)]));
+  });
+
+  it('hostnetd restore holds the boot at most --dhcp-timeout: a network without a lease is reported and its client keeps trying', async () => {
+    await server!.stop();
+    server = undefined;
+    await reboot();
+    const r = await restore(2);
+    expect(r.exitCode).toBe(0);
+    expect(r.stdout).toContain('warning: network dhnet1 has no DHCP lease yet; its client keeps trying');
+    expect(r.stdout).toContain('warning: network dhnet4 has no DHCP lease yet');
+    const pid = record('dhnet1')!.pid;
+    await start();
+    expect(record('dhnet1')!.pid).toBe(pid);
+    const from = daemon.logs.length;
+    server = await startDnsmasq(host.swNs, dir);
+    await leased('dhnet1', 4, from);
   });
 });
