@@ -1,33 +1,15 @@
-// DHCP through the real daemon and dhcpcd on bonds and VLANs (inside the VM tier). The switch is
-// a namespace with a bridge `sw` (192.0.2.1/24, 2001:db8::1/64) and its VLAN 100 (198.51.100.1/24),
-// dnsmasq serving both; veth_0 and veth_1 are the host's fake NICs plugged into it.
-import { mkdtempSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import path from 'node:path';
-import { execa } from 'execa';
+// DHCP through the real daemon and dhcpcd on bonds and VLANs (inside the VM tier), against
+// dnsmasq in a switch namespace behind veth NICs (dhcp-switch.ts).
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { startDnsmasq, type Dnsmasq } from '../../helpers/dnsmasq.js';
+import type { Dnsmasq } from '../../helpers/dnsmasq.js';
+import { startDhcpSwitch } from './dhcp-switch.js';
 import { startVmHost, type VmHost } from './vmhost.js';
 
-const SW = 'dhcpsw';
 let host: VmHost;
 let server: Dnsmasq;
 
-const ip = (args: string[]) => execa('ip', args);
-
 beforeAll(async () => {
-  await ip(['netns', 'add', SW]);
-  const sw = ['link add sw type bridge', 'addr add 192.0.2.1/24 dev sw', 'addr add 2001:db8::1/64 dev sw nodad', 'link set sw up',
-    'link add link sw name sw.100 type vlan id 100', 'addr add 198.51.100.1/24 dev sw.100', 'link set sw.100 up', ''];
-  await execa('ip', ['-n', SW, '-batch', '-'], { input: sw.join('\n') });
-  for (const i of [0, 1]) {
-    await ip(['link', 'add', `veth_${i}`, 'type', 'veth', 'peer', 'name', `swp${i}`, 'netns', SW]);
-    await ip(['-n', SW, 'link', 'set', `swp${i}`, 'master', 'sw', 'up']);
-    await ip(['link', 'set', `veth_${i}`, 'up']);
-  }
-  server = await startDnsmasq(SW, mkdtempSync(path.join(tmpdir(), 'dnsmasq-')), {
-    extraArgs: ['--interface=sw.100', '--dhcp-range=198.51.100.100,198.51.100.150,255.255.255.0,2m'],
-  });
+  server = await startDhcpSwitch();
   host = await startVmHost({ args: ['--fake-nics', 'veth_*', '--dhcp-timeout', '60'] });
 }, 240_000);
 
