@@ -4,11 +4,13 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-# runtime: iproute2 (ip, bridge), procps (sysctl), util-linux (unshare for feature probing);
+# runtime: iproute2 (ip, bridge), procps (sysctl), util-linux (unshare for feature probing),
+# dhcpcd-base (the DHCPv4/DHCPv6 client, without a system service of its own);
 # build of the rtnetlink reader (plain sockets, kernel headers from linux-libc-dev): g++, make, python3;
 # build of the libvirt addon: libvirt-dev, pkg-config, g++, make, python3;
 # tests: iputils-ping, openssl (TLS certificates), libvirt daemon and clients (real libvirtd test),
-# qemu and a busybox initramfs for the VM tier (scripts/vm/prepare.sh fetches the kernel).
+# qemu and a busybox initramfs for the VM tier (scripts/vm/prepare.sh fetches the kernel),
+# dnsmasq-base (the DHCP server of the DHCP tests, without a system service).
 # libvirt's nwfilter driver (vdsm-no-mac-spoofing) is in libvirt-daemon on Debian 12; its
 # built-in filters come with libvirt-daemon-config-nwfilter, and it programs the bridge with
 # ebtables, iptables and ip6tables (Debian's iptables package: the nft variants). Libvirt 9 no
@@ -16,14 +18,14 @@ cd "$(dirname "$0")/.."
 # binary for the guests of the nwfilter data-plane test.
 NWFILTER=(libvirt-daemon libvirt-daemon-config-nwfilter iptables)
 PACKAGES=(
-  iproute2 procps util-linux
+  iproute2 procps util-linux dhcpcd-base
   libvirt-dev pkg-config g++ make python3 linux-libc-dev
   "${NWFILTER[@]}"
   iputils-ping openssl tcpdump python3-stomp libc6-dev
   libvirt-daemon-system libvirt-daemon-system-sysv libvirt-clients
-  qemu-system-x86 busybox-static cpio kmod
+  qemu-system-x86 busybox-static cpio kmod dnsmasq-base
 )
-[ "${HOSTNETD_RUNTIME_ONLY:-}" = 1 ] && PACKAGES=(iproute2 procps util-linux libvirt-dev pkg-config g++ make python3 linux-libc-dev "${NWFILTER[@]}")
+[ "${HOSTNETD_RUNTIME_ONLY:-}" = 1 ] && PACKAGES=(iproute2 procps util-linux dhcpcd-base libvirt-dev pkg-config g++ make python3 linux-libc-dev "${NWFILTER[@]}")
 
 missing=()
 for p in "${PACKAGES[@]}"; do

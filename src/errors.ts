@@ -13,6 +13,8 @@ export const ErrorCode = {
   BAD_VLAN: 26,
   BAD_BRIDGE: 27,
   USED_BOND: 31,
+  /** VDSM's ERR_FAILED_IFUP: a blockingdhcp network got no lease within --dhcp-timeout; rolled back. */
+  FAILED_IFUP: 29,
   UNAVAIL: 40,
   /** iproute2 refused a line of the plan; the host was rolled back. */
   APPLY_FAILED: 100,

@@ -3,6 +3,7 @@
  * snapshot together with the running config and the resolver's nameservers — and render it
  * with the pure builders in caps/. Changes go to the NetworkChanger (the transaction engine).
  */
+import type { Lease } from '../dhcp/lease.js';
 import type { RequestContext } from './context.js';
 import type { ConnectivityTracker } from '../apply/connectivity.js';
 import type { NetworkChanger } from '../apply/types.js';
@@ -36,6 +37,8 @@ export interface HostApiDeps {
     status(): Record<string, string[]>;
   };
   buildNetworkCapabilities(input: CapsInput): NetworkCapabilities;
+  /** the DHCP lease of a device, if a client runs there */
+  leases?(dev: string): Lease | undefined;
   /** getNetworkStatistics' answer for a snapshot taken at `now` (ms): {network: {iface: {name, rx, tx, ...}}} */
   statistics(state: KernelState, now: number): Promise<{ network: Record<string, unknown> }>;
 }
@@ -167,6 +170,7 @@ export class HostApi {
         version: this.deps.version,
         libvirt: this.deps.libvirt(),
         ...(this.deps.mirrors ? { mirrors: this.deps.mirrors.status() } : {}),
+        ...(this.deps.leases ? { leases: this.deps.leases } : {}),
       },
     };
   }

@@ -8,9 +8,10 @@ import type { ConnectivityTracker } from './connectivity.js';
 import { Transactions } from './transaction.js';
 import type { NetworkMirror } from './types.js';
 import type { KernelState } from '../kernel/types.js';
+import type { DhcpClients } from '../dhcp/clients.js';
 
 export interface TransactionEnv {
-  opts: { stateDir: string; fakeNics: string[]; resolvConf: string };
+  opts: { stateDir: string; fakeNics: string[]; resolvConf: string; dhcpTimeout: number };
   log: Logger;
   ipr: Iproute;
   store: ConfigStore;
@@ -20,6 +21,8 @@ export interface TransactionEnv {
   current?: () => Promise<KernelState>;
   /** the kernel event watch, paused while a change runs */
   watch?: { pause(): Promise<void>; resume(): void };
+  /** the DHCP clients a change starts and stops */
+  dhcp?: DhcpClients;
 }
 
 export async function makeTransactions(env: TransactionEnv): Promise<Transactions> {
@@ -34,6 +37,8 @@ export async function makeTransactions(env: TransactionEnv): Promise<Transaction
     ...(env.mirror ? { mirror: env.mirror } : {}),
     ...(env.current ? { current: env.current } : {}),
     ...(env.watch ? { watch: env.watch } : {}),
+    ...(env.dhcp ? { dhcp: env.dhcp } : {}),
+    dhcpTimeoutMs: env.opts.dhcpTimeout * 1000,
   });
   // a batch of a killed previous run must not race the rollback of its change
   await awaitPreviousBatches(env.opts.stateDir, env.log);

@@ -14,6 +14,8 @@ import type { ConfigStore } from '../store/config-store.js';
 import { validateTopology } from '../validate/topology.js';
 import type { Transactions } from './transaction.js';
 import { getKey, hasKey } from '../model/dict.js';
+import type { DhcpClients } from '../dhcp/clients.js';
+import { clientSpecs } from '../dhcp/spec.js';
 
 export interface RestoreSummary {
   networks: string[];
@@ -21,26 +23,34 @@ export interface RestoreSummary {
   skipped: { name: string; kind: 'network' | 'bond' | 'slave'; reason: string }[];
   recoveredJournal: boolean;
   ops: number;
+  /** DHCP networks whose lease had not come within --dhcp-timeout (their clients keep trying) */
+  dhcpPending: string[];
 }
 
 export async function restoreSafeConfig(
-  tx: Transactions, deps: { ipr: Iproute; store: ConfigStore; fakeNics: string[] }, log: Logger,
+  tx: Transactions, deps: { ipr: Iproute; store: ConfigStore; fakeNics: string[]; dhcp?: DhcpClients; dhcpTimeoutMs?: number }, log: Logger,
 ): Promise<RestoreSummary> {
   const recoveredJournal = await tx.recover(log);
   const before = await readKernelState(deps.ipr, 'config');
   const { desired, skipped } = restorableConfig(deps.store.safe(), before, nicNames(before, deps.fakeNics));
   for (const s of skipped) log.warn({ event: 'restore-skip', ...s }, `skipping ${s.kind} ${s.name}: ${s.reason}`);
   const kernelBonds = new Set(Object.values(before.links).filter((l) => l.kind === 'bond').map((l) => l.name));
-  validateTopology(desired, emptyConfig(), { networks: desired.networks, bonds: desired.bonds, options: noCheck }, {
+  validateTopology(desired, emptyConfig(), { networks: desired.networks, bonds: desired.bonds, options: noCheck, blockingDhcp: new Set() }, {
     nics: nicNames(before, deps.fakeNics), bonds: kernelBonds,
   });
   const result = await tx.apply(desired, deps.store.running(), before, noCheck, log);
+  // the boot waits for leases at most --dhcp-timeout; a network still without one is reported, its client keeps trying
+  const clients = [...clientSpecs(desired, (d) => d in before.links).values()];
+  const missing = deps.dhcp && clients.length ? await deps.dhcp.waitLeases(clients, deps.dhcpTimeoutMs ?? 60_000) : [];
+  const dhcpPending = clients.filter((c) => missing.includes(c.dev)).map((c) => c.network).sort();
+  for (const n of dhcpPending) log.warn({ event: 'restore-dhcp-pending', network: n }, `network ${n} has no DHCP lease yet`);
   return {
     networks: Object.keys(desired.networks).sort(),
     bonds: Object.keys(desired.bonds).sort(),
     skipped,
     recoveredJournal,
     ops: result.ops,
+    dhcpPending,
   };
 }
 

@@ -32,6 +32,8 @@ import type { ConnectivityTracker } from './connectivity.js';
 import { adoptBonds } from './adopt.js';
 import { resolvConfText } from './resolv.js';
 import type { NetworkChanger, NetworkMirror } from './types.js';
+import type { DhcpClients } from '../dhcp/clients.js';
+import { clientSpecs, type ClientSpec } from '../dhcp/spec.js';
 
 export interface TransactionDeps {
   ipr: Iproute;
@@ -48,6 +50,16 @@ export interface TransactionDeps {
   current?: () => Promise<KernelState>;
   /** the kernel event watch, paused while this process changes the kernel itself */
   watch?: { pause(): Promise<void>; resume(): void };
+  /** the DHCP clients (absent: a change with a DHCP network still plans, but no client runs) */
+  dhcp?: DhcpClients;
+  /** how long a blockingdhcp change waits for its leases (--dhcp-timeout) */
+  dhcpTimeoutMs?: number;
+}
+
+/** What shapes one change beyond the configs: volatile attributes. */
+export interface ApplyExtras {
+  /** networks whose leases the answer waits for (blockingdhcp) */
+  blockingDhcp?: ReadonlySet<string>;
 }
 
 /** What a change did, for logs and the restore summary. */
@@ -74,7 +86,7 @@ export class Transactions implements NetworkChanger {
       const running = this.deps.store.running();
       const desired = this.desiredFrom(running, req, before);
       const timings = { validateMs: Math.round(t1 - t0 + performance.now() - t2), snapshotMs: Math.round(t2 - t1) };
-      await this.apply(desired, running, before, req.options, ctx.log.child(timings));
+      await this.apply(desired, running, before, req.options, ctx.log.child(timings), { blockingDhcp: req.blockingDhcp });
     });
   }
 
@@ -104,12 +116,17 @@ export class Transactions implements NetworkChanger {
    * is committed last, so it never gets ahead of the kernel. Any failure undoes every step
    * taken, in reverse, and puts the running config back.
    */
-  async apply(desired: HostConfig, running: HostConfig, before: KernelState, options: SetupOptions, log: Logger): Promise<ChangeResult> {
+  async apply(
+    desired: HostConfig, running: HostConfig, before: KernelState, options: SetupOptions, log: Logger, extras: ApplyExtras = {},
+  ): Promise<ChangeResult> {
     const want = desiredKernel(desired, running, (d) => d in before.links);
     const ops = diff(want, before);
     const changedConfig = !sameConfig(desired, running);
+    const clients = clientSpecs(desired, (d) => d in before.links);
     log.info({ event: 'plan', ops: ops.length, changedConfig }, 'planned');
     if (ops.length === 0 && !changedConfig) {
+      // nothing to change, but a client that died (or a boot) still needs starting
+      if (this.deps.dhcp) await this.deps.dhcp.apply(clients);
       if (options.commitOnSuccess) await this.deps.store.makeSafe();
       return { ops: 0, changedConfig };
     }
@@ -138,7 +155,13 @@ export class Transactions implements NetworkChanger {
     lap('journalMs');
     const started = performance.now();
     const undo: { what: string; run: () => Promise<void> }[] = [];
+    let dhcpTouched = false;
     try {
+      if (this.deps.dhcp) {
+        // released while their devices still exist (a removed bridge takes its client's lease with it)
+        dhcpTouched = true;
+        await clientStep('stop', () => this.deps.dhcp!.stopUnwanted(clients));
+      }
       if (ops.length > 0) {
         await this.quiet(async () => {
           await this.run(ops);
@@ -150,6 +173,8 @@ export class Transactions implements NetworkChanger {
       }
       await this.writeIpv6Autoconf(desired, before);
       lap('sysctlMs');
+      if (this.deps.dhcp) await this.startClients(clients, extras.blockingDhcp, log);
+      lap('dhcpMs');
       if (this.deps.mirror) {
         const mirrored = await this.deps.mirror.sync(desired);
         undo.push({ what: 'libvirt', run: () => mirrored.undo(running) });
@@ -165,16 +190,48 @@ export class Transactions implements NetworkChanger {
       lap('commitMs');
     } catch (err) {
       log.warn({ event: 'rollback', err: errText(err) }, 'change failed, rolling back');
+      // clients this change started go first, releasing while their devices exist (and none is restarted meanwhile)
+      if (dhcpTouched) await this.deps.dhcp!.stopUnwanted(clientSpecs(running, (d) => d in before.links)).catch((e: unknown) => log.error({ event: 'undo-failed', step: 'dhcp', err: errText(e) }, 'could not stop the DHCP clients of the failed change'));
       for (const step of undo.reverse()) {
         await step.run().catch((e: unknown) => log.error({ event: 'undo-failed', step: step.what, err: errText(e) }, `could not undo the ${step.what} step`));
       }
       if (ops.length > 0) await this.quiet(() => this.rollback(entry.before.kernel, touched, log, err));
       await restoreSysctls(entry.before.sysctls).catch((e: unknown) => log.error({ event: 'undo-failed', step: 'sysctl', err: errText(e) }, 'could not restore IPv6 sysctls'));
+      if (dhcpTouched) await this.restoreClients(running, log);
       await this.settle(entry, log);
       throw err;
     }
     log.info({ event: 'applied', ops: ops.length, ms: Math.round(performance.now() - started), ...timings }, 'change applied');
     return { ops: ops.length, changedConfig };
+  }
+
+  /**
+   * The DHCP step: start the clients the change adds or reconfigures (their devices exist now).
+   * For blockingdhcp networks, wait for their leases up to --dhcp-timeout: none in time fails
+   * the change with 29 (VDSM's ERR_FAILED_IFUP) and rolls it back.
+   */
+  private async startClients(clients: ReadonlyMap<string, ClientSpec>, blocking: ReadonlySet<string> = new Set(), log: Logger): Promise<void> {
+    const dhcp = this.deps.dhcp!;
+    await clientStep('start', () => dhcp.apply(clients));
+    const waitFor = [...clients.values()].filter((c) => blocking.has(c.network));
+    if (waitFor.length === 0) return;
+    const timeoutMs = this.deps.dhcpTimeoutMs ?? 60_000;
+    log.info({ event: 'await-dhcp', networks: waitFor.map((c) => c.network), timeoutSeconds: timeoutMs / 1000 }, 'waiting for DHCP leases (blockingdhcp)');
+    const missing = await dhcp.waitLeases(waitFor, timeoutMs);
+    if (missing.length) {
+      const nets = waitFor.filter((c) => missing.includes(c.dev)).map((c) => `'${c.network}' (${c.dev})`);
+      throw new HostnetError(ErrorCode.FAILED_IFUP, `no DHCP lease within ${timeoutMs / 1000} s for network ${nets.join(', ')} (blockingdhcp); changes rolled back`);
+    }
+  }
+
+  /** Undo of the DHCP step, after the kernel is back: the clients of the previous config, as they were. */
+  private async restoreClients(running: HostConfig, log: Logger): Promise<void> {
+    try {
+      const now = await readKernelState(this.deps.ipr, 'config');
+      await this.deps.dhcp!.apply(clientSpecs(running, (d) => d in now.links));
+    } catch (e) {
+      log.error({ event: 'undo-failed', step: 'dhcp', err: errText(e) }, 'could not put the DHCP clients back');
+    }
   }
 
   /**
@@ -333,6 +390,16 @@ export class Transactions implements NetworkChanger {
       throw new HostnetError(ErrorCode.ROLLBACK_FAILED, `rollback incomplete${why}; still differing: ${describeOps(left)}`);
     }
     log.info({ event: 'rolled-back', ops: ran }, 'host rolled back');
+  }
+}
+
+/** A DHCP client that cannot be started or stopped fails the change with 29 (VDSM's ERR_FAILED_IFUP). */
+async function clientStep(what: string, fn: () => Promise<unknown>): Promise<void> {
+  try {
+    await fn();
+  } catch (e) {
+    if (e instanceof HostnetError) throw e;
+    throw new HostnetError(ErrorCode.FAILED_IFUP, `cannot ${what} a DHCP client: ${errText(e)}; changes rolled back`);
   }
 }
 

@@ -27,6 +27,8 @@ export interface IpKeys {
   dhcpv4: boolean;
   dhcpv6: boolean;
   ipv6autoconf: boolean;
+  /** VDSM's: 'dhcp' when the device has a leased IPv4 address, else 'none' */
+  bootproto4: 'dhcp' | 'none';
   mtu: string;
 }
 
@@ -84,6 +86,7 @@ export function ipKeys(link: KernelLink, index: IpIndex): IpKeys {
     dhcpv4: dynamic4,
     dhcpv6: dynamic6,
     ipv6autoconf: dynamic6,
+    bootproto4: dynamic4 ? 'dhcp' : 'none',
     mtu: String(link.mtu),
   };
 }
@@ -91,7 +94,7 @@ export function ipKeys(link: KernelLink, index: IpIndex): IpKeys {
 function noIp(link: KernelLink): IpKeys {
   return {
     addr: '', netmask: '', ipv4addrs: [], ipv6addrs: [], gateway: '', ipv6gateway: '::',
-    ipv4defaultroute: false, dhcpv4: false, dhcpv6: false, ipv6autoconf: false, mtu: String(link.mtu),
+    ipv4defaultroute: false, dhcpv4: false, dhcpv6: false, ipv6autoconf: false, bootproto4: 'none', mtu: String(link.mtu),
   };
 }
 

@@ -9,6 +9,7 @@ import type { Network } from '../model/types.js';
 import { bondCapsOpts } from './bond-opts.js';
 import { indexState, ipKeys, type IpIndex, type IpKeys } from './ipinfo.js';
 import { globMatcher, isNic } from '../kernel/nics.js';
+import type { Lease } from '../dhcp/lease.js';
 import type { CapsInput, NetworkCapabilities } from './types.js';
 import { dict, getKey } from '../model/dict.js';
 
@@ -168,7 +169,7 @@ function networkCaps(
     caps.stp = link.bridge?.stp ? 'on' : 'off';
   }
   if (net.vlan !== undefined) caps.vlanid = net.vlan;
-  Object.assign(caps, networkIpKeys(net, ipKeys(link, index)));
+  Object.assign(caps, networkIpKeys(net, ipKeys(link, index), input.leases?.(link.name)));
   caps.switch = net.switch;
   caps.portIsolation = net.portIsolation;
   caps.macTableManager = net.macTableManager;
@@ -179,16 +180,18 @@ function networkCaps(
 /**
  * The kernel's IP keys, with what only the config knows: a gateway is stored on any
  * network but installed only by the default-route one, so a network without a kernel
- * default route reports its configured gateway; DHCP and autoconf flags come from the
- * config, as VDSM's dhcp_faked_status does.
+ * default route reports its configured gateway (a DHCP one: the router its lease names);
+ * DHCP and autoconf flags come from the config, as VDSM's dhcp_faked_status does.
  */
-function networkIpKeys(net: Network, k: IpKeys): IpKeys {
+function networkIpKeys(net: Network, k: IpKeys, lease: Lease | undefined): IpKeys {
+  const learned = net.bootproto === 'dhcp' ? lease?.v4?.routers[0] : undefined;
   return {
     ...k,
-    gateway: k.gateway !== '' ? k.gateway : (net.ipv4?.gateway ?? ''),
+    gateway: k.gateway !== '' ? k.gateway : (net.ipv4?.gateway ?? learned ?? ''),
     ipv6gateway: k.ipv6gateway !== '::' ? k.ipv6gateway : (net.ipv6.gateway ?? '::'),
     dhcpv4: net.bootproto !== 'none',
     dhcpv6: net.dhcpv6,
     ipv6autoconf: net.ipv6.autoconf,
+    bootproto4: net.bootproto,
   };
 }

@@ -1,3 +1,4 @@
+import type { Lease } from '../dhcp/lease.js';
 import type { HostConfig } from '../model/types.js';
 import type { KernelFeatures, KernelState } from '../kernel/types.js';
 
@@ -16,6 +17,8 @@ export interface CapsInput {
   libvirt: LibvirtStatus;
   /** network → its port mirror taps (Host.setPortMirroring) */
   mirrors?: Record<string, string[]>;
+  /** the DHCP lease of a device, if a client runs there (the learned gateway of a network without the default route) */
+  leases?: (dev: string) => Lease | undefined;
 }
 
 export interface LibvirtStatus {

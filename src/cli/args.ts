@@ -60,7 +60,7 @@ const GLOBAL = {
 } as const;
 
 const NET_VALUE_FLAGS = ['nic', 'bond', 'vlan', 'ip', 'gateway', 'mtu', 'nameserver', 'mac-table-manager', 'qos-out-ls', 'qos-out-ul', 'qos-out-rt'] as const;
-const NET_BOOL_FLAGS = ['bridged', 'bridgeless', 'default-route', 'stp', 'port-isolation'] as const;
+const NET_BOOL_FLAGS = ['bridged', 'bridgeless', 'default-route', 'stp', 'port-isolation', 'dhcp', 'dhcpv6', 'autoconf', 'blocking-dhcp'] as const;
 const BOND_VALUE_FLAGS = ['slaves', 'options', 'bond-hwaddr'] as const;
 
 const SETUP = {
@@ -87,6 +87,10 @@ const SETUP = {
   slaves: { type: 'string', multiple: true },
   options: { type: 'string', multiple: true },
   'bond-hwaddr': { type: 'string', multiple: true },
+  dhcp: { type: 'boolean', multiple: true },
+  dhcpv6: { type: 'boolean', multiple: true },
+  autoconf: { type: 'boolean', multiple: true },
+  'blocking-dhcp': { type: 'boolean', multiple: true },
   'no-confirm': { type: 'boolean' },
   'no-check': { type: 'boolean' },
   timeout: { type: 'string' },
@@ -311,6 +315,14 @@ function applyNetFlag(net: Record<string, unknown>, flag: string, value: string 
       qos.out[curve] = qosCurve(flag, value!);
       return;
     }
+    case 'dhcp':
+      return once('bootproto', 'dhcp');
+    case 'dhcpv6':
+      return once('dhcpv6', true);
+    case 'autoconf':
+      return once('ipv6autoconf', true);
+    case 'blocking-dhcp':
+      return once('blockingdhcp', true);
   }
 }
 

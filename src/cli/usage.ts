@@ -99,6 +99,10 @@ Network flags (after --net NAME):
   --qos-out-ls CURVE     host QoS link share on the southbound device: M2 (Mbps) or
   --qos-out-ul CURVE       m1=N,d=N,m2=N (VDSM's hostQos curves; ul and rt likewise)
   --qos-out-rt CURVE
+  --dhcp                 IPv4 from DHCP (bootproto dhcp; instead of an IPv4 --ip)
+  --dhcpv6               IPv6 address from DHCPv6
+  --autoconf             IPv6 from router advertisements (ipv6autoconf, the kernel's SLAAC)
+  --blocking-dhcp        the answer waits for the leases (daemon's --dhcp-timeout), else 29
   --remove NAME          remove a network (repeatable)
 
 Bond flags (after --bond-def NAME):
@@ -117,6 +121,8 @@ Options:
 Examples:
   hostnetctl setup --net mgmt --nic veth_0 --ip 192.0.2.10/24 --gateway 192.0.2.1 --default-route
   hostnetctl setup --net vms --nic veth_1 --mtu 9000 --net storage --nic veth_2 --bridgeless --ip 198.51.100.5/24
+  hostnetctl setup --net mgmt --nic veth_0 --dhcp --dhcpv6 --default-route --blocking-dhcp
+  hostnetctl setup --net lab --nic veth_3 --bridgeless --dhcp --autoconf
   hostnetctl setup --remove vms
   hostnetctl setup --bond-def bond0 --slaves eth1,eth2 --options 'mode=802.3ad miimon=100' \\
                    --net vmnet --bond bond0 --vlan 100 --port-isolation --mac-table-manager libvirt

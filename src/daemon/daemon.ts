@@ -36,6 +36,9 @@ import { secureStateDir } from '../store/permissions.js';
 import { ConfigStore } from '../store/config-store.js';
 import type { DaemonOptions } from './options.js';
 import { hostnetVersion } from './version.js';
+import { DhcpClients } from '../dhcp/clients.js';
+import { withLeaseDns, writeLeaseNameservers } from '../dhcp/dns.js';
+import { clientSpecs } from '../dhcp/spec.js';
 
 /** What a NetworkChanger is built from; the transaction engine's factory receives this. */
 export interface ChangerEnv {
@@ -48,6 +51,7 @@ export interface ChangerEnv {
   mirror: NetworkMirror;
   current: () => Promise<KernelState>;
   watch: { pause(): Promise<void>; resume(): void };
+  dhcp: DhcpClients;
 }
 
 export interface DaemonHooks {
@@ -76,6 +80,7 @@ export async function startDaemon(opts: DaemonOptions, log: Logger, hooks: Daemo
   let kernel: KernelView | undefined;
   let ports: Ports | undefined;
   let events: NetworkEvents | undefined;
+  let dhcp: DhcpClients | undefined;
   try {
     const store = await ConfigStore.open(opts.stateDir);
     const ipr = createIproute({ batches: new BatchGuard(opts.stateDir) });
@@ -102,7 +107,18 @@ export async function startDaemon(opts: DaemonOptions, log: Logger, hooks: Daemo
       if (ev.deleted) mirrors?.deviceDeleted(ev.name);
     });
     const view = kernel;
-    const env: ChangerEnv = { opts, log, ipr, store, connectivity, features, mirror: libvirtMirror(libvirt), current: () => view.get(),
+    // a lease gained, changed or lost: the view is stale, the engine is told, auto DNS follows
+    const leaseDns = async (dev: string) => {
+      if (await writeLeaseNameservers(opts.resolvConf, store.running(), dev, clients.lease(dev))) log.info({ event: 'dhcp-nameservers', dev }, 'resolver file follows the DHCP lease');
+    };
+    const clients = new DhcpClients({ runDir: opts.runDir, log, onLease: (dev) => {
+      view.invalidate();
+      netEvents.changed();
+      leaseDns(dev).catch((err: unknown) => log.error({ event: 'dhcp-dns-failed', dev, err: (err as Error).message }, 'could not write the DHCP nameservers'));
+    } });
+    dhcp = clients;
+    await clients.open();
+    const env: ChangerEnv = { opts, log, ipr, store, connectivity, features, mirror: libvirtMirror(libvirt), current: () => view.get(), dhcp: clients,
       // the view reads on during a change (its batch arrives as events); this hook keeps the port
       // agent out of a change's kernel phases: the
       // transaction pauses around its batch + verification and around a rollback (quiet()), and
@@ -118,13 +134,16 @@ export async function startDaemon(opts: DaemonOptions, log: Logger, hooks: Daemo
       },
     };
     const transactions = await (hooks.makeChanger ?? makeTransactions)(env);
+    // clients of a previous run (or of `hostnetd restore`) are adopted, dead ones restarted, unneeded ones stopped
+    const now = await readKernelState(ipr, 'config');
+    await clients.apply(clientSpecs(store.running(), (d) => d in now.links));
     // the port agent owns the flags and FDB of every port of the bridges we manage
     ports = await startPorts({ ipr, config: () => store.running(), features, session, log, view });
     // port mirrors: re-applied from mirrors.json (taps still there), kept out of a setupNetworks' way
     const portMirrors = new PortMirrors({ ipr, stateDir: opts.stateDir, config: () => store.running(), log });
     await portMirrors.start();
     mirrors = portMirrors;
-    const changer = portMirrors.wrap(ports.wrap(transactions));
+    const changer = portMirrors.wrap(withLeaseDns(ports.wrap(transactions), async () => { for (const dev of clients.running().keys()) await leaseDns(dev); }));
     // after a restart (or a crash rolled back), libvirt's networks follow the running config again
     await libvirt.sync(desiredFromConfig(store.running())).catch((err: unknown) =>
       log.error({ event: 'libvirt-sync-failed', err: (err as Error).message }, 'could not bring libvirt networks in step'));
@@ -143,6 +162,7 @@ export async function startDaemon(opts: DaemonOptions, log: Logger, hooks: Daemo
       connectivity,
       changer,
       buildNetworkCapabilities,
+      leases: (dev) => clients.lease(dev),
       statistics: async (state, now) => buildStatistics(state, opts.fakeNics, now, await readNicSpeeds(state)),
     });
     const dispatcher = new Dispatcher({ methods: hostMethods(api), log: log.child({ component: 'rpc' }), defaultTimeoutMs: 60_000 });
@@ -160,6 +180,7 @@ export async function startDaemon(opts: DaemonOptions, log: Logger, hooks: Daemo
     await server.start();
   } catch (e) {
     events?.stop();
+    dhcp?.close();
     await server?.close().catch(() => undefined);
     await ports?.stop();
     await libvirt?.stop();
@@ -170,10 +191,12 @@ export async function startDaemon(opts: DaemonOptions, log: Logger, hooks: Daemo
   }
   const running = server;
   const netEvents = events!;
+  const leaseWatch = dhcp!;
   return {
     addresses: running.addresses(),
     close: () => {
       netEvents.stop();
+      leaseWatch.close();
       return stop(running, lock, [ports!, libvirt!, session!, kernel!]);
     },
   };

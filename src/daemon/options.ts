@@ -33,6 +33,8 @@ export interface DaemonOptions {
   maxConnections: number;
   /** seconds between keepalive pings */
   keepalive: number;
+  /** seconds a blockingdhcp change (and the boot-time restore) waits for DHCP leases */
+  dhcpTimeout: number;
 }
 
 export class UsageError extends Error {}
@@ -46,6 +48,7 @@ export const DEFAULTS = {
   resolvConf: '/etc/resolv.conf',
   maxConnections: 256,
   keepalive: 30,
+  dhcpTimeout: 60,
 };
 
 export const DAEMON_USAGE = `Usage: hostnetd [options]          run the daemon (manages the network namespace it starts in)
@@ -74,6 +77,8 @@ Options (a --config file may set any of them; the command line wins):
   --log-level LEVEL      ${LOG_LEVELS.join('|')} (default ${DEFAULTS.logLevel})
   --max-connections N    concurrent client connections (default ${DEFAULTS.maxConnections})
   --keepalive SECONDS    ping interval; a peer silent for two intervals is dropped (default ${DEFAULTS.keepalive})
+  --dhcp-timeout SECONDS how long a blockingdhcp change, and 'hostnetd restore', wait for DHCP
+                         leases (default ${DEFAULTS.dhcpTimeout}); a blockingdhcp change without them fails with 29
   -h, --help             this text
 `;
 
@@ -92,6 +97,7 @@ const FLAGS = {
   'resolv-conf': { type: 'string' },
   'max-connections': { type: 'string' },
   keepalive: { type: 'string' },
+  'dhcp-timeout': { type: 'string' },
   help: { type: 'boolean', short: 'h' },
 } as const;
 
@@ -231,6 +237,7 @@ function resolve(raw: Raw): DaemonOptions {
     resolvConf: path.resolve(one(raw['resolv-conf']) ?? DEFAULTS.resolvConf),
     maxConnections: positiveInt('max-connections', one(raw['max-connections']), DEFAULTS.maxConnections),
     keepalive: positiveInt('keepalive', one(raw.keepalive), DEFAULTS.keepalive),
+    dhcpTimeout: positiveInt('dhcp-timeout', one(raw['dhcp-timeout']), DEFAULTS.dhcpTimeout),
   };
   if (tls) opts.tls = tls;
   return opts;

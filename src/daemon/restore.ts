@@ -13,6 +13,7 @@ import { createIproute } from '../kernel/iproute.js';
 import { BatchGuard } from '../kernel/batch-guard.js';
 import { enableFaultsFromEnv } from '../faults.js';
 import { ConfigStore } from '../store/config-store.js';
+import { DhcpClients } from '../dhcp/clients.js';
 import { acquireStateLock } from '../store/lock.js';
 import { secureStateDir } from '../store/permissions.js';
 import { DAEMON_USAGE, parseDaemonArgs, UsageError } from './options.js';
@@ -33,6 +34,7 @@ export async function runRestore(argv: string[]): Promise<number> {
   const log = pino({ name: 'hostnetd-restore', level: opts.logLevel, timestamp: pino.stdTimeFunctions.isoTime });
   enableFaultsFromEnv(log);
   let lock;
+  let dhcp: DhcpClients | undefined;
   try {
     for (const fix of await secureStateDir(opts.stateDir)) {
       log.warn({ event: 'state-permissions-fixed', ...fix }, `${fix.path} was writable by group or others; mode ${fix.from} -> ${fix.to}`);
@@ -46,8 +48,11 @@ export async function runRestore(argv: string[]): Promise<number> {
   try {
     const store = await ConfigStore.open(opts.stateDir);
     const ipr = createIproute({ batches: new BatchGuard(opts.stateDir) });
-    const tx = await makeTransactions({ opts, log, ipr, store, connectivity: new ConnectivityTracker() });
-    const summary = await restoreSafeConfig(tx, { ipr, store, fakeNics: opts.fakeNics }, log);
+    // clients started here outlive this process; the daemon adopts them from --run-dir
+    dhcp = new DhcpClients({ runDir: opts.runDir, log });
+    await dhcp.open();
+    const tx = await makeTransactions({ opts, log, ipr, store, connectivity: new ConnectivityTracker(), dhcp });
+    const summary = await restoreSafeConfig(tx, { ipr, store, fakeNics: opts.fakeNics, dhcp, dhcpTimeoutMs: opts.dhcpTimeout * 1000 }, log);
     process.stdout.write(formatSummary(summary));
     log.info({ event: 'restored', ...summary }, 'safe config restored');
     return 0;
@@ -57,6 +62,7 @@ export async function runRestore(argv: string[]): Promise<number> {
     process.stderr.write(`hostnetd restore: failed: ${message}\n`);
     return 1;
   } finally {
+    dhcp?.close();
     await lock.release();
   }
 }
@@ -67,5 +73,6 @@ function formatSummary(s: RestoreSummary): string {
   ];
   if (s.recoveredJournal) lines.push('an unfinished change from before was rolled back first');
   for (const k of s.skipped) lines.push(`warning: skipped ${k.kind} ${k.name}: ${k.reason}`);
+  for (const n of s.dhcpPending) lines.push(`warning: network ${n} has no DHCP lease yet; its client keeps trying`);
   return `${lines.join('\n')}\n`;
 }

@@ -69,8 +69,10 @@ export const NetworkSchema = z.strictObject({
   portIsolation: z.boolean(),
   macTableManager: z.enum(['kernel', 'libvirt']),
   switch: z.literal('legacy'),
-  bootproto: z.literal('none'),
-  dhcpv6: z.literal(false),
+  /** 'dhcp': a DHCPv4 client runs on the network's IP device (no static ipv4 then) */
+  bootproto: z.enum(['none', 'dhcp']),
+  /** a DHCPv6 client runs on the network's IP device (router advertisements stay the kernel's: ipv6autoconf) */
+  dhcpv6: z.boolean(),
 }).refine((n) => n.nic === undefined || n.bonding === undefined, { error: "'nic' and 'bonding' are exclusive", path: ['bonding'] });
 
 export const BondSchema = z.strictObject({

@@ -58,6 +58,7 @@ export function desiredKernel(desired: HostConfig, previous: HostConfig, exists:
     remove,
     defaultRoutes: defaultRoutes(usable),
     routeDevices: [...new Set([...Object.values(previous.networks), ...usable].map((n) => networkDevices(n).top))],
+    dynamicRouteDevices: usable.filter((n) => n.defaultRoute && (n.bootproto === 'dhcp' || n.dhcpv6 || n.ipv6.autoconf)).map((n) => networkDevices(n).top),
   };
 }
 

@@ -175,10 +175,13 @@ function diffAddresses(want: DesiredLink, current: KernelAddress[], push: (phase
   }
 }
 
-/** Link-local and autoconfigured (SLAAC/DHCP) addresses are the kernel's business, not the config's. */
+/**
+ * Link-local and autoconfigured addresses are the kernel's business, and leased ones (finite
+ * lifetime, either family) their DHCP client's, not the config's.
+ */
 function isManagedAddress(a: KernelAddress): boolean {
-  if (a.scope === 'link' || a.scope === 'host') return false;
-  if (a.family === 'inet6' && (a.local.startsWith('fe80:') || a.dynamic)) return false;
+  if (a.scope === 'link' || a.scope === 'host' || a.dynamic) return false;
+  if (a.family === 'inet6' && a.local.startsWith('fe80:')) return false;
   return true;
 }
 
@@ -195,12 +198,15 @@ function diffRoutes(
   want: DesiredKernel, state: KernelState, addressChanged: ReadonlySet<string>, push: (phase: number, op: Op) => void,
 ): void {
   const managed = new Set(want.routeDevices);
+  const learned = new Set(want.dynamicRouteDevices ?? []);
   for (const family of ['inet', 'inet6'] as const) {
     const target = want.defaultRoutes[family];
     const current = state.routes.filter((r) => r.family === family && r.dst === 'default' && isMainTable(r));
     const exact = target && current.find((r) => r.dev === target.dev && sameGateway(r.gateway, target.gateway));
     for (const r of current) {
       if (r === exact || !r.dev || !managed.has(r.dev)) continue;
+      // the DHCP client (or the kernel, from RAs) owns the default route of a dynamic defaultRoute network
+      if (learned.has(r.dev) && (r.protocol === 'dhcp' || r.protocol === 'ra')) continue;
       // a route on a device the plan deletes goes with it
       if (want.remove.includes(r.dev) && !(r.dev in want.links)) continue;
       const del: Op = { op: 'route-del', family, dev: r.dev };

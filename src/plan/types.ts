@@ -40,6 +40,8 @@ export interface DesiredKernel {
   defaultRoutes: { inet: DesiredRoute | null; inet6: DesiredRoute | null };
   /** devices whose default routes this plan owns (a default route elsewhere is left alone unless replaced) */
   routeDevices: string[];
+  /** devices of a dynamic defaultRoute network: their learned (DHCP or RA) default routes stay */
+  dynamicRouteDevices?: string[];
 }
 
 export type Op =

@@ -23,12 +23,14 @@ export interface CanonicalRequest {
   networks: Record<string, Network | Removal>;
   bonds: Record<string, Bond | Removal>;
   options: SetupOptions;
+  /** networks asking for blockingdhcp: volatile (never stored), as VDSM's VOLATILE_NET_ATTRS */
+  blockingDhcp: Set<string>;
 }
 
 const NET_ATTRS = new Set([
   'nic', 'bonding', 'vlan', 'bridged', 'mtu', 'stp', 'ipaddr', 'netmask', 'prefix', 'gateway',
   'defaultRoute', 'bootproto', 'ipv6addr', 'ipv6gateway', 'ipv6autoconf', 'dhcpv6', 'nameservers',
-  'switch', 'hostQos', 'custom', 'remove', 'portIsolation', 'macTableManager',
+  'switch', 'hostQos', 'custom', 'remove', 'portIsolation', 'macTableManager', 'blockingdhcp',
 ]);
 const BOND_ATTRS = new Set(['nics', 'options', 'hwaddr', 'remove', 'switch']);
 const OPTIONS = new Set(['connectivityCheck', 'connectivityTimeout', 'commitOnSuccess']);
@@ -44,7 +46,8 @@ export function canonicalizeRequest(req: SetupRequest): CanonicalRequest {
   for (const [name, attrs] of Object.entries(req.bondings)) bonds[name] = canonicalizeBond(name, attrs);
   const holders = Object.entries(networks).filter(([, n]) => !isRemoval(n) && n.defaultRoute).map(([k]) => k);
   if (holders.length > 1) throw badParams(`more than one network asks for defaultRoute: ${holders.join(', ')}`);
-  return { networks, bonds, options: canonicalizeOptions(req.options) };
+  const blockingDhcp = new Set(Object.entries(req.networks).filter(([name, attrs]) => blockingDhcpOf(name, attrs, networks[name]!)).map(([k]) => k));
+  return { networks, bonds, options: canonicalizeOptions(req.options), blockingDhcp };
 }
 
 // ---- networks -------------------------------------------------------------------------------
@@ -101,8 +104,8 @@ export function canonicalizeNetwork(name: string, attrs: Record<string, unknown>
     portIsolation,
     macTableManager,
     switch: 'legacy',
-    bootproto: 'none',
-    dhcpv6: false,
+    bootproto: attrs.bootproto === 'dhcp' ? 'dhcp' : 'none',
+    dhcpv6: attrs.dhcpv6 === undefined ? false : toBool(attrs.dhcpv6, where, 'dhcpv6'),
   };
   if (nic !== undefined) net.nic = nic;
   if (bonding !== undefined) net.bonding = bonding;
@@ -112,16 +115,23 @@ export function canonicalizeNetwork(name: string, attrs: Record<string, unknown>
   return net;
 }
 
+/**
+ * blockingdhcp (VDSM's): the answer waits for the network's leases. Volatile: it shapes this one
+ * change and is never stored. Only meaningful with a DHCP client on the network.
+ */
+function blockingDhcpOf(name: string, attrs: Record<string, unknown>, net: Network | Removal): boolean {
+  if (attrs.blockingdhcp === undefined || isRemoval(net)) return false;
+  const on = toBool(attrs.blockingdhcp, `network '${name}'`, 'blockingdhcp');
+  if (on && net.bootproto !== 'dhcp' && !net.dhcpv6) {
+    throw badParams(`network '${name}': 'blockingdhcp' needs bootproto 'dhcp' or dhcpv6`);
+  }
+  return on;
+}
+
 function notSupportedYet(attrs: Record<string, unknown>, where: string): void {
   if (attrs.bootproto !== undefined && attrs.bootproto !== 'none') {
-    if (attrs.bootproto === 'dhcp') {
-      if (attrs.ipaddr !== undefined) throw badAddr(`${where}: static 'ipaddr' together with bootproto 'dhcp'`);
-      throw badParams(`${where}: bootproto 'dhcp' is not supported yet`);
-    }
-    throw badParams(`${where}: 'bootproto' must be 'none' or 'dhcp', got ${show(attrs.bootproto)}`);
-  }
-  if (attrs.dhcpv6 !== undefined && toBool(attrs.dhcpv6, where, 'dhcpv6')) {
-    throw badParams(`${where}: 'dhcpv6' is not supported yet`);
+    if (attrs.bootproto !== 'dhcp') throw badParams(`${where}: 'bootproto' must be 'none' or 'dhcp', got ${show(attrs.bootproto)}`);
+    if (attrs.ipaddr !== undefined && attrs.ipaddr !== '') throw badAddr(`${where}: static 'ipaddr' together with bootproto 'dhcp'`);
   }
   if (attrs.hostQos !== undefined) throw badParams(`${where}: 'hostQos' is not supported yet`);
   if (attrs.switch !== undefined && attrs.switch !== 'legacy') {

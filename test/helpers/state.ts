@@ -46,10 +46,16 @@ export function expectRunningMatchesCaps(running: HostConfig, caps: Record<strin
     expect(c.iface, `${net.name}.iface`).toBe(net.bridged ? net.name : southbound);
     if (southbound !== undefined) expect(c.southbound, `${net.name}.southbound`).toBe(southbound);
     if (net.vlan !== undefined) expect(Number(c.vlanid), `${net.name}.vlanid`).toBe(net.vlan);
-    expect(c.addr ?? '', `${net.name}.addr`).toBe(net.ipv4?.address ?? '');
-    expect(c.netmask ?? '', `${net.name}.netmask`).toBe(net.ipv4 ? prefixToNetmask(net.ipv4.prefix) : '');
-    expect(c.ipv6addrs, `${net.name}.ipv6addrs`).toEqual(net.ipv6.addresses);
-    expect(c.ipv4defaultroute, `${net.name}.ipv4defaultroute`).toBe(net.defaultRoute && net.ipv4?.gateway !== undefined);
+    // as VDSM's tests: a DHCP network's addresses are the lease's, whatever it is; only the flags are the config's
+    expect(c.dhcpv4, `${net.name}.dhcpv4`).toBe(net.bootproto === 'dhcp');
+    expect(c.dhcpv6, `${net.name}.dhcpv6`).toBe(net.dhcpv6);
+    if (net.bootproto !== 'dhcp') {
+      expect(c.addr ?? '', `${net.name}.addr`).toBe(net.ipv4?.address ?? '');
+      expect(c.netmask ?? '', `${net.name}.netmask`).toBe(net.ipv4 ? prefixToNetmask(net.ipv4.prefix) : '');
+      expect(c.ipv4defaultroute, `${net.name}.ipv4defaultroute`).toBe(net.defaultRoute && net.ipv4?.gateway !== undefined);
+    }
+    if (net.dhcpv6 || net.ipv6.autoconf) expect(c.ipv6addrs, `${net.name}.ipv6addrs`).toEqual(expect.arrayContaining(net.ipv6.addresses));
+    else expect(c.ipv6addrs, `${net.name}.ipv6addrs`).toEqual(net.ipv6.addresses);
     if (net.ipv4?.gateway) expect(c.gateway, `${net.name}.gateway`).toBe(net.ipv4.gateway);
     if (net.bridged) {
       expect(c.stp, `${net.name}.stp`).toBe(net.stp ? 'on' : 'off');

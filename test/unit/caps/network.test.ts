@@ -56,7 +56,7 @@ describe('buildNetworkCapabilities on the bridged fixture', () => {
     expect(caps.nics.veth_2).toEqual({
       hwaddr: '02:00:00:00:00:12', speed: 0, mtu: '9000',
       addr: '198.51.100.5', netmask: '255.255.255.128', ipv4addrs: ['198.51.100.5/25'], ipv6addrs: [],
-      gateway: '', ipv6gateway: '::', ipv4defaultroute: false, dhcpv4: false, dhcpv6: false, ipv6autoconf: false,
+      gateway: '', ipv6gateway: '::', ipv4defaultroute: false, dhcpv4: false, dhcpv6: false, ipv6autoconf: false, bootproto4: 'none',
     });
     // link-local addresses are left out; a tentative global one is reported
     expect(caps.nics.veth_3?.ipv6addrs).toEqual(['2001:db8:3::13/64']);
@@ -90,7 +90,7 @@ describe('buildNetworkCapabilities on the bridged fixture', () => {
       bridged: true, iface: 'br0', southbound: 'veth_0', ports: ['tap0', 'veth_0', 'veth_1'], stp: 'off', mtu: '1500',
       addr: '192.0.2.10', netmask: '255.255.255.0', ipv4addrs: ['192.0.2.10/24', '192.0.2.11/24'],
       ipv6addrs: ['2001:db8:1::10/64'], gateway: '192.0.2.1', ipv6gateway: '2001:db8:1::1', ipv4defaultroute: true,
-      dhcpv4: false, dhcpv6: false, ipv6autoconf: false, switch: 'legacy', portIsolation: true,
+      dhcpv4: false, dhcpv6: false, ipv6autoconf: false, bootproto4: 'none', switch: 'legacy', portIsolation: true,
       macTableManager: 'kernel', libvirtNetwork: { name: 'vdsm-br0', active: true },
     });
   });

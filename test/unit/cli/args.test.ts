@@ -105,6 +105,15 @@ describe('parseCli', () => {
     });
   });
 
+  it('--dhcp, --dhcpv6, --autoconf and --blocking-dhcp are VDSM attributes of the network before them', () => {
+    const inv = parseCli(['setup', '--net', 'mgmt', '--nic', 'veth_0', '--dhcp', '--dhcpv6', '--autoconf', '--blocking-dhcp', '--default-route', '--net', 'lab', '--nic', 'veth_1', '--dhcp']);
+    expect(inv.command.cmd === 'setup' && inv.command.request?.networks).toEqual({
+      mgmt: { nic: 'veth_0', bootproto: 'dhcp', dhcpv6: true, ipv6autoconf: true, blockingdhcp: true, defaultRoute: true },
+      lab: { nic: 'veth_1', bootproto: 'dhcp' },
+    });
+    expect(() => parseCli(['setup', '--dhcp'])).toThrow(/must follow the --net NAME/);
+  });
+
   it('passes odd values through for the daemon to judge, but refuses misplaced flags', () => {
     const inv = parseCli(['setup', '--net', 'n', '--mtu', 'big']);
     expect(inv.command.cmd === 'setup' && inv.command.request?.networks.n).toEqual({ mtu: 'big' });

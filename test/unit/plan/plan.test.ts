@@ -90,6 +90,29 @@ describe('planner', () => {
     expect(() => plan(emptyConfig(), state([link('eth0'), link('taken', { kind: 'veth' })]), { taken: { nic: 'eth0' } })).toThrow(/already exists as a veth/);
   });
 
+  it("a DHCP network's leased address and learned default route are the client's; a static one is replaced", () => {
+    const bridge = link('m', { kind: 'bridge', bridge: { stp: false, vlanFiltering: false, opts: {} } });
+    const leased = state([link('eth0', { master: 'm' }), bridge], {
+      addresses: [
+        { ifname: 'm', family: 'inet', local: '192.0.2.120', prefixlen: 24, scope: 'global', dynamic: true, tentative: false },
+        { ifname: 'm', family: 'inet', local: '192.0.2.9', prefixlen: 24, scope: 'global', dynamic: false, tentative: false },
+      ],
+      routes: [
+        { family: 'inet', table: 'main', dst: 'default', gateway: '192.0.2.1', dev: 'm', protocol: 'dhcp', type: 'unicast' },
+        { family: 'inet', table: 'main', dst: 'default', gateway: '192.0.2.254', dev: 'm', protocol: 'boot', type: 'unicast' },
+      ],
+    });
+    const running = mergeRequest(emptyConfig(), canonicalizeRequest({ networks: { m: { nic: 'eth0', ipaddr: '192.0.2.9', prefix: 24 } }, bondings: {}, options: {} }), new Set());
+    const { ops } = plan(running, leased, { m: { nic: 'eth0', bootproto: 'dhcp', defaultRoute: true } });
+    expect(ops).toEqual([
+      { op: 'route-del', family: 'inet', dev: 'm', gateway: '192.0.2.254' },
+      { op: 'addr-del', dev: 'm', cidr: '192.0.2.9/24' },
+    ]);
+    // without the default route, the learned one goes too (the client is told nogateway)
+    const off = plan(running, leased, { m: { nic: 'eth0', bootproto: 'dhcp' } }).ops;
+    expect(opsOf(off, 'route-del')).toHaveLength(2);
+  });
+
   it('rollback plans the way back from the snapshot before', () => {
     const before = state([link('eth0', { mtu: 1500 })], {
       addresses: [{ ifname: 'eth0', family: 'inet', local: '192.0.2.5', prefixlen: 24, scope: 'global', dynamic: false, tentative: false }],

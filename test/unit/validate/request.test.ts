@@ -25,8 +25,8 @@ describe('network attributes', () => {
     ['remove with other attributes', { remove: true, mtu: 9000 }, ErrorCode.BAD_PARAMS, 'remove'],
     ['bridgeless without device', { bridged: false }, ErrorCode.BAD_PARAMS, 'bridgeless'],
     ['unknown attribute', { nic: 'eth0', colour: 'blue' }, ErrorCode.BAD_PARAMS, "'colour'"],
-    ['dhcp not supported yet', { nic: 'eth0', bootproto: 'dhcp' }, ErrorCode.BAD_PARAMS, 'not supported yet'],
-    ['dhcpv6 not supported yet', { nic: 'eth0', dhcpv6: true }, ErrorCode.BAD_PARAMS, 'dhcpv6'],
+    ['unknown bootproto', { nic: 'eth0', bootproto: 'bootp' }, ErrorCode.BAD_PARAMS, "'bootproto'"],
+    ['dhcpv6 not a bool', { nic: 'eth0', dhcpv6: 'maybe' }, ErrorCode.BAD_PARAMS, 'dhcpv6'],
     ['hostQos not supported yet', { nic: 'eth0', hostQos: {} }, ErrorCode.BAD_PARAMS, 'hostQos'],
     ['ovs not supported', { nic: 'eth0', switch: 'ovs' }, ErrorCode.BAD_PARAMS, 'ovs'],
     ['portIsolation on bridgeless', { nic: 'eth0', bridged: false, portIsolation: true }, ErrorCode.BAD_PARAMS, 'portIsolation'],
@@ -73,6 +73,23 @@ describe('network attributes', () => {
         defaultRoute: false, nameservers: [], bridgeOpts: {}, portIsolation: false, macTableManager: 'kernel',
         switch: 'legacy', bootproto: 'none', dhcpv6: false,
       });
+  });
+
+  it('bootproto dhcp and dhcpv6 are kept; blockingdhcp is volatile (only in the request)', () => {
+    const req = canonicalizeRequest({ networks: { net1: { nic: 'eth0', bootproto: 'dhcp', dhcpv6: 'true', blockingdhcp: true } }, bondings: {}, options: {} });
+    expect(req.networks.net1).toMatchObject({ bootproto: 'dhcp', dhcpv6: true });
+    expect(req.networks.net1).not.toHaveProperty('blockingdhcp');
+    expect([...req.blockingDhcp]).toEqual(['net1']);
+  });
+
+  it.each([
+    ['without a client', { nic: 'eth0', blockingdhcp: true }],
+    ['not a bool', { nic: 'eth0', bootproto: 'dhcp', blockingdhcp: 'soon' }],
+  ])('blockingdhcp %s → 21', (_what, attrs) => {
+    const err = codeOf(() => canonicalizeRequest({ networks: { net1: attrs }, bondings: {}, options: {} }));
+    expect(err.code).toBe(ErrorCode.BAD_PARAMS);
+    expect(err.message).toContain("network 'net1'");
+    expect(err.message).toContain('blockingdhcp');
   });
 
   it('an isolated network is a bridge without a device', () => {

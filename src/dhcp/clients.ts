@@ -1,0 +1,337 @@
+/**
+ * The DHCP clients (dhcpcd, one per interface), supervised as VDSM supervises dhclient: each
+ * outlives hostnetd. Under systemd each runs in a transient service of its own
+ * (`hostnetd-dhcp-<dev>`, started by systemd-run, so hostnetd.service keeps its narrow
+ * capabilities); outside systemd it is a detached process. Either way its pid and spec are in
+ * `<run-dir>/dhcp/<dev>.json`, which is how a new hostnetd (or the daemon after `hostnetd
+ * restore`) finds and adopts it.
+ *
+ * Leases come from the hook script (scripts/dhcp-hook.sh) as files in the same folder, watched
+ * here; a lease gained, changed or lost calls `onLease`.
+ *
+ *   const clients = new DhcpClients({ runDir, log, onLease: () => events.changed() });
+ *   await clients.open();
+ *   await clients.apply(clientSpecs(config, exists));   // start, stop, restart what differs
+ */
+import { spawn } from 'node:child_process';
+import { watch, type FSWatcher } from 'node:fs';
+import { mkdir, readdir, readFile, rm, writeFile } from 'node:fs/promises';
+import { existsSync, readFileSync } from 'node:fs';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { execa } from 'execa';
+import type { Logger } from 'pino';
+import { errnoOf, writeFileAtomic } from '../store/atomic.js';
+import { faultPoint } from '../faults.js';
+import { clientConf, planClients, sameSpec, type ClientSpec } from './spec.js';
+import { hasAddress, parseLeaseFile, sameLease, type FamilyLease, type Lease } from './lease.js';
+
+export const DHCPCD = process.env.HOSTNETD_DHCPCD ?? '/usr/sbin/dhcpcd';
+const HOOK = fileURLToPath(new URL('../../scripts/dhcp-hook.sh', import.meta.url));
+
+export interface DhcpClientsOptions {
+  runDir: string;
+  log: Logger;
+  /** a lease was gained, changed or lost on this device */
+  onLease?: (dev: string) => void;
+  /** run clients as systemd transient services (default: when systemd is PID 1) */
+  systemd?: boolean;
+}
+
+/** What `<dev>.json` holds. */
+interface ClientRecord {
+  pid: number;
+  spec: ClientSpec;
+  unit?: string;
+}
+
+export class DhcpClients {
+  readonly dir: string;
+  private readonly log: Logger;
+  private readonly systemd: boolean;
+  private readonly leases = new Map<string, Lease>();
+  private readonly records = new Map<string, ClientRecord>();
+  /** what should run: a client of these that dies is started again */
+  private wanted = new Map<string, ClientSpec>();
+  private readonly stopping = new Set<string>();
+  private readonly waiters = new Set<() => void>();
+  private watcher: FSWatcher | undefined;
+  private liveness: NodeJS.Timeout | undefined;
+  private queue: Promise<unknown> = Promise.resolve();
+  private closed = false;
+
+  constructor(private readonly o: DhcpClientsOptions) {
+    this.dir = path.join(o.runDir, 'dhcp');
+    this.log = o.log.child({ component: 'dhcp' });
+    this.systemd = o.systemd ?? existsSync('/run/systemd/system');
+  }
+
+  /** Reads the records of clients already running (adoption happens in apply) and watches leases. */
+  async open(): Promise<void> {
+    await mkdir(this.dir, { recursive: true, mode: 0o755 });
+    for (const name of await readdir(this.dir)) {
+      if (name.endsWith('.json')) await this.readRecord(name.slice(0, -5));
+      if (/\.lease[46]$/.test(name)) this.readLease(name);
+    }
+    this.watcher = watch(this.dir, (_type, name) => { if (name && /\.lease[46]$/.test(name)) this.readLease(name); });
+    this.watcher.on('error', (err) => this.log.error({ event: 'dhcp-watch-failed', err: err.message }, 'lease folder watch failed'));
+  }
+
+  /** Stops watching; the clients keep running (they outlive hostnetd). */
+  close(): void {
+    this.closed = true;
+    this.watcher?.close();
+    clearInterval(this.liveness);
+  }
+
+  /** The clients running now (alive), by device. */
+  running(): Map<string, ClientSpec> {
+    return new Map([...this.records].filter(([, r]) => clientAlive(r.pid, r.spec.dev)).map(([dev, r]) => [dev, r.spec]));
+  }
+
+  lease(dev: string): Lease | undefined {
+    return this.leases.get(dev);
+  }
+
+  /** Stop, before a change's kernel batch, the clients it does not keep as they are (`want`: after the change). */
+  stopUnwanted(want: ReadonlyMap<string, ClientSpec>): Promise<{ started: ClientSpec[]; stopped: ClientSpec[] }> {
+    const keep = new Map([...this.running()].filter(([dev, spec]) => { const w = want.get(dev); return w !== undefined && sameSpec(w, spec); }));
+    return this.apply(keep, want);
+  }
+
+  /**
+   * Make the running clients match `want`: stop the unwanted (releasing their leases), restart
+   * changed and dead ones, start new ones, adopt the rest. Returns what it did, so a failed
+   * change can undo it with the previous `want`.
+   */
+  apply(want: ReadonlyMap<string, ClientSpec>, final: ReadonlyMap<string, ClientSpec> = want): Promise<{ started: ClientSpec[]; stopped: ClientSpec[] }> {
+    return this.serial(async () => {
+      this.wanted = new Map(want);
+      const { stop, start } = planClients(want, this.running());
+      for (const [dev, r] of [...this.records].filter(([d]) => !this.running().has(d) && !want.has(d))) {
+        killLeftovers(r);
+        await this.forget(dev);
+      }
+      // a client that will not run again releases its lease; one only being reconfigured keeps it
+      for (const spec of stop) await this.stopOne(spec, !final.has(spec.dev));
+      for (const spec of start) await this.startOne(spec);
+      const adopted = [...want.keys()].filter((d) => !start.some((s) => s.dev === d));
+      if (stop.length || start.length) this.log.info({ event: 'dhcp-clients', started: start.map((s) => s.dev), stopped: stop.map((s) => s.dev), kept: adopted }, 'DHCP clients in step');
+      this.watchLiveness();
+      return { started: start, stopped: stop };
+    });
+  }
+
+  /**
+   * Wait until every spec has its leases (an IPv4 address for v4, an IPv6 one for v6) or the
+   * deadline passes; returns the devices still without.
+   */
+  async waitLeases(specs: readonly ClientSpec[], timeoutMs: number): Promise<string[]> {
+    const missing = () => specs.filter((s) => !this.hasLeases(s)).map((s) => s.dev);
+    if (missing().length === 0) return [];
+    return new Promise((resolve) => {
+      const done = () => {
+        clearTimeout(timer);
+        this.waiters.delete(check);
+        resolve(missing());
+      };
+      const check = () => { if (missing().length === 0) done(); };
+      const timer = setTimeout(done, timeoutMs);
+      this.waiters.add(check);
+    });
+  }
+
+  hasLeases(spec: ClientSpec): boolean {
+    const l = this.leases.get(spec.dev);
+    return (!spec.v4 || hasAddress(l?.v4)) && (!spec.v6 || hasAddress(l?.v6));
+  }
+
+  // ---- one client --------------------------------------------------------------------------
+
+  private async startOne(spec: ClientSpec): Promise<void> {
+    if (faultPoint(`dhcp-start:${spec.dev}`)) throw new Error(`cannot start the DHCP client on ${spec.dev}: injected fault`);
+    // a dead client's privilege-separation helpers outlive their master and hold the DHCPv6 port
+    const dead = this.records.get(spec.dev);
+    if (dead && !clientAlive(dead.pid, spec.dev)) killLeftovers(dead);
+    await rm(this.file(spec.dev, 'lease4'), { force: true });
+    await rm(this.file(spec.dev, 'lease6'), { force: true });
+    this.leases.delete(spec.dev);
+    await writeFile(this.file(spec.dev, 'conf'), clientConf(spec), { mode: 0o644 });
+    const argv = [
+      '-B', '-f', this.file(spec.dev, 'conf'), '-c', HOOK, '-e', `HOSTNETD_DHCP_DIR=${this.dir}`,
+      '-j', this.file(spec.dev, 'log'), ...(spec.v4 && !spec.v6 ? ['-4'] : !spec.v4 ? ['-6'] : []), spec.dev,
+    ];
+    const record = this.systemd ? await this.startUnit(spec, argv) : this.startDetached(spec, argv);
+    await writeFileAtomic(this.file(spec.dev, 'json'), `${JSON.stringify(record)}\n`, { mode: 0o644 });
+    this.records.set(spec.dev, record);
+    this.log.info({ event: 'dhcp-client-started', dev: spec.dev, network: spec.network, pid: record.pid, v4: spec.v4, v6: spec.v6, ...(record.unit ? { unit: record.unit } : {}) }, `DHCP client started on ${spec.dev}`);
+  }
+
+  private startDetached(spec: ClientSpec, argv: string[]): ClientRecord {
+    const child = spawn(DHCPCD, argv, { detached: true, stdio: 'ignore' });
+    if (child.pid === undefined) throw new Error(`cannot start ${DHCPCD} on ${spec.dev}`);
+    const pid = child.pid;
+    // our own child: its death is seen at once (an adopted one by the liveness timer)
+    child.on('exit', (code, signal) => this.died(spec.dev, pid, `exit ${code ?? signal}`));
+    child.unref();
+    return { pid, spec };
+  }
+
+  /** A transient service of its own, with the capabilities dhcpcd needs (raw sockets, privilege separation). */
+  private async startUnit(spec: ClientSpec, argv: string[]): Promise<ClientRecord> {
+    const unit = `hostnetd-dhcp-${unitSafe(spec.dev)}`;
+    await execa('systemctl', ['reset-failed', unit], { reject: false });
+    await execa('systemd-run', ['--quiet', '--collect', `--unit=${unit}`, '--property=Type=simple',
+      '--property=CapabilityBoundingSet=CAP_NET_ADMIN CAP_NET_RAW CAP_NET_BIND_SERVICE CAP_SETUID CAP_SETGID CAP_SYS_CHROOT CAP_CHOWN CAP_DAC_OVERRIDE CAP_KILL',
+      DHCPCD, ...argv]);
+    const { stdout } = await execa('systemctl', ['show', '--property=MainPID', '--value', unit]);
+    const pid = Number(stdout.trim());
+    if (!Number.isInteger(pid) || pid <= 0) throw new Error(`${unit} has no main process`);
+    return { pid, spec, unit };
+  }
+
+  /** Stop a client: `release` sends the DHCP release (SIGALRM), else it just ends (SIGTERM); dhcpcd removes its addresses either way. */
+  private async stopOne(spec: ClientSpec, release: boolean): Promise<void> {
+    if (faultPoint(`dhcp-stop:${spec.dev}`)) throw new Error(`cannot stop the DHCP client on ${spec.dev}: injected fault`);
+    const record = this.records.get(spec.dev);
+    if (record && clientAlive(record.pid, spec.dev)) {
+      this.stopping.add(spec.dev);
+      try {
+        process.kill(record.pid, release ? 'SIGALRM' : 'SIGTERM');
+        if (!(await exited(record.pid, spec.dev, 10_000))) {
+          this.log.warn({ event: 'dhcp-client-killed', dev: spec.dev, pid: record.pid }, 'DHCP client did not stop in 10 s; killed');
+          process.kill(record.pid, 'SIGKILL');
+          await exited(record.pid, spec.dev, 5_000);
+        }
+      } finally {
+        this.stopping.delete(spec.dev);
+      }
+    }
+    if (record) killLeftovers(record);
+    await this.forget(spec.dev);
+    this.log.info({ event: 'dhcp-client-stopped', dev: spec.dev, network: spec.network, release }, `DHCP client stopped on ${spec.dev}`);
+  }
+
+  private async forget(dev: string): Promise<void> {
+    this.records.delete(dev);
+    for (const ext of ['json', 'conf', 'lease4', 'lease6']) await rm(this.file(dev, ext), { force: true });
+    if (this.leases.delete(dev)) this.o.onLease?.(dev);
+  }
+
+  /** A wanted client died without being asked to: start it again (the lease file keeps its address). */
+  private died(dev: string, pid: number, how: string): void {
+    if (this.closed || this.stopping.has(dev) || this.records.get(dev)?.pid !== pid) return;
+    const spec = this.wanted.get(dev);
+    this.log.warn({ event: 'dhcp-client-died', dev, pid, how }, `DHCP client on ${dev} died`);
+    if (!spec) return;
+    void this.serial(async () => {
+      if (this.closed || this.records.get(dev)?.pid !== pid || !sameSpec(this.wanted.get(dev) ?? spec, spec)) return;
+      await this.startOne(spec);
+    }).catch((err: unknown) => this.log.error({ event: 'dhcp-restart-failed', dev, err: (err as Error).message }, `could not restart the DHCP client on ${dev}`));
+  }
+
+  /** Adopted clients are not our children: check them every few seconds. */
+  private watchLiveness(): void {
+    if (this.liveness || this.closed) return;
+    this.liveness = setInterval(() => {
+      for (const [dev, r] of this.records) if (!clientAlive(r.pid, dev)) this.died(dev, r.pid, 'gone');
+    }, 5_000);
+    this.liveness.unref();
+  }
+
+  // ---- files -------------------------------------------------------------------------------
+
+  private file(dev: string, ext: string): string {
+    return path.join(this.dir, `${dev}.${ext}`);
+  }
+
+  private async readRecord(dev: string): Promise<void> {
+    try {
+      const r = parseRecord(JSON.parse(await readFile(this.file(dev, 'json'), 'utf8')), dev);
+      this.records.set(dev, r);
+    } catch (e) {
+      this.log.warn({ event: 'dhcp-record-bad', dev, err: (e as Error).message }, 'ignoring a bad DHCP client record');
+    }
+  }
+
+  private readLease(name: string): void {
+    const m = /^(.+)\.lease([46])$/.exec(name);
+    if (!m) return;
+    const dev = m[1]!;
+    const fam = m[2] === '4' ? 4 : 6;
+    let parsed: FamilyLease | undefined;
+    try {
+      parsed = parseLeaseFile(readFileSync(path.join(this.dir, name), 'utf8'), fam);
+    } catch (e) {
+      if (errnoOf(e) !== 'ENOENT') this.log.warn({ event: 'dhcp-lease-bad', dev, err: (e as Error).message }, 'ignoring a bad lease file');
+    }
+    const lease = { ...this.leases.get(dev) };
+    const key = fam === 4 ? 'v4' : 'v6';
+    if (sameLease(lease[key], parsed)) return;
+    if (parsed) lease[key] = parsed;
+    else delete lease[key];
+    this.leases.set(dev, lease);
+    this.log.info({ event: 'dhcp-lease', dev, family: fam, reason: parsed?.reason, addresses: parsed?.addresses ?? [], routers: parsed?.routers ?? [], dns: parsed?.dns ?? [] }, `DHCPv${fam} lease on ${dev}`);
+    this.o.onLease?.(dev);
+    for (const w of [...this.waiters]) w();
+  }
+
+  private serial<T>(fn: () => Promise<T>): Promise<T> {
+    const next = this.queue.then(fn, fn);
+    this.queue = next.catch(() => undefined);
+    return next;
+  }
+}
+
+/** The declared shape of `<dev>.json`. */
+function parseRecord(v: unknown, dev: string): ClientRecord {
+  const o = v as Record<string, unknown>;
+  const s = (o?.spec ?? {}) as Record<string, unknown>;
+  const bools = ['v4', 'v6', 'defaultRoute'].every((k) => typeof s[k] === 'boolean');
+  if (!Number.isInteger(o?.pid) || s.dev !== dev || typeof s.network !== 'string' || !bools || (o.unit !== undefined && typeof o.unit !== 'string')) {
+    throw new Error('not a client record');
+  }
+  const spec: ClientSpec = { dev, network: s.network, v4: s.v4 as boolean, v6: s.v6 as boolean, defaultRoute: s.defaultRoute as boolean };
+  return { pid: o.pid as number, spec, ...(typeof o.unit === 'string' ? { unit: o.unit } : {}) };
+}
+
+/**
+ * A client's helper processes (dhcpcd's privilege separation forks proxies) that outlived its
+ * master: outside systemd the client leads its own process group, so the group goes; a
+ * systemd unit's cgroup is cleaned by systemd itself.
+ */
+function killLeftovers(record: ClientRecord): void {
+  if (record.unit !== undefined) return;
+  try {
+    process.kill(-record.pid, 'SIGKILL');
+  } catch {
+    // no process left in the group
+  }
+}
+
+/** The pid is a live dhcpcd for this interface (not a recycled pid, not a zombie). */
+export function clientAlive(pid: number, dev: string): boolean {
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    if (/\) Z /.test(stat)) return false;
+    const argv = readFileSync(`/proc/${pid}/cmdline`, 'utf8').split('\0').filter((a) => a !== '');
+    // dhcpcd retitles itself 'dhcpcd: <dev> [ip4] [ip6]' (privilege separation); before that, its argv
+    if (argv[0]?.startsWith('dhcpcd: ')) return argv[0].split(' ')[1] === dev;
+    return argv[0]?.endsWith('dhcpcd') === true && argv.at(-1) === dev;
+  } catch {
+    return false;
+  }
+}
+
+async function exited(pid: number, dev: string, ms: number): Promise<boolean> {
+  const until = Date.now() + ms;
+  while (clientAlive(pid, dev)) {
+    if (Date.now() > until) return false;
+    await new Promise((r) => setTimeout(r, 25));
+  }
+  return true;
+}
+
+function unitSafe(dev: string): string {
+  return /^[A-Za-z0-9_.-]+$/.test(dev) ? dev : Buffer.from(dev).toString('hex');
+}
