@@ -8,6 +8,7 @@ import { pino } from 'pino';
 import { HostnetError } from '../errors.js';
 import { startDaemon } from './daemon.js';
 import { DAEMON_USAGE, parseDaemonArgs, UsageError } from './options.js';
+import { sdNotify } from './notify.js';
 import { runRestore } from './restore.js';
 
 async function main(argv: string[]): Promise<number> {
@@ -35,6 +36,9 @@ async function main(argv: string[]): Promise<number> {
     return 1;
   }
   log.info({ listen: daemon.addresses, stateDir: opts.stateDir }, 'ready');
+  // Type=notify: systemd marks hostnetd.service active only now, with every listener up
+  const readiness = sdNotify('READY=1');
+  if ('error' in readiness) log.error({ event: 'sd-notify-failed', err: readiness.error }, 'could not tell systemd we are ready');
   const running = daemon;
   return new Promise<number>((resolve) => {
     let stopping = false;
@@ -46,6 +50,7 @@ async function main(argv: string[]): Promise<number> {
       }
       stopping = true;
       log.info({ signal }, 'stopping');
+      sdNotify('STOPPING=1');
       running.close().then(
         () => {
           log.info('stopped');
