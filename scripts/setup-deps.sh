@@ -11,7 +11,7 @@ cd "$(dirname "$0")/.."
 PACKAGES=(
   iproute2 procps util-linux
   libvirt-dev pkg-config g++ make python3
-  iputils-ping openssl tcpdump python3-stomp
+  iputils-ping openssl tcpdump python3-stomp lintian
   libvirt-daemon-system libvirt-daemon-system-sysv libvirt-clients
   qemu-system-x86 busybox-static cpio kmod
 )
