@@ -152,7 +152,7 @@ export class Transactions implements NetworkChanger {
       await this.commit(desired, running, options);
       lap('commitMs');
     } catch (err) {
-      log.warn({ event: 'rollback', err: errText(err) }, 'change failed, rolling back');
+      log.warn({ event: 'rollback', code: err instanceof HostnetError ? err.code : undefined, err: errText(err) }, 'change failed, rolling back');
       await mirrored?.undo(running).catch((e: unknown) => log.error({ event: 'libvirt-undo-failed', err: errText(e) }, 'could not undo the libvirt change'));
       await restoreSysctls?.().catch((e: unknown) => log.error({ event: 'sysctl-undo-failed', err: errText(e) }, 'could not restore IPv6 sysctls'));
       await this.quiet(() => this.rollback(entry.before.kernel, touched, log, err));

@@ -31,6 +31,8 @@ import { DEFAULT_MAX_PAYLOAD, RpcServer, type TlsMaterial } from '../rpc/server.
 import { acquireStateLock, type StateLock } from '../store/lock.js';
 import { ConfigStore } from '../store/config-store.js';
 import type { DaemonOptions } from './options.js';
+import type { Metrics } from './metrics.js';
+import { serveMetrics } from './metrics.js';
 import { hostnetVersion } from './version.js';
 
 /** What a NetworkChanger is built from; the transaction engine's factory receives this. */
@@ -49,6 +51,8 @@ export interface ChangerEnv {
 export interface DaemonHooks {
   /** Builds the transaction engine (default: apply/factory's, which settles an unfinished journal before we serve). */
   makeChanger?(env: ChangerEnv): Promise<NetworkChanger>;
+  /** --metrics: the registry main.ts counts log events into; served here once we listen */
+  metrics?: Metrics;
 }
 
 export interface RunningDaemon {
@@ -69,6 +73,8 @@ export async function startDaemon(opts: DaemonOptions, log: Logger, hooks: Daemo
   let kernel: KernelCache | undefined;
   let ports: Ports | undefined;
   let events: NetworkEvents | undefined;
+  let scrape: Awaited<ReturnType<typeof serveMetrics>> | undefined;
+  const metrics = hooks.metrics;
   try {
     const store = await ConfigStore.open(opts.stateDir);
     const ipr = createIproute();
@@ -83,7 +89,14 @@ export async function startDaemon(opts: DaemonOptions, log: Logger, hooks: Daemo
     // the engine refreshes capabilities when told a managed device changed; the server exists only later
     const netEvents = new NetworkEvents({ publish: (json) => server?.notify(json), managed: () => managedDevices(store.running()) });
     events = netEvents;
-    kernel = new KernelCache(ipr, log.child({ component: 'kernel-cache' }), { onEvent: (line) => netEvents.kernelEvent(line) });
+    kernel = new KernelCache(ipr, log.child({ component: 'kernel-cache' }), {
+      onEvent: (line) => netEvents.kernelEvent(line),
+      // every full read of the kernel view is a re-enumeration (the metric)
+      read: (scope) => {
+        metrics?.kernelReenumerations.inc();
+        return readKernelState(ipr, scope);
+      },
+    });
     kernel.start();
     const view = kernel;
     const env: ChangerEnv = { opts, log, ipr, store, connectivity, features, mirror: libvirtMirror(libvirt), current: () => view.get(),
@@ -104,7 +117,11 @@ export async function startDaemon(opts: DaemonOptions, log: Logger, hooks: Daemo
     };
     const transactions = await (hooks.makeChanger ?? makeTransactions)(env);
     // the port agent owns the flags and FDB of every port of the bridges we manage
-    ports = await startPorts({ ipr, config: () => store.running(), features, session, log });
+    ports = await startPorts({ ipr, config: () => store.running(), features, session, log,
+      onPass: (r) => {
+        metrics?.portPasses.inc();
+        metrics?.portPassDuration.observe(r.ms / 1000);
+      } });
     const changer = ports.wrap(transactions);
     // after a restart (or a crash rolled back), libvirt's networks follow the running config again
     await libvirt.sync(desiredFromConfig(store.running())).catch((err: unknown) =>
@@ -125,7 +142,9 @@ export async function startDaemon(opts: DaemonOptions, log: Logger, hooks: Daemo
       buildNetworkCapabilities,
       statistics: async (state, now) => buildStatistics(state, opts.fakeNics, now, await readNicSpeeds(state)),
     });
-    const dispatcher = new Dispatcher({ methods: hostMethods(api), log: log.child({ component: 'rpc' }), defaultTimeoutMs: 60_000 });
+    const methods = hostMethods(api);
+    metrics?.bind({ verbs: Object.keys(methods), libvirtConnected: () => mgr.status().connected });
+    const dispatcher = new Dispatcher({ methods, log: log.child({ component: 'rpc' }), defaultTimeoutMs: 60_000 });
     server = new RpcServer({
       listeners: opts.listen,
       ...(tls ? { tls } : {}),
@@ -138,8 +157,10 @@ export async function startDaemon(opts: DaemonOptions, log: Logger, hooks: Daemo
       handleFrame: (text, from, o) => dispatcher.handleFrame(text, from, o),
     });
     await server.start();
+    if (metrics && opts.metrics) scrape = await serveMetrics(metrics, opts.metrics, tls);
   } catch (e) {
     events?.stop();
+    await scrape?.close();
     await server?.close().catch(() => undefined);
     await ports?.stop();
     await libvirt?.stop();
@@ -150,10 +171,12 @@ export async function startDaemon(opts: DaemonOptions, log: Logger, hooks: Daemo
   }
   const running = server;
   const netEvents = events!;
+  const scraper = scrape;
   return {
-    addresses: running.addresses(),
-    close: () => {
+    addresses: scraper ? [...running.addresses(), scraper.url] : running.addresses(),
+    close: async () => {
       netEvents.stop();
+      await scraper?.close();
       return stop(running, lock, [ports!, libvirt!, session!, kernel!]);
     },
   };

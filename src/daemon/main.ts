@@ -8,6 +8,7 @@ import { pino } from 'pino';
 import { HostnetError } from '../errors.js';
 import { startDaemon } from './daemon.js';
 import { DAEMON_USAGE, parseDaemonArgs, UsageError } from './options.js';
+import { Metrics } from './metrics.js';
 import { sdNotify } from './notify.js';
 import { runRestore } from './restore.js';
 
@@ -25,10 +26,13 @@ async function main(argv: string[]): Promise<number> {
     process.stdout.write(DAEMON_USAGE);
     return 0;
   }
-  const log = pino({ name: 'hostnetd', level: opts.logLevel, timestamp: pino.stdTimeFunctions.isoTime });
+  // --metrics: most counters are read from the log events themselves (src/daemon/metrics.ts)
+  const metrics = opts.metrics ? new Metrics() : undefined;
+  const log = pino({ name: 'hostnetd', level: opts.logLevel, timestamp: pino.stdTimeFunctions.isoTime,
+    ...(metrics ? { hooks: { logMethod: metrics.logHook() } } : {}) });
   let daemon;
   try {
-    daemon = await startDaemon(opts, log);
+    daemon = await startDaemon(opts, log, metrics ? { metrics } : {});
   } catch (e) {
     const message = e instanceof Error ? e.message : String(e);
     log.fatal({ err: e instanceof HostnetError ? undefined : e }, `cannot start: ${message}`);

@@ -49,6 +49,8 @@ export interface PortAgentOptions {
   guestMacsTimeoutMs?: number;
   /** the link monitor to use (default: a LinkMonitor on ipr's namespace); false: none (tests, bench) */
   monitor?: LinkMonitor | false;
+  /** told after every pass (metrics) */
+  onPass?: (r: ReconcileResult) => void;
 }
 
 export interface ReconcileResult {
@@ -276,6 +278,7 @@ export class PortAgent {
 
   private report(r: ReconcileResult): void {
     const { log } = this.opts;
+    this.opts.onPass?.(r);
     if (r.ipLines + r.bridgeLines > 0 || r.errors.length > 0) {
       log.info({ event: 'ports-reconciled', reasons: r.reasons, ipLines: r.ipLines, bridgeLines: r.bridgeLines, ports: r.ports, ms: r.ms, errors: r.errors.length ? r.errors : undefined },
         'bridge ports brought to policy');

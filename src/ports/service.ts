@@ -13,7 +13,7 @@ import type { Iproute } from '../kernel/iproute.js';
 import type { KernelFeatures } from '../kernel/types.js';
 import type { LibvirtSession } from '../libvirt/session.js';
 import type { HostConfig } from '../model/types.js';
-import { PortAgent } from './agent.js';
+import { PortAgent, type PortAgentOptions } from './agent.js';
 import { managedBridges, type ManagedBridge } from './policy.js';
 import { LibvirtGuestMacs } from './guests.js';
 
@@ -24,6 +24,7 @@ export interface PortsOptions {
   /** the daemon's libvirt connection (its owner starts and stops it) */
   session: LibvirtSession;
   log: Logger;
+  onPass?: PortAgentOptions['onPass'];
 }
 
 export interface Ports {
@@ -37,7 +38,7 @@ export interface Ports {
 export async function startPorts(opts: PortsOptions): Promise<Ports> {
   const log = opts.log.child({ component: 'ports' });
   const guests = new LibvirtGuestMacs({ session: opts.session, log });
-  const agent = new PortAgent({ ipr: opts.ipr, config: opts.config, guestMacs: () => guests.macs(), features: opts.features, log });
+  const agent = new PortAgent({ ipr: opts.ipr, config: opts.config, guestMacs: () => guests.macs(), features: opts.features, log, onPass: opts.onPass });
   guests.onChange(() => agent.trigger('libvirt-guests'));
   await guests.start();
   try {
