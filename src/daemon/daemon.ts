@@ -13,6 +13,8 @@ import { buildStatistics } from '../caps/statistics.js';
 import { HostApi } from '../api/host.js';
 import { managedDevices, NetworkEvents } from '../api/events.js';
 import { makeTransactions } from '../apply/factory.js';
+import { refuseForeignNics } from '../apply/nic-owners.js';
+import { dhcpClientProcesses, networkManagerStates } from '../kernel/owners.js';
 import { libvirtMirror } from '../libvirt/mirror.js';
 import { desiredFromConfig, LibvirtNetworkManager } from '../libvirt/networks.js';
 import { LibvirtSession } from '../libvirt/session.js';
@@ -122,7 +124,8 @@ export async function startDaemon(opts: DaemonOptions, log: Logger, hooks: Daemo
         metrics?.portPasses.inc();
         metrics?.portPassDuration.observe(r.ms / 1000);
       } });
-    const changer = ports.wrap(transactions);
+    // a NIC that NetworkManager or a foreign DHCP client manages is refused (21) before anything changes
+    const changer = refuseForeignNics(ports.wrap(transactions), { networkManager: networkManagerStates, dhcpClients: dhcpClientProcesses });
     // after a restart (or a crash rolled back), libvirt's networks follow the running config again
     await libvirt.sync(desiredFromConfig(store.running())).catch((err: unknown) =>
       log.error({ event: 'libvirt-sync-failed', err: (err as Error).message }, 'could not bring libvirt networks in step'));

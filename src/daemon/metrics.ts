@@ -87,8 +87,9 @@ export class Metrics {
     }
     switch (line['event']) {
       case 'applied':
-        // the change's timings: journalMs, executeMs, verifyMs, ... → phase journal, execute, verify
-        for (const [key, value] of Object.entries(line)) {
+        // the change's timings: journalMs, executeMs, verifyMs, ... → phase journal, execute, verify;
+        // validateMs and snapshotMs are bound on the change's logger
+        for (const [key, value] of [...Object.entries(bindings()), ...Object.entries(line)]) {
           if (key !== 'ms' && key.endsWith('Ms') && typeof value === 'number') this.phases.observe({ phase: key.slice(0, -2) }, value / 1000);
         }
         break;

@@ -69,7 +69,7 @@ describe('--metrics', () => {
     const after = await scrape();
     expect(sample(after, 'hostnetd_requests_total{verb="Host.setupNetworks",code="0",transport="ws"}')).toBe(1);
     expect(sample(after, 'hostnetd_requests_total{verb="Host.confirmConnectivity",code="0",transport="ws"}')).toBe(1);
-    for (const phase of ['journal', 'execute', 'verify', 'confirm', 'commit']) {
+    for (const phase of ['validate', 'snapshot', 'journal', 'execute', 'verify', 'confirm', 'commit']) {
       expect(sample(after, `hostnetd_change_duration_seconds_count{phase="${phase}"}`), phase).toBe(1);
     }
   });
