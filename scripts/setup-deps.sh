@@ -6,12 +6,13 @@ cd "$(dirname "$0")/.."
 
 # runtime: iproute2 (ip, bridge), procps (sysctl), util-linux (unshare for feature probing);
 # build of the libvirt addon: libvirt-dev, pkg-config, g++, make, python3;
+# packaging: dpkg-dev (dpkg-shlibdeps), lintian;
 # tests: iputils-ping, openssl (TLS certificates), libvirt daemon and clients (real libvirtd test),
 # qemu and a busybox initramfs for the VM tier (scripts/vm/prepare.sh fetches the kernel).
 PACKAGES=(
   iproute2 procps util-linux
   libvirt-dev pkg-config g++ make python3
-  iputils-ping openssl tcpdump python3-stomp lintian
+  iputils-ping openssl tcpdump python3-stomp lintian dpkg-dev
   libvirt-daemon-system libvirt-daemon-system-sysv libvirt-clients
   qemu-system-x86 busybox-static cpio kmod
 )
