@@ -7,7 +7,7 @@
 //      there, skips the other, and the daemon serves; then the safe config is broken;
 //   3. a safe config its schema refuses: restore fails with 103, changes nothing, boot goes on.
 import { execa } from 'execa';
-import { readFileSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -17,7 +17,10 @@ import { REPO_ROOT } from './vm.js';
 
 const version = JSON.parse(readFileSync(join(REPO_ROOT, 'package.json'), 'utf8')).version as string;
 const deb = join(REPO_ROOT, 'pkg', `hostnetd_${version}_amd64.deb`);
-await execa('bash', ['scripts/package.sh'], { cwd: REPO_ROOT, env: { HOSTNETD_LINTIAN: '0' } });
+// build the package unless it is newer than everything that goes into it
+const inputs = ['src', 'bin', 'systemd', 'packaging', 'native', 'binding.gyp', 'scripts/package.sh', 'package.json', 'package-lock.json'];
+const stale = !existsSync(deb) || (await execa('find', [...inputs, '-newer', deb], { cwd: REPO_ROOT })).stdout.trim() !== '';
+if (stale) await execa('bash', ['scripts/package.sh'], { cwd: REPO_ROOT, env: { HOSTNETD_LINTIAN: '0' } });
 
 const shareDir = await mkdtemp(join(tmpdir(), 'hostnetd-vm-systemd-'));
 afterAll(() => rm(shareDir, { recursive: true, force: true }));

@@ -4,7 +4,8 @@ import { execa } from 'execa';
 import { describe, expect, it } from 'vitest';
 import { hostnetctl, journal, prop, show, waitUnit } from './systemd.js';
 
-describe('hostnetd under systemd, first boot', () => {
+// every systemctl, journalctl or node start takes seconds under TCG on a loaded machine
+describe('hostnetd under systemd, first boot', { timeout: 300_000 }, () => {
   it('the package enabled both units and systemd started them at boot', async () => {
     for (const unit of ['hostnetd.service', 'hostnetd-restore.service']) {
       const { stdout } = await execa('systemctl', ['is-enabled', unit]);

@@ -5,7 +5,8 @@ import { execa } from 'execa';
 import { describe, expect, it } from 'vitest';
 import { journal, prop } from './systemd.js';
 
-describe('hostnetd under systemd, a reboot with a broken safe config', () => {
+// every systemctl, journalctl or node start takes seconds under TCG on a loaded machine
+describe('hostnetd under systemd, a reboot with a broken safe config', { timeout: 300_000 }, () => {
   it('hostnetd-restore.service failed with 103, naming the file, and changed nothing', async () => {
     expect(await prop('hostnetd-restore.service', 'Result')).toBe('exit-code');
     const out = (await journal('hostnetd-restore')).join('\n');
