@@ -13,6 +13,8 @@ export interface NicOwnerSources {
   /** NetworkManager's device → state, undefined when it is not running */
   networkManager(): Promise<ReadonlyMap<string, string> | undefined>;
   dhcpClients(): Promise<DhcpClientProcess[]>;
+  /** pids of the DHCP clients hostnetd itself runs outside systemd (pid files under --run-dir) */
+  ownDhcpPids?(): ReadonlySet<number>;
 }
 
 /** Pure: where each NIC of the request is named, e.g. eth0 → "network 'mgmt'". */
@@ -31,17 +33,18 @@ export function requestedNics(request: SetupRequest): Map<string, string> {
   return nics;
 }
 
-/** hostnetd's own DHCP clients run in units whose cgroup path names hostnetd. */
-const isOurs = (p: DhcpClientProcess) => /hostnetd/.test(p.cgroup);
+/** hostnetd's own DHCP clients: in units whose cgroup path names hostnetd, or pids it started. */
+const isOurs = (p: DhcpClientProcess, own: ReadonlySet<number>) => /hostnetd/.test(p.cgroup) || own.has(p.pid);
 
 /** Pure: the first conflict as a refusal message, or undefined. */
-export function ownerConflict(nics: ReadonlyMap<string, string>, nm: ReadonlyMap<string, string> | undefined, clients: readonly DhcpClientProcess[]): string | undefined {
+export function ownerConflict(nics: ReadonlyMap<string, string>, nm: ReadonlyMap<string, string> | undefined, clients: readonly DhcpClientProcess[],
+  own: ReadonlySet<number> = new Set()): string | undefined {
   for (const [nic, where] of nics) {
     const state = nm?.get(nic);
     if (state !== undefined && !state.startsWith('unmanaged')) {
       return `${where} ${nic} is managed by NetworkManager (state ${state}); hand it over first: nmcli device set ${nic} managed no (README, "Taking over a host")`;
     }
-    const client = clients.find((p) => !isOurs(p) && p.args.includes(nic));
+    const client = clients.find((p) => !isOurs(p, own) && p.args.includes(nic));
     if (client) {
       return `${where} ${nic} has a DHCP client hostnetd did not start: ${client.program} (pid ${client.pid}); stop it first (ifdown ${nic}, or the service that runs it) (README, "Taking over a host")`;
     }
@@ -57,7 +60,7 @@ export function refuseForeignNics(changer: NetworkChanger, sources: NicOwnerSour
       const nics = requestedNics(request);
       if (nics.size > 0) {
         const [nm, clients] = await Promise.all([sources.networkManager(), sources.dhcpClients()]);
-        const conflict = ownerConflict(nics, nm, clients);
+        const conflict = ownerConflict(nics, nm, clients, sources.ownDhcpPids?.());
         if (conflict) throw badParams(conflict);
       }
       return changer.setup(request, ctx);

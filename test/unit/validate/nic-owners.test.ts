@@ -33,5 +33,6 @@ describe('NICs owned by another manager', () => {
       'bond \'bond1\': nics eth1 has a DHCP client hostnetd did not start: dhcpcd (pid 7); stop it first (ifdown eth1, or the service that runs it) (README, "Taking over a host")');
     expect(ownerConflict(nics, undefined, [client({ args: ['eth1'], cgroup: '0::/system.slice/hostnetd-dhcp-eth1.service' })])).toBeUndefined();
     expect(ownerConflict(nics, undefined, [client({ args: ['-pf', '/run/dhclient.eth10.pid', 'eth10'] })])).toBeUndefined();
+    expect(ownerConflict(nics, undefined, [client({ args: ['eth1'], pid: 99 })], new Set([99]))).toBeUndefined();
   });
 });
