@@ -31,7 +31,9 @@ describe('hostnetd under systemd, a reboot with a NIC gone', { timeout: 300_000 
   it('leaves a safe config its schema refuses for the next boot', async () => {
     await execa('systemctl', ['stop', 'hostnetd.service']);
     const safe = JSON.parse(await readFile('/var/lib/hostnetd/safe.json', 'utf8'));
-    safe.networks.mgmt.mtu = 'big';
+    // a network that is not an object: the store's schema refuses it (103). (An mtu of 'big' is
+    // not refused by the schema yet: restore then fails later, with 100 — a gap for the schema work.)
+    safe.networks.mgmt = 'not an object';
     await writeFile('/var/lib/hostnetd/safe.json', JSON.stringify(safe));
   });
 });
