@@ -12,6 +12,11 @@
       "cflags!": ["-fno-exceptions"],
       "cflags_cc!": ["-fno-exceptions"],
       "cflags_cc": ["-std=c++17", "-Wall", "-Wextra", "-Wno-unused-parameter"]
+    },
+    {
+      "target_name": "hostnet_notify",
+      "sources": ["native/notify_addon.c"],
+      "cflags": ["-Wall", "-Wextra"]
     }
   ]
 }

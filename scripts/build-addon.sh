@@ -33,4 +33,4 @@ if ! npx --no-install node-gyp "${args[@]}" >build-addon.log 2>&1; then
   exit 0
 fi
 rm -f build-addon.log
-echo "build-addon: built build/Release/hostnet_libvirt.node (libvirt $(pkg-config --modversion libvirt))"
+echo "build-addon: built build/Release/hostnet_libvirt.node (libvirt $(pkg-config --modversion libvirt)) and hostnet_notify.node (sd_notify)"

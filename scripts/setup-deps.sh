@@ -8,6 +8,7 @@ cd "$(dirname "$0")/.."
 # dhcpcd-base (the DHCPv4/DHCPv6 client, without a system service of its own);
 # build of the rtnetlink reader (plain sockets, kernel headers from linux-libc-dev): g++, make, python3;
 # build of the libvirt addon: libvirt-dev, pkg-config, g++, make, python3;
+# packaging: dpkg-dev (dpkg-shlibdeps), lintian;
 # tests: iputils-ping, openssl (TLS certificates), libvirt daemon and clients (real libvirtd test),
 # qemu and a busybox initramfs for the VM tier (scripts/vm/prepare.sh fetches the kernel),
 # dnsmasq-base (the DHCP server of the DHCP tests, without a system service).
@@ -21,7 +22,7 @@ PACKAGES=(
   iproute2 procps util-linux dhcpcd-base
   libvirt-dev pkg-config g++ make python3 linux-libc-dev
   "${NWFILTER[@]}"
-  iputils-ping openssl tcpdump python3-stomp libc6-dev
+  iputils-ping openssl tcpdump python3-stomp libc6-dev lintian dpkg-dev
   libvirt-daemon-system libvirt-daemon-system-sysv libvirt-clients
   qemu-system-x86 busybox-static cpio kmod dnsmasq-base
 )

@@ -83,6 +83,43 @@ echo hostnetd-vm > $R/etc/hostname
 ip link set lo up
 
 env_path=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin
+if [ -e $R/vmctl/systemd ]; then
+  # systemd as PID 1 (test/vm/systemd.test.ts): a minimal boot to multi-user.target of the
+  # host's own systemd. The host's enabled units (libvirtd, postgresql, timers, ...) are not
+  # this guest's: their links go (in the tmpfs overlay only). /vmctl/pre.sh runs first, in the
+  # new root before systemd, e.g. to install a package (its postinst enables units offline).
+  # /vmctl/cmd.sh runs as hostnetd-vm-run.service once multi-user.target and
+  # network-online.target are reached; it powers the VM off when done.
+  find $R/etc/systemd/system -path '*.wants/*' -type l -exec rm -f {} + 2>/dev/null
+  ln -sf /dev/null $R/etc/systemd/system/serial-getty@ttyS0.service
+  if [ -e $R/vmctl/pre.sh ]; then
+    chroot $R /usr/bin/env -i HOME=/root PATH=$env_path HOSTNETD_VM=1 HOSTNETD_VM_SHARE=/vmshare \
+      /bin/sh /vmctl/pre.sh < $R/dev/null > /dev/console 2>&1 || die "/vmctl/pre.sh failed"
+  fi
+  cat > $R/etc/systemd/system/hostnetd-vm-run.service <<UNIT
+[Unit]
+Description=VM tier command (/vmctl/cmd.sh)
+Wants=network-online.target
+After=multi-user.target network-online.target
+
+[Service]
+Type=oneshot
+Environment=HOME=/root TERM=dumb HOSTNETD_VM=1 PATH=$env_path
+ExecStart=/bin/sh -c 'echo @@HOSTNETD-VM-BEGIN@@ > /dev/console; /bin/sh /vmctl/cmd.sh < /dev/null > /dev/console 2>&1; rc=\$\$?; echo \$\$rc > /vmctl/status; echo "@@HOSTNETD-VM-END rc=\$\$rc@@" > /dev/console; sync'
+ExecStartPost=/bin/systemctl poweroff --force --force
+ExecStopPost=/bin/systemctl poweroff --force --force
+TimeoutStartSec=infinity
+
+[Install]
+WantedBy=multi-user.target
+UNIT
+  mkdir -p $R/etc/systemd/system/multi-user.target.wants
+  ln -sf ../hostnetd-vm-run.service $R/etc/systemd/system/multi-user.target.wants/hostnetd-vm-run.service
+  # the initramfs (and its modprobe wrapper) is gone after switch_root: the root's own modprobe
+  echo /sbin/modprobe > $R/proc/sys/kernel/modprobe
+  say "systemd starts at uptime $(cut -d' ' -f1 $R/proc/uptime)s"
+  exec switch_root $R /lib/systemd/systemd --log-level=warning --show-status=false
+fi
 if [ -e $R/vmctl/interactive ]; then
   # Humans (scripts/vm/run.sh with no command): a login-ish shell on the serial console.
   setsid -c chroot $R /usr/bin/env -i HOME=/root PATH=$env_path TERM=${TERM:-vt100} \

@@ -32,7 +32,8 @@ apt_get() {
 
 ensure_packages() {
   local missing=() pkg
-  for pkg in qemu-system-x86 busybox-static cpio kmod; do
+  # systemd: test/vm/systemd.test.ts boots it as PID 1 (the host root is the guest's root)
+  for pkg in qemu-system-x86 busybox-static cpio kmod systemd; do
     [ "$(dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null)" = "install ok installed" ] \
       || missing+=("$pkg")
   done

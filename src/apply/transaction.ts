@@ -189,7 +189,7 @@ export class Transactions implements NetworkChanger {
       await this.deps.journal.clear();
       lap('commitMs');
     } catch (err) {
-      log.warn({ event: 'rollback', err: errText(err) }, 'change failed, rolling back');
+      log.warn({ event: 'rollback', code: err instanceof HostnetError ? err.code : undefined, err: errText(err) }, 'change failed, rolling back');
       // clients this change started go first, releasing while their devices exist (and none is restarted meanwhile)
       if (dhcpTouched) await this.deps.dhcp!.stopUnwanted(clientSpecs(running, (d) => d in before.links)).catch((e: unknown) => log.error({ event: 'undo-failed', step: 'dhcp', err: errText(e) }, 'could not stop the DHCP clients of the failed change'));
       for (const step of undo.reverse()) {

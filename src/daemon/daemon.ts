@@ -13,6 +13,8 @@ import { buildStatistics } from '../caps/statistics.js';
 import { HostApi } from '../api/host.js';
 import { managedDevices, NetworkEvents } from '../api/events.js';
 import { makeTransactions } from '../apply/factory.js';
+import { refuseForeignNics } from '../apply/nic-owners.js';
+import { dhcpClientProcesses, networkManagerStates } from '../kernel/owners.js';
 import { libvirtMirror } from '../libvirt/mirror.js';
 import { desiredFromConfig, LibvirtNetworkManager } from '../libvirt/networks.js';
 import { LibvirtSession } from '../libvirt/session.js';
@@ -35,6 +37,8 @@ import { acquireStateLock, type StateLock } from '../store/lock.js';
 import { secureStateDir } from '../store/permissions.js';
 import { ConfigStore } from '../store/config-store.js';
 import type { DaemonOptions } from './options.js';
+import type { Metrics } from './metrics.js';
+import { serveMetrics } from './metrics.js';
 import { hostnetVersion } from './version.js';
 import { DhcpClients } from '../dhcp/clients.js';
 import { withLeaseDns, writeLeaseNameservers } from '../dhcp/dns.js';
@@ -57,6 +61,8 @@ export interface ChangerEnv {
 export interface DaemonHooks {
   /** Builds the transaction engine (default: apply/factory's, which settles an unfinished journal before we serve). */
   makeChanger?(env: ChangerEnv): Promise<NetworkChanger>;
+  /** --metrics: the registry main.ts counts log events into; served here once we listen */
+  metrics?: Metrics;
 }
 
 export interface RunningDaemon {
@@ -81,6 +87,8 @@ export async function startDaemon(opts: DaemonOptions, log: Logger, hooks: Daemo
   let ports: Ports | undefined;
   let events: NetworkEvents | undefined;
   let dhcp: DhcpClients | undefined;
+  let scrape: Awaited<ReturnType<typeof serveMetrics>> | undefined;
+  const metrics = hooks.metrics;
   try {
     const store = await ConfigStore.open(opts.stateDir);
     const ipr = createIproute({ batches: new BatchGuard(opts.stateDir) });
@@ -106,6 +114,8 @@ export async function startDaemon(opts: DaemonOptions, log: Logger, hooks: Daemo
     kernel.onLink((ev) => {
       if (ev.deleted) mirrors?.deviceDeleted(ev.name);
     });
+    // every full read of the kernel (overflow, doubt) is a re-enumeration (the metric)
+    kernel.onResync(() => metrics?.kernelReenumerations.inc());
     const view = kernel;
     // a lease gained, changed or lost: the view is stale, the engine is told, auto DNS follows
     const leaseDns = async (dev: string) => {
@@ -138,12 +148,22 @@ export async function startDaemon(opts: DaemonOptions, log: Logger, hooks: Daemo
     const now = await readKernelState(ipr, 'config');
     await clients.apply(clientSpecs(store.running(), (d) => d in now.links));
     // the port agent owns the flags and FDB of every port of the bridges we manage
-    ports = await startPorts({ ipr, config: () => store.running(), features, session, log, view });
+    ports = await startPorts({ ipr, config: () => store.running(), features, session, log, view,
+      onPass: (r) => {
+        metrics?.portPasses.inc();
+        metrics?.portPassDuration.observe(r.ms / 1000);
+      } });
     // port mirrors: re-applied from mirrors.json (taps still there), kept out of a setupNetworks' way
     const portMirrors = new PortMirrors({ ipr, stateDir: opts.stateDir, config: () => store.running(), log });
     await portMirrors.start();
     mirrors = portMirrors;
-    const changer = portMirrors.wrap(withLeaseDns(ports.wrap(transactions), async () => { for (const dev of clients.running().keys()) await leaseDns(dev); }));
+    // a NIC that NetworkManager or a foreign DHCP client manages is refused (21) before anything changes
+    const guarded = refuseForeignNics(ports.wrap(transactions), {
+      networkManager: networkManagerStates,
+      dhcpClients: dhcpClientProcesses,
+      ownDhcpPids: () => clients.pids(),
+    });
+    const changer = portMirrors.wrap(withLeaseDns(guarded, async () => { for (const dev of clients.running().keys()) await leaseDns(dev); }));
     // after a restart (or a crash rolled back), libvirt's networks follow the running config again
     await libvirt.sync(desiredFromConfig(store.running())).catch((err: unknown) =>
       log.error({ event: 'libvirt-sync-failed', err: (err as Error).message }, 'could not bring libvirt networks in step'));
@@ -165,7 +185,9 @@ export async function startDaemon(opts: DaemonOptions, log: Logger, hooks: Daemo
       leases: (dev) => clients.lease(dev),
       statistics: async (state, now) => buildStatistics(state, opts.fakeNics, now, await readNicSpeeds(state)),
     });
-    const dispatcher = new Dispatcher({ methods: hostMethods(api), log: log.child({ component: 'rpc' }), defaultTimeoutMs: 60_000 });
+    const methods = hostMethods(api);
+    metrics?.bind({ verbs: Object.keys(methods), libvirtConnected: () => mgr.status().connected });
+    const dispatcher = new Dispatcher({ methods, log: log.child({ component: 'rpc' }), defaultTimeoutMs: 60_000 });
     server = new RpcServer({
       listeners: opts.listen,
       ...(tls ? { tls } : {}),
@@ -178,9 +200,11 @@ export async function startDaemon(opts: DaemonOptions, log: Logger, hooks: Daemo
       handleFrame: (text, from, o) => dispatcher.handleFrame(text, from, o),
     });
     await server.start();
+    if (metrics && opts.metrics) scrape = await serveMetrics(metrics, opts.metrics, tls);
   } catch (e) {
     events?.stop();
     dhcp?.close();
+    await scrape?.close();
     await server?.close().catch(() => undefined);
     await ports?.stop();
     await libvirt?.stop();
@@ -192,11 +216,13 @@ export async function startDaemon(opts: DaemonOptions, log: Logger, hooks: Daemo
   const running = server;
   const netEvents = events!;
   const leaseWatch = dhcp!;
+  const scraper = scrape;
   return {
-    addresses: running.addresses(),
-    close: () => {
+    addresses: scraper ? [...running.addresses(), scraper.url] : running.addresses(),
+    close: async () => {
       netEvents.stop();
       leaseWatch.close();
+      await scraper?.close();
       return stop(running, lock, [ports!, libvirt!, session!, kernel!]);
     },
   };

@@ -9,6 +9,8 @@ import { HostnetError } from '../errors.js';
 import { enableFaultsFromEnv } from '../faults.js';
 import { startDaemon } from './daemon.js';
 import { DAEMON_USAGE, parseDaemonArgs, UsageError } from './options.js';
+import { Metrics } from './metrics.js';
+import { sdNotify } from './notify.js';
 import { runRestore } from './restore.js';
 
 async function main(argv: string[]): Promise<number> {
@@ -25,11 +27,14 @@ async function main(argv: string[]): Promise<number> {
     process.stdout.write(DAEMON_USAGE);
     return 0;
   }
-  const log = pino({ name: 'hostnetd', level: opts.logLevel, timestamp: pino.stdTimeFunctions.isoTime });
+  // --metrics: most counters are read from the log events themselves (src/daemon/metrics.ts)
+  const metrics = opts.metrics ? new Metrics() : undefined;
+  const log = pino({ name: 'hostnetd', level: opts.logLevel, timestamp: pino.stdTimeFunctions.isoTime,
+    ...(metrics ? { hooks: { logMethod: metrics.logHook() } } : {}) });
   enableFaultsFromEnv(log);
   let daemon;
   try {
-    daemon = await startDaemon(opts, log);
+    daemon = await startDaemon(opts, log, metrics ? { metrics } : {});
   } catch (e) {
     const message = e instanceof Error ? e.message : String(e);
     log.fatal({ err: e instanceof HostnetError ? undefined : e }, `cannot start: ${message}`);
@@ -37,6 +42,9 @@ async function main(argv: string[]): Promise<number> {
     return 1;
   }
   log.info({ listen: daemon.addresses, stateDir: opts.stateDir }, 'ready');
+  // Type=notify: systemd marks hostnetd.service active only now, with every listener up
+  const readiness = sdNotify('READY=1');
+  if ('error' in readiness) log.error({ event: 'sd-notify-failed', err: readiness.error }, 'could not tell systemd we are ready');
   const running = daemon;
   return new Promise<number>((resolve) => {
     let stopping = false;
@@ -48,6 +56,7 @@ async function main(argv: string[]): Promise<number> {
       }
       stopping = true;
       log.info({ signal }, 'stopping');
+      sdNotify('STOPPING=1');
       running.close().then(
         () => {
           log.info('stopped');

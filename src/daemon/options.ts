@@ -5,7 +5,7 @@
 import { parseArgs } from 'node:util';
 import { z } from 'zod';
 import * as path from 'node:path';
-import { isTlsListener, ListenError, parseListen, type ListenSpec } from '../rpc/listen.js';
+import { isLoopback, isTlsListener, ListenError, parseListen, type ListenSpec } from '../rpc/listen.js';
 
 /** VDSM's certificate paths: a host the engine enrolled has them; used when no --tls-* is given. */
 export const VDSM_TLS = {
@@ -35,6 +35,17 @@ export interface DaemonOptions {
   keepalive: number;
   /** seconds a blockingdhcp change (and the boot-time restore) waits for DHCP leases */
   dhcpTimeout: number;
+  /** the Prometheus scrape endpoint (--metrics), off when absent */
+  metrics?: MetricsListen;
+}
+
+/** --metrics http://127.0.0.1:9540/metrics (loopback only) or https://ADDR:PORT/PATH (client certificates) */
+export interface MetricsListen {
+  url: string;
+  tls: boolean;
+  host: string;
+  port: number;
+  path: string;
 }
 
 export class UsageError extends Error {}
@@ -79,6 +90,8 @@ Options (a --config file may set any of them; the command line wins):
   --keepalive SECONDS    ping interval; a peer silent for two intervals is dropped (default ${DEFAULTS.keepalive})
   --dhcp-timeout SECONDS how long a blockingdhcp change, and 'hostnetd restore', wait for DHCP
                          leases (default ${DEFAULTS.dhcpTimeout}); a blockingdhcp change without them fails with 29
+  --metrics URL          Prometheus metrics at http://127.0.0.1:9540/metrics (loopback only) or
+                         https://ADDR:PORT/PATH (TLS with client certificates, as tls://); off by default
   -h, --help             this text
 `;
 
@@ -98,6 +111,7 @@ const FLAGS = {
   'max-connections': { type: 'string' },
   keepalive: { type: 'string' },
   'dhcp-timeout': { type: 'string' },
+  metrics: { type: 'string' },
   help: { type: 'boolean', short: 'h' },
 } as const;
 
@@ -213,8 +227,10 @@ function resolve(raw: Raw): DaemonOptions {
       throw e;
     }
   });
+  const metricsUrl = one(raw.metrics);
+  const metrics = metricsUrl === undefined ? undefined : parseMetrics(metricsUrl);
   const tlsFiles = { cert: one(raw['tls-cert']), key: one(raw['tls-key']), ca: one(raw['tls-ca']) };
-  const secure = listen.filter(isTlsListener);
+  const secure: { url: string }[] = [...listen.filter(isTlsListener), ...(metrics?.tls ? [metrics] : [])];
   let tls: DaemonOptions['tls'];
   if (tlsFiles.cert !== undefined && tlsFiles.key !== undefined && tlsFiles.ca !== undefined) {
     tls = { cert: path.resolve(tlsFiles.cert), key: path.resolve(tlsFiles.key), ca: path.resolve(tlsFiles.ca) };
@@ -240,5 +256,31 @@ function resolve(raw: Raw): DaemonOptions {
     dhcpTimeout: positiveInt('dhcp-timeout', one(raw['dhcp-timeout']), DEFAULTS.dhcpTimeout),
   };
   if (tls) opts.tls = tls;
+  if (metrics) {
+    // the counters are read from the daemon's info-level events (src/daemon/metrics.ts)
+    if (['warn', 'error', 'fatal', 'silent'].includes(logLevel)) {
+      throw new UsageError(`--metrics needs --log-level info, debug or trace (the counters are read from the info events), got ${logLevel}`);
+    }
+    opts.metrics = metrics;
+  }
   return opts;
+}
+
+function parseMetrics(url: string): MetricsListen {
+  let u: URL;
+  try {
+    u = new URL(url);
+  } catch {
+    throw new UsageError(`--metrics ${url}: not a URL; expected http://127.0.0.1:9540/metrics or https://ADDR:PORT/metrics`);
+  }
+  if (u.protocol !== 'http:' && u.protocol !== 'https:') throw new UsageError(`--metrics ${url}: the scheme must be http or https`);
+  const host = u.hostname.replace(/^\[(.*)\]$/, '$1');
+  const explicitPort = /^https?:\/\/(?:\[[^\]]*\]|[^/:]*):(\d+)/i.exec(url)?.[1];
+  if (explicitPort === undefined || Number(explicitPort) > 65535) throw new UsageError(`--metrics ${url}: a port is required (e.g. ${u.protocol}//127.0.0.1:9540/metrics)`);
+  if (u.search || u.username || u.hash) throw new UsageError(`--metrics ${url}: only ${u.protocol}//ADDR:PORT/PATH is allowed`);
+  const tls = u.protocol === 'https:';
+  if (!tls && !isLoopback(host)) {
+    throw new UsageError(`--metrics ${url}: plain http is allowed only on loopback addresses (127.0.0.1, ::1); use https://${u.host}${u.pathname} with client certificates`);
+  }
+  return { url, tls, host, port: Number(explicitPort), path: u.pathname === '' ? '/' : u.pathname };
 }

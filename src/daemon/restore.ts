@@ -7,6 +7,7 @@
 import { readFileSync } from 'node:fs';
 import { pino } from 'pino';
 import { ConnectivityTracker } from '../apply/connectivity.js';
+import { HostnetError } from '../errors.js';
 import { makeTransactions } from '../apply/factory.js';
 import { restoreSafeConfig, type RestoreSummary } from '../apply/restore.js';
 import { createIproute } from '../kernel/iproute.js';
@@ -58,8 +59,9 @@ export async function runRestore(argv: string[]): Promise<number> {
     return 0;
   } catch (e) {
     const message = e instanceof Error ? e.message : String(e);
-    log.error({ event: 'restore-failed', err: message }, 'restore failed');
-    process.stderr.write(`hostnetd restore: failed: ${message}\n`);
+    const code = e instanceof HostnetError ? e.code : undefined;
+    log.error({ event: 'restore-failed', code, err: message }, 'restore failed');
+    process.stderr.write(`hostnetd restore: failed${code !== undefined ? ` (${code})` : ''}: ${message}\n`);
     return 1;
   } finally {
     dhcp?.close();

@@ -85,6 +85,11 @@ export class DhcpClients {
   }
 
   /** The clients running now (alive), by device. */
+  /** The pids of the clients this daemon supervises (they are not foreign to a NIC-owner check). */
+  pids(): Set<number> {
+    return new Set([...this.records.values()].map((r) => r.pid));
+  }
+
   running(): Map<string, ClientSpec> {
     return new Map([...this.records].filter(([, r]) => clientAlive(r.pid, r.spec.dev)).map(([dev, r]) => [dev, r.spec]));
   }

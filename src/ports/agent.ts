@@ -52,6 +52,8 @@ export interface PortAgentOptions {
   monitor?: LinkMonitor | false;
   /** the daemon's kernel view: the agent's monitor listens to it and its passes read it (default: dumps of its own) */
   view?: KernelView;
+  /** told after every pass (metrics) */
+  onPass?: (r: ReconcileResult) => void;
 }
 
 export interface ReconcileResult {
@@ -283,6 +285,7 @@ export class PortAgent {
 
   private report(r: ReconcileResult): void {
     const { log } = this.opts;
+    this.opts.onPass?.(r);
     if (r.ipLines + r.bridgeLines > 0 || r.errors.length > 0) {
       log.info({ event: 'ports-reconciled', reasons: r.reasons, ipLines: r.ipLines, bridgeLines: r.bridgeLines, ports: r.ports, ms: r.ms, errors: r.errors.length ? r.errors : undefined },
         'bridge ports brought to policy');

@@ -14,7 +14,7 @@ import type { Iproute } from '../kernel/iproute.js';
 import type { KernelFeatures } from '../kernel/types.js';
 import type { LibvirtSession } from '../libvirt/session.js';
 import type { HostConfig } from '../model/types.js';
-import { PortAgent } from './agent.js';
+import { PortAgent, type PortAgentOptions } from './agent.js';
 import { managedBridges, type ManagedBridge } from './policy.js';
 import { LibvirtGuestMacs } from './guests.js';
 
@@ -27,6 +27,7 @@ export interface PortsOptions {
   log: Logger;
   /** the daemon's kernel view (the agent listens to it and reads it) */
   view?: KernelView;
+  onPass?: PortAgentOptions['onPass'];
 }
 
 export interface Ports {
@@ -41,7 +42,7 @@ export async function startPorts(opts: PortsOptions): Promise<Ports> {
   const log = opts.log.child({ component: 'ports' });
   const guests = new LibvirtGuestMacs({ session: opts.session, log });
   const agent = new PortAgent({ ipr: opts.ipr, config: opts.config, guestMacs: () => guests.macs(), features: opts.features, log,
-    ...(opts.view !== undefined ? { view: opts.view } : {}) });
+    ...(opts.view !== undefined ? { view: opts.view } : {}), ...(opts.onPass !== undefined ? { onPass: opts.onPass } : {}) });
   guests.onChange(() => agent.trigger('libvirt-guests'));
   await guests.start();
   try {

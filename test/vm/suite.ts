@@ -25,6 +25,9 @@ export interface VmSuiteOptions {
   timeoutMs?: number;
   memoryMb?: number;
   env?: Record<string, string>;
+  /** systemd as PID 1, and a script run before it (see runInVm) */
+  systemd?: boolean;
+  preSystemd?: string;
 }
 
 const INNER_CONFIG = 'test/vm/vitest.inner.config.ts';
@@ -43,6 +46,8 @@ export async function defineVmSuite(opts: VmSuiteOptions): Promise<void> {
     timeoutMs: opts.timeoutMs ?? 10 * 60_000,
     ...(opts.shareDir !== undefined && { shareDir: opts.shareDir }),
     ...(opts.memoryMb !== undefined && { memoryMb: opts.memoryMb }),
+    ...(opts.systemd && { systemd: true }),
+    ...(opts.preSystemd !== undefined && { preSystemd: opts.preSystemd }),
     // The guest console is a tty, but nobody watches it live: plain, colourless reporter
     // output keeps the saved console and the failure messages readable.
     env: { CI: 'true', NO_COLOR: '1', ...opts.env },

@@ -45,6 +45,12 @@ export interface VmRunOptions {
   onConsole?: (chunk: string) => void;
   /** A shell on the serial console instead of a command (scripts/vm/run.sh with no command). */
   interactive?: boolean;
+  /** Boot the host's systemd as PID 1 (a minimal multi-user.target, see scripts/vm/init.sh) and
+   *  run the command as a unit once multi-user.target and network-online.target are reached. */
+  systemd?: boolean;
+  /** With systemd: a shell script run as root in the guest's root before systemd starts
+   *  (each boot), e.g. installing a package; it fails the boot when it fails. */
+  preSystemd?: string;
 }
 
 export interface VmRunResult {
@@ -177,6 +183,8 @@ export async function runInVm(opts: VmRunOptions): Promise<VmRunResult> {
   try {
     await mkdir(shareDir, { recursive: true });
     await mkdir(join(ctlDir, 'out'));
+    if (opts.systemd) await writeFile(join(ctlDir, 'systemd'), '');
+    if (opts.preSystemd !== undefined) await writeFile(join(ctlDir, 'pre.sh'), opts.preSystemd);
     if (opts.interactive) await writeFile(join(ctlDir, 'interactive'), '');
     else await writeFile(join(ctlDir, 'cmd.sh'), commandScript(opts));
     const args = qemuArgs(artifacts, { nics: opts.nics, memoryMb: opts.memoryMb ?? 1024, ctlDir, shareDir });
