@@ -56,7 +56,7 @@ describe('networks named toString, constructor and __proto__', () => {
   it('are set up, reported in capabilities and in running.json', async () => {
     const nets = PROTO.map((n, i) => `"${n}": {"nic": "veth_${i}", "ipaddr": "192.0.2.${i + 10}", "prefix": 24, "portIsolation": true}`);
     const r = await raw(`{${nets.join(',')}}`);
-    expect(r).toMatchObject({ result: true });
+    expect(r).toMatchObject({ result: { code: 0, message: 'Done' } });
     const links = await host.links();
     for (const [i, name] of PROTO.entries()) {
       expect(Object.hasOwn(links, name)).toBe(true);
@@ -98,7 +98,7 @@ describe('networks named toString, constructor and __proto__', () => {
 
   it('are removed; removing one that is gone is 27', async () => {
     const r = await raw(`{${PROTO.map((n) => `"${n}": {"remove": true}`).join(',')}}`);
-    expect(r).toMatchObject({ result: true });
+    expect(r).toMatchObject({ result: { code: 0, message: 'Done' } });
     const links = await host.links();
     for (const name of PROTO) expect(Object.hasOwn(links, name)).toBe(false);
     const caps = await client.call<Record<string, Record<string, unknown>>>('Host.getNetworkCapabilities');
