@@ -9,6 +9,7 @@
  */
 import type { AddrMsg, BridgeLinkMsg, FdbMsg, LinkMsg, RouteMsg, RtnlMsg } from './netlink.js';
 import type { FdbEntry, KernelAddress, KernelLink, KernelRoute, KernelState } from './types.js';
+import { dict } from '../model/dict.js';
 
 /**
  * 'full': everything but counters; 'view': what capabilities report and a change plans against
@@ -89,7 +90,8 @@ export class KernelTables {
   render(scope: SnapshotScope, takenAt = Date.now()): KernelState {
     const name = (i: number | undefined) => (i === undefined ? undefined : this.links.get(i)?.name);
     const ordered = [...this.links.values()].sort((a, b) => a.ifindex - b.ifindex);
-    const links: Record<string, KernelLink> = {};
+    // device names are the user's network names ('__proto__' is a valid bridge): no prototype
+    const links = dict<KernelLink>();
     for (const m of ordered) links[m.name] = renderLink(m, name, scope === 'stats');
     if (scope === 'stats') return { links, addresses: [], routes: [], fdb: [], takenAt };
 
