@@ -358,7 +358,7 @@ describe(`fuzz (seed ${SEED}, ${CASES} requests, ${FRAME_CASES} mutated frames)`
           before = after;
         } else {
           tally.set('ok', (tally.get('ok') ?? 0) + 1);
-          expect(reply.result, what).toBe(true);
+          expect(reply.result, what).toEqual({ code: 0, message: 'Done' });
           before = await hostView();
         }
       }
