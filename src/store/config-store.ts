@@ -211,6 +211,10 @@ export class ConfigStore {
       await writeFileAtomic(file, text);
       this.onDisk.set(file, text);
     } catch (e) {
+      // a write that failed after its rename (a directory fsync) left our own text there: it is
+      // not a change behind our back, so the next write must not keep it aside
+      const now = await fs.readFile(file, 'utf8').catch(() => undefined);
+      if (now === text) this.onDisk.set(file, text);
       throw new HostnetError(ErrorCode.STORE_FAILED, `cannot write ${file}: ${(e as Error).message}`);
     }
   }
