@@ -114,7 +114,9 @@ export async function startDaemon(opts: DaemonOptions, log: Logger, hooks: Daemo
     kernel.onLink((ev) => {
       if (ev.deleted) mirrors?.deviceDeleted(ev.name);
     });
-    // every full read of the kernel (overflow, doubt) is a re-enumeration (the metric)
+    // every full read of the kernel is an enumeration (the metric): the first at start, then one
+    // after each overflow or doubt
+    metrics?.kernelReenumerations.inc();
     kernel.onResync(() => metrics?.kernelReenumerations.inc());
     const view = kernel;
     // a lease gained, changed or lost: the view is stale, the engine is told, auto DNS follows
