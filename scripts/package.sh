@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # npm run package: builds pkg/hostnetd_<version>_amd64.deb with Debian's dpkg-deb (no debhelper
 # source tree). Contents:
-#   /usr/lib/hostnetd/{package.json,bin,dist,build/Release/*.node,node_modules (production only)}
+#   /usr/lib/hostnetd/{package.json,bin,dist,build/Release/*.node,native/netlink/build/Release/*.node,
+#   node_modules (production only)}
 #   /usr/bin/hostnetd, /usr/bin/hostnetctl   relative symlinks into /usr/lib/hostnetd/bin
 #   /lib/systemd/system/hostnetd{,-restore}.service
 #   /etc/hostnetd/config.json                a conffile (packaging/config.json)
@@ -13,8 +14,8 @@ cd "$(dirname "$0")/.."
 repo=$(pwd)
 
 # The DHCP client hostnetd runs for bootproto dhcp (issue 12) is a run-time dependency:
-# set by the branch that picks it, e.g. DHCP_CLIENT_DEPENDS="dhcpcd-base".
-DHCP_CLIENT_DEPENDS=${DHCP_CLIENT_DEPENDS:-}
+# the DHCP client hostnetd supervises (src/dhcp): dhcpcd-base, without a system service of its own
+DHCP_CLIENT_DEPENDS=${DHCP_CLIENT_DEPENDS:-dhcpcd-base}
 
 version=$(node -p 'require("./package.json").version')
 arch=$(dpkg --print-architecture)
@@ -30,12 +31,14 @@ for addon in hostnet_libvirt hostnet_notify; do
     break
   fi
 done
+# the rtnetlink reader (the kernel view): rebuilt only when its source is newer
+bash scripts/build-netlink.sh
 
 stage=$(mktemp -d "${TMPDIR:-/tmp}/hostnetd-pkg.XXXXXX")
 trap 'rm -rf "$stage"' EXIT
 root=$stage/root
 lib=$root/usr/lib/hostnetd
-mkdir -p "$lib/bin" "$lib/build/Release" "$root/usr/bin" "$root/lib/systemd/system" \
+mkdir -p "$lib/bin" "$lib/build/Release" "$lib/native/netlink/build/Release" "$root/usr/bin" "$root/lib/systemd/system" \
   "$root/etc/hostnetd" "$root/usr/share/doc/hostnetd" "$root/DEBIAN"
 
 cp package.json package-lock.json "$lib/"
@@ -43,7 +46,9 @@ install -m 0755 bin/hostnetd bin/hostnetctl "$lib/bin/"
 # the JavaScript only: no source maps (they point at src/, which is not shipped)
 (cd dist && find . -name '*.js' -print0 | cpio -0 -pdm --quiet "$lib/dist")
 install -m 0644 build/Release/hostnet_libvirt.node build/Release/hostnet_notify.node "$lib/build/Release/"
-strip --strip-unneeded "$lib"/build/Release/*.node
+# dist/kernel/netlink.js loads it from ../../native/netlink/build/Release
+install -m 0644 native/netlink/build/Release/hostnet_netlink.node "$lib/native/netlink/build/Release/"
+strip --strip-unneeded "$lib"/build/Release/*.node "$lib"/native/netlink/build/Release/*.node
 
 # production node_modules: a copy of the checkout's, pruned of dev dependencies (offline)
 cp -a node_modules "$lib/node_modules"
@@ -81,7 +86,7 @@ echo /etc/hostnetd/config.json > "$root/DEBIAN/conffiles"
 # shared-library dependencies of the addons, as dpkg-shlibdeps computes them
 mkdir -p "$stage/src/debian"
 printf 'Source: hostnetd\n\nPackage: hostnetd\nArchitecture: any\n' > "$stage/src/debian/control"
-shlibs=$(cd "$stage/src" && dpkg-shlibdeps -O "$lib"/build/Release/*.node 2>/dev/null | sed -n 's/^shlibs:Depends=//p')
+shlibs=$(cd "$stage/src" && dpkg-shlibdeps -O "$lib"/build/Release/*.node "$lib"/native/netlink/build/Release/*.node 2>/dev/null | sed -n 's/^shlibs:Depends=//p')
 [ -n "$shlibs" ] || { log "dpkg-shlibdeps found no libraries"; exit 1; }
 
 size=$(du -sk --exclude=DEBIAN "$root" | cut -f1)

@@ -42,6 +42,7 @@ describe('npm run package', () => {
     const files = new Set(stdout.split('\n').map((l) => l.split(/\s+/)[5]!.replace(/^\./, '')));
     for (const f of ['/usr/lib/hostnetd/dist/daemon/main.js', '/usr/lib/hostnetd/dist/cli/main.js',
       '/usr/lib/hostnetd/build/Release/hostnet_libvirt.node', '/usr/lib/hostnetd/build/Release/hostnet_notify.node',
+      '/usr/lib/hostnetd/native/netlink/build/Release/hostnet_netlink.node',
       '/usr/lib/hostnetd/node_modules/ws/package.json', '/usr/lib/hostnetd/node_modules/prom-client/package.json',
       '/lib/systemd/system/hostnetd.service', '/lib/systemd/system/hostnetd-restore.service',
       '/etc/hostnetd/config.json', '/usr/share/doc/hostnetd/copyright']) {
