@@ -157,9 +157,10 @@ export async function kernelSummary(): Promise<Dict> {
  * and RTM_DELLINK; the device's ifindex and carrier_changes counter must stay the same.
  */
 export async function expectNoFlap(dev: string, fn: () => Promise<void>): Promise<void> {
+  // a bond's carrier comes up one miimon interval after its slaves': wait for it, then measure
+  await until(`${dev} up`, async () => ((await sysfs(dev, 'operstate')) === 'up' ? true : undefined));
   const ifindex = await sysfs(dev, 'ifindex');
   const carrierChanges = await sysfs(dev, 'carrier_changes');
-  expect(await sysfs(dev, 'operstate')).toBe('up');
   const mon = execa('ip', ['-o', 'monitor', 'link'], { reject: false, buffer: true });
   // ip monitor subscribes before printing anything; give it a moment to be listening
   await new Promise((r) => setTimeout(r, 300));
