@@ -7,6 +7,7 @@ import { awaitPreviousBatches } from '../kernel/batch-guard.js';
 import type { ConnectivityTracker } from './connectivity.js';
 import { Transactions } from './transaction.js';
 import type { NetworkMirror } from './types.js';
+import type { SnapshotScope } from '../kernel/snapshot.js';
 import type { KernelState } from '../kernel/types.js';
 import type { DhcpClients } from '../dhcp/clients.js';
 
@@ -18,7 +19,7 @@ export interface TransactionEnv {
   connectivity: ConnectivityTracker;
   mirror?: NetworkMirror;
   /** the snapshot a change plans against */
-  current?: () => Promise<KernelState>;
+  current?: (scope?: SnapshotScope) => Promise<KernelState>;
   /** the kernel event watch, paused while a change runs */
   watch?: { pause(): Promise<void>; resume(): void };
   /** the DHCP clients a change starts and stops */

@@ -10,7 +10,7 @@ import { ErrorCode, HostnetError } from '../errors.js';
 import { executePlan } from '../kernel/executor.js';
 import type { Iproute } from '../kernel/iproute.js';
 import { nicNames } from '../kernel/nics.js';
-import { readKernelState } from '../kernel/snapshot.js';
+import { readKernelState, type SnapshotScope } from '../kernel/snapshot.js';
 import type { KernelState } from '../kernel/types.js';
 import { mergeRequest } from '../model/merge.js';
 import { sameConfig } from '../model/compare.js';
@@ -46,8 +46,11 @@ export interface TransactionDeps {
   log: Logger;
   /** libvirt's networks, kept in step after the kernel */
   mirror?: NetworkMirror;
-  /** the snapshot a change plans against (the daemon's event-invalidated cache); default: a fresh dump */
-  current?: () => Promise<KernelState>;
+  /**
+   * The daemon's kernel view, read after a barrier: a change plans and verifies against it (its
+   * own batch's events are queued before the barrier's answer). Default: a fresh dump.
+   */
+  current?: (scope?: SnapshotScope) => Promise<KernelState>;
   /** the kernel event watch, paused while this process changes the kernel itself */
   watch?: { pause(): Promise<void>; resume(): void };
   /** the DHCP clients (absent: a change with a DHCP network still plans, but no client runs) */
@@ -350,7 +353,9 @@ export class Transactions implements NetworkChanger {
   }
 
   private async verify(want: DesiredKernel): Promise<void> {
-    const left = diff(want, await readKernelState(this.deps.ipr, 'config'));
+    // our batch has exited, so its notifications sit before the barrier's answer: no fresh dump needed
+    const now = await (this.deps.current ? this.deps.current('config') : readKernelState(this.deps.ipr, 'config'));
+    const left = diff(want, now);
     if (left.length) {
       throw new HostnetError(ErrorCode.VERIFY_FAILED, `kernel state does not match the request after applying: still needed ${describeOps(left)}`);
     }

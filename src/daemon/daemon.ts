@@ -27,7 +27,7 @@ import { readNameservers } from '../api/resolv.js';
 import { detectKernelFeatures } from '../kernel/features.js';
 import { createIproute, type Iproute } from '../kernel/iproute.js';
 import { BatchGuard } from '../kernel/batch-guard.js';
-import { readKernelState } from '../kernel/snapshot.js';
+import { readKernelState, type SnapshotScope } from '../kernel/snapshot.js';
 import { KernelView } from '../kernel/view.js';
 import { startPorts, type Ports } from '../ports/service.js';
 import type { KernelFeatures, KernelState } from '../kernel/types.js';
@@ -53,7 +53,7 @@ export interface ChangerEnv {
   connectivity: ConnectivityTracker;
   features: KernelFeatures;
   mirror: NetworkMirror;
-  current: () => Promise<KernelState>;
+  current: (scope?: SnapshotScope) => Promise<KernelState>;
   watch: { pause(): Promise<void>; resume(): void };
   dhcp: DhcpClients;
 }
@@ -130,7 +130,7 @@ export async function startDaemon(opts: DaemonOptions, log: Logger, hooks: Daemo
     } });
     dhcp = clients;
     await clients.open();
-    const env: ChangerEnv = { opts, log, ipr, store, connectivity, features, mirror: libvirtMirror(libvirt), current: () => view.get(), dhcp: clients,
+    const env: ChangerEnv = { opts, log, ipr, store, connectivity, features, mirror: libvirtMirror(libvirt), current: (scope) => view.get(scope), dhcp: clients,
       // the view reads on during a change (its batch arrives as events); this hook keeps the port
       // agent out of a change's kernel phases: the
       // transaction pauses around its batch + verification and around a rollback (quiet()), and
