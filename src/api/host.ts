@@ -12,6 +12,7 @@ import type { KernelFeatures, KernelState } from '../kernel/types.js';
 import type { HostConfig, SetupRequest } from '../model/types.js';
 import { ErrorCode, HostnetError } from '../errors.js';
 import { FreshCoalescer } from './fresh.js';
+import { deepFreeze } from '../model/freeze.js';
 import type { HostFacts } from './host-facts.js';
 
 /** What the verbs need from the rest of the daemon; the daemon wires the real ones, tests fakes. */
@@ -37,6 +38,8 @@ export interface HostApiDeps {
     status(): Record<string, string[]>;
   };
   buildNetworkCapabilities(input: CapsInput): NetworkCapabilities;
+  /** changes whenever a lease is gained, changed or lost (capabilities are rebuilt then) */
+  leaseVersion?(): number;
   /** the DHCP lease of a device, if a client runs there */
   leases?(dev: string): Lease | undefined;
   /** getNetworkStatistics' answer for a snapshot taken at `now` (ms): {network: {iface: {name, rx, tx, ...}}} */
@@ -60,6 +63,7 @@ interface HostView {
 
 export class HostApi {
   private readonly view: FreshCoalescer<HostView>;
+  private capsMemo: { key: readonly unknown[]; caps: NetworkCapabilities } | undefined;
   private readonly stats: FreshCoalescer<KernelState>;
 
   constructor(private readonly deps: HostApiDeps) {
@@ -69,12 +73,26 @@ export class HostApi {
 
   async getNetworkCapabilities(_ctx?: RequestContext): Promise<NetworkCapabilities> {
     const { input } = await this.view.get();
-    return this.deps.buildNetworkCapabilities(input);
+    return this.networkCaps(input);
+  }
+
+  /**
+   * Built once per state of the host and handed out frozen: the kernel view and the running
+   * config are shared objects that change identity when they change, the rest is small enough
+   * to compare as text. The RPC layer encodes a frozen answer once (rpc/codec.ts).
+   */
+  private networkCaps(input: CapsInput): NetworkCapabilities {
+    const key = [input.state, input.running, `${input.netConfigDirty}|${input.nameservers.join(',')}|${JSON.stringify(input.libvirt)}|${JSON.stringify(input.mirrors ?? null)}|${this.deps.leaseVersion?.() ?? 0}`] as const;
+    const memo = this.capsMemo;
+    if (memo && memo.key.every((k, i) => k === key[i])) return memo.caps;
+    const caps = deepFreeze(this.deps.buildNetworkCapabilities(input));
+    this.capsMemo = { key, caps };
+    return caps;
   }
 
   async getCapabilities(ctx?: RequestContext): Promise<Record<string, unknown>> {
     const [{ input }, facts] = await Promise.all([this.view.get(), this.deps.hostFacts()]);
-    const net = this.deps.buildNetworkCapabilities(input);
+    const net = this.networkCaps(input);
     // as VDSM's bridge adds it: the device holding the address the caller reached us on
     const lastClientIface = deviceWithAddress(input.state, ctx?.localAddress);
     return { ...facts, software_version: this.deps.version, ...net, lastClientIface };

@@ -5,7 +5,7 @@
  * owner, before anything is touched (README, "Taking over a host").
  */
 import { badParams } from '../errors.js';
-import type { SetupRequest } from '../model/types.js';
+import type { HostConfig, SetupRequest } from '../model/types.js';
 import type { NetworkChanger } from './types.js';
 import type { DhcpClientProcess } from '../kernel/owners.js';
 
@@ -15,6 +15,8 @@ export interface NicOwnerSources {
   dhcpClients(): Promise<DhcpClientProcess[]>;
   /** pids of the DHCP clients hostnetd itself runs outside systemd (pid files under --run-dir) */
   ownDhcpPids?(): ReadonlySet<number>;
+  /** NICs the running config already uses: checked when hostnetd took them, not on every request */
+  managedNics?(): ReadonlySet<string>;
 }
 
 /** Pure: where each NIC of the request is named, e.g. eth0 → "network 'mgmt'". */
@@ -30,6 +32,14 @@ export function requestedNics(request: SetupRequest): Map<string, string> {
     if (!a || a.remove === true || !Array.isArray(a.nics)) continue;
     for (const nic of a.nics) if (typeof nic === 'string' && !nics.has(nic)) nics.set(nic, `bond '${name}': nics`);
   }
+  return nics;
+}
+
+/** Pure: the NICs a config uses (networks' `nic`, bonds' `nics`). */
+export function configNics(cfg: HostConfig): Set<string> {
+  const nics = new Set<string>();
+  for (const net of Object.values(cfg.networks)) if (net.nic !== undefined) nics.add(net.nic);
+  for (const bond of Object.values(cfg.bonds)) for (const nic of bond.nics) nics.add(nic);
   return nics;
 }
 
@@ -58,6 +68,8 @@ export function refuseForeignNics(changer: NetworkChanger, sources: NicOwnerSour
     setSafe: (ctx) => changer.setSafe(ctx),
     async setup(request, ctx) {
       const nics = requestedNics(request);
+      const managed = sources.managedNics?.();
+      if (managed) for (const nic of managed) nics.delete(nic);
       if (nics.size > 0) {
         const [nm, clients] = await Promise.all([sources.networkManager(), sources.dhcpClients()]);
         const conflict = ownerConflict(nics, nm, clients, sources.ownDhcpPids?.());

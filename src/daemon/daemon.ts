@@ -13,7 +13,7 @@ import { buildStatistics } from '../caps/statistics.js';
 import { HostApi } from '../api/host.js';
 import { managedDevices, NetworkEvents } from '../api/events.js';
 import { makeTransactions } from '../apply/factory.js';
-import { refuseForeignNics } from '../apply/nic-owners.js';
+import { configNics, refuseForeignNics } from '../apply/nic-owners.js';
 import { dhcpClientProcesses, networkManagerStates } from '../kernel/owners.js';
 import { libvirtMirror } from '../libvirt/mirror.js';
 import { desiredFromConfig, LibvirtNetworkManager } from '../libvirt/networks.js';
@@ -164,6 +164,7 @@ export async function startDaemon(opts: DaemonOptions, log: Logger, hooks: Daemo
       networkManager: networkManagerStates,
       dhcpClients: dhcpClientProcesses,
       ownDhcpPids: () => clients.pids(),
+      managedNics: () => configNics(store.running()),
     });
     const changer = portMirrors.wrap(withLeaseDns(guarded, async () => { for (const dev of clients.running().keys()) await leaseDns(dev); }));
     // after a restart (or a crash rolled back), libvirt's networks follow the running config again
@@ -185,6 +186,7 @@ export async function startDaemon(opts: DaemonOptions, log: Logger, hooks: Daemo
       changer,
       buildNetworkCapabilities,
       leases: (dev) => clients.lease(dev),
+      leaseVersion: () => clients.leaseVersion,
       statistics: async (state, now) => buildStatistics(state, opts.fakeNics, now, await readNicSpeeds(state)),
     });
     const methods = hostMethods(api);

@@ -50,6 +50,8 @@ export class DhcpClients {
   private readonly log: Logger;
   private readonly systemd: boolean;
   private readonly leases = new Map<string, Lease>();
+  /** bumped on every change of `leases` (capabilities are rebuilt when it moves) */
+  leaseVersion = 0;
   private readonly records = new Map<string, ClientRecord>();
   /** what should run: a client of these that dies is started again */
   private wanted = new Map<string, ClientSpec>();
@@ -160,7 +162,7 @@ export class DhcpClients {
     if (dead && !clientAlive(dead.pid, spec.dev)) killLeftovers(dead);
     await rm(this.file(spec.dev, 'lease4'), { force: true });
     await rm(this.file(spec.dev, 'lease6'), { force: true });
-    this.leases.delete(spec.dev);
+    if (this.leases.delete(spec.dev)) this.leaseVersion++;
     await writeFile(this.file(spec.dev, 'conf'), clientConf(spec), { mode: 0o644 });
     const argv = [
       '-B', '-f', this.file(spec.dev, 'conf'), '-c', HOOK, '-e', `HOSTNETD_DHCP_DIR=${this.dir}`,
@@ -220,7 +222,10 @@ export class DhcpClients {
   private async forget(dev: string): Promise<void> {
     this.records.delete(dev);
     for (const ext of ['json', 'conf', 'lease4', 'lease6']) await rm(this.file(dev, ext), { force: true });
-    if (this.leases.delete(dev)) this.o.onLease?.(dev);
+    if (this.leases.delete(dev)) {
+      this.leaseVersion++;
+      this.o.onLease?.(dev);
+    }
   }
 
   /** A wanted client died without being asked to: start it again (the lease file keeps its address). */
@@ -276,6 +281,7 @@ export class DhcpClients {
     if (parsed) lease[key] = parsed;
     else delete lease[key];
     this.leases.set(dev, lease);
+    this.leaseVersion++;
     this.log.info({ event: 'dhcp-lease', dev, family: fam, reason: parsed?.reason, addresses: parsed?.addresses ?? [], routers: parsed?.routers ?? [], dns: parsed?.dns ?? [] }, `DHCPv${fam} lease on ${dev}`);
     this.o.onLease?.(dev);
     for (const w of [...this.waiters]) w();

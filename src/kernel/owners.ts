@@ -3,7 +3,7 @@
  * device states from `nmcli`, and DHCP clients running in this network namespace, from /proc.
  * Reads only; never throws for an absent NetworkManager or a process that exits meanwhile.
  */
-import { readdir, readFile, readlink } from 'node:fs/promises';
+import { access, readdir, readFile, readlink } from 'node:fs/promises';
 import { execa } from 'execa';
 
 /** A DHCP client process: its program name, pid and arguments. */
@@ -20,6 +20,8 @@ export const DHCP_CLIENT_PROGRAMS = new Set(['dhclient', 'dhcpcd', 'udhcpc']);
 
 /** nmcli's `DEVICE:STATE` lines → device → state; undefined when NetworkManager is absent or not running. */
 export async function networkManagerStates(): Promise<Map<string, string> | undefined> {
+  // NetworkManager keeps /run/NetworkManager while it runs: without it, no nmcli process per request
+  if (!(await access('/run/NetworkManager').then(() => true, () => false))) return undefined;
   const r = await execa('nmcli', ['-t', '-f', 'DEVICE,STATE', 'device', 'status'], { reject: false, timeout: 5000 });
   if (r.failed || r.exitCode !== 0) return undefined;
   return parseNmcliStates(String(r.stdout));

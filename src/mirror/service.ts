@@ -83,7 +83,7 @@ export class PortMirrors {
         } finally {
           this.busy = null;
           // after a success or a rollback alike: removed networks lose their mirrors, recreated bridges get theirs
-          await this.reconcile('setupNetworks').catch((e: unknown) =>
+          await this.reconcile('setupNetworks', { leftovers: false }).catch((e: unknown) =>
             ctx.log.error({ event: 'mirror-reconcile-failed', err: (e as Error).message }, 'port mirror reconcile failed'));
         }
       },
@@ -108,7 +108,7 @@ export class PortMirrors {
    * (a crash between the kernel change and its commit) are removed. Skipped while a setupNetworks
    * runs: its wrapper reconciles when it ends.
    */
-  reconcile(why: string): Promise<void> {
+  reconcile(why: string, { leftovers: scanLeftovers = true } = {}): Promise<void> {
     return this.lane.run(async () => {
       this.reconcileQueued = false;
       if (this.busy === 'Host.setupNetworks') return;
@@ -125,7 +125,9 @@ export class PortMirrors {
         dropped.push(...taps.filter((t) => !alive.includes(t)).map((t) => `${net}→${t}`));
         if (alive.length) next.set(net, alive);
       }
-      const leftovers = [...(await bridgesWithIngress(this.opts.ipr))].filter((b) => bridged.has(b) && !next.has(b));
+      // leftovers come only from a crash (a setupNetworks adds no mirror filter): one tc dump of every
+      // bridge, worth it at start and after a tap or bridge went away, not after every change
+      const leftovers = scanLeftovers ? [...(await bridgesWithIngress(this.opts.ipr))].filter((b) => bridged.has(b) && !next.has(b)) : [];
       for (const bridge of new Set([...next.keys(), ...leftovers])) {
         const cur = await readBridgeTc(this.opts.ipr, bridge);
         const taps = next.get(bridge) ?? [];

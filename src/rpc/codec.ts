@@ -116,5 +116,21 @@ export function decodeFrame(text: string, maxBatch = MAX_BATCH): DecodedFrame {
  */
 export function encodeResponses(batch: boolean, responses: RpcResponse[]): string | undefined {
   if (responses.length === 0) return undefined;
-  return JSON.stringify(batch ? responses : responses[0]);
+  return batch ? `[${responses.map(encodeResponse).join(',')}]` : encodeResponse(responses[0]!);
+}
+
+/**
+ * A frozen result cannot change, so its JSON is made once: capabilities at 1000 networks are
+ * megabytes, and the API hands out the same frozen answer until the host changes.
+ */
+const encodedResults = new WeakMap<object, string>();
+
+function encodeResponse(r: RpcResponse): string {
+  if (!('result' in r) || r.result === null || typeof r.result !== 'object' || !Object.isFrozen(r.result)) return JSON.stringify(r);
+  let text = encodedResults.get(r.result);
+  if (text === undefined) {
+    text = JSON.stringify(r.result);
+    encodedResults.set(r.result, text);
+  }
+  return `{"jsonrpc":"2.0","id":${JSON.stringify(r.id)},"result":${text}}`;
 }

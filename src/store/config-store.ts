@@ -17,7 +17,8 @@ import * as fs from 'node:fs/promises';
 import * as path from 'node:path';
 import { ErrorCode, HostnetError } from '../errors.js';
 import type { HostConfig } from '../model/types.js';
-import { cloneConfig, emptyConfig } from '../model/types.js';
+import { deepFreeze } from '../model/freeze.js';
+import { emptyConfig } from '../model/types.js';
 import { errnoOf, fsyncDir, removeStaleTmpFiles, writeFileAtomic } from './atomic.js';
 import { sortKeysDeep } from './canonical.js';
 import { CONFIG_FORMAT_VERSION, ConfigFileSchema, describeIssues } from './schema.js';
@@ -115,7 +116,10 @@ export class ConfigStore {
     private runningText: string,
     private safeCfg: HostConfig,
     private safeText: string,
-  ) {}
+  ) {
+    deepFreeze(runningCfg);
+    deepFreeze(safeCfg);
+  }
 
   get runningPath(): string {
     return path.join(this.stateDir, RUNNING_FILE);
@@ -141,13 +145,16 @@ export class ConfigStore {
     return store;
   }
 
-  /** A deep copy: mutating it does not change the store. */
+  /**
+   * The running config, deeply frozen and shared (no copy: at 1000 networks a copy per read cost
+   * more than planning); edit a cloneConfig() of it.
+   */
   running(): HostConfig {
-    return cloneConfig(this.runningCfg);
+    return this.runningCfg;
   }
 
   safe(): HostConfig {
-    return cloneConfig(this.safeCfg);
+    return this.safeCfg;
   }
 
   /** Running differs from safe (key order and formatting do not count). */
@@ -169,7 +176,7 @@ export class ConfigStore {
         this.runningText = UNKNOWN; // the rename may have happened: the next commit writes whatever it holds
         throw e;
       }
-      this.runningCfg = copy;
+      this.runningCfg = deepFreeze(copy);
       this.runningText = text;
     });
   }
@@ -200,7 +207,7 @@ export class ConfigStore {
         this.safeText = UNKNOWN;
         throw e;
       }
-      this.safeCfg = copy;
+      this.safeCfg = deepFreeze(copy);
       this.safeText = text;
     });
   }
@@ -245,3 +252,4 @@ async function keepAsideIfChanged(file: string, known: string | null): Promise<s
   await fsyncDir(path.dirname(file));
   return aside;
 }
+

@@ -83,18 +83,21 @@ describe('ConfigStore', () => {
     expect(again.isDirty()).toBe(true);
   });
 
-  it('hands out and keeps deep copies', async () => {
+  it('keeps a copy of what it commits and hands out configs nobody can edit', async () => {
     const s = await ConfigStore.open(await tmpDir());
     const cfg = config(net('a'));
     await s.commitRunning(cfg);
     cfg.networks.a!.mtu = 1;
     const out = s.running();
-    out.networks.a!.ipv4!.address = '203.0.113.1';
-    delete out.networks.a;
+    expect(() => { out.networks.a!.ipv4!.address = '203.0.113.1'; }).toThrow(TypeError);
+    expect(() => { delete out.networks.a; }).toThrow(TypeError);
     expect(s.running()).toEqual(config(net('a')));
     await s.makeSafe();
-    s.safe().networks.a!.nameservers.push('192.0.2.53');
+    expect(() => s.safe().networks.a!.nameservers.push('192.0.2.53')).toThrow(TypeError);
     expect(s.safe()).toEqual(config(net('a')));
+    // a reopened store hands out frozen configs too
+    const again = await ConfigStore.open(s.stateDir);
+    expect(Object.isFrozen(again.running().networks.a!.ipv4)).toBe(true);
   });
 
   it('is dirty exactly when running and safe differ, whatever the key order', async () => {
