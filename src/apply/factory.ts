@@ -19,7 +19,7 @@ export interface TransactionEnv {
   connectivity: ConnectivityTracker;
   mirror?: NetworkMirror;
   /** the snapshot a change plans against */
-  current?: (scope?: SnapshotScope) => Promise<KernelState>;
+  current?: (scope?: SnapshotScope, o?: { freshAddresses?: boolean }) => Promise<KernelState>;
   /** the kernel event watch, paused while a change runs */
   watch?: { pause(): Promise<void>; resume(): void };
   /** the DHCP clients a change starts and stops */

@@ -50,7 +50,7 @@ export interface TransactionDeps {
    * The daemon's kernel view, read after a barrier: a change plans and verifies against it (its
    * own batch's events are queued before the barrier's answer). Default: a fresh dump.
    */
-  current?: (scope?: SnapshotScope) => Promise<KernelState>;
+  current?: (scope?: SnapshotScope, o?: { freshAddresses?: boolean }) => Promise<KernelState>;
   /** the kernel event watch, paused while this process changes the kernel itself */
   watch?: { pause(): Promise<void>; resume(): void };
   /** the DHCP clients (absent: a change with a DHCP network still plans, but no client runs) */
@@ -353,8 +353,9 @@ export class Transactions implements NetworkChanger {
   }
 
   private async verify(want: DesiredKernel): Promise<void> {
-    // our batch has exited, so its notifications sit before the barrier's answer: no fresh dump needed
-    const now = await (this.deps.current ? this.deps.current('config') : readKernelState(this.deps.ipr, 'config'));
+    // our batch has exited, so its notifications sit before the barrier's answer, but for IPv6
+    // addresses (notified later, from DAD): those alone are read again
+    const now = await (this.deps.current ? this.deps.current('config', { freshAddresses: true }) : readKernelState(this.deps.ipr, 'config'));
     const left = diff(want, now);
     if (left.length) {
       throw new HostnetError(ErrorCode.VERIFY_FAILED, `kernel state does not match the request after applying: still needed ${describeOps(left)}`);

@@ -53,7 +53,7 @@ export interface ChangerEnv {
   connectivity: ConnectivityTracker;
   features: KernelFeatures;
   mirror: NetworkMirror;
-  current: (scope?: SnapshotScope) => Promise<KernelState>;
+  current: (scope?: SnapshotScope, o?: { freshAddresses?: boolean }) => Promise<KernelState>;
   watch: { pause(): Promise<void>; resume(): void };
   dhcp: DhcpClients;
 }
@@ -130,7 +130,7 @@ export async function startDaemon(opts: DaemonOptions, log: Logger, hooks: Daemo
     } });
     dhcp = clients;
     await clients.open();
-    const env: ChangerEnv = { opts, log, ipr, store, connectivity, features, mirror: libvirtMirror(libvirt), current: (scope) => view.get(scope), dhcp: clients,
+    const env: ChangerEnv = { opts, log, ipr, store, connectivity, features, mirror: libvirtMirror(libvirt), current: (scope, o) => view.get(scope, o), dhcp: clients,
       // the view reads on during a change (its batch arrives as events); this hook keeps the port
       // agent out of a change's kernel phases: the
       // transaction pauses around its batch + verification and around a rollback (quiet()), and

@@ -41,6 +41,12 @@ export class KernelTables {
    */
   linksStale = false;
 
+  /**
+   * IPv6 addresses are notified from the DAD work queue, after the `ip` command that added them
+   * has returned: after our own batch the addresses are read again before verifying.
+   */
+  addrsStale = false;
+
   /** Apply one message; returns the ifindex of the device it concerns, if any. */
   apply(m: RtnlMsg, notification = false): number | undefined {
     switch (m.t) {

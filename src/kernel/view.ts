@@ -105,7 +105,8 @@ export class KernelView {
   }
 
   /** The view as of now: a barrier, then the rendered state (shared until the next change). */
-  async get(scope: SnapshotScope = 'view'): Promise<KernelState> {
+  async get(scope: SnapshotScope = 'view', o: { freshAddresses?: boolean } = {}): Promise<KernelState> {
+    if (o.freshAddresses) this.tables.addrsStale = true;
     await this.barrier();
     const r = this.rendered.get(scope);
     if (r && r.version === this.version) return r.state;
@@ -138,10 +139,10 @@ export class KernelView {
     for (let attempt = 0; ; attempt++) {
       if (!this.sock) throw new Error('kernel view is not running');
       if (this.needEnumerate) await this.enumerate();
-      else if (this.tables.routesStale || this.tables.linksStale) await this.reread();
+      else if (this.tables.routesStale || this.tables.linksStale || this.tables.addrsStale) await this.reread();
       await this.request('barrier');
       await this.refreshUnnotified();
-      if (!this.needEnumerate && !this.tables.routesStale && !this.tables.linksStale) return;
+      if (!this.needEnumerate && !this.tables.routesStale && !this.tables.linksStale && !this.tables.addrsStale) return;
       if (attempt > 5) this.opts.log.warn({ event: 'view-unsettled', attempt }, 'kernel view keeps overflowing; still trying');
     }
   }
@@ -150,6 +151,7 @@ export class KernelView {
     this.needEnumerate = false;
     this.tables.clear();
     this.tables.routesStale = false;
+    this.tables.addrsStale = false;
     this.bump();
     const first = this.enumerations === 0;
     this.enumerations++;
@@ -179,6 +181,12 @@ export class KernelView {
       // upserts only: a deletion is always notified
       this.tables.linksStale = false;
       await this.request('link');
+    }
+    if (this.tables.addrsStale) {
+      this.tables.addrsStale = false;
+      this.tables.addrs.clear();
+      this.bump();
+      await this.request('addr');
     }
     if (this.tables.routesStale) {
       this.tables.routesStale = false;
