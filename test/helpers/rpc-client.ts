@@ -96,9 +96,9 @@ export class RpcTestClient {
     return r.error;
   }
 
-  /** The whole response object. */
-  request(method: string, params?: unknown): Promise<Reply> {
-    return this.client.request(method, params);
+  /** The whole response object; `id` picks the request id (default: the next number). */
+  request(method: string, params?: unknown, id?: string | number): Promise<Reply> {
+    return id === undefined ? this.client.request(method, params) : this.client.request(method, params, id);
   }
 
   /** Sends any text as one frame; resolves with the next reply no call is waiting for. */
