@@ -126,6 +126,17 @@ export class RpcTestClient {
     return this.unmatched.length;
   }
 
+  /**
+   * The next notification named `method`, dropping the others before it (a subscriber's own
+   * changes also bring it their |net|progress|<id> phases).
+   */
+  async nextEvent(method: string): Promise<unknown> {
+    for (;;) {
+      const msg = await this.nextUnmatched();
+      if ((msg as { method?: unknown } | null)?.method === method) return msg;
+    }
+  }
+
   /** The next reply or notification no call is waiting for (notifications after Host.subscribeEvents). */
   nextUnmatched(): Promise<unknown> {
     const ready = this.unmatched.shift();
