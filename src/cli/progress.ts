@@ -59,7 +59,7 @@ export function phaseText(p: ChangePhase, leftMs = 0): string {
     case 'dhcp':
       return `waiting for DHCP leases of ${p.networks.join(', ') || 'the networks'} (blockingdhcp): ${left}`;
     case 'confirming':
-      return `waiting for connectivity to be confirmed (Host.confirmConnectivity): ${left}`;
+      return `waiting for Host.confirmConnectivity: ${left}`;
     case 'committing':
       return 'committing the running config';
     case 'rolling-back':

@@ -120,7 +120,7 @@ describe('hostnetctl setup', () => {
     expect(lines.slice(0, 3)).toEqual(['planning the change', expect.stringMatching(/^applying \d+ kernel operations$/), 'verifying the kernel against the plan']);
     // one line rewritten in place each second: 4 s, then fewer
     const countdown = lines[3]!.split('\r\x1b[K');
-    expect(countdown[0]).toMatch(/^waiting for connectivity to be confirmed \(Host\.confirmConnectivity\): [1-4] s left$/);
+    expect(countdown[0]).toMatch(/^waiting for Host\.confirmConnectivity: [1-4] s left$/);
     const left = countdown.map((c) => Number(/: (\d) s left$/.exec(c)?.[1]));
     expect(left.length).toBeGreaterThanOrEqual(2);
     expect(left.every((n, i) => i === 0 || n < left[i - 1]!)).toBe(true);
