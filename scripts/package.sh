@@ -7,6 +7,7 @@
 #   /lib/systemd/system/hostnetd{,-restore}.service
 #   /etc/hostnetd/config.json                a conffile (packaging/config.json)
 #   /usr/share/doc/hostnetd/{README.md,copyright,changelog.gz}
+#   /usr/share/man/man8/{hostnetd,hostnetctl}.8.gz   packaging/man, the package's version stamped in
 # Maintainer scripts are packaging/debian/{postinst,prerm,postrm}. Needs the built TypeScript
 # and both native addons; builds them when missing. Runs lintian when it is installed.
 set -euo pipefail
@@ -39,7 +40,7 @@ trap 'rm -rf "$stage"' EXIT
 root=$stage/root
 lib=$root/usr/lib/hostnetd
 mkdir -p "$lib/bin" "$lib/build/Release" "$lib/native/netlink/build/Release" "$root/usr/bin" "$root/lib/systemd/system" \
-  "$root/etc/hostnetd" "$root/usr/share/doc/hostnetd" "$root/DEBIAN"
+  "$root/etc/hostnetd" "$root/usr/share/doc/hostnetd" "$root/usr/share/man/man8" "$root/DEBIAN"
 
 cp package.json package-lock.json "$lib/"
 install -m 0755 bin/hostnetd bin/hostnetctl "$lib/bin/"
@@ -72,6 +73,10 @@ ln -s ../lib/hostnetd/bin/hostnetctl "$root/usr/bin/hostnetctl"
 install -m 0644 systemd/hostnetd.service systemd/hostnetd-restore.service "$root/lib/systemd/system/"
 install -m 0644 packaging/config.json "$root/etc/hostnetd/config.json"
 install -m 0644 README.md packaging/debian/copyright "$root/usr/share/doc/hostnetd/"
+for page in hostnetd hostnetctl; do
+  sed "1s/\"hostnetd\"/\"hostnetd $version\"/" "packaging/man/$page.8" | gzip -9n > "$root/usr/share/man/man8/$page.8.gz"
+  chmod 0644 "$root/usr/share/man/man8/$page.8.gz"
+done
 {
   echo "hostnetd ($version) unstable; urgency=medium"
   echo

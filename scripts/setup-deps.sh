@@ -11,7 +11,9 @@ cd "$(dirname "$0")/.."
 # packaging: dpkg-dev (dpkg-shlibdeps), lintian;
 # tests: iputils-ping, openssl (TLS certificates), libvirt daemon and clients (real libvirtd test),
 # qemu and a busybox initramfs for the VM tier (scripts/vm/prepare.sh fetches the kernel),
-# dnsmasq-base (the DHCP server of the DHCP tests, without a system service).
+# dnsmasq-base (the DHCP server of the DHCP tests, without a system service), bsdutils (`script`:
+# the CLI progress test runs hostnetctl on a pseudo-terminal; essential in Debian, listed so a
+# trimmed image still gets it).
 # libvirt's nwfilter driver (vdsm-no-mac-spoofing) is in libvirt-daemon on Debian 12; its
 # built-in filters come with libvirt-daemon-config-nwfilter, and it programs the bridge with
 # ebtables, iptables and ip6tables (Debian's iptables package: the nft variants). Libvirt 9 no
@@ -24,7 +26,7 @@ PACKAGES=(
   "${NWFILTER[@]}"
   iputils-ping openssl tcpdump python3-stomp libc6-dev lintian dpkg-dev
   libvirt-daemon-system libvirt-daemon-system-sysv libvirt-clients
-  qemu-system-x86 busybox-static cpio kmod dnsmasq-base
+  qemu-system-x86 busybox-static cpio kmod dnsmasq-base bsdutils
 )
 [ "${HOSTNETD_RUNTIME_ONLY:-}" = 1 ] && PACKAGES=(iproute2 procps util-linux dhcpcd-base libvirt-dev pkg-config g++ make python3 linux-libc-dev "${NWFILTER[@]}")
 

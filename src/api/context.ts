@@ -1,9 +1,12 @@
 import type { Logger } from 'pino';
+import type { ProgressSink } from '../apply/progress.js';
 
 /** A connection's opt-in to the host's notifications (Host.subscribeEvents); given by the transport. */
 export interface EventSubscription {
   subscribe(): void;
   unsubscribe(): void;
+  /** sends one notification to this connection alone if it opted in; false when it did not (or is gone) */
+  notify(json: string): boolean;
 }
 
 /** What a verb knows about the request it serves. Built by the rpc layer. */
@@ -22,4 +25,9 @@ export interface RequestContext {
   events?: EventSubscription;
   /** child logger bound to the request id */
   log: Logger;
+  /**
+   * where a change reports its phases; set by the verb (Host.setupNetworks) for a requester that
+   * can hear them. In the context, not a parameter, so every wrapper of the changer passes it on.
+   */
+  progress?: ProgressSink;
 }

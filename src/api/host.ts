@@ -13,6 +13,7 @@ import type { HostConfig, SetupRequest } from '../model/types.js';
 import { ErrorCode, HostnetError } from '../errors.js';
 import { FreshCoalescer } from './fresh.js';
 import { deepFreeze } from '../model/freeze.js';
+import { progressSinkFor } from './progress.js';
 import type { HostFacts } from './host-facts.js';
 
 /** What the verbs need from the rest of the daemon; the daemon wires the real ones, tests fakes. */
@@ -118,9 +119,12 @@ export class HostApi {
     return true;
   }
 
-  /** VDSM's bridge answers setupNetworks with its status map; the engine reads it as one. */
+  /**
+   * VDSM's bridge answers setupNetworks with its status map; the engine reads it as one. A
+   * requester subscribed to events hears the phases first (`|net|progress|<id>`).
+   */
   async setupNetworks(request: SetupRequest, ctx: RequestContext): Promise<typeof DONE> {
-    await this.deps.changer.setup(request, ctx);
+    await this.deps.changer.setup(request, { ...ctx, progress: progressSinkFor(ctx) });
     return { ...DONE };
   }
 

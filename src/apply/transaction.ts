@@ -34,6 +34,7 @@ import { resolvConfText } from './resolv.js';
 import type { NetworkChanger, NetworkMirror } from './types.js';
 import type { DhcpClients } from '../dhcp/clients.js';
 import { clientSpecs, type ClientSpec } from '../dhcp/spec.js';
+import { guarded, noProgress, type ProgressSink } from './progress.js';
 
 export interface TransactionDeps {
   ipr: Iproute;
@@ -63,6 +64,8 @@ export interface TransactionDeps {
 export interface ApplyExtras {
   /** networks whose leases the answer waits for (blockingdhcp) */
   blockingDhcp?: ReadonlySet<string>;
+  /** told each phase as it starts (the requester's progress; restore passes none) */
+  progress?: ProgressSink;
 }
 
 /** What a change did, for logs and the restore summary. */
@@ -79,6 +82,8 @@ export class Transactions implements NetworkChanger {
   async setup(request: SetupRequest, ctx: RequestContext): Promise<void> {
     await this.exclusive('Host.setupNetworks', async () => {
       resetFaults();
+      const tell = guarded(ctx.progress ?? noProgress, (err) => ctx.log.warn({ event: 'progress-failed', err: errText(err) }, 'could not report progress'));
+      tell({ phase: 'planning' });
       const t0 = performance.now();
       const req = canonicalizeRequest(request);
       // a rollback that could not finish left its journal: settle it before planning anew
@@ -89,7 +94,7 @@ export class Transactions implements NetworkChanger {
       const running = this.deps.store.running();
       const desired = this.desiredFrom(running, req, before);
       const timings = { validateMs: Math.round(t1 - t0 + performance.now() - t2), snapshotMs: Math.round(t2 - t1) };
-      await this.apply(desired, running, before, req.options, ctx.log.child(timings), { blockingDhcp: req.blockingDhcp });
+      await this.apply(desired, running, before, req.options, ctx.log.child(timings), { blockingDhcp: req.blockingDhcp, progress: tell });
     });
   }
 
@@ -134,6 +139,7 @@ export class Transactions implements NetworkChanger {
       return { ops: 0, changedConfig };
     }
 
+    const tell = extras.progress ?? noProgress;
     const touched = touchedDevices(ops, before);
     const sysctls = await this.sysctlsBefore(desired, before, touched);
     const resolv = await this.resolverChange(desired, running);
@@ -156,6 +162,7 @@ export class Transactions implements NetworkChanger {
     };
     await this.deps.journal.begin(entry);
     lap('journalMs');
+    tell({ phase: 'applying', ops: ops.length });
     const started = performance.now();
     const undo: { what: string; run: () => Promise<void> }[] = [];
     let dhcpTouched = false;
@@ -170,13 +177,14 @@ export class Transactions implements NetworkChanger {
           await this.run(ops);
           lap('executeMs');
           await this.deps.journal.advance('verifying');
+          tell({ phase: 'verifying' });
           await this.verify(want);
           lap('verifyMs');
         });
       }
       await this.writeIpv6Autoconf(desired, before);
       lap('sysctlMs');
-      if (this.deps.dhcp) await this.startClients(clients, extras.blockingDhcp, log);
+      if (this.deps.dhcp) await this.startClients(clients, extras.blockingDhcp, log, tell);
       lap('dhcpMs');
       if (this.deps.mirror) {
         const mirrored = await this.deps.mirror.sync(desired);
@@ -184,15 +192,21 @@ export class Transactions implements NetworkChanger {
       }
       lap('libvirtMs');
       if (resolv) await this.writeResolver(resolv, undo);
-      if (options.connectivityCheck && ops.length > 0) await this.confirm(started, options.connectivityTimeout, log);
+      if (options.connectivityCheck && ops.length > 0) {
+        tell({ phase: 'confirming', timeoutSeconds: options.connectivityTimeout });
+        await this.confirm(started, options.connectivityTimeout, log);
+      }
       lap('confirmMs');
+      tell({ phase: 'committing' });
       await this.deps.journal.advance('committing');
       await this.deps.store.commitRunning(desired);
       if (options.commitOnSuccess) await this.deps.store.makeSafe();
       await this.deps.journal.clear();
       lap('commitMs');
     } catch (err) {
-      log.warn({ event: 'rollback', code: err instanceof HostnetError ? err.code : undefined, err: errText(err) }, 'change failed, rolling back');
+      const code = err instanceof HostnetError ? err.code : undefined;
+      log.warn({ event: 'rollback', code, err: errText(err) }, 'change failed, rolling back');
+      tell({ phase: 'rolling-back', ...(code !== undefined ? { code } : {}) });
       // clients this change started go first, releasing while their devices exist (and none is restarted meanwhile)
       if (dhcpTouched) await this.deps.dhcp!.stopUnwanted(clientSpecs(running, (d) => d in before.links)).catch((e: unknown) => log.error({ event: 'undo-failed', step: 'dhcp', err: errText(e) }, 'could not stop the DHCP clients of the failed change'));
       for (const step of undo.reverse()) {
@@ -213,13 +227,14 @@ export class Transactions implements NetworkChanger {
    * For blockingdhcp networks, wait for their leases up to --dhcp-timeout: none in time fails
    * the change with 29 (VDSM's ERR_FAILED_IFUP) and rolls it back.
    */
-  private async startClients(clients: ReadonlyMap<string, ClientSpec>, blocking: ReadonlySet<string> = new Set(), log: Logger): Promise<void> {
+  private async startClients(clients: ReadonlyMap<string, ClientSpec>, blocking: ReadonlySet<string> = new Set(), log: Logger, tell: ProgressSink): Promise<void> {
     const dhcp = this.deps.dhcp!;
     await clientStep('start', () => dhcp.apply(clients));
     const waitFor = [...clients.values()].filter((c) => blocking.has(c.network));
     if (waitFor.length === 0) return;
     const timeoutMs = this.deps.dhcpTimeoutMs ?? 60_000;
     log.info({ event: 'await-dhcp', networks: waitFor.map((c) => c.network), timeoutSeconds: timeoutMs / 1000 }, 'waiting for DHCP leases (blockingdhcp)');
+    tell({ phase: 'dhcp', networks: waitFor.map((c) => c.network), timeoutSeconds: timeoutMs / 1000 });
     const missing = await dhcp.waitLeases(waitFor, timeoutMs);
     if (missing.length) {
       const nets = waitFor.filter((c) => missing.includes(c.dev)).map((c) => `'${c.network}' (${c.dev})`);

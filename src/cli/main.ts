@@ -7,6 +7,8 @@ import type { SetupRequest } from '../model/types.js';
 import { parseCli, requestFromJson, UsageError, type Command, type TargetSpec } from './args.js';
 import { ConnectionError, RpcClient, RpcError, type ClientTarget as Target } from '../rpc/client.js';
 import { formatCapabilities, formatStatistics } from './format.js';
+import { phaseOf, ProgressView, showsProgress } from './progress.js';
+import { progressMethod } from '../api/progress.js';
 import { helpFor } from './usage.js';
 
 const out = (text: string) => process.stdout.write(text.endsWith('\n') ? text : text + '\n');
@@ -127,11 +129,16 @@ async function runSetup(command: Extract<Command, { cmd: 'setup' }>, target: Tar
   const request = command.request ?? (await requestFromFile(command.file!, command.options));
   const check = request.options.connectivityCheck !== false;
   const client = await RpcClient.open(target);
+  const view = showsProgress({ isTTY: process.stdout.isTTY, json }) ? await watchProgress(client) : undefined;
   const confirmer = command.confirm && check ? startConfirmer(target) : undefined;
   let result: unknown;
   try {
-    result = await client.call('Host.setupNetworks', { networks: request.networks, bondings: request.bondings, options: request.options });
+    view?.start();
+    const r = await client.request('Host.setupNetworks', { networks: request.networks, bondings: request.bondings, options: request.options }, SETUP_ID);
+    if (r.error) throw new RpcError(r.error.code, r.error.message, r.error.data);
+    result = r.result;
   } finally {
+    view?.finish();
     await confirmer?.stop();
     client.close();
   }
@@ -142,6 +149,31 @@ async function runSetup(command: Extract<Command, { cmd: 'setup' }>, target: Tar
     if (request.options.commitOnSuccess !== true) out("not persistent yet: run 'hostnetctl persist' to keep this config across reboots");
   }
   return result;
+}
+
+/** The id of hostnetctl's one setupNetworks on its connection; its progress arrives as |net|progress|<id>. */
+const SETUP_ID = 'setup';
+
+/**
+ * On a terminal, the change's phases as the daemon reports them: the connection subscribes to
+ * events first (only this connection gets its request's progress). A daemon that cannot
+ * deliver them leaves the wait silent, as before.
+ */
+async function watchProgress(client: RpcClient): Promise<ProgressView | undefined> {
+  try {
+    await client.call('Host.subscribeEvents');
+  } catch (e) {
+    if (e instanceof RpcError) return undefined;
+    throw e;
+  }
+  const view = new ProgressView((text) => process.stdout.write(text));
+  client.onUnmatched((msg) => {
+    const n = msg as { method?: unknown; params?: unknown };
+    if (n.method !== progressMethod(SETUP_ID)) return;
+    const phase = phaseOf(n.params);
+    if (phase) view.phase(phase);
+  });
+  return view;
 }
 
 /** Prints the daemon's notifications as they come, until the connection ends or Ctrl-C. */

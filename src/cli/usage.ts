@@ -118,6 +118,10 @@ Options:
                          must call Host.confirmConnectivity, or the change is rolled back
   --no-check             no connectivity check at all (connectivityCheck: false)
 
+On a terminal, a change that takes more than a second shows its phases as hostnetd reports
+them (planning, applying N kernel operations, verifying, waiting for confirmation or DHCP
+leases with a countdown, committing or rolling back); never on a pipe or with --json.
+
 Examples:
   hostnetctl setup --net mgmt --nic veth_0 --ip 192.0.2.10/24 --gateway 192.0.2.1 --default-route
   hostnetctl setup --net vms --nic veth_1 --mtu 9000 --net storage --nic veth_2 --bridgeless --ip 198.51.100.5/24

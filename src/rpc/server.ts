@@ -329,6 +329,11 @@ export class RpcServer {
       unsubscribe: () => {
         conn.subscribed = false;
       },
+      notify: (json) => {
+        if (!conn.subscribed || ws.readyState !== WebSocket.OPEN) return false;
+        ws.send(json);
+        return true;
+      },
     };
     this.wsConnections.add(conn);
     const log = this.opts.log.child({ conn: conn.from.connId, peer: a.peer, certSubject: a.certSubject, transport: 'ws' });

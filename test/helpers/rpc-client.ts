@@ -96,9 +96,9 @@ export class RpcTestClient {
     return r.error;
   }
 
-  /** The whole response object. */
-  request(method: string, params?: unknown): Promise<Reply> {
-    return this.client.request(method, params);
+  /** The whole response object; `id` picks the request id (default: the next number). */
+  request(method: string, params?: unknown, id?: string | number): Promise<Reply> {
+    return id === undefined ? this.client.request(method, params) : this.client.request(method, params, id);
   }
 
   /** Sends any text as one frame; resolves with the next reply no call is waiting for. */
@@ -124,6 +124,17 @@ export class RpcTestClient {
   /** Replies and notifications received that no call was waiting for, and not yet taken. */
   unmatchedCount(): number {
     return this.unmatched.length;
+  }
+
+  /**
+   * The next notification named `method`, dropping the others before it (a subscriber's own
+   * changes also bring it their |net|progress|<id> phases).
+   */
+  async nextEvent(method: string): Promise<unknown> {
+    for (;;) {
+      const msg = await this.nextUnmatched();
+      if ((msg as { method?: unknown } | null)?.method === method) return msg;
+    }
   }
 
   /** The next reply or notification no call is waiting for (notifications after Host.subscribeEvents). */

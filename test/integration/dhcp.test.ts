@@ -76,7 +76,14 @@ describe('DHCP (dhcpcd against dnsmasq)', { timeout: 240_000 }, () => {
   });
 
   it('blockingdhcp: the answer comes with the v4 and v6 leases; the defaultRoute network takes the learned default route and the DHCP nameservers', async () => {
-    await setup({ dhnet1: { nic: 'veth_0', bootproto: 'dhcp', dhcpv6: true, defaultRoute: true, blockingdhcp: true } });
+    const answer = await client.request('Host.setupNetworks', { networks: { dhnet1: { nic: 'veth_0', bootproto: 'dhcp', dhcpv6: true, defaultRoute: true, blockingdhcp: true } }, bondings: {}, options: NO_CHECK }, 'dh-1');
+    expect(answer.result).toEqual({ code: 0, message: 'Done' });
+    // the subscriber heard its change wait for the leases, up to --dhcp-timeout
+    const heard: { method?: string; params?: Record<string, unknown> }[] = [];
+    while (client.unmatchedCount() > 0) heard.push((await client.nextUnmatched()) as (typeof heard)[number]);
+    const progress = heard.filter((n) => n.method === '|net|progress|dh-1').map((n) => n.params);
+    expect(progress.map((p) => p?.phase)).toEqual(['planning', 'applying', 'verifying', 'dhcp', 'committing']);
+    expect(progress[3]).toMatchObject({ networks: ['dhnet1'], timeoutSeconds: 20 });
     const net = (await caps()).networks.dhnet1;
     expect(net).toMatchObject({ dhcpv4: true, dhcpv6: true, bootproto4: 'dhcp', gateway: '192.0.2.1', ipv4defaultroute: true });
     expect(net.ipv4addrs).toEqual([expect.stringMatching(/^192\.0\.2\.1[0-5]\d\/24$/)]);
@@ -89,7 +96,9 @@ describe('DHCP (dhcpcd against dnsmasq)', { timeout: 240_000 }, () => {
     expect(readRunning(daemon.stateDir).networks.dhnet1).toMatchObject({ bootproto: 'dhcp', dhcpv6: true });
     expect(JSON.stringify(readRunning(daemon.stateDir))).not.toContain('blocking');
     // the lease was news to the engine
-    expect(await client.nextUnmatched()).toMatchObject({ method: '|net|host_conn|no_id' });
+    if (!heard.some((n) => n.method === '|net|host_conn|no_id')) {
+      expect(await client.nextEvent('|net|host_conn|no_id')).toMatchObject({ method: '|net|host_conn|no_id' });
+    }
   });
 
   it('a second dynamic network without defaultRoute: its gateway is reported, never installed in the main table', async () => {
@@ -143,7 +152,7 @@ describe('DHCP (dhcpcd against dnsmasq)', { timeout: 240_000 }, () => {
     process.kill(record('dhnet1')!.pid, 'SIGHUP');
     await daemon.waitForLog((l) => daemon.logs.indexOf(l) >= from && l.event === 'dhcp-lease' && l.dev === 'dhnet1' && (l.addresses as string[]).includes('192.0.2.160/24'), 60_000);
     expect((await caps()).networks.dhnet1.ipv4addrs).toEqual(['192.0.2.160/24']);
-    expect(await client.nextUnmatched()).toMatchObject({ method: '|net|host_conn|no_id' });
+    expect(await client.nextEvent('|net|host_conn|no_id')).toMatchObject({ method: '|net|host_conn|no_id' });
   });
 
   it('static nameservers win over DHCP ones', async () => {
