@@ -34,8 +34,6 @@ export const ErrorCode = {
   INTERNAL: -32603,
 } as const;
 
-export type ErrorCodeValue = (typeof ErrorCode)[keyof typeof ErrorCode];
-
 /** An error meant for the client: its code and message go on the wire unchanged. */
 export class HostnetError extends Error {
   constructor(

@@ -176,7 +176,6 @@ export class Transactions implements NetworkChanger {
         await this.quiet(async () => {
           await this.run(ops);
           lap('executeMs');
-          await this.deps.journal.advance('verifying');
           tell({ phase: 'verifying' });
           await this.verify(want);
           lap('verifyMs');
@@ -198,7 +197,6 @@ export class Transactions implements NetworkChanger {
       }
       lap('confirmMs');
       tell({ phase: 'committing' });
-      await this.deps.journal.advance('committing');
       await this.deps.store.commitRunning(desired);
       if (options.commitOnSuccess) await this.deps.store.makeSafe();
       await this.deps.journal.clear();
@@ -260,7 +258,7 @@ export class Transactions implements NetworkChanger {
   async recover(log: Logger): Promise<boolean> {
     const entry = await this.deps.journal.pending();
     if (!entry) return false;
-    log.warn({ event: 'recover', id: entry.id, phase: entry.phase, startedAt: entry.startedAt }, 'rolling back an unfinished change');
+    log.warn({ event: 'recover', id: entry.id, startedAt: entry.startedAt }, 'rolling back an unfinished change');
     await this.rollback(entry.before.kernel, entry.touched, log);
     await restoreSysctls(entry.before.sysctls);
     const resolv = entry.before.resolvConf;
@@ -378,7 +376,6 @@ export class Transactions implements NetworkChanger {
   }
 
   private async confirm(since: number, timeoutSeconds: number, log: Logger): Promise<void> {
-    await this.deps.journal.advance('confirming');
     log.info({ event: 'await-connectivity', timeoutSeconds }, 'waiting for Host.confirmConnectivity');
     if (!(await this.deps.connectivity.waitSince(since, timeoutSeconds * 1000))) {
       throw new HostnetError(ErrorCode.LOST_CONNECTION, `connectivity check failed: no Host.confirmConnectivity within ${timeoutSeconds} s; changes rolled back`);

@@ -196,11 +196,6 @@ function parseSetup(rest: string[], tokens: Token[], values: Record<string, unkn
 
 type Table = Record<string, Record<string, unknown>>;
 
-/** Networks from --net/--remove and the flags that follow each --net (the first element of entitiesFromTokens). */
-export function networksFromTokens(tokens: Token[]): Table {
-  return entitiesFromTokens(tokens).networks;
-}
-
 /**
  * Networks and bonds from the flags, in order: --net NAME and --bond-def NAME start an entity
  * that the flags after them describe; --remove NAME and --remove-bond NAME remove one. Names are

@@ -6,7 +6,6 @@
 import { mkdir, readFile } from 'node:fs/promises';
 import type { Logger } from 'pino';
 import { ConnectivityTracker } from '../apply/connectivity.js';
-import type { NetworkChanger } from '../apply/types.js';
 import { buildNetworkCapabilities } from '../caps/network.js';
 import { readNicSpeeds } from '../caps/speed.js';
 import { buildStatistics } from '../caps/statistics.js';
@@ -59,8 +58,6 @@ export interface ChangerEnv {
 }
 
 export interface DaemonHooks {
-  /** Builds the transaction engine (default: apply/factory's, which settles an unfinished journal before we serve). */
-  makeChanger?(env: ChangerEnv): Promise<NetworkChanger>;
   /** --metrics: the registry main.ts counts log events into; served here once we listen */
   metrics?: Metrics;
 }
@@ -145,7 +142,7 @@ export async function startDaemon(opts: DaemonOptions, log: Logger, hooks: Daemo
         },
       },
     };
-    const transactions = await (hooks.makeChanger ?? makeTransactions)(env);
+    const transactions = await makeTransactions(env);
     // clients of a previous run (or of `hostnetd restore`) are adopted, dead ones restarted, unneeded ones stopped
     const now = await readKernelState(ipr, 'config');
     await clients.apply(clientSpecs(store.running(), (d) => d in now.links));

@@ -37,7 +37,7 @@ import { parseBandwidth, parseVlan, writeBandwidth, writeVlan } from './network-
 import { applyDefaults, validateNetwork } from './network-xml/rules.js';
 
 export * from './network-xml/model.js';
-export { firstChild, readNetworkRoot } from './network-xml/dom.js';
+export { child, readNetworkRoot } from './network-xml/dom.js';
 export { ipPrefix } from './network-xml/ip-math.js';
 export { forwardModeOf, validateNetwork } from './network-xml/rules.js';
 

@@ -24,7 +24,7 @@ import { ErrorCode, HostnetError } from '../errors.js';
 import type { HostConfig, MacTableManager } from '../model/types.js';
 import type { LibvirtConnection, NetworkInfo } from './binding.js';
 import type { Lane, LibvirtSession } from './session.js';
-import { firstChild, readNetworkRoot, serializeNetworkXml, type NetworkDef } from './network-xml.js';
+import { child, readNetworkRoot, serializeNetworkXml, type NetworkDef } from './network-xml.js';
 import { dict } from '../model/dict.js';
 
 export const LIBVIRT_PREFIX = 'vdsm-';
@@ -35,8 +35,6 @@ export const isOwned = (libvirtName: string) => libvirtName.startsWith(LIBVIRT_P
 export interface DesiredLibvirtNetwork {
   /** hostnetd network name = kernel bridge name */
   name: string;
-  /** accepted for completeness; not written (libvirt refuses <mtu> with forward mode bridge) */
-  mtu?: number;
   portIsolation: boolean;
   macTableManager: MacTableManager;
 }
@@ -45,7 +43,7 @@ export interface DesiredLibvirtNetwork {
 export function desiredFromConfig(config: HostConfig): DesiredLibvirtNetwork[] {
   return Object.values(config.networks)
     .filter((n) => n.bridged)
-    .map((n) => ({ name: n.name, mtu: n.mtu, portIsolation: n.portIsolation, macTableManager: n.macTableManager }));
+    .map((n) => ({ name: n.name, portIsolation: n.portIsolation, macTableManager: n.macTableManager }));
 }
 
 /** A libvirt network as read from libvirt (its persistent definition). */
@@ -110,13 +108,13 @@ export interface OwnedParts {
 export function ownedPartsOf(xml: string): OwnedParts | undefined {
   const root = readNetworkRoot(xml);
   if (!root) return undefined;
-  const forward = firstChild(root, 'forward');
-  const bridge = firstChild(root, 'bridge');
+  const forward = child(root, 'forward');
+  const bridge = child(root, 'bridge');
   return {
     forwardMode: forward ? (forward.getAttribute('mode') || 'nat') : undefined,
     bridge: bridge?.getAttribute('name') || undefined,
     macTableManager: bridge?.getAttribute('macTableManager') || undefined,
-    isolated: firstChild(root, 'port')?.getAttribute('isolated') === 'yes',
+    isolated: child(root, 'port')?.getAttribute('isolated') === 'yes',
   };
 }
 

@@ -72,13 +72,6 @@ export function planMirror(bridge: string, cur: BridgeTc, taps: readonly string[
   return cur.promisc ? { tc } : { tc, promisc: true };
 }
 
-/** the mirrored taps `cur` shows, when it is a complete mirror setup (both directions, promisc); else null */
-export function mirroredTaps(cur: BridgeTc): string[] | null {
-  if (!cur.ingressQdisc || cur.root !== 'ours' || !cur.promisc) return null;
-  const i = sorted(cur.ingressTargets);
-  return same(i, sorted(cur.egressTargets)) && i.length > 0 ? i : null;
-}
-
 /** Whether the bridge shows exactly `taps` mirrored (none: no trace of mirroring). */
 export function matches(cur: BridgeTc, taps: readonly string[]): boolean {
   if (taps.length > 0 && cur.root === 'other') return false;

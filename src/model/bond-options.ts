@@ -90,5 +90,3 @@ export function bondModeName(v: string): BondMode | null {
   if (/^\d$/.test(v)) return BOND_MODES[Number(v)] ?? null;
   return (BOND_MODES as readonly string[]).includes(v) ? (v as BondMode) : null;
 }
-
-export const bondModeNumber = (mode: string): number => (BOND_MODES as readonly string[]).indexOf(mode);

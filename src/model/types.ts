@@ -17,8 +17,6 @@ export type MacTableManager = 'kernel' | 'libvirt';
 
 // The shapes are declared once, as schemas (schema.ts), and the types inferred from them.
 export type Network = z.infer<typeof NetworkSchema>;
-export type Ipv4Config = NonNullable<Network['ipv4']>;
-export type Ipv6Config = Network['ipv6'];
 export type Bond = z.infer<typeof BondSchema>;
 /** The whole managed configuration of a host: running config, safe config, desired state. */
 export type HostConfig = z.infer<typeof HostConfigSchema>;

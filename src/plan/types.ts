@@ -60,5 +60,3 @@ export type Op =
   | { op: 'addr-del'; dev: string; cidr: string }
   | { op: 'route-replace'; family: 'inet' | 'inet6'; gateway: string; dev: string }
   | { op: 'route-del'; family: 'inet' | 'inet6'; gateway?: string; dev: string };
-
-export type OpKind = Op['op'];

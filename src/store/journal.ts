@@ -6,13 +6,12 @@
  * killed mid-setup, the next start finds the entry with `pending()` and rolls the host back to
  * `before`. `clear()` durably removes it once the transaction has committed or rolled back.
  *
- * The file is JSON lines (store/schema.ts declares each kind): the first line is the entry as
- * `begin` wrote it (atomically), each further line a phase change appended by `advance`:
+ * The file is JSON lines (store/schema.ts declares each kind); this version writes only the
+ * first, atomically:
  *   {"type":"begin","version":1,"id":"…","startedAt":"…","phase":"applying","before":{…},"desired":{…},"touched":["br0"]}
- *   {"type":"phase","phase":"verifying","at":"2026-…Z"}
- * Appending keeps a phase change at one small write and one fsync, where rewriting the entry
- * would write the whole kernel snapshot again. A crash during an append can leave a torn last
- * line; it is ignored (the previous phase stands, and rollback works from any phase).
+ * Earlier versions appended a line at each phase ({"type":"phase","phase":"verifying","at":"…"}),
+ * an fsync each, although recovery rolls back the same way from any phase. Such lines are still
+ * read (a change interrupted across an upgrade), and a torn last one is ignored.
  */
 import * as fs from 'node:fs/promises';
 import * as path from 'node:path';
@@ -21,13 +20,11 @@ import { ErrorCode, HostnetError } from '../errors.js';
 import type { z } from 'zod';
 import type { KernelState } from '../kernel/types.js';
 import type { HostConfig } from '../model/types.js';
-import { ioFaultPoint } from '../faults.js';
 import { errnoOf, unlinkDurable, writeFileAtomic } from './atomic.js';
 import {
   JOURNAL_PHASES, JournalBeginSchema, JournalLineSchema, describeIssues, withLegacyType, type JournalPhase,
 } from './schema.js';
 
-export type { JournalPhase };
 export { JOURNAL_PHASES };
 
 /** The transaction a journal records: its first line, without the line's `type`. */
@@ -50,11 +47,6 @@ const entryLine = (entry: JournalEntry): string => JSON.stringify({ type: 'begin
 
 export class Journal {
   readonly path: string;
-  /** The entry as of the last begin/advance/pending, so advance need not re-read the file. */
-  private current: JournalEntry | null = null;
-  /** The file ends in a torn line (a crash during an append): the next advance rewrites it whole. */
-  private tornTail = false;
-
   constructor(readonly stateDir: string) {
     this.path = path.join(path.resolve(stateDir), JOURNAL_FILE);
   }
@@ -80,42 +72,11 @@ export class Journal {
         throw e;
       }
     });
-    this.current = copy;
-    this.tornTail = false;
-  }
-
-  /** Durably record that the pending transaction reached `phase`. */
-  async advance(phase: JournalPhase): Promise<void> {
-    if (!isPhase(phase)) throw new HostnetError(ErrorCode.STORE_FAILED, `unknown journal phase ${String(phase)}`);
-    const cur = this.current ?? (await this.pending());
-    if (!cur) throw new HostnetError(ErrorCode.STORE_FAILED, `no transaction is pending in ${this.path}`);
-    if (this.tornTail) {
-      // Appending after a torn line would turn it into damage in the middle of the file.
-      const whole = { ...cur, phase };
-      await this.guard('rewrite', () => writeFileAtomic(this.path, entryLine(whole)));
-      this.current = whole;
-      this.tornTail = false;
-      return;
-    }
-    const line = JSON.stringify({ type: 'phase', phase, at: new Date().toISOString() }) + '\n';
-    await this.guard('append to', async () => {
-      const fh = await fs.open(this.path, 'a');
-      try {
-        await fh.write(line);
-        ioFaultPoint(`fsync:${JOURNAL_FILE}`);
-        await fh.sync();
-      } finally {
-        await fh.close();
-      }
-    });
-    this.current = { ...cur, phase };
   }
 
   /** Durably forget the transaction (it committed or was rolled back). */
   async clear(): Promise<void> {
     await this.guard('remove', () => unlinkDurable(this.path));
-    this.current = null;
-    this.tornTail = false;
   }
 
   /** The unfinished transaction, or null. An unreadable journal is a HostnetError naming the file. */
@@ -124,16 +85,10 @@ export class Journal {
     try {
       text = await fs.readFile(this.path, 'utf8');
     } catch (e) {
-      if (errnoOf(e) === 'ENOENT') {
-        this.current = null;
-        return null;
-      }
+      if (errnoOf(e) === 'ENOENT') return null;
       throw unreadable(this.path, (e as Error).message);
     }
-    const { entry, torn } = parseJournalText(text, this.path);
-    this.current = entry;
-    this.tornTail = torn;
-    return cloneEntry(entry);
+    return cloneEntry(parseJournalText(text, this.path));
   }
 
   private async guard(what: string, fn: () => Promise<void>): Promise<void> {
@@ -146,16 +101,11 @@ export class Journal {
   }
 }
 
-/** Parse the journal's text: the entry line, then phase lines; a torn last line is ignored. */
-export function parseJournal(text: string, file: string): JournalEntry {
-  return parseJournalText(text, file).entry;
-}
-
-function parseJournalText(text: string, file: string): { entry: JournalEntry; torn: boolean } {
+/** Parse the journal's text: the entry line, then (written by earlier versions) phase lines; a torn last line is ignored. */
+function parseJournalText(text: string, file: string): JournalEntry {
   const lines = text.split('\n');
   if (lines[lines.length - 1] === '') lines.pop();
   let entry: JournalEntry | null = null;
-  let torn = false;
   for (let i = 0; i < lines.length; i++) {
     // only the very last, unterminated line can be torn by a crash during an append
     const mayBeTorn = i > 0 && i === lines.length - 1 && !text.endsWith('\n');
@@ -163,18 +113,12 @@ function parseJournalText(text: string, file: string): { entry: JournalEntry; to
     try {
       value = JSON.parse(lines[i]!);
     } catch (e) {
-      if (mayBeTorn) {
-        torn = true;
-        continue;
-      }
+      if (mayBeTorn) continue;
       throw unreadable(file, `line ${i + 1} is not valid JSON (${(e as Error).message})`);
     }
     const r = JournalLineSchema.safeParse(withLegacyType(value));
     if (!r.success) {
-      if (mayBeTorn) {
-        torn = true;
-        continue;
-      }
+      if (mayBeTorn) continue;
       throw unreadable(file, `line ${i + 1}: ${describeIssues(r.error)}`);
     }
     const line = r.data;
@@ -193,7 +137,7 @@ function parseJournalText(text: string, file: string): { entry: JournalEntry; to
     }
   }
   if (!entry) throw unreadable(file, 'it is empty');
-  return { entry, torn };
+  return entry;
 }
 
 /** A deep copy with the same null-prototype tables (structuredClone would give plain objects). */

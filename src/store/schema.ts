@@ -5,7 +5,6 @@
  * daemon/options.ts.
  */
 import { z } from 'zod';
-import { ErrorCode, HostnetError } from '../errors.js';
 import type { KernelState } from '../kernel/types.js';
 import { HostConfigSchema, ifnameSchema, nameTable } from '../model/schema.js';
 
@@ -121,7 +120,6 @@ export const JournalPhaseSchema = z.strictObject({
 
 export const JOURNAL_LINE_SCHEMAS = [JournalBeginSchema, JournalPhaseSchema] as const;
 export const JournalLineSchema = z.discriminatedUnion('type', JOURNAL_LINE_SCHEMAS);
-export type JournalLine = z.output<typeof JournalLineSchema>;
 
 /**
  * Journals written before lines carried `type` (hostnetd 0.1.0): the entry has `version`, a
@@ -144,11 +142,4 @@ export function describeIssues(error: z.ZodError, max = 3): string {
   });
   const more = error.issues.length > max ? ` (and ${error.issues.length - max} more)` : '';
   return parts.join('; ') + more;
-}
-
-/** Parse `value` read from `file`, or throw 103 naming the file and the field. */
-export function parseFile<S extends z.ZodType>(schema: S, value: unknown, file: string, what: string): z.output<S> {
-  const r = schema.safeParse(value);
-  if (r.success) return r.data;
-  throw new HostnetError(ErrorCode.STORE_FAILED, `${file} is not a valid ${what}: ${describeIssues(r.error)}`);
 }

@@ -35,11 +35,6 @@ export function netmaskToPrefix(mask: string): number | null {
   return bits.slice(ones).includes('1') ? null : ones;
 }
 
-export function prefixToNetmask(prefix: number): string {
-  const mask = prefix === 0 ? 0 : (0xffffffff << (32 - prefix)) >>> 0;
-  return [24, 16, 8, 0].map((s) => (mask >>> s) & 255).join('.');
-}
-
 /** Canonical text of an IPv6 address (lower case, compressed) as iproute2 prints it. */
 export function canonicalIpv6(addr: string): string {
   const url = new URL(`http://[${addr}]/`);
@@ -51,10 +46,4 @@ export function parseIpv6Cidr(s: string): string | null {
   const m = /^([^/]+)\/(\d{1,3})$/.exec(s);
   if (!m || !isIpv6(m[1]) || Number(m[2]) > 128) return null;
   return `${canonicalIpv6(m[1]!)}/${Number(m[2])}`;
-}
-
-/** Is the address in the same IPv4 subnet as addr/prefix? */
-export function sameIpv4Subnet(a: string, b: string, prefix: number): boolean {
-  const mask = prefix === 0 ? 0 : (0xffffffff << (32 - prefix)) >>> 0;
-  return ((ipv4Int(a) & mask) >>> 0) === ((ipv4Int(b) & mask) >>> 0);
 }

@@ -153,8 +153,3 @@ function pidAlive(pid: number): boolean {
     return (e as NodeJS.ErrnoException).code === 'EPERM';
   }
 }
-
-/** Namespaces this process created and has not deleted yet (for a last-resort cleanup). */
-export function liveNetns(): string[] {
-  return [...created];
-}

@@ -147,13 +147,3 @@ export class RpcTestClient {
     ]);
   }
 }
-
-/** Connects, calls one method, closes. */
-export async function rpcOnce<T = unknown>(target: RpcTarget, method: string, params?: unknown): Promise<T> {
-  const c = await RpcTestClient.connect(target);
-  try {
-    return await c.call<T>(method, params);
-  } finally {
-    await c.close();
-  }
-}

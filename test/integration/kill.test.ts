@@ -4,7 +4,7 @@
  * kernel; no second start is needed.
  *
  * - The representative change (test/helpers/representative-change.ts) is killed at each of its
- *   fault points (src/faults.ts with action "kill": applying, verifying, committing, the resolver
+ *   fault points (src/faults.ts with action "kill": the journal's write, the resolver
  *   and sysctl writes, the journal's removal) and inside its batch at sampled lines (every line
  *   with HOSTNETD_TEST_KILL_LINES=all).
  * - A change waiting for its connectivity check (confirming) is killed from outside.

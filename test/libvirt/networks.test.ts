@@ -12,7 +12,7 @@ import { makeTestNode } from './helpers/testdriver.js';
 const log = pino({ level: 'silent' });
 const vf = { vlanFiltering: true };
 const desired = (name: string, over: Partial<DesiredLibvirtNetwork> = {}): DesiredLibvirtNetwork => ({
-  name, mtu: 1500, portIsolation: false, macTableManager: 'kernel', ...over,
+  name, portIsolation: false, macTableManager: 'kernel', ...over,
 });
 const current = (net: DesiredLibvirtNetwork, over: Partial<CurrentLibvirtNetwork> = {}): CurrentLibvirtNetwork => ({
   name: `vdsm-${net.name}`, uuid: '0f4c7b36-8a4e-4d9b-a1c1-3e5d7f9a0b11', active: true, autostart: true, persistent: true,
@@ -47,7 +47,7 @@ describe('desiredFromConfig', () => {
       networks: { br: { ...base, name: 'br', bridged: true, nic: 'eth0' }, nobr: { ...base, name: 'nobr', bridged: false, nic: 'eth1' } },
       bonds: {},
     });
-    expect(got).toEqual([{ name: 'br', mtu: 9000, portIsolation: true, macTableManager: 'libvirt' }]);
+    expect(got).toEqual([{ name: 'br', portIsolation: true, macTableManager: 'libvirt' }]);
   });
 });
 

@@ -58,6 +58,34 @@ describe('planOuterTests', () => {
     ]);
   });
 
+  it('carries an inner failure through with its own message, diff and inner line (failures.json), not the stack vitest made up', () => {
+    // vitest 4's JSON report gives a timeout the stack of a placeholder error
+    const timeout = 'Test timed out in 240000ms.\nIf this is a long-running test, pass a timeout value as the last argument or configure it globally with "testTimeout".';
+    const tests = planOuterTests([FILE], vmResult({
+      exitCode: 1,
+      outFiles: {
+        ...report([fileResult([
+          assertion('hangs', 'failed', ['Error: STACK_TRACE_ERROR\n    at /x/node_modules/@vitest/runner/dist/index.js:1:1']),
+          assertion('differs', 'failed', ['AssertionError: expected 1 to be 2\n    at stack']),
+          assertion('unlisted', 'failed', ['Error: from the JSON report']),
+        ], 'failed')]),
+        'failures.json': JSON.stringify([
+          { file: FILE, ancestors: ['group'], title: 'hangs', errors: [{ name: 'Error', message: timeout, at: { file: FILE, line: 26, column: 1 } }] },
+          { file: FILE, ancestors: ['group'], title: 'differs', errors: [{ name: 'AssertionError', message: 'mtu: expected 1 to be 2', diff: '\u001b[32m- Expected\u001b[39m\n- 2\n+ 1', at: { file: FILE, line: 40, column: 7 } }] },
+          { file: FILE, ancestors: ['other group'], title: 'unlisted', errors: [{ name: 'Error', message: 'a test of the same name elsewhere' }] },
+        ]),
+      },
+    }));
+    expect(tests[0]).toEqual({
+      suite: [FILE, 'group'], name: 'hangs', outcome: 'fail',
+      message: `${timeout}\n    at ${FILE}:26:1 (inside the VM)`, at: { file: FILE, line: 26, column: 1 },
+    });
+    expect(tests[0]!.message).not.toContain('STACK_TRACE_ERROR');
+    expect(tests[1]!.message).toBe(`AssertionError: mtu: expected 1 to be 2\n- Expected\n- 2\n+ 1\n    at ${FILE}:40:7 (inside the VM)`);
+    // a failure the inner reporter did not list keeps the JSON report's message
+    expect(tests[2]).toEqual({ suite: [FILE, 'group'], name: 'unlisted', outcome: 'fail', message: 'Error: from the JSON report' });
+  });
+
   it('fails a requested file missing from the report', () => {
     const other = 'test/vm/inner/y.inner.ts';
     const tests = planOuterTests([FILE, other], vmResult({ outFiles: report([fileResult([assertion('a', 'passed')])]) }));

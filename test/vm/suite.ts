@@ -11,7 +11,8 @@
 // non-zero without a failing test all become failing outer tests carrying the console.
 import { mkdir, writeFile } from 'node:fs/promises';
 import { basename, join } from 'node:path';
-import { describe, it } from 'vitest';
+import { describe, inject, it } from 'vitest';
+import type { InnerError, InnerFailure } from './inner-failures.js';
 import { REPO_ROOT, runInVm, type VmRunResult } from './vm.js';
 
 export interface VmSuiteOptions {
@@ -30,6 +31,16 @@ export interface VmSuiteOptions {
   preSystemd?: string;
 }
 
+declare module 'vitest' {
+  export interface ProvidedContext {
+    /** set by vitest.config.ts for `vitest list`: collect without booting */
+    vmListOnly: boolean;
+  }
+}
+
+/** `vitest list` is collecting: suites declare their inner files instead of booting a VM. */
+export const listingOnly = (): boolean => inject('vmListOnly') === true;
+
 const INNER_CONFIG = 'test/vm/vitest.inner.config.ts';
 const CONSOLE_TAIL_LINES = 80;
 
@@ -38,6 +49,14 @@ export async function defineVmSuite(opts: VmSuiteOptions): Promise<void> {
     if (!file.endsWith('.inner.ts') || file.startsWith('/')) {
       throw new Error(`inner test files are repo-relative *.inner.ts paths, got ${file}`);
     }
+  }
+  if (listingOnly()) {
+    for (const file of opts.files) {
+      it(`${file} (its tests are known once a VM has run them)`, () => {
+        throw new Error('declared by `vitest list` only');
+      });
+    }
+    return;
   }
   const result = await runInVm({
     nics: opts.nics,
@@ -62,6 +81,8 @@ export interface OuterTest {
   name: string;
   outcome: 'pass' | 'fail';
   message?: string;
+  /** the inner line that failed (repo-relative), shown by the outer report as the failure's place */
+  at?: { file: string; line: number; column: number };
 }
 
 // The parts of vitest's JSON report (JsonTestResults) this file reads.
@@ -94,6 +115,7 @@ export function planOuterTests(files: string[], result: VmRunResult, logFile?: s
     return [runFailure(`VM run of ${files.join(', ')}`, why)];
   }
 
+  const failures = parseFailures(result.outFiles['failures.json']);
   const tests: OuterTest[] = [];
   for (const file of files) {
     const fileResult = report.testResults.find((r) => r.name === join(REPO_ROOT, file) || r.name.endsWith('/' + file));
@@ -103,7 +125,15 @@ export function planOuterTests(files: string[], result: VmRunResult, logFile?: s
     }
     for (const a of fileResult.assertionResults) {
       const test: OuterTest = { suite: [file, ...a.ancestorTitles], name: a.title, outcome: outcomeOf(a.status) };
-      if (test.outcome === 'fail') test.message = failureOf(a.status, a.failureMessages);
+      if (test.outcome === 'fail') {
+        const own = failures.find((f) => f.file === file && f.title === a.title && same(f.ancestors, a.ancestorTitles));
+        if (own && own.errors.length > 0 && a.status === 'failed') {
+          test.message = own.errors.map(describeError).join('\n\n');
+          if (own.errors[0]!.at) test.at = own.errors[0]!.at;
+        } else {
+          test.message = failureOf(a.status, a.failureMessages);
+        }
+      }
       tests.push(test);
     }
     const failedTests = fileResult.assertionResults.some((a) => a.status === 'failed');
@@ -127,6 +157,29 @@ function outcomeOf(status: string): OuterTest['outcome'] {
 function failureOf(status: string, messages: string[] | null | undefined): string {
   if (status === 'failed') return (messages ?? []).join('\n') || 'inner status failed';
   return `the test was ${status} inside the VM; VM-tier tests must run`;
+}
+
+/** An inner error as the outer report shows it: its own message and diff, then where it failed. */
+function describeError(e: InnerError): string {
+  const head = e.name && e.name !== 'Error' ? `${e.name}: ${e.message}` : e.message;
+  const diff = e.diff ? `\n${stripAnsi(e.diff)}` : '';
+  const at = e.at ? `\n    at ${e.at.file}:${e.at.line}:${e.at.column} (inside the VM)` : '';
+  return head + diff + at;
+}
+
+const stripAnsi = (s: string): string => s.replace(/\u001b\[[0-9;]*m/g, '');
+
+const same = (a: readonly string[], b: readonly string[]): boolean => a.length === b.length && a.every((x, i) => x === b[i]);
+
+/** failures.json (inner-failures.ts); absent or unreadable: the JSON report's messages stand. */
+function parseFailures(text: string | undefined): InnerFailure[] {
+  if (!text) return [];
+  try {
+    const v = JSON.parse(text) as unknown;
+    return Array.isArray(v) ? (v as InnerFailure[]) : [];
+  } catch {
+    return [];
+  }
 }
 
 function parseReport(text: string | undefined): InnerReport | undefined {
@@ -156,7 +209,7 @@ async function saveConsole(files: string[], result: VmRunResult): Promise<string
   }
 }
 
-function declareTests(tests: OuterTest[]): void {
+export function declareTests(tests: OuterTest[]): void {
   // Nest describes by the suite path, keeping the inner order.
   const declareLevel = (level: OuterTest[], depth: number): void => {
     let i = 0;
@@ -182,8 +235,12 @@ function declareTests(tests: OuterTest[]): void {
 function declareOne(t: OuterTest): void {
   if (t.outcome === 'fail') {
     const message = t.message ?? 'failed in the VM';
+    const at = t.at;
     it(t.name, () => {
-      throw new Error(message);
+      const err = new Error(message);
+      // The inner line as the only frame: the outer report points at it, not at this file.
+      if (at) err.stack = `Error: ${message}\n    at ${join(REPO_ROOT, at.file)}:${at.line}:${at.column}`;
+      throw err;
     });
   } else {
     it(t.name, () => {});

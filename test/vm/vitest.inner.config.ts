@@ -3,6 +3,7 @@
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { defineConfig } from 'vitest/config';
+import InnerFailuresReporter from './inner-failures.js';
 
 const root = fileURLToPath(new URL('../../', import.meta.url));
 // The guest runner collects $HOSTNETD_VM_OUT/*; by hand (outside a VM) results go to /tmp.
@@ -19,6 +20,8 @@ export default defineConfig({
     // outer run bounds the whole VM anyway (suite.ts, 10 min by default).
     testTimeout: 240_000,
     hookTimeout: 240_000,
-    reporters: ['default', ['json', { outputFile: join(outDir, 'vitest.json') }]],
+    // failures.json carries each failure's own message and inner line to the outer run (see inner-failures.ts)
+    reporters: ['default', ['json', { outputFile: join(outDir, 'vitest.json') }], new InnerFailuresReporter(join(outDir, 'failures.json'), root.replace(/\/$/, ''))],
+    includeTaskLocation: true,
   },
 });

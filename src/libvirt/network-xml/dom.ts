@@ -101,9 +101,6 @@ export function readNetworkRoot(xml: string): El | undefined {
   return root && root.localName === 'network' && root.namespaceURI === null ? root : undefined;
 }
 
-/** The first child element named `name` (no namespace), for lenient readers. */
-export const firstChild = child;
-
 // ---------------------------------------------------------------------------------------------
 // writing
 

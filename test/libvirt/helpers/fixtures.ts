@@ -1,4 +1,3 @@
-import { existsSync } from 'node:fs';
 import { dirname, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
@@ -14,4 +13,3 @@ export function fixturesDir(): string {
 }
 
 export const fixturePath = (...parts: string[]) => resolve(fixturesDir(), ...parts);
-export const haveFixtures = (...parts: string[]) => existsSync(fixturePath(...parts));

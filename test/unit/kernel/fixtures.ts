@@ -1,5 +1,5 @@
 /** Load a captured iproute2 scenario (fixtures/iproute2/<scenario>/) and parse it. */
-import { existsSync, readFileSync } from 'node:fs';
+import { readFileSync } from 'node:fs';
 import { parseKernelState, type RawDumps } from '../../../src/kernel/parse.js';
 import type { KernelState } from '../../../src/kernel/types.js';
 
@@ -7,10 +7,6 @@ const FILES = ['link', 'addr', 'route4', 'route6', 'fdb'] as const;
 
 export function fixtureDir(scenario: string): URL {
   return new URL(`../../../fixtures/iproute2/${scenario}/`, import.meta.url);
-}
-
-export function hasFixture(scenario: string): boolean {
-  return existsSync(new URL('link.json', fixtureDir(scenario)));
 }
 
 export function rawDumps(scenario: string): RawDumps {
