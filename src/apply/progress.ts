@@ -24,8 +24,6 @@ export type ChangePhase =
   /** the change failed with `code`; every step taken is being undone */
   | { phase: 'rolling-back'; code?: number };
 
-export type PhaseName = ChangePhase['phase'];
-
 export type ProgressSink = (p: ChangePhase) => void;
 
 export const noProgress: ProgressSink = () => undefined;
