@@ -11,7 +11,7 @@
 
 import type { z } from 'zod';
 import { dict, toDict } from './dict.js';
-import type { BondSchema, HostConfigSchema, NetworkSchema } from './schema.js';
+import type { BondSchema, HostConfigSchema, HostQosSchema, NetworkSchema, QosCurveSchema } from './schema.js';
 
 export type MacTableManager = 'kernel' | 'libvirt';
 
@@ -20,6 +20,8 @@ export type Network = z.infer<typeof NetworkSchema>;
 export type Ipv4Config = NonNullable<Network['ipv4']>;
 export type Ipv6Config = Network['ipv6'];
 export type Bond = z.infer<typeof BondSchema>;
+export type HostQos = z.infer<typeof HostQosSchema>;
+export type QosCurve = z.infer<typeof QosCurveSchema>;
 /** The whole managed configuration of a host: running config, safe config, desired state. */
 export type HostConfig = z.infer<typeof HostConfigSchema>;
 
