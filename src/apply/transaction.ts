@@ -200,7 +200,7 @@ export class Transactions implements NetworkChanger {
         });
       }
       if (qosDevices.length) {
-        await this.applyQos(qos);
+        await this.quiet(() => this.applyQos(qos));
         lap('tcMs');
       }
       await this.writeIpv6Autoconf(desired, before);
@@ -229,7 +229,7 @@ export class Transactions implements NetworkChanger {
       }
       if (ops.length > 0) await this.quiet(() => this.rollback(entry.before.kernel, touched, log, err));
       // after the links: a bond or NIC the rollback brought back gets its classes again
-      if (qosDevices.length) await this.rollbackQos(tcBefore, qosDevices, log, err);
+      if (qosDevices.length) await this.quiet(() => this.rollbackQos(tcBefore, qosDevices, log, err));
       await restoreSysctls(entry.before.sysctls).catch((e: unknown) => log.error({ event: 'undo-failed', step: 'sysctl', err: errText(e) }, 'could not restore IPv6 sysctls'));
       if (dhcpTouched) await this.restoreClients(running, log);
       await this.settle(entry, log);
