@@ -129,7 +129,8 @@ beforeAll(async () => {
   dir = mkdtempSync(join(tmpdir(), 'hostnetd-vmqos-'));
   faultsFile = join(dir, 'faults.json');
   setRules([]);
-  host = await startVmHost({ dir, env: { HOSTNETD_TEST_FAULTS: faultsFile } });
+  // a loaded machine under TCG: the daemon's start alone took over a minute once
+  host = await startVmHost({ dir, env: { HOSTNETD_TEST_FAULTS: faultsFile }, readyTimeoutMs: 240_000 });
 }, 5 * 60_000);
 afterAll(async () => {
   setRules([]);
