@@ -280,3 +280,28 @@ describe('hostQos failures roll back', () => {
     await expectNoQos('eth1');
   });
 });
+
+describe('hostQos across kill -9', () => {
+  it('killed after the tc step of a curve edit: the next start rolls the classes back from the journal', async () => {
+    await host.setup({ n1: { nic: 'eth1', vlan: 10, hostQos: QOS_1 } });
+    const running = host.running();
+    const oldLayout = { a: { ls: { m1: 0, d: 0, m2: rate(1) } }, 1388: { ls: { m1: 0, d: 0, m2: rate(1) } } };
+    setRules([{ point: 'rename:running.json', n: 1, action: 'kill' }]);
+    const mark = host.daemon.logs.length;
+    // the connection drops with the daemon
+    await host.client.call('Host.setupNetworks', { networks: { n1: { nic: 'eth1', vlan: 10, hostQos: QOS_FULL } }, bondings: {}, options: noCheck }).catch(() => undefined);
+    expect((await host.daemon.exited).signal).toBe('SIGKILL');
+    expect(host.daemon.logs.slice(mark).some((l) => l.event === 'fault-point' && l.point === 'tc-batch')).toBe(true);
+    // the new curves are in the kernel: the kill came after the tc step
+    await expectLayout('eth1', { a: FULL_CLASS, 1388: { ls: { m1: 0, d: 0, m2: rate(3) } } }, [10]);
+    setRules([]);
+    await host.client.close().catch(() => undefined);
+    host = await startVmHost({ dir, env: { HOSTNETD_TEST_FAULTS: faultsFile }, readyTimeoutMs: 240_000 });
+    expect(host.daemon.logs.some((l) => l.event === 'recovered')).toBe(true);
+    await expectLayout('eth1', oldLayout, [10]);
+    expect(host.running()).toEqual(running);
+    assertHostQos(await host.caps(), 'n1', { nic: 'eth1', vlan: 10, hostQos: QOS_1 });
+    await host.setup({ n1: { remove: true } });
+    await expectNoQos('eth1');
+  }, 10 * 60_000);
+});
