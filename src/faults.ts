@@ -5,7 +5,8 @@
  * Each side effect of a change passes a named point: `batch` (each `ip -batch` of a change: the
  * plan, then the rollback), `fsync:<file>`, `rename:<file>`, `fsync-dir:<file>`, `unlink:<file>`
  * (the store's durable writes: journal.jsonl, running.json, safe.json, the resolver file),
- * `sysctl:<dev>` (IPv6 sysctl writes), `libvirt` (the libvirt mirror), and `dhcp-start:<dev>` /
+ * `sysctl:<dev>` (IPv6 sysctl writes), `tc-batch` (each `tc -batch` of hostQos; `line` works as
+ * for `batch`), `libvirt` (the libvirt mirror), and `dhcp-start:<dev>` /
  * `dhcp-stop:<dev>` (a DHCP client started or stopped by the change). Points are counted per
  * change (`reset()` runs as a change starts and re-reads the file), and every pass is logged as
  * `{"event":"fault-point","point":…,"n":…}` so a test can list the points of a change. A rule

@@ -25,6 +25,8 @@
 #include <linux/if_link.h>
 #include <linux/neighbour.h>
 #include <linux/netlink.h>
+#include <linux/pkt_cls.h>
+#include <linux/pkt_sched.h>
 #include <linux/rtnetlink.h>
 #include <sched.h>
 #include <string.h>
@@ -502,6 +504,67 @@ void parseNeigh(Napi::Object& o, const struct nlmsghdr* h) {
 
 const unsigned GROUPS[] = {RTNLGRP_LINK, RTNLGRP_IPV4_IFADDR, RTNLGRP_IPV6_IFADDR, RTNLGRP_IPV4_ROUTE, RTNLGRP_IPV6_ROUTE, RTNLGRP_NEIGH};
 
+// ---- traffic control (hostQos): qdiscs, classes and filters of one device ----
+// Handles stay numbers (major << 16 | minor); rates are the kernel's bytes per second, d is in
+// microseconds, exactly as TCA_HFSC_RSC/FSC/USC carry them (tc's text rounds them).
+
+void parseTcCommon(Napi::Object& o, const struct nlmsghdr* h, const char* type, Attrs& tb) {
+  auto* t = static_cast<const struct tcmsg*>(NLMSG_DATA(h));
+  tb = parseAttrs(TCA_RTA(t), TCA_PAYLOAD(h), TCA_MAX);
+  setStr(o, "t", type);
+  setNum(o, "ifindex", t->tcm_ifindex);
+  setNum(o, "handle", t->tcm_handle);
+  setNum(o, "parent", t->tcm_parent);
+  if (tb[TCA_KIND]) setStr(o, "kind", str(tb[TCA_KIND]));
+}
+
+Napi::Object curve(Napi::Env env, const struct rtattr* a) {
+  auto sc = get<struct tc_service_curve>(a);
+  Napi::Object c = Napi::Object::New(env);
+  setNum(c, "m1", sc.m1);
+  setNum(c, "d", sc.d);
+  setNum(c, "m2", sc.m2);
+  return c;
+}
+
+void parseQdisc(Napi::Object& o, const struct nlmsghdr* h) {
+  Attrs tb;
+  parseTcCommon(o, h, "qdisc", tb);
+  // hfsc's options are a bare struct tc_hfsc_qopt, not nested attributes
+  if (tb[TCA_KIND] && str(tb[TCA_KIND]) == "hfsc" && tb[TCA_OPTIONS] && RTA_PAYLOAD(tb[TCA_OPTIONS]) >= sizeof(struct tc_hfsc_qopt))
+    setNum(o, "hfscDefault", get<struct tc_hfsc_qopt>(tb[TCA_OPTIONS]).defcls);
+}
+
+void parseClass(Napi::Object& o, const struct nlmsghdr* h) {
+  Attrs tb;
+  parseTcCommon(o, h, "class", tb);
+  if (!tb[TCA_KIND] || str(tb[TCA_KIND]) != "hfsc" || !tb[TCA_OPTIONS]) return;
+  Attrs hf = nested(tb[TCA_OPTIONS], TCA_HFSC_MAX);
+  Napi::Object c = Napi::Object::New(o.Env());
+  if (hf[TCA_HFSC_RSC]) put(c, "rt", curve(o.Env(), hf[TCA_HFSC_RSC]));
+  if (hf[TCA_HFSC_FSC]) put(c, "ls", curve(o.Env(), hf[TCA_HFSC_FSC]));
+  if (hf[TCA_HFSC_USC]) put(c, "ul", curve(o.Env(), hf[TCA_HFSC_USC]));
+  put(o, "hfsc", c);
+}
+
+void parseFilter(Napi::Object& o, const struct nlmsghdr* h) {
+  Attrs tb;
+  parseTcCommon(o, h, "filter", tb);
+  auto* t = static_cast<const struct tcmsg*>(NLMSG_DATA(h));
+  setNum(o, "prio", TC_H_MAJ(t->tcm_info) >> 16);
+  setNum(o, "protocol", ntohs(static_cast<uint16_t>(TC_H_MIN(t->tcm_info))));
+  if (!tb[TCA_KIND] || !tb[TCA_OPTIONS]) return;
+  std::string kind = str(tb[TCA_KIND]);
+  // u32's and basic's class ids are both attribute 1 of their options
+  if (kind == "u32") {
+    Attrs f = nested(tb[TCA_OPTIONS], TCA_U32_MAX);
+    if (f[TCA_U32_CLASSID]) setNum(o, "classid", get<uint32_t>(f[TCA_U32_CLASSID]));
+  } else if (kind == "basic") {
+    Attrs f = nested(tb[TCA_OPTIONS], TCA_BASIC_MAX);
+    if (f[TCA_BASIC_CLASSID]) setNum(o, "classid", get<uint32_t>(f[TCA_BASIC_CLASSID]));
+  }
+}
+
 class Rtnl : public Napi::ObjectWrap<Rtnl> {
  public:
   static Napi::Object Init(Napi::Env env, Napi::Object exports) {
@@ -597,7 +660,8 @@ class Rtnl : public Napi::ObjectWrap<Rtnl> {
     fd_ = -1;
   }
 
-  // request(what, seq, ifindex?): 'link' | 'addr' | 'route' | 'fdb' dumps, or one link; 'barrier'
+  // request(what, seq, ifindex?, parent?): 'link' | 'addr' | 'route' | 'fdb' | 'qdisc' dumps, or one
+  // link; 'class' and 'filter' of one device (filters under `parent`, default its root qdisc); 'barrier'
   // gets lo (ifindex 1), whose answer comes after every notification queued before it
   Napi::Value Request(const Napi::CallbackInfo& info) {
     Napi::Env env = info.Env();
@@ -605,7 +669,7 @@ class Rtnl : public Napi::ObjectWrap<Rtnl> {
     uint32_t seq = info[1].As<Napi::Number>().Uint32Value();
     struct {
       struct nlmsghdr h;
-      union { struct ifinfomsg ifi; struct ifaddrmsg ifa; struct rtmsg rt; struct ndmsg nd; } u;
+      union { struct ifinfomsg ifi; struct ifaddrmsg ifa; struct rtmsg rt; struct ndmsg nd; struct tcmsg tc; } u;
     } req {};
     req.h.nlmsg_flags = NLM_F_REQUEST | NLM_F_DUMP;
     req.h.nlmsg_seq = seq;
@@ -628,6 +692,13 @@ class Rtnl : public Napi::ObjectWrap<Rtnl> {
       req.h.nlmsg_type = RTM_GETNEIGH;
       req.h.nlmsg_len = NLMSG_LENGTH(sizeof(struct ndmsg));
       req.u.nd.ndm_family = AF_BRIDGE;
+    } else if (what == "qdisc" || what == "class" || what == "filter") {
+      // request('class' | 'filter', seq, ifindex, parent?): the kernel dumps those per device
+      req.h.nlmsg_type = what == "qdisc" ? RTM_GETQDISC : what == "class" ? RTM_GETTCLASS : RTM_GETTFILTER;
+      req.h.nlmsg_len = NLMSG_LENGTH(sizeof(struct tcmsg));
+      req.u.tc.tcm_family = AF_UNSPEC;
+      if (info.Length() > 2 && info[2].IsNumber()) req.u.tc.tcm_ifindex = info[2].As<Napi::Number>().Int32Value();
+      if (info.Length() > 3 && info[3].IsNumber()) req.u.tc.tcm_parent = info[3].As<Napi::Number>().Uint32Value();
     } else {
       Napi::TypeError::New(env, "unknown request " + what).ThrowAsJavaScriptException();
       return env.Undefined();
@@ -695,10 +766,15 @@ class Rtnl : public Napi::ObjectWrap<Rtnl> {
           case RTM_NEWADDR: case RTM_DELADDR: parseAddr(o, h); break;
           case RTM_NEWROUTE: case RTM_DELROUTE: parseRoute(o, h); break;
           case RTM_NEWNEIGH: case RTM_DELNEIGH: parseNeigh(o, h); break;
+          case RTM_NEWQDISC: case RTM_DELQDISC: parseQdisc(o, h); break;
+          case RTM_NEWTCLASS: case RTM_DELTCLASS: parseClass(o, h); break;
+          case RTM_NEWTFILTER: case RTM_DELTFILTER: parseFilter(o, h); break;
           default: setStr(o, "t", "other"); break;
         }
         setBool(o, "del", h->nlmsg_type == RTM_DELLINK || h->nlmsg_type == RTM_DELADDR
-                            || h->nlmsg_type == RTM_DELROUTE || h->nlmsg_type == RTM_DELNEIGH);
+                            || h->nlmsg_type == RTM_DELROUTE || h->nlmsg_type == RTM_DELNEIGH
+                            || h->nlmsg_type == RTM_DELQDISC || h->nlmsg_type == RTM_DELTCLASS
+                            || h->nlmsg_type == RTM_DELTFILTER);
         // NLM_F_REPLACE on a notification: the new object took the place of another with its key
         setBool(o, "replace", (h->nlmsg_flags & NLM_F_REPLACE) != 0 && !(h->nlmsg_flags & NLM_F_MULTI));
         out.Set(n++, o);

@@ -8,7 +8,7 @@ import type { RequestContext } from './context.js';
 import type { ConnectivityTracker } from '../apply/connectivity.js';
 import type { NetworkChanger } from '../apply/types.js';
 import type { CapsInput, LibvirtStatus, NetworkCapabilities } from '../caps/types.js';
-import type { KernelFeatures, KernelState } from '../kernel/types.js';
+import type { DeviceTc, KernelFeatures, KernelState } from '../kernel/types.js';
 import type { HostConfig, SetupRequest } from '../model/types.js';
 import { ErrorCode, HostnetError } from '../errors.js';
 import { FreshCoalescer } from './fresh.js';
@@ -24,6 +24,8 @@ export interface HostApiDeps {
   readStats(): Promise<KernelState>;
   /** kernel features (detected once, at start) */
   features(): Promise<KernelFeatures>;
+  /** traffic control of these devices (hostQos); absent: not reported */
+  readTc?(state: KernelState, devices: string[]): Record<string, DeviceTc>;
   config: { running(): HostConfig; isDirty(): boolean };
   nameservers(): Promise<string[]>;
   libvirt(): LibvirtStatus;
@@ -193,7 +195,13 @@ export class HostApi {
         libvirt: this.deps.libvirt(),
         ...(this.deps.mirrors ? { mirrors: this.deps.mirrors.status() } : {}),
         ...(this.deps.leases ? { leases: this.deps.leases } : {}),
+        ...(this.deps.readTc ? { tc: this.deps.readTc(state, qosDevices(running)) } : {}),
       },
     };
   }
+}
+
+/** the nics and bonds of networks with hostQos: where capabilities read tc */
+function qosDevices(running: HostConfig): string[] {
+  return Object.values(running.networks).filter((n) => n.hostQos).map((n) => (n.nic ?? n.bonding)!).filter((d) => d !== undefined);
 }

@@ -11,7 +11,11 @@ import { executePlan } from '../kernel/executor.js';
 import type { Iproute } from '../kernel/iproute.js';
 import { nicNames } from '../kernel/nics.js';
 import { readKernelState, type SnapshotScope } from '../kernel/snapshot.js';
-import type { KernelState } from '../kernel/types.js';
+import type { DeviceTc, KernelFeatures, KernelState } from '../kernel/types.js';
+import { readTc } from '../kernel/tc-read.js';
+import { executeTc } from '../kernel/tc-exec.js';
+import { desiredQos, planQos, qosTarget, type DesiredQos } from '../plan/qos.js';
+import { isRemoval } from '../validate/request.js';
 import { mergeRequest } from '../model/merge.js';
 import { sameConfig } from '../model/compare.js';
 import type { HostConfig, SetupOptions, SetupRequest } from '../model/types.js';
@@ -58,6 +62,8 @@ export interface TransactionDeps {
   dhcp?: DhcpClients;
   /** how long a blockingdhcp change waits for its leases (--dhcp-timeout) */
   dhcpTimeoutMs?: number;
+  /** what the kernel can do (absent: not checked; the kernel's refusal rolls the change back) */
+  features?: KernelFeatures;
 }
 
 /** What shapes one change beyond the configs: volatile attributes. */
@@ -86,6 +92,7 @@ export class Transactions implements NetworkChanger {
       tell({ phase: 'planning' });
       const t0 = performance.now();
       const req = canonicalizeRequest(request);
+      this.checkFeatures(req);
       // a rollback that could not finish left its journal: settle it before planning anew
       await this.recover(ctx.log);
       const t1 = performance.now();
@@ -96,6 +103,19 @@ export class Transactions implements NetworkChanger {
       const timings = { validateMs: Math.round(t1 - t0 + performance.now() - t2), snapshotMs: Math.round(t2 - t1) };
       await this.apply(desired, running, before, req.options, ctx.log.child(timings), { blockingDhcp: req.blockingDhcp, progress: tell });
     });
+  }
+
+  /** A request for what this kernel cannot do is refused before anything is touched (21). */
+  private checkFeatures(req: CanonicalRequest): void {
+    const f = this.deps.features;
+    if (!f) return;
+    for (const [name, net] of Object.entries(req.networks)) {
+      if (isRemoval(net) || !net.hostQos) continue;
+      const missing = [...(f.hfsc ? [] : ['HFSC (sch_hfsc)']), ...(f.fqCodel ? [] : ['fq_codel (sch_fq_codel)'])];
+      if (missing.length) {
+        throw new HostnetError(ErrorCode.BAD_PARAMS, `network '${name}': hostQos needs the kernel's ${missing.join(' and ')} qdisc, which this kernel lacks (see hostnet.kernel in the capabilities)`);
+      }
+    }
   }
 
   async setSafe(ctx: RequestContext): Promise<void> {
@@ -131,8 +151,12 @@ export class Transactions implements NetworkChanger {
     const ops = diff(want, before);
     const changedConfig = !sameConfig(desired, running);
     const clients = clientSpecs(desired, (d) => d in before.links);
-    log.info({ event: 'plan', ops: ops.length, changedConfig }, 'planned');
-    if (ops.length === 0 && !changedConfig) {
+    const qos = desiredQos(desired, running, (d) => d in before.links);
+    const qosDevices = Object.keys(qos);
+    const tcBefore = qosDevices.length ? readTc(this.deps.ipr, before, qosDevices) : {};
+    const qosLines = planQos(qos, tcBefore, (d) => d in before.links).length;
+    log.info({ event: 'plan', ops: ops.length, changedConfig, ...(qosDevices.length ? { qosLines } : {}) }, 'planned');
+    if (ops.length === 0 && !changedConfig && qosLines === 0) {
       // nothing to change, but a client that died (or a boot) still needs starting
       if (this.deps.dhcp) await this.deps.dhcp.apply(clients);
       if (options.commitOnSuccess) await this.deps.store.makeSafe();
@@ -150,6 +174,7 @@ export class Transactions implements NetworkChanger {
         ...(sysctls.length ? { sysctls } : {}),
         ...(resolv ? { resolvConf: { path: resolv.path, text: resolv.old } } : {}),
         ...(options.commitOnSuccess ? { safe: this.deps.store.safe() } : {}),
+        ...(qosDevices.length ? { tc: tcBefore } : {}),
       },
       desired, touched,
     };
@@ -181,6 +206,10 @@ export class Transactions implements NetworkChanger {
           lap('verifyMs');
         });
       }
+      if (qosDevices.length) {
+        await this.quiet(() => this.applyQos(qos));
+        lap('tcMs');
+      }
       await this.writeIpv6Autoconf(desired, before);
       lap('sysctlMs');
       if (this.deps.dhcp) await this.startClients(clients, extras.blockingDhcp, log, tell);
@@ -211,6 +240,8 @@ export class Transactions implements NetworkChanger {
         await step.run().catch((e: unknown) => log.error({ event: 'undo-failed', step: step.what, err: errText(e) }, `could not undo the ${step.what} step`));
       }
       if (ops.length > 0) await this.quiet(() => this.rollback(entry.before.kernel, touched, log, err));
+      // after the links: a bond or NIC the rollback brought back gets its classes again
+      if (qosDevices.length) await this.quiet(() => this.rollbackQos(tcBefore, qosDevices, log, err));
       await restoreSysctls(entry.before.sysctls).catch((e: unknown) => log.error({ event: 'undo-failed', step: 'sysctl', err: errText(e) }, 'could not restore IPv6 sysctls'));
       if (dhcpTouched) await this.restoreClients(running, log);
       await this.settle(entry, log);
@@ -260,6 +291,7 @@ export class Transactions implements NetworkChanger {
     if (!entry) return false;
     log.warn({ event: 'recover', id: entry.id, startedAt: entry.startedAt }, 'rolling back an unfinished change');
     await this.rollback(entry.before.kernel, entry.touched, log);
+    if (entry.before.tc) await this.rollbackQos(entry.before.tc, Object.keys(entry.before.tc), log);
     await restoreSysctls(entry.before.sysctls);
     const resolv = entry.before.resolvConf;
     if (resolv) await restoreFile(resolv.path, resolv.text);
@@ -373,6 +405,41 @@ export class Transactions implements NetworkChanger {
     if (left.length) {
       throw new HostnetError(ErrorCode.VERIFY_FAILED, `kernel state does not match the request after applying: still needed ${describeOps(left)}`);
     }
+  }
+
+  /**
+   * The hostQos step, after the links are verified (a bond it shapes may be new): one `tc -batch`
+   * for every device whose tc differs, then the devices read again must match.
+   */
+  private async applyQos(want: DesiredQos): Promise<void> {
+    const now = await (this.deps.current ? this.deps.current('config') : readKernelState(this.deps.ipr, 'config'));
+    const exists = (d: string) => d in now.links;
+    const devices = Object.keys(want);
+    await executeTc(this.deps.ipr, planQos(want, readTc(this.deps.ipr, now, devices), exists));
+    const left = planQos(want, readTc(this.deps.ipr, now, devices), exists);
+    if (left.length) {
+      throw new HostnetError(ErrorCode.VERIFY_FAILED, `traffic control does not match hostQos after applying: still needed '${left[0]}'${left.length > 1 ? ` and ${left.length - 1} more` : ''}`);
+    }
+  }
+
+  /** The devices' tc back to the snapshot (our layout or none of ours), as far as they exist; -force, then checked. */
+  private async rollbackQos(before: Record<string, DeviceTc>, devices: readonly string[], log: Logger, cause?: unknown): Promise<void> {
+    const target = qosTarget(before, devices);
+    const now = await readKernelState(this.deps.ipr, 'config');
+    const exists = (d: string) => d in now.links;
+    const lines = planQos(target, readTc(this.deps.ipr, now, devices), exists);
+    if (lines.length === 0) return;
+    try {
+      await executeTc(this.deps.ipr, lines, { force: true });
+    } catch (e) {
+      log.error({ event: 'rollback-step-failed', step: 'tc', err: errText(e) }, 'a tc rollback line failed; checking what is left');
+    }
+    const left = planQos(target, readTc(this.deps.ipr, now, devices), exists);
+    if (left.length) {
+      const why = cause ? ` after: ${errText(cause)}` : '';
+      throw new HostnetError(ErrorCode.ROLLBACK_FAILED, `rollback incomplete${why}; hostQos still differing: ${left.join('; ')}`);
+    }
+    log.info({ event: 'rolled-back', step: 'tc', lines: lines.length }, 'hostQos rolled back');
   }
 
   private async confirm(since: number, timeoutSeconds: number, log: Logger): Promise<void> {

@@ -12,6 +12,7 @@ import { globMatcher, isNic } from '../kernel/nics.js';
 import type { Lease } from '../dhcp/lease.js';
 import type { CapsInput, NetworkCapabilities } from './types.js';
 import { dict, getKey } from '../model/dict.js';
+import { addDeviceQos, networkQos, type HostQosReport } from './qos.js';
 
 type Dict = Record<string, unknown>;
 
@@ -35,11 +36,19 @@ export function buildNetworkCapabilities(input: CapsInput): NetworkCapabilities 
   }
 
   const networks = dict<Dict>();
+  const qos: { net: Network; hostQos: HostQosReport }[] = [];
   for (const name of Object.keys(input.running.networks).sort()) {
     const net = input.running.networks[name]!;
     const caps = networkCaps(net, state, members, index, input);
-    if (caps !== undefined) networks[name] = caps;
+    if (caps === undefined) continue;
+    networks[name] = caps;
+    const hostQos = networkQos(net, input.tc);
+    if (hostQos) {
+      caps.hostQos = hostQos;
+      qos.push({ net, hostQos });
+    }
   }
+  addDeviceQos(qos, nics, bondings);
 
   const libvirt: NetworkCapabilities['hostnet']['libvirt'] = {
     uri: input.libvirt.uri, connected: input.libvirt.connected,

@@ -1,6 +1,6 @@
 import type { Lease } from '../dhcp/lease.js';
 import type { HostConfig } from '../model/types.js';
-import type { KernelFeatures, KernelState } from '../kernel/types.js';
+import type { DeviceTc, KernelFeatures, KernelState } from '../kernel/types.js';
 
 /** Everything the capabilities report is rendered from; gathered by the shell, rendered purely. */
 export interface CapsInput {
@@ -19,6 +19,8 @@ export interface CapsInput {
   mirrors?: Record<string, string[]>;
   /** the DHCP lease of a device, if a client runs there (the learned gateway of a network without the default route) */
   leases?: (dev: string) => Lease | undefined;
+  /** traffic control of the networks' nics and bonds (hostQos); absent: not reported */
+  tc?: Record<string, DeviceTc>;
 }
 
 export interface LibvirtStatus {

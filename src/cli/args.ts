@@ -242,11 +242,12 @@ function applyBondFlag(bond: Record<string, unknown>, flag: string, value: strin
 }
 
 /**
- * A host QoS curve: 'M2' (Mbps, the long-term rate) or 'm1=200,d=10,m2=100' as VDSM's
- * {m1, d, m2}. Odd values are passed on so the daemon names the problem.
+ * A host QoS curve: 'M2' (Mbit/s, the long-term rate: m2 = M2 × 1,000,000 bits/s, as VDSM's
+ * tests spell rates) or 'm1=4000000,d=100000,m2=3000000' in VDSM's own units (bits/s, µs).
+ * Odd values are passed on so the daemon names the problem.
  */
 function qosCurve(flag: string, spec: string): Record<string, unknown> {
-  if (/^\d+$/.test(spec)) return { m2: Number(spec) };
+  if (/^\d+$/.test(spec)) return { m2: Number(spec) * 1_000_000 };
   const curve: Record<string, unknown> = {};
   for (const part of spec.split(',')) {
     const [k, v, extra] = part.split('=');

@@ -96,9 +96,9 @@ Network flags (after --net NAME):
   --port-isolation       VM ports of the bridge cannot reach each other, only the uplink
                          (fixed when the network is created)
   --mac-table-manager M  kernel (default) or libvirt: the host owns the bridge's MAC table
-  --qos-out-ls CURVE     host QoS link share on the southbound device: M2 (Mbps) or
-  --qos-out-ul CURVE       m1=N,d=N,m2=N (VDSM's hostQos curves; ul and rt likewise)
-  --qos-out-rt CURVE
+  --qos-out-ls CURVE     host QoS (HFSC) link share on the nic or bond: M2 in Mbit/s, or
+  --qos-out-ul CURVE       m1=N,d=N,m2=N in VDSM's hostQos units (bits/s, microseconds);
+  --qos-out-rt CURVE       upper limit and real time likewise (ls is required with them)
   --dhcp                 IPv4 from DHCP (bootproto dhcp; instead of an IPv4 --ip)
   --dhcpv6               IPv6 address from DHCPv6
   --autoconf             IPv6 from router advertisements (ipv6autoconf, the kernel's SLAAC)
@@ -130,7 +130,7 @@ Examples:
   hostnetctl setup --remove vms
   hostnetctl setup --bond-def bond0 --slaves eth1,eth2 --options 'mode=802.3ad miimon=100' \\
                    --net vmnet --bond bond0 --vlan 100 --port-isolation --mac-table-manager libvirt
-  hostnetctl setup --net mgmt --nic eth0 --qos-out-ls 50 --qos-out-ul m2=1000
+  hostnetctl setup --net mgmt --nic eth0 --qos-out-ls 50 --qos-out-ul m2=100000000
   hostnetctl setup --remove vmnet --remove-bond bond0
   hostnetctl setup networks.json --commit
 `,

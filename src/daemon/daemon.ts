@@ -24,6 +24,7 @@ import { readHostFacts } from '../api/host-facts.js';
 import { hostMethods } from '../rpc/host-methods.js';
 import { readNameservers } from '../api/resolv.js';
 import { detectKernelFeatures } from '../kernel/features.js';
+import { readTc } from '../kernel/tc-read.js';
 import { createIproute, type Iproute } from '../kernel/iproute.js';
 import { BatchGuard } from '../kernel/batch-guard.js';
 import { readKernelState, type SnapshotScope } from '../kernel/snapshot.js';
@@ -172,6 +173,7 @@ export async function startDaemon(opts: DaemonOptions, log: Logger, hooks: Daemo
       readKernel: () => view.get(),
       readStats: () => view.stats(),
       features: async () => features,
+      readTc: (state, devices) => readTc(ipr, state, devices),
       config: store,
       nameservers: () => readNameservers(opts.resolvConf),
       libvirt: () => ({ ...mgr.status(), nwfilters: nwfilters.status() }),

@@ -11,6 +11,8 @@
  *   bridge's dump having vlan_protocol/default_pvid is the proof. With no bridge at hand we
  *   create one in a private network namespace (`unshare --net ip -batch -`), which dies with
  *   the process; failing that, /proc/config.gz.
+ * - hfsc, fqCodel: the qdisc modules sch_hfsc and sch_fq_codel, found as bonding is (a qdisc
+ *   module loads itself on first use, so listed is enough).
  * - portIsolation: IFLA_BRPORT_ISOLATED appeared in 4.18; a port dump with `isolated`
  *   proves it, otherwise the kernel release decides.
  */
@@ -105,10 +107,14 @@ export async function detectKernelFeatures(opts: DetectOptions = {}): Promise<Ke
     readConfigGz(`${root}/proc/config.gz`),
     readModuleLists(`${root}/lib/modules/${rel}`),
   ]);
-  const [bondSys, vlanSys] = await Promise.all([
+  const [bondSys, vlanSys, hfscSys, fqCodelSys] = await Promise.all([
     exists(`${root}/sys/module/bonding`),
     exists(`${root}/sys/module/8021q`),
+    exists(`${root}/sys/module/sch_hfsc`),
+    exists(`${root}/sys/module/sch_fq_codel`),
   ]);
+  const hfsc = moduleAvailable('sch_hfsc', { sysModule: hfscSys, moduleLists: lists, config: configValue(config, 'NET_SCH_HFSC') });
+  const fqCodel = moduleAvailable('sch_fq_codel', { sysModule: fqCodelSys, moduleLists: lists, config: configValue(config, 'NET_SCH_FQ_CODEL') });
   const bonding = moduleAvailable('bonding', {
     sysModule: bondSys, moduleLists: lists, config: configValue(config, 'BONDING'),
   });
@@ -118,7 +124,7 @@ export async function detectKernelFeatures(opts: DetectOptions = {}): Promise<Ke
   let vlanFiltering = vlanFilteringFromState(opts.state);
   if (vlanFiltering === undefined) vlanFiltering = await probeVlanFilteringPrivately();
   if (vlanFiltering === undefined) vlanFiltering = configValue(config, 'BRIDGE_VLAN_FILTERING') === 'y';
-  return { bonding, vlan, vlanFiltering, portIsolation: portIsolationFrom(rel, opts.state) };
+  return { bonding, vlan, vlanFiltering, portIsolation: portIsolationFrom(rel, opts.state), hfsc, fqCodel };
 }
 
 const PROBE_BRIDGE = 'hnprobe0';

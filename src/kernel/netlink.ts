@@ -12,10 +12,10 @@
 import { createRequire } from 'node:module';
 import { fileURLToPath } from 'node:url';
 import type {
-  BondInfo, BondSlaveInfo, BridgeInfo, BridgePortInfo, LinkStats,
+  BondInfo, BondSlaveInfo, BridgeInfo, BridgePortInfo, HfscCurve, LinkStats,
 } from './types.js';
 
-export type RtnlRequest = 'link' | 'addr' | 'route' | 'fdb' | 'barrier';
+export type RtnlRequest = 'link' | 'addr' | 'route' | 'fdb' | 'barrier' | 'qdisc' | 'class' | 'filter';
 
 interface MsgBase {
   seq: number;
@@ -97,15 +97,32 @@ export interface FdbMsg extends MsgBase {
   self: number;
 }
 
+/** RTM_NEWQDISC / NEWTCLASS / NEWTFILTER: handles as numbers (major << 16 | minor) */
+export interface TcMsg extends MsgBase {
+  t: 'qdisc' | 'class' | 'filter';
+  ifindex: number;
+  handle: number;
+  parent: number;
+  kind?: string;
+  /** hfsc qdisc: its default class's minor */
+  hfscDefault?: number;
+  /** hfsc class: its curves (bytes per second, microseconds) */
+  hfsc?: { rt?: HfscCurve; ls?: HfscCurve; ul?: HfscCurve };
+  /** filter */
+  prio?: number;
+  protocol?: number;
+  classid?: number;
+}
+
 export type RtnlMsg =
-  | LinkMsg | BridgeLinkMsg | AddrMsg | RouteMsg | FdbMsg
+  | LinkMsg | BridgeLinkMsg | AddrMsg | RouteMsg | FdbMsg | TcMsg
   | (MsgBase & { t: 'done' | 'other' | 'neigh' })
   | (MsgBase & { t: 'error'; errno: number })
   | { t: 'overflow'; seq?: undefined; mine?: undefined; del?: undefined; replace?: undefined };
 
 export interface RtnlSocket {
-  /** a dump, or with `ifindex` one link ('link' only) */
-  request(what: RtnlRequest, seq: number, ifindex?: number): void;
+  /** a dump, or with `ifindex` one link ('link'), or one device's classes or filters (under `parent`) */
+  request(what: RtnlRequest, seq: number, ifindex?: number, parent?: number): void;
   /** every message queued now, parsed (link counters only with `withStats`); never blocks */
   read(maxDatagrams?: number, withStats?: boolean): RtnlMsg[];
   poll(on: boolean): void;
@@ -151,8 +168,10 @@ export function openRtnl(o: OpenOptions, onReadable?: () => void): RtnlSocket {
  * One dump on a socket nobody else uses (no subscription): every answer until NLMSG_DONE.
  * Synchronous: the kernel fills the next part of a dump while we read the previous one.
  */
-export function dumpOnce(sock: RtnlSocket, what: RtnlRequest, seq: number, withStats = false): RtnlMsg[] {
-  sock.request(what, seq);
+export function dumpOnce(sock: RtnlSocket, what: RtnlRequest, seq: number, withStats = false, ifindex?: number, parent?: number): RtnlMsg[] {
+  if (ifindex === undefined) sock.request(what, seq);
+  else if (parent === undefined) sock.request(what, seq, ifindex);
+  else sock.request(what, seq, ifindex, parent);
   const out: RtnlMsg[] = [];
   for (;;) {
     const batch = sock.read(-1, withStats);

@@ -128,10 +128,35 @@ export interface KernelState {
   takenAt: number;
 }
 
+/** One HFSC service curve as the kernel keeps it: m1, m2 in bytes per second, d in microseconds. */
+export interface HfscCurve {
+  m1: number;
+  d: number;
+  m2: number;
+}
+
+/**
+ * Traffic control on one device, as far as hostQos is concerned (tc-read.ts). Handles are
+ * tc's text ('1389:', '1389:a'), lower-case hex.
+ */
+export interface DeviceTc {
+  /** the root qdisc; absent: the kernel's default */
+  root?: { kind: string; handle: string; hfscDefault?: number };
+  /** every other qdisc (leaves, ingress) */
+  qdiscs: { kind: string; handle: string; parent: string }[];
+  /** classes under an hfsc root */
+  classes: { handle: string; parent: string; kind: string; rt?: HfscCurve; ls?: HfscCurve; ul?: HfscCurve }[];
+  /** filters attached to the root qdisc (one per prio; u32's hash-table entries left out) */
+  filters: { prio: number; kind: string; classid?: string }[];
+}
+
 /** What the running kernel can do, detected without changing the managed namespace. */
 export interface KernelFeatures {
   bonding: boolean;
   vlan: boolean;
   vlanFiltering: boolean;
   portIsolation: boolean;
+  /** the HFSC qdisc (sch_hfsc) and fq_codel (sch_fq_codel): hostQos needs both */
+  hfsc: boolean;
+  fqCodel: boolean;
 }

@@ -16,6 +16,12 @@ import { BOND_OPTIONS } from './bond-options.js';
 import { BRIDGE_OPTIONS } from './bridge-options.js';
 import { dict, hasKey } from './dict.js';
 
+/**
+ * The largest rate a curve may ask for: the kernel keeps rates as u32 bytes per second, and an
+ * ls value is sent as bits (×8) so that it is kept whole (VDSM's _adapt_qos_options_link_share).
+ */
+export const QOS_RATE_MAX = 8 * 0xffffffff;
+
 const isObject = (v: unknown): v is Record<string, unknown> => typeof v === 'object' && v !== null && !Array.isArray(v);
 
 /**
@@ -46,6 +52,22 @@ const ipv6CidrSchema = z.string().refine((s) => {
 const bridgeOptionName = z.string().refine((k) => hasKey(BRIDGE_OPTIONS, k), { error: 'unknown bridge option' });
 const bondOptionName = z.string().refine((k) => k === 'mode' || hasKey(BOND_OPTIONS, k), { error: 'unknown bond option' });
 
+/**
+ * One HFSC service curve as VDSM's hostQos spells it: m1 and m2 in bits per second (ls: a share,
+ * in the same unit), d in microseconds. Zeros are dropped when canonicalized (VDSM's
+ * _remove_zero_values_in_net_qos), so m1 and d are either both absent or m1 > 0.
+ */
+export const QosCurveSchema = z.strictObject({
+  m1: z.int().min(1).max(QOS_RATE_MAX).optional(),
+  d: z.int().min(1).max(0xffffffff).optional(),
+  m2: z.int().min(1).max(QOS_RATE_MAX),
+});
+
+/** hostQos: outbound only (VDSM's HostQoSParams); ls is always there (see validate/qos.ts). */
+export const HostQosSchema = z.strictObject({
+  out: z.strictObject({ ls: QosCurveSchema, ul: QosCurveSchema.optional(), rt: QosCurveSchema.optional() }),
+});
+
 export const NetworkSchema = z.strictObject({
   name: networkNameSchema,
   bridged: z.boolean(),
@@ -73,7 +95,10 @@ export const NetworkSchema = z.strictObject({
   bootproto: z.enum(['none', 'dhcp']),
   /** a DHCPv6 client runs on the network's IP device (router advertisements stay the kernel's: ipv6autoconf) */
   dhcpv6: z.boolean(),
-}).refine((n) => n.nic === undefined || n.bonding === undefined, { error: "'nic' and 'bonding' are exclusive", path: ['bonding'] });
+  /** HFSC curves of the network's class on its nic or bond (VDSM's hostQos) */
+  hostQos: HostQosSchema.optional(),
+}).refine((n) => n.nic === undefined || n.bonding === undefined, { error: "'nic' and 'bonding' are exclusive", path: ['bonding'] })
+  .refine((n) => n.hostQos === undefined || n.nic !== undefined || n.bonding !== undefined, { error: "'hostQos' needs a nic or bonding", path: ['hostQos'] });
 
 export const BondSchema = z.strictObject({
   name: bondNameSchema,

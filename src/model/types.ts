@@ -11,13 +11,15 @@
 
 import type { z } from 'zod';
 import { dict, toDict } from './dict.js';
-import type { BondSchema, HostConfigSchema, NetworkSchema } from './schema.js';
+import type { BondSchema, HostConfigSchema, HostQosSchema, NetworkSchema, QosCurveSchema } from './schema.js';
 
 export type MacTableManager = 'kernel' | 'libvirt';
 
 // The shapes are declared once, as schemas (schema.ts), and the types inferred from them.
 export type Network = z.infer<typeof NetworkSchema>;
 export type Bond = z.infer<typeof BondSchema>;
+export type HostQos = z.infer<typeof HostQosSchema>;
+export type QosCurve = z.infer<typeof QosCurveSchema>;
 /** The whole managed configuration of a host: running config, safe config, desired state. */
 export type HostConfig = z.infer<typeof HostConfigSchema>;
 

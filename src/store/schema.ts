@@ -80,6 +80,20 @@ export const KernelStateSchema = z.looseObject({
 const _kernelStateFits = (s: z.output<typeof KernelStateSchema>): KernelState => s;
 void _kernelStateFits;
 
+const hfscCurveSchema = z.strictObject({ m1: z.int().min(0), d: z.int().min(0), m2: z.int().min(0) });
+const tcHandleSchema = z.string().regex(/^([0-9a-f]{1,4}:[0-9a-f]{0,4}|root|ingress)$/, { error: 'not a tc handle' });
+
+/** One device's traffic control before a change (the hostQos part of the kernel's state). */
+export const DeviceTcSchema = z.strictObject({
+  root: z.strictObject({ kind: z.string(), handle: tcHandleSchema, hfscDefault: z.int().min(0).optional() }).optional(),
+  qdiscs: z.array(z.strictObject({ kind: z.string(), handle: tcHandleSchema, parent: tcHandleSchema })),
+  classes: z.array(z.strictObject({
+    handle: tcHandleSchema, parent: tcHandleSchema, kind: z.string(),
+    rt: hfscCurveSchema.optional(), ls: hfscCurveSchema.optional(), ul: hfscCurveSchema.optional(),
+  })),
+  filters: z.array(z.strictObject({ prio: z.int().min(0), kind: z.string(), classid: tcHandleSchema.optional() })),
+});
+
 // ---- journal.jsonl ------------------------------------------------------------------------
 // One JSON object a line, told apart by `type`. A new kind of record (e.g. a sysctl's old value,
 // to restore after a crash) is one more schema in JOURNAL_LINE_SCHEMAS and one case where the
@@ -105,6 +119,8 @@ export const JournalBeginSchema = z.strictObject({
     resolvConf: z.strictObject({ path: z.string().min(1), text: z.string().nullable() }).optional(),
     /** the safe config, when the change was to make itself safe (commitOnSuccess) */
     safe: HostConfigSchema.optional(),
+    /** traffic control of the devices whose hostQos the change manages */
+    tc: nameTable(ifnameSchema, DeviceTcSchema).optional(),
   }),
   desired: HostConfigSchema,
   /** device names the transaction may create, change or delete */

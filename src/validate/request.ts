@@ -15,6 +15,7 @@ import type { Bond, Network, SetupOptions, SetupRequest } from '../model/types.j
 import {
   canonicalIpv6, ipv4UnicastProblem, ipv6UnicastProblem, isIpv4, isIpv6, netmaskToPrefix, parseIpv6Cidr,
 } from './ip.js';
+import { checkHostQos } from './qos.js';
 
 export type Removal = { remove: true };
 export const REMOVE: Removal = { remove: true };
@@ -112,6 +113,8 @@ export function canonicalizeNetwork(name: string, attrs: Record<string, unknown>
   if (vlan !== undefined) net.vlan = vlan;
   const ipv4 = checkIpv4(attrs, where);
   if (ipv4) net.ipv4 = ipv4;
+  const hostQos = attrs.hostQos === undefined ? undefined : checkHostQos(attrs.hostQos, where, { device, ...(vlan !== undefined ? { vlan } : {}) });
+  if (hostQos) net.hostQos = hostQos;
   return net;
 }
 
@@ -133,7 +136,6 @@ function notSupportedYet(attrs: Record<string, unknown>, where: string): void {
     if (attrs.bootproto !== 'dhcp') throw badParams(`${where}: 'bootproto' must be 'none' or 'dhcp', got ${show(attrs.bootproto)}`);
     if (attrs.ipaddr !== undefined && attrs.ipaddr !== '') throw badAddr(`${where}: static 'ipaddr' together with bootproto 'dhcp'`);
   }
-  if (attrs.hostQos !== undefined) throw badParams(`${where}: 'hostQos' is not supported yet`);
   if (attrs.switch !== undefined && attrs.switch !== 'legacy') {
     if (attrs.switch === 'ovs') throw badParams(`${where}: switch 'ovs' is not supported`);
     throw badParams(`${where}: 'switch' must be 'legacy', got ${show(attrs.switch)}`);

@@ -59,7 +59,7 @@ describe('parseCli', () => {
     // JSON.parse makes "__proto__" an own key, as the wire does (an object literal would not)
     expect(JSON.parse(JSON.stringify(cmd.request))).toEqual(JSON.parse(JSON.stringify({
       networks: {
-        toString: { bonding: 'bond0', vlan: 100, portIsolation: true, macTableManager: 'libvirt', hostQos: { out: { ls: { m2: 50 }, ul: { m1: 200, d: 10, m2: 100 } } } },
+        toString: { bonding: 'bond0', vlan: 100, portIsolation: true, macTableManager: 'libvirt', hostQos: { out: { ls: { m2: 50_000_000 }, ul: { m1: 200, d: 10, m2: 100 } } } },
         constructor: { nic: 'eth3' },
       },
       bondings: { bond0: { nics: ['eth1', 'eth2'], options: 'mode=4 miimon=100', hwaddr: '52:54:00:00:00:01' }, bond9: { remove: true } },

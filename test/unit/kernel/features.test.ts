@@ -80,6 +80,26 @@ describe('detectKernelFeatures with a snapshot at hand', () => {
   it('uses the snapshot bridge instead of probing', async () => {
     const f = await detectKernelFeatures({ state: stateOf('bridged'), root: '/nonexistent', kernelRelease: '3.10.0' });
     // no /sys, no module lists, no config under root: only the snapshot speaks
-    expect(f).toEqual({ bonding: false, vlan: false, vlanFiltering: false, portIsolation: true });
+    expect(f).toEqual({ bonding: false, vlan: false, vlanFiltering: false, portIsolation: true, hfsc: false, fqCodel: false });
+  });
+});
+
+describe('hfsc and fq_codel (hostQos)', () => {
+  it('are found as a loaded module or in the module lists, and missing otherwise', async () => {
+    const { mkdtemp, mkdir, writeFile, rm } = await import('node:fs/promises');
+    const { tmpdir } = await import('node:os');
+    const root = await mkdtemp(`${tmpdir()}/hn-features-`);
+    try {
+      await mkdir(`${root}/sys/module/sch_hfsc`, { recursive: true });
+      await mkdir(`${root}/lib/modules/6.1.0-9-amd64`, { recursive: true });
+      await writeFile(`${root}/lib/modules/6.1.0-9-amd64/modules.dep`, 'kernel/net/sched/sch_fq_codel.ko:\n');
+      const f = await detectKernelFeatures({ state: stateOf('bridged'), root, kernelRelease: '6.1.0-9-amd64' });
+      expect([f.hfsc, f.fqCodel]).toEqual([true, true]);
+      await rm(`${root}/sys/module/sch_hfsc`, { recursive: true });
+      const g = await detectKernelFeatures({ state: stateOf('bridged'), root, kernelRelease: '6.1.0-9-amd64' });
+      expect([g.hfsc, g.fqCodel]).toEqual([false, true]);
+    } finally {
+      await rm(root, { recursive: true, force: true });
+    }
   });
 });

@@ -41,6 +41,7 @@ describe('running.json and safe.json of the wrong shape', () => {
     ['an unknown field', { ...NET, colour: 'blue' }, 'networks.br0'],
     ['an unknown bridge option', { ...NET, bridgeOpts: { toString: '1' } }, 'networks.br0.bridgeOpts'],
     ['a bad address', { ...NET, ipv4: { address: '300.0.0.1', prefix: 24 } }, 'networks.br0.ipv4.address'],
+    ['a hostQos curve without m2', { ...NET, hostQos: { out: { ls: { m1: 5, d: 5 } } } }, 'networks.br0.hostQos.out.ls.m2'],
   ])('%s is refused with 103 naming the file and the field, and the file is left as it is', async (_, net, field) => {
     for (const file of [RUNNING_FILE, SAFE_FILE]) {
       const dir = await tmpDir();
@@ -97,6 +98,7 @@ describe('journal.jsonl of the wrong shape', () => {
     ['a touched device that is not an interface name', [begin({ touched: ['br0 x'] })], 'line 1: field touched.0'],
     ['a desired network of the wrong shape', [begin({ desired: { networks: { br0: { ...NET, mtu: 'abc' } }, bonds: {} } })], 'line 1: field desired.networks.br0.mtu'],
     ['a kernel link without a name', [begin({ before: { config: { networks: {}, bonds: {} }, kernel: { ...kernel, links: { br0: { mtu: 1 } } } } })], 'line 1: field before.kernel.links.br0'],
+    ['a tc class with a handle that is not one', [begin({ before: { config: { networks: {}, bonds: {} }, kernel, tc: { eth0: { qdiscs: [], classes: [{ handle: '1389:; reboot', parent: '1389:', kind: 'hfsc' }], filters: [] } } } })], 'line 1: field before.tc.eth0.classes.0.handle'],
     ['an unknown phase', [begin(), { type: 'phase', phase: 'dancing', at: 'x' }], 'line 2: field phase'],
     ['an unknown record type', [begin(), { type: 'sysctl-typo' }, { type: 'phase', phase: 'verifying', at: 'x' }], 'line 2: field type'],
     ['a second transaction', [begin(), begin()], 'line 2 begins a second transaction'],

@@ -27,7 +27,7 @@ describe('network attributes', () => {
     ['unknown attribute', { nic: 'eth0', colour: 'blue' }, ErrorCode.BAD_PARAMS, "'colour'"],
     ['unknown bootproto', { nic: 'eth0', bootproto: 'bootp' }, ErrorCode.BAD_PARAMS, "'bootproto'"],
     ['dhcpv6 not a bool', { nic: 'eth0', dhcpv6: 'maybe' }, ErrorCode.BAD_PARAMS, 'dhcpv6'],
-    ['hostQos not supported yet', { nic: 'eth0', hostQos: {} }, ErrorCode.BAD_PARAMS, 'hostQos'],
+    ['hostQos not an object', { nic: 'eth0', hostQos: 'fast' }, ErrorCode.BAD_PARAMS, 'hostQos'],
     ['ovs not supported', { nic: 'eth0', switch: 'ovs' }, ErrorCode.BAD_PARAMS, 'ovs'],
     ['portIsolation on bridgeless', { nic: 'eth0', bridged: false, portIsolation: true }, ErrorCode.BAD_PARAMS, 'portIsolation'],
     ['macTableManager on bridgeless', { nic: 'eth0', bridged: false, macTableManager: 'libvirt' }, ErrorCode.BAD_PARAMS, 'macTableManager'],
