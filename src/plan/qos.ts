@@ -21,7 +21,7 @@ import { dict, getKey, hasKey } from '../model/dict.js';
 import type { HostConfig, Network, QosCurve } from '../model/types.js';
 import { usableNetworks } from './desired.js';
 
-export const QOS_ROOT_MAJOR = 0x1389;
+/** VDSM's handles: root qdisc 1389: (0x1389 = 5001), default class 1388 */
 export const QOS_ROOT = '1389:';
 export const QOS_DEFAULT_MINOR = 0x1388;
 const DEFAULT_PREF = 5000;
