@@ -310,11 +310,7 @@ export class Transactions implements NetworkChanger {
     const current = await readIpv6Autoconf([...want.keys()]);
     const changes = new Map([...want].filter(([dev, v]) => current.has(dev) && differs(current.get(dev)!, v)));
     if (changes.size === 0) return;
-    try {
-      await writeIpv6Autoconf(changes);
-    } catch (e) {
-      throw new HostnetError(ErrorCode.APPLY_FAILED, `the kernel refused an IPv6 sysctl write (ipv6autoconf): ${errText(e)}`);
-    }
+    await writeIpv6Autoconf(changes);
   }
 
   /** The resolver file's new text and its current one (read before the journal), or null when it does not change. */
@@ -325,7 +321,7 @@ export class Transactions implements NetworkChanger {
     try {
       return { path, text, old: await readFile(path, 'utf8').catch((e: unknown) => { if (errnoOf(e) === 'ENOENT') return null; throw e; }) };
     } catch (e) {
-      throw new HostnetError(ErrorCode.STORE_FAILED, `cannot read the resolver file ${path}: ${errText(e)}`);
+      throw new HostnetError(ErrorCode.STORE_FAILED, `cannot read the resolver file ${path}: ${errText(e)}`, { cause: e });
     }
   }
 
@@ -334,7 +330,7 @@ export class Transactions implements NetworkChanger {
     try {
       await writeFileAtomic(change.path, change.text, { mode: 0o644 });
     } catch (e) {
-      throw new HostnetError(ErrorCode.STORE_FAILED, `cannot write the resolver file ${change.path}: ${errText(e)}`);
+      throw new HostnetError(ErrorCode.STORE_FAILED, `cannot write the resolver file ${change.path}: ${errText(e)}`, { cause: e });
     }
   }
 
@@ -404,7 +400,7 @@ async function clientStep(what: string, fn: () => Promise<unknown>): Promise<voi
     await fn();
   } catch (e) {
     if (e instanceof HostnetError) throw e;
-    throw new HostnetError(ErrorCode.FAILED_IFUP, `cannot ${what} a DHCP client: ${errText(e)}; changes rolled back`);
+    throw new HostnetError(ErrorCode.FAILED_IFUP, `cannot ${what} a DHCP client: ${errText(e)}; changes rolled back`, { cause: e });
   }
 }
 

@@ -20,7 +20,8 @@
  *   await session.stop();
  */
 import type { Logger } from 'pino';
-import { LibvirtConnection, LibvirtError, LibvirtUnavailable, type LibvirtEvent } from './binding.js';
+import { ErrorCode, isHostnetError } from '../errors.js';
+import { connectionLost, LibvirtConnection, type LibvirtEvent } from './binding.js';
 
 export interface SessionOptions {
   /** libvirt URI, or 'none' to run without libvirt */
@@ -120,8 +121,8 @@ export class LibvirtSession {
    * and return true; any other failure returns false (the caller reports it).
    */
   lost(e: unknown): boolean {
-    if (!(e instanceof LibvirtError) || !e.connectionLost) return false;
-    this.drop(`call failed: ${e.message}`);
+    if (!connectionLost(e)) return false;
+    this.drop(`call failed: ${(e as Error).message}`);
     return true;
   }
 
@@ -153,9 +154,9 @@ export class LibvirtSession {
     try {
       conn = await this.connectFn(this.opts.uri);
     } catch (e) {
-      if (e instanceof LibvirtUnavailable) {
+      if (isHostnetError(e, ErrorCode.LIBVIRT_UNAVAILABLE)) {
         // cannot appear without a rebuild and restart: say so once, do not retry
-        this.opts.log.warn({ reason: e.reason }, 'libvirt addon missing; running without libvirt (guest ports keep learning)');
+        this.opts.log.warn({ reason: e.message }, 'libvirt addon missing; running without libvirt (guest ports keep learning)');
         return;
       }
       // once per outage, not once per attempt

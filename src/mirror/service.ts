@@ -186,7 +186,7 @@ export class PortMirrors {
           if (after.length) next.set(network, after);
           else next.delete(network);
           await saveMirrors(this.opts.stateDir, next).catch((e: unknown) => {
-            throw new HostnetError(ErrorCode.STORE_FAILED, `cannot write mirrors.json: ${(e as Error).message}`);
+            throw new HostnetError(ErrorCode.STORE_FAILED, `cannot write mirrors.json: ${(e as Error).message}`, { cause: e });
           });
           this.table = next;
         } catch (err) {

@@ -28,7 +28,7 @@
  *   await agent.stop();
  */
 import type { Logger } from 'pino';
-import { IprouteError, type Iproute } from '../kernel/iproute.js';
+import { isIprouteError, type Iproute } from '../kernel/iproute.js';
 import { LinkMonitor, type LinkEvent } from '../kernel/monitor.js';
 import { readKernelState } from '../kernel/snapshot.js';
 import type { KernelView } from '../kernel/view.js';
@@ -320,7 +320,7 @@ async function batch(run: () => Promise<string>, errors: string[]): Promise<void
   try {
     await run();
   } catch (e) {
-    if (!(e instanceof IprouteError)) throw e;
-    errors.push(...e.stderr.split('\n').filter((l) => l.trim() !== ''));
+    if (!isIprouteError(e)) throw e;
+    errors.push(...e.detail.stderr.split('\n').filter((l) => l.trim() !== ''));
   }
 }

@@ -73,7 +73,7 @@ async function readConfigFile(file: string): Promise<{ cfg: HostConfig; onDisk: 
     text = await fs.readFile(file, 'utf8');
   } catch (e) {
     if (errnoOf(e) === 'ENOENT') return { cfg: emptyConfig(), onDisk: null };
-    throw new HostnetError(ErrorCode.STORE_FAILED, `cannot read ${file}: ${(e as Error).message}`);
+    throw new HostnetError(ErrorCode.STORE_FAILED, `cannot read ${file}: ${(e as Error).message}`, { cause: e });
   }
   return { cfg: parseConfig(text, file), onDisk: text };
 }
@@ -215,7 +215,7 @@ export class ConfigStore {
       // not a change behind our back, so the next write must not keep it aside
       const now = await fs.readFile(file, 'utf8').catch(() => undefined);
       if (now === text) this.onDisk.set(file, text);
-      throw new HostnetError(ErrorCode.STORE_FAILED, `cannot write ${file}: ${(e as Error).message}`);
+      throw new HostnetError(ErrorCode.STORE_FAILED, `cannot write ${file}: ${(e as Error).message}`, { cause: e });
     }
   }
 

@@ -189,7 +189,7 @@ function refusal(dir: string, holder: Holder): HostnetError {
   return new HostnetError(
     ErrorCode.UNAVAIL,
     `state directory ${dir} is locked by hostnetd ${r.who} pid ${r.pid} (started ${r.startedAt}); ${hint}`,
-    { pid: r.pid, who: r.who, startedAt: r.startedAt },
+    { data: { pid: r.pid, who: r.who, startedAt: r.startedAt } },
   );
 }
 
