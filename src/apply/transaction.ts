@@ -6,7 +6,7 @@
  */
 import type { Logger } from 'pino';
 import type { RequestContext } from '../api/context.js';
-import { ErrorCode, HostnetError } from '../errors.js';
+import { badBridge, ErrorCode, HostnetError } from '../errors.js';
 import { executePlan } from '../kernel/executor.js';
 import type { Iproute } from '../kernel/iproute.js';
 import { nicNames } from '../kernel/nics.js';
@@ -17,7 +17,7 @@ import { sameConfig } from '../model/compare.js';
 import type { HostConfig, SetupOptions, SetupRequest } from '../model/types.js';
 import { desiredKernel, networkDevices, usableNetworks } from '../plan/desired.js';
 import { autoconfValues, readIpv6Autoconf, writeIpv6Autoconf, type Ipv6Autoconf } from '../kernel/sysctl.js';
-import { diff } from '../plan/diff.js';
+import { deviceClashes, diff } from '../plan/diff.js';
 import { rollbackTarget, sliceState, touchedDevices } from '../plan/rollback.js';
 import type { DesiredKernel, Op } from '../plan/types.js';
 import type { ConfigStore } from '../store/config-store.js';
@@ -123,6 +123,8 @@ export class Transactions implements NetworkChanger {
     desired: HostConfig, running: HostConfig, before: KernelState, options: SetupOptions, log: Logger, extras: ApplyExtras = {},
   ): Promise<ChangeResult> {
     const want = desiredKernel(desired, running, (d) => d in before.links);
+    const clash = deviceClashes(want, before)[0];
+    if (clash) throw badBridge(`device '${clash.name}' already exists as a ${clash.have} device; cannot use it as a ${clash.want}`);
     const ops = diff(want, before);
     const changedConfig = !sameConfig(desired, running);
     const clients = clientSpecs(desired, (d) => d in before.links);
