@@ -5,7 +5,7 @@
  */
 import { parseArgs } from 'node:util';
 import type { SetupRequest } from '../model/types.js';
-import { dict, hasKey } from '../model/dict.js';
+import { dict, hasKey, isPlainObject } from '../model/dict.js';
 import { usageError } from '../errors.js';
 
 export const DEFAULT_SOCKET = '/run/hostnetd/hostnetd.sock';
@@ -327,8 +327,7 @@ export function requestFromJson(text: string, source: string, options: Record<st
   } catch (e) {
     throw usageError(`${source}: not valid JSON: ${(e as Error).message}`, 'setup');
   }
-  const isObj = (v: unknown): v is Record<string, unknown> => typeof v === 'object' && v !== null && !Array.isArray(v);
-  if (!isObj(doc) || !isObj(doc.networks)) {
+  if (!isPlainObject(doc) || !isPlainObject(doc.networks)) {
     throw usageError(`${source}: expected {"networks": {...}, "bondings": {...}, "options": {...}}`, 'setup');
   }
   const known = new Set(['networks', 'bondings', 'options']);
@@ -336,6 +335,6 @@ export function requestFromJson(text: string, source: string, options: Record<st
   if (unknown) throw usageError(`${source}: unknown key ${JSON.stringify(unknown)} (expected networks, bondings, options)`, 'setup');
   const bondings = doc.bondings ?? {};
   const fileOptions = doc.options ?? {};
-  if (!isObj(bondings) || !isObj(fileOptions)) throw usageError(`${source}: bondings and options must be objects`, 'setup');
+  if (!isPlainObject(bondings) || !isPlainObject(fileOptions)) throw usageError(`${source}: bondings and options must be objects`, 'setup');
   return { networks: doc.networks as SetupRequest['networks'], bondings: bondings as SetupRequest['bondings'], options: { ...fileOptions, ...options } };
 }

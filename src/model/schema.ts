@@ -15,8 +15,8 @@ import { BOND_MODES } from './bond-options.js';
 import { BOND_OPTIONS } from './bond-options.js';
 import { BRIDGE_OPTIONS } from './bridge-options.js';
 import { dict, hasKey } from './dict.js';
+import { isPlainObject } from './dict.js';
 
-const isObject = (v: unknown): v is Record<string, unknown> => typeof v === 'object' && v !== null && !Array.isArray(v);
 
 /**
  * A JSON object read as a name → value table with a null prototype. Each key is checked by
@@ -24,7 +24,7 @@ const isObject = (v: unknown): v is Record<string, unknown> => typeof v === 'obj
  */
 export function nameTable<K extends z.ZodType<string>, V extends z.ZodType>(key: K, value: V) {
   return z
-    .preprocess((v) => (isObject(v) ? new Map(Object.entries(v)) : v), z.map(key, value, { error: 'expected a JSON object' }))
+    .preprocess((v) => (isPlainObject(v) ? new Map(Object.entries(v)) : v), z.map(key, value, { error: 'expected a JSON object' }))
     .transform((m) => dict<z.output<V>>(m as Map<string, z.output<V>>));
 }
 

@@ -15,6 +15,7 @@ import { connect as tlsConnect, type ConnectionOptions } from 'node:tls';
 import { WebSocket } from 'ws';
 import { connectionError, ErrorCode, HostnetError, isHostnetError } from '../errors.js';
 import { encodeFrame, FrameParser } from './stomp/frame.js';
+import { isPlainObject } from '../model/dict.js';
 
 export interface ClientTls {
   cert?: Buffer;
@@ -139,7 +140,7 @@ export class RpcClient {
     } catch {
       return;
     }
-    if (typeof msg === 'object' && msg !== null && !Array.isArray(msg)) {
+    if (isPlainObject(msg)) {
       const r = msg as RpcReply;
       const waiter = r.id !== undefined ? this.pending.get(r.id) : undefined;
       if (waiter) {
