@@ -5,6 +5,7 @@
  */
 
 import { constTable } from './dict.js';
+import { MAC_RE } from './mac.js';
 
 export const BOND_MODES = [
   'balance-rr', 'active-backup', 'balance-xor', 'broadcast', '802.3ad', 'balance-tlb', 'balance-alb',
@@ -56,7 +57,7 @@ export const BOND_OPTIONS: Readonly<Record<string, BondOptionSpec>> = constTable
   ad_select: { modes: ['802.3ad'], ip: 'ad_select', value: /^(stable|bandwidth|count|[0-2])$/ },
   ad_actor_sys_prio: { modes: ['802.3ad'], ip: 'ad_actor_sys_prio', value: NUM },
   ad_user_port_key: { modes: ['802.3ad'], ip: 'ad_user_port_key', value: NUM },
-  ad_actor_system: { modes: ['802.3ad'], ip: 'ad_actor_system', value: /^([0-9a-fA-F]{2}:){5}[0-9a-fA-F]{2}$/ },
+  ad_actor_system: { modes: ['802.3ad'], ip: 'ad_actor_system', value: MAC_RE },
 });
 
 /** Modes in which the kernel turns miimon on (100) when it is 0 (bond_option_mode_set). */

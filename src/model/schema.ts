@@ -16,6 +16,7 @@ import { BOND_OPTIONS } from './bond-options.js';
 import { BRIDGE_OPTIONS } from './bridge-options.js';
 import { dict, hasKey } from './dict.js';
 import { isPlainObject } from './dict.js';
+import { isCanonicalMac } from './mac.js';
 
 
 /**
@@ -83,7 +84,7 @@ export const BondSchema = z.strictObject({
   // a value may be empty (arp_ip_target '' clears the targets), never two words
   options: nameTable(bondOptionName, z.string().regex(/^[^\s=]*$/, { error: 'not a single word' }))
     .refine((o) => (BOND_MODES as readonly string[]).includes(o.mode ?? ''), { error: 'mode is missing or not a bond mode name' }),
-  hwaddr: z.string().regex(/^([0-9a-f]{2}:){5}[0-9a-f]{2}$/, { error: 'not a lower-case MAC address' }).optional(),
+  hwaddr: z.string().refine(isCanonicalMac, { error: 'not a lower-case MAC address' }).optional(),
 });
 
 /** Each entry is stored under its own name: a mismatch means the file was edited or is damaged. */

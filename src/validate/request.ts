@@ -15,6 +15,7 @@ import type { Bond, Network, SetupOptions, SetupRequest } from '../model/types.j
 import {
   canonicalIpv6, ipv4UnicastProblem, ipv6UnicastProblem, isIpv4, isIpv6, netmaskToPrefix, parseIpv6Cidr,
 } from './ip.js';
+import { isMac } from '../model/mac.js';
 
 export type Removal = { remove: true };
 export const REMOVE: Removal = { remove: true };
@@ -285,7 +286,7 @@ export function canonicalizeBond(name: string, attrs: Record<string, unknown>): 
     throw badBonding(`${where}: bond option primary '${primary}' is not one of its nics (${nics.join(', ')})`);
   }
   if (attrs.hwaddr !== undefined) {
-    if (typeof attrs.hwaddr !== 'string' || !/^([0-9a-fA-F]{2}:){5}[0-9a-fA-F]{2}$/.test(attrs.hwaddr)) {
+    if (typeof attrs.hwaddr !== 'string' || !isMac(attrs.hwaddr)) {
       throw badParams(`${where}: hwaddr ${show(attrs.hwaddr)} is not a MAC address`);
     }
     bond.hwaddr = attrs.hwaddr.toLowerCase();

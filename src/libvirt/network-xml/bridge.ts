@@ -2,9 +2,10 @@
  * The bridge and its link-level settings (formatnetwork "Connectivity" and "Addressing"):
  * <bridge> (name, zone, stp, delay, macTableManager), <mtu>, <mac>, <port isolated>.
  */
-import { attr, child, oneOf, onOff, parseMac, isMulticastMac, required, uint, yesNo, onOffText, type El, type XmlOut } from './dom.js';
+import { attr, child, oneOf, onOff, parseMac, required, uint, yesNo, onOffText, type El, type XmlOut } from './dom.js';
 import { networkXmlError, type BridgeDef, type NetworkDef } from './model.js';
 import { L3_MODES, forwardModeOf } from './rules.js';
+import { isMulticastMac } from '../../model/mac.js';
 
 export function parseBridge(e: El): BridgeDef {
   const b: BridgeDef = {};

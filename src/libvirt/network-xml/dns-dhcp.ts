@@ -3,9 +3,10 @@
  * (forwarders, txt, srv, host records) and the <dhcp> of an <ip> (ranges, static hosts, bootp).
  */
 import { isIPv6 } from 'node:net';
-import { attr, child, children, ipAttr, isMulticastMac, oneOf, parseMac, required, textOf, uint, yesNo, type El, type XmlOut } from './dom.js';
+import { attr, child, children, ipAttr, oneOf, parseMac, required, textOf, uint, yesNo, type El, type XmlOut } from './dom.js';
 import { inSubnet, ipPrefix, ipToBigInt } from './ip-math.js';
 import { networkXmlError, type DhcpDef, type DnsDef, type IpDef, type Lease, type NetworkDef } from './model.js';
+import { isMulticastMac } from '../../model/mac.js';
 
 export function parseDomain(root: El, def: NetworkDef): void {
   const dom = child(root, 'domain');

@@ -6,6 +6,7 @@
 import { isIPv4, isIPv6 } from 'node:net';
 import { DOMImplementation, DOMParser, XMLSerializer, type Document, type Element, type Node } from '@xmldom/xmldom';
 import { networkXmlError } from './model.js';
+import { isMac } from '../../model/mac.js';
 
 // ---------------------------------------------------------------------------------------------
 // reading
@@ -74,14 +75,13 @@ export function ipAttr(e: El, name: string, where: string, need: boolean): strin
   return v;
 }
 
-export const MAC_RE = /^([0-9a-fA-F]{1,2}:){5}[0-9a-fA-F]{1,2}$/;
-
+/** libvirt (virMacAddrParse) also takes one hex digit per octet: padded, it is hostnetd's form. */
 export function parseMac(v: string, where: string): string {
-  if (!MAC_RE.test(v)) throw networkXmlError(where, `'${v}' is not a MAC address`);
-  return v.split(':').map((b) => b.padStart(2, '0').toLowerCase()).join(':');
+  const octets = v.split(':');
+  const mac = octets.map((b) => b.padStart(2, '0')).join(':').toLowerCase();
+  if (octets.some((b) => b === '') || !isMac(mac)) throw networkXmlError(where, `'${v}' is not a MAC address`);
+  return mac;
 }
-
-export const isMulticastMac = (mac: string) => (parseInt(mac.slice(0, 2), 16) & 1) === 1;
 
 /**
  * The <network> root of a document, read leniently: no rule of libvirt's is checked, only that
