@@ -38,7 +38,7 @@ import { applyDefaults, validateNetwork } from './network-xml/rules.js';
 
 export * from './network-xml/model.js';
 export { firstChild, readNetworkRoot } from './network-xml/dom.js';
-export { ipPrefix } from './network-xml/ip-math.js';
+export { ipPrefix } from './network-xml/addressing.js';
 export { forwardModeOf, validateNetwork } from './network-xml/rules.js';
 
 export function parseNetworkXml(xml: string): NetworkDef {

@@ -10,7 +10,7 @@
  */
 import { z } from 'zod';
 import { BOND_NAME_RE, IFNAME_MAX_BYTES, bridgeNameProblem, isValidIfname } from '../kernel/names.js';
-import { isIpv4, isIpv6 } from '../validate/ip.js';
+import { isIpv4, isIpv6 } from './ip.js';
 import { BOND_MODES } from './bond-options.js';
 import { BOND_OPTIONS } from './bond-options.js';
 import { BRIDGE_OPTIONS } from './bridge-options.js';

@@ -13,7 +13,7 @@
  * Bond edits the kernel refuses in place are prepared first (see bond.ts).
  */
 import type { KernelAddress, KernelLink, KernelRoute, KernelState } from '../kernel/types.js';
-import { canonicalIpv6 } from '../validate/ip.js';
+import { canonicalIpv6 } from '../model/ip.js';
 import { bondEdit, creationBondOptions, planBondRebuilds } from './bond.js';
 import type { DesiredKernel, DesiredLink, Op } from './types.js';
 import { getKey, hasKey } from '../model/dict.js';

@@ -14,7 +14,7 @@ import { dict, getKey, hasKey } from '../model/dict.js';
 import type { Bond, Network, SetupOptions, SetupRequest } from '../model/types.js';
 import {
   canonicalIpv6, ipv4UnicastProblem, ipv6UnicastProblem, isIpv4, isIpv6, netmaskToPrefix, parseIpv6Cidr,
-} from './ip.js';
+} from '../model/ip.js';
 import { isMac } from '../model/mac.js';
 
 export type Removal = { remove: true };

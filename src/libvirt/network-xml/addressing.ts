@@ -2,7 +2,7 @@
 import { isIPv4, isIPv6 } from 'node:net';
 import { attr, child, ipAttr, oneOf, required, uint, yesNo, type El, type XmlOut } from './dom.js';
 import { parseDhcp, writeDhcp } from './dns-dhcp.js';
-import { netmaskBits } from './ip-math.js';
+import { netmaskToPrefix } from '../../model/ip.js';
 import { networkXmlError, type IpDef, type RouteDef } from './model.js';
 
 export function parseIp(e: El): IpDef {
@@ -23,7 +23,7 @@ export function parseIp(e: El): IpDef {
   }
   if (netmask !== undefined) {
     if (v6) throw networkXmlError('ip', `netmask is not supported for IPv6 address ${address}, use prefix`);
-    if (!isIPv4(netmask) || netmaskBits(netmask) === undefined) {
+    if (netmaskToPrefix(netmask) === null) {
       throw networkXmlError('ip', `netmask '${netmask}' is not a valid IPv4 netmask`);
     }
     ip.netmask = netmask;
@@ -61,7 +61,7 @@ export function parseRoute(e: El): RouteDef {
     throw networkXmlError('route', `route ${address} has both a netmask and a prefix`);
   }
   if (netmask !== undefined) {
-    if (!isIPv4(address) || !isIPv4(netmask) || netmaskBits(netmask) === undefined) {
+    if (!isIPv4(address) || netmaskToPrefix(netmask) === null) {
       throw networkXmlError('route', `netmask '${netmask}' is not valid for route ${address}`);
     }
     r.netmask = netmask;
@@ -83,4 +83,16 @@ export function writeIp(o: XmlOut, parent: El, ip: IpDef): void {
 
 export function writeRoute(o: XmlOut, parent: El, r: RouteDef): void {
   o.el(parent, 'route', [['family', r.family], ['address', r.address], ['netmask', r.netmask], ['prefix', r.prefix], ['gateway', r.gateway], ['metric', r.metric]]);
+}
+
+/** libvirt's virNetworkIPDefPrefix: prefix, else netmask bits, else the classful default. */
+export function ipPrefix(ip: IpDef): number {
+  if (ip.prefix !== undefined) return ip.prefix;
+  if (ip.netmask !== undefined) return netmaskToPrefix(ip.netmask) ?? 0;
+  if (isIPv6(ip.address)) return 64;
+  const first = Number(ip.address.split('.')[0]);
+  if ((first & 0x80) === 0) return 8;
+  if ((first & 0xc0) === 0x80) return 16;
+  if ((first & 0xe0) === 0xc0) return 24;
+  return 32;
 }

@@ -4,7 +4,8 @@
  */
 import { isIPv6 } from 'node:net';
 import { attr, child, children, ipAttr, oneOf, parseMac, required, textOf, uint, yesNo, type El, type XmlOut } from './dom.js';
-import { inSubnet, ipPrefix, ipToBigInt } from './ip-math.js';
+import { inSubnet, ipToBigInt } from '../../model/ip.js';
+import { ipPrefix } from './addressing.js';
 import { networkXmlError, type DhcpDef, type DnsDef, type IpDef, type Lease, type NetworkDef } from './model.js';
 import { isMulticastMac } from '../../model/mac.js';
 

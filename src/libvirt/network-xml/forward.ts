@@ -4,7 +4,7 @@
  */
 import { isIPv4 } from 'node:net';
 import { attr, child, children, oneOf, required, uint, yesNo, type El, type XmlOut } from './dom.js';
-import { ipToBigInt } from './ip-math.js';
+import { ipToBigInt } from '../../model/ip.js';
 import { FORWARD_MODES, networkXmlError, type ForwardDef, type ForwardInterface, type NatDef, type PciAddress } from './model.js';
 
 function parsePci(e: El): PciAddress {
