@@ -11,7 +11,7 @@ import type { CapsInput, LibvirtStatus, NetworkCapabilities } from '../caps/type
 import type { KernelFeatures, KernelState } from '../kernel/types.js';
 import type { HostConfig, SetupRequest } from '../model/types.js';
 import { ErrorCode, HostnetError } from '../errors.js';
-import { FreshCoalescer } from './fresh.js';
+import { FreshCoalescer } from '../model/async.js';
 import type { HostFacts } from './host-facts.js';
 
 /** What the verbs need from the rest of the daemon; the daemon wires the real ones, tests fakes. */

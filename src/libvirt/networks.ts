@@ -23,7 +23,8 @@ import type { LibvirtStatus } from '../caps/types.js';
 import { ErrorCode, HostnetError } from '../errors.js';
 import type { HostConfig, MacTableManager } from '../model/types.js';
 import type { LibvirtConnection, NetworkInfo } from './binding.js';
-import type { Lane, LibvirtSession } from './session.js';
+import type { LibvirtSession } from './session.js';
+import type { Lane } from '../model/async.js';
 import { firstChild, readNetworkRoot, serializeNetworkXml, type NetworkDef } from './network-xml.js';
 import { dict } from '../model/dict.js';
 

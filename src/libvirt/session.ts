@@ -22,6 +22,7 @@
 import type { Logger } from 'pino';
 import { ErrorCode, isHostnetError } from '../errors.js';
 import { connectionLost, LibvirtConnection, type LibvirtEvent } from './binding.js';
+import { Lane } from '../model/async.js';
 
 export interface SessionOptions {
   /** libvirt URI, or 'none' to run without libvirt */
@@ -31,17 +32,6 @@ export interface SessionOptions {
   connect?: (uri: string) => Promise<LibvirtConnection>;
   /** reconnect backoff, ms */
   backoff?: { initialMs: number; maxMs: number };
-}
-
-/** Runs its calls one at a time, in order; a failed call does not stop the next. */
-export class Lane {
-  private tail: Promise<unknown> = Promise.resolve();
-
-  run<T>(fn: () => Promise<T>): Promise<T> {
-    const run = this.tail.then(fn, fn);
-    this.tail = run.catch(() => undefined);
-    return run;
-  }
 }
 
 type ConnectedFn = (conn: LibvirtConnection) => void | Promise<void>;

@@ -21,6 +21,7 @@ import { cloneConfig, emptyConfig } from '../model/types.js';
 import { errnoOf, fsyncDir, removeStaleTmpFiles, writeFileAtomic } from './atomic.js';
 import { sortKeysDeep } from './canonical.js';
 import { CONFIG_FORMAT_VERSION, ConfigFileSchema, describeIssues } from './schema.js';
+import { Lane } from '../model/async.js';
 
 export { CONFIG_FORMAT_VERSION };
 export const RUNNING_FILE = 'running.json';
@@ -105,7 +106,8 @@ function storable(cfg: HostConfig, file: string): { text: string; copy: HostConf
 
 export class ConfigStore {
   /** Writes are chained so that two commits never race on the same file. */
-  private writes: Promise<unknown> = Promise.resolve();
+  /** one failed write must not block the next */
+  private readonly writes = new Lane();
   /** Each file's text as last read or written (null: absent), to notice a change behind our back. */
   private readonly onDisk = new Map<string, string | null>();
 
@@ -220,9 +222,7 @@ export class ConfigStore {
   }
 
   private serialized<T>(fn: () => Promise<T>): Promise<T> {
-    const next = this.writes.then(() => fn());
-    this.writes = next.catch(() => undefined); // one failed write must not block the next
-    return next;
+    return this.writes.run(fn);
   }
 }
 
