@@ -90,6 +90,10 @@ export const hasDetail = <D extends { kind: string }>(e: unknown, kind: D['kind'
   e instanceof HostnetError && (e.detail as { kind?: unknown } | undefined)?.kind === kind;
 
 /** `topic`: the command whose --help the message points to. */
+/** VDSM's answer to a verb that overlaps an exclusive one: refused at once (40), not queued. */
+export const resourceUnavailable = (holder: string) =>
+  new HostnetError(ErrorCode.UNAVAIL, `Resource unavailable: ${holder} is running; try again when it ends`);
+
 export const usageError = (msg: string, topic?: string, cause?: unknown) =>
   new HostnetError<{ topic?: string }>(ErrorCode.USAGE, msg, { cause, detail: topic === undefined ? {} : { topic } });
 export const connectionError = (msg: string, cause?: unknown) => new HostnetError(ErrorCode.CONNECTION, msg, { cause });

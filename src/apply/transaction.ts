@@ -6,7 +6,7 @@
  */
 import type { Logger } from 'pino';
 import type { RequestContext } from '../api/context.js';
-import { badBridge, ErrorCode, HostnetError } from '../errors.js';
+import { badBridge, ErrorCode, HostnetError, resourceUnavailable } from '../errors.js';
 import { executePlan } from '../kernel/executor.js';
 import type { Iproute } from '../kernel/iproute.js';
 import { nicNames } from '../kernel/nics.js';
@@ -280,7 +280,7 @@ export class Transactions implements NetworkChanger {
   }
 
   private async exclusive(what: string, fn: () => Promise<void>): Promise<void> {
-    if (this.busy) throw new HostnetError(ErrorCode.UNAVAIL, `Resource unavailable: ${this.busy} is running; try again when it ends`);
+    if (this.busy) throw resourceUnavailable(this.busy);
     this.busy = what;
     try {
       await fn();

@@ -18,7 +18,7 @@
 import type { Logger } from 'pino';
 import type { RequestContext } from '../api/context.js';
 import type { NetworkChanger } from '../apply/types.js';
-import { ErrorCode, HostnetError } from '../errors.js';
+import { ErrorCode, HostnetError, resourceUnavailable } from '../errors.js';
 import type { Iproute } from '../kernel/iproute.js';
 import { bridgeNameProblem, isValidIfname } from '../kernel/names.js';
 import type { HostConfig } from '../model/types.js';
@@ -155,7 +155,7 @@ export class PortMirrors {
   }
 
   private claim(what: string): void {
-    if (this.busy) throw new HostnetError(ErrorCode.UNAVAIL, `Resource unavailable: ${this.busy} is running; try again when it ends`);
+    if (this.busy) throw resourceUnavailable(this.busy);
     this.busy = what;
   }
 
