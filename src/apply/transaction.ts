@@ -24,8 +24,7 @@ import type { ConfigStore } from '../store/config-store.js';
 import { errnoOf, unlinkDurable, writeFileAtomic } from '../store/atomic.js';
 import { readFile } from 'node:fs/promises';
 import { resetFaults } from '../faults.js';
-import type { Journal, JournalEntry } from '../store/journal.js';
-import { newJournalId } from '../store/journal.js';
+import { Journal, newJournalId, type JournalEntry } from '../store/journal.js';
 import { canonicalizeRequest, type CanonicalRequest } from '../validate/request.js';
 import { validateTopology } from '../validate/topology.js';
 import type { ConnectivityTracker } from './connectivity.js';
@@ -35,11 +34,13 @@ import type { NetworkChanger, NetworkMirror } from './types.js';
 import type { DhcpClients } from '../dhcp/clients.js';
 import { clientSpecs, type ClientSpec } from '../dhcp/spec.js';
 
+/** The one dependency bag of the transaction engine: the daemon, restore and the tests build it. */
 export interface TransactionDeps {
   ipr: Iproute;
   store: ConfigStore;
-  journal: Journal;
   connectivity: ConnectivityTracker;
+  /** where the journal and the batch records live */
+  stateDir: string;
   fakeNics: string[];
   /** the resolver file nameservers are written to */
   resolvConf: string;
@@ -74,7 +75,11 @@ export interface ChangeResult {
 export class Transactions implements NetworkChanger {
   private busy: string | null = null;
 
-  constructor(private readonly deps: TransactionDeps) {}
+  private readonly journal: Journal;
+
+  constructor(private readonly deps: TransactionDeps) {
+    this.journal = new Journal(deps.stateDir);
+  }
 
   async setup(request: SetupRequest, ctx: RequestContext): Promise<void> {
     await this.exclusive('Host.setupNetworks', async () => {
@@ -156,7 +161,7 @@ export class Transactions implements NetworkChanger {
       timings[phase] = Math.round(t - mark);
       mark = t;
     };
-    await this.deps.journal.begin(entry);
+    await this.journal.begin(entry);
     lap('journalMs');
     const started = performance.now();
     const undo: { what: string; run: () => Promise<void> }[] = [];
@@ -171,7 +176,7 @@ export class Transactions implements NetworkChanger {
         await this.quiet(async () => {
           await this.run(ops);
           lap('executeMs');
-          await this.deps.journal.advance('verifying');
+          await this.journal.advance('verifying');
           await this.verify(want);
           lap('verifyMs');
         });
@@ -188,10 +193,10 @@ export class Transactions implements NetworkChanger {
       if (resolv) await this.writeResolver(resolv, undo);
       if (options.connectivityCheck && ops.length > 0) await this.confirm(started, options.connectivityTimeout, log);
       lap('confirmMs');
-      await this.deps.journal.advance('committing');
+      await this.journal.advance('committing');
       await this.deps.store.commitRunning(desired);
       if (options.commitOnSuccess) await this.deps.store.makeSafe();
-      await this.deps.journal.clear();
+      await this.journal.clear();
       lap('commitMs');
     } catch (err) {
       log.warn({ event: 'rollback', code: err instanceof HostnetError ? err.code : undefined, err: errText(err) }, 'change failed, rolling back');
@@ -245,7 +250,7 @@ export class Transactions implements NetworkChanger {
    * Runs before any request.
    */
   async recover(log: Logger): Promise<boolean> {
-    const entry = await this.deps.journal.pending();
+    const entry = await this.journal.pending();
     if (!entry) return false;
     log.warn({ event: 'recover', id: entry.id, phase: entry.phase, startedAt: entry.startedAt }, 'rolling back an unfinished change');
     await this.rollback(entry.before.kernel, entry.touched, log);
@@ -253,7 +258,7 @@ export class Transactions implements NetworkChanger {
     const resolv = entry.before.resolvConf;
     if (resolv) await restoreFile(resolv.path, resolv.text);
     await this.restoreConfigs(entry);
-    await this.deps.journal.clear();
+    await this.journal.clear();
     log.info({ event: 'recovered', id: entry.id }, 'unfinished change rolled back');
     return true;
   }
@@ -273,7 +278,7 @@ export class Transactions implements NetworkChanger {
   private async settle(entry: JournalEntry, log: Logger): Promise<void> {
     try {
       await this.restoreConfigs(entry);
-      await this.deps.journal.clear();
+      await this.journal.clear();
     } catch (e) {
       log.error({ event: 'settle-failed', err: errText(e) }, 'could not settle the failed change; the journal stays for the next start');
     }
@@ -360,7 +365,7 @@ export class Transactions implements NetworkChanger {
   }
 
   private async confirm(since: number, timeoutSeconds: number, log: Logger): Promise<void> {
-    await this.deps.journal.advance('confirming');
+    await this.journal.advance('confirming');
     log.info({ event: 'await-connectivity', timeoutSeconds }, 'waiting for Host.confirmConnectivity');
     if (!(await this.deps.connectivity.waitSince(since, timeoutSeconds * 1000))) {
       throw new HostnetError(ErrorCode.LOST_CONNECTION, `connectivity check failed: no Host.confirmConnectivity within ${timeoutSeconds} s; changes rolled back`);

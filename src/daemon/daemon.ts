@@ -12,7 +12,8 @@ import { readNicSpeeds } from '../caps/speed.js';
 import { buildStatistics } from '../caps/statistics.js';
 import { HostApi } from '../api/host.js';
 import { managedDevices, NetworkEvents } from '../api/events.js';
-import { makeTransactions } from '../apply/factory.js';
+import { fromOptions, makeTransactions } from '../apply/factory.js';
+import type { TransactionDeps } from '../apply/transaction.js';
 import { refuseForeignNics } from '../apply/nic-owners.js';
 import { dhcpClientProcesses, networkManagerStates } from '../kernel/owners.js';
 import { libvirtMirror } from '../libvirt/mirror.js';
@@ -20,17 +21,15 @@ import { desiredFromConfig, LibvirtNetworkManager } from '../libvirt/networks.js
 import { LibvirtSession } from '../libvirt/session.js';
 import { NwFilterKeeper } from '../libvirt/nwfilter.js';
 import { PortMirrors } from '../mirror/service.js';
-import type { NetworkMirror } from '../apply/types.js';
 import { readHostFacts } from '../api/host-facts.js';
 import { hostMethods } from '../rpc/host-methods.js';
 import { readNameservers } from '../api/resolv.js';
 import { detectKernelFeatures } from '../kernel/features.js';
-import { createIproute, type Iproute } from '../kernel/iproute.js';
+import { createIproute } from '../kernel/iproute.js';
 import { BatchGuard } from '../kernel/batch-guard.js';
-import { readKernelState, type SnapshotScope } from '../kernel/snapshot.js';
+import { readKernelState } from '../kernel/snapshot.js';
 import { KernelView } from '../kernel/view.js';
 import { startPorts, type Ports } from '../ports/service.js';
-import type { KernelFeatures, KernelState } from '../kernel/types.js';
 import { Dispatcher } from '../rpc/dispatch.js';
 import { DEFAULT_MAX_PAYLOAD, RpcServer, type TlsMaterial } from '../rpc/server.js';
 import { acquireStateLock, type StateLock } from '../store/lock.js';
@@ -44,23 +43,9 @@ import { DhcpClients } from '../dhcp/clients.js';
 import { withLeaseDns, writeLeaseNameservers } from '../dhcp/dns.js';
 import { clientSpecs } from '../dhcp/spec.js';
 
-/** What a NetworkChanger is built from; the transaction engine's factory receives this. */
-export interface ChangerEnv {
-  opts: DaemonOptions;
-  log: Logger;
-  ipr: Iproute;
-  store: ConfigStore;
-  connectivity: ConnectivityTracker;
-  features: KernelFeatures;
-  mirror: NetworkMirror;
-  current: (scope?: SnapshotScope) => Promise<KernelState>;
-  watch: { pause(): Promise<void>; resume(): void };
-  dhcp: DhcpClients;
-}
-
 export interface DaemonHooks {
   /** Builds the transaction engine (default: apply/factory's, which settles an unfinished journal before we serve). */
-  makeChanger?(env: ChangerEnv): Promise<NetworkChanger>;
+  makeChanger?(deps: TransactionDeps): Promise<NetworkChanger>;
   /** --metrics: the registry main.ts counts log events into; served here once we listen */
   metrics?: Metrics;
 }
@@ -130,7 +115,7 @@ export async function startDaemon(opts: DaemonOptions, log: Logger, hooks: Daemo
     } });
     dhcp = clients;
     await clients.open();
-    const env: ChangerEnv = { opts, log, ipr, store, connectivity, features, mirror: libvirtMirror(libvirt), current: (scope) => view.get(scope), dhcp: clients,
+    const env: TransactionDeps = { ...fromOptions(opts), log, ipr, store, connectivity, mirror: libvirtMirror(libvirt), current: (scope) => view.get(scope), dhcp: clients,
       // the view reads on during a change (its batch arrives as events); this hook keeps the port
       // agent out of a change's kernel phases: the
       // transaction pauses around its batch + verification and around a rollback (quiet()), and

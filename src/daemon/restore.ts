@@ -8,7 +8,7 @@ import { readFileSync } from 'node:fs';
 import { pino } from 'pino';
 import { ConnectivityTracker } from '../apply/connectivity.js';
 import { ErrorCode, HostnetError, isHostnetError } from '../errors.js';
-import { makeTransactions } from '../apply/factory.js';
+import { fromOptions, makeTransactions } from '../apply/factory.js';
 import { restoreSafeConfig, type RestoreSummary } from '../apply/restore.js';
 import { createIproute } from '../kernel/iproute.js';
 import { BatchGuard } from '../kernel/batch-guard.js';
@@ -52,7 +52,7 @@ export async function runRestore(argv: string[]): Promise<number> {
     // clients started here outlive this process; the daemon adopts them from --run-dir
     dhcp = new DhcpClients({ runDir: opts.runDir, log });
     await dhcp.open();
-    const tx = await makeTransactions({ opts, log, ipr, store, connectivity: new ConnectivityTracker(), dhcp });
+    const tx = await makeTransactions({ ...fromOptions(opts), log, ipr, store, connectivity: new ConnectivityTracker(), dhcp });
     const summary = await restoreSafeConfig(tx, { ipr, store, fakeNics: opts.fakeNics, dhcp, dhcpTimeoutMs: opts.dhcpTimeout * 1000 }, log);
     process.stdout.write(formatSummary(summary));
     log.info({ event: 'restored', ...summary }, 'safe config restored');

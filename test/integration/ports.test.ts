@@ -271,7 +271,7 @@ async function changeRig(opts: { hold: (args: readonly string[]) => boolean; fai
     log: pino({ level: 'debug' }, sink), periodMs: 20,
   });
   const tx = await makeTransactions({
-    opts: { stateDir: join(dir, 'state'), fakeNics: ['veth_*'], resolvConf: join(dir, 'resolv.conf') },
+    stateDir: join(dir, 'state'), fakeNics: ['veth_*'], resolvConf: join(dir, 'resolv.conf'),
     log, ipr: txIpr, store, connectivity: new ConnectivityTracker(),
     watch: { pause: () => agent.pause(), resume: () => void agent.resume() },
   });
