@@ -21,8 +21,7 @@ import { deviceClashes, diff } from '../plan/diff.js';
 import { rollbackTarget, sliceState, touchedDevices } from '../plan/rollback.js';
 import type { DesiredKernel, Op } from '../plan/types.js';
 import type { ConfigStore } from '../store/config-store.js';
-import { errnoOf, unlinkDurable, writeFileAtomic } from '../store/atomic.js';
-import { readFile } from 'node:fs/promises';
+import { readTextIfExists, unlinkDurable, writeFileAtomic } from '../store/atomic.js';
 import { resetFaults } from '../faults.js';
 import { Journal, newJournalId, type JournalEntry } from '../store/journal.js';
 import { canonicalizeRequest, type CanonicalRequest } from '../validate/request.js';
@@ -326,7 +325,7 @@ export class Transactions implements NetworkChanger {
     if (text === null) return null;
     const path = this.deps.resolvConf;
     try {
-      return { path, text, old: await readFile(path, 'utf8').catch((e: unknown) => { if (errnoOf(e) === 'ENOENT') return null; throw e; }) };
+      return { path, text, old: await readTextIfExists(path) };
     } catch (e) {
       throw new HostnetError(ErrorCode.STORE_FAILED, `cannot read the resolver file ${path}: ${errText(e)}`, { cause: e });
     }

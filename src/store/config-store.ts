@@ -18,7 +18,7 @@ import * as path from 'node:path';
 import { ErrorCode, HostnetError } from '../errors.js';
 import type { HostConfig } from '../model/types.js';
 import { cloneConfig, emptyConfig } from '../model/types.js';
-import { errnoOf, fsyncDir, removeStaleTmpFiles, writeFileAtomic } from './atomic.js';
+import { errnoOf, fsyncDir, readTextIfExists, removeStaleTmpFiles, writeFileAtomic } from './atomic.js';
 import { sortKeysDeep } from './canonical.js';
 import { CONFIG_FORMAT_VERSION, ConfigFileSchema, describeIssues } from './schema.js';
 import { Lane } from '../model/async.js';
@@ -232,14 +232,8 @@ export class ConfigStore {
  * rename is durable before the new file is written.
  */
 async function keepAsideIfChanged(file: string, known: string | null): Promise<string | null> {
-  let current: string;
-  try {
-    current = await fs.readFile(file, 'utf8');
-  } catch (e) {
-    if (errnoOf(e) === 'ENOENT') return null;
-    throw e;
-  }
-  if (current === known) return null;
+  const current = await readTextIfExists(file);
+  if (current === null || current === known) return null;
   const aside = `${file}.refused-${new Date().toISOString().replace(/[:.]/g, '-')}`;
   await fs.rename(file, aside);
   await fsyncDir(path.dirname(file));
