@@ -11,7 +11,7 @@ import type { CapsInput, LibvirtStatus, NetworkCapabilities } from '../caps/type
 import type { DeviceTc, KernelFeatures, KernelState } from '../kernel/types.js';
 import type { HostConfig, SetupRequest } from '../model/types.js';
 import { ErrorCode, HostnetError } from '../errors.js';
-import { FreshCoalescer } from './fresh.js';
+import { FreshCoalescer } from '../model/async.js';
 import { deepFreeze } from '../model/freeze.js';
 import { progressSinkFor } from './progress.js';
 import type { HostFacts } from './host-facts.js';

@@ -8,6 +8,7 @@ import { badParams } from '../errors.js';
 import type { HostConfig, SetupRequest } from '../model/types.js';
 import type { NetworkChanger } from './types.js';
 import type { DhcpClientProcess } from '../kernel/owners.js';
+import { isPlainObject } from '../model/dict.js';
 
 export interface NicOwnerSources {
   /** NetworkManager's device → state, undefined when it is not running */
@@ -22,7 +23,7 @@ export interface NicOwnerSources {
 /** Pure: where each NIC of the request is named, e.g. eth0 → "network 'mgmt'". */
 export function requestedNics(request: SetupRequest): Map<string, string> {
   const nics = new Map<string, string>();
-  const entries = (o: unknown) => (typeof o === 'object' && o !== null && !Array.isArray(o) ? Object.entries(o) : []);
+  const entries = (o: unknown) => (isPlainObject(o) ? Object.entries(o) : []);
   for (const [name, attrs] of entries(request.networks)) {
     const a = attrs as { nic?: unknown; remove?: unknown } | null;
     if (a && a.remove !== true && typeof a.nic === 'string' && !nics.has(a.nic)) nics.set(a.nic, `network '${name}': nic`);

@@ -6,7 +6,7 @@
  */
 import type { Logger } from 'pino';
 import type { RequestContext } from '../api/context.js';
-import { ErrorCode, HostnetError } from '../errors.js';
+import { badBridge, ErrorCode, HostnetError, resourceUnavailable } from '../errors.js';
 import { executePlan } from '../kernel/executor.js';
 import type { Iproute } from '../kernel/iproute.js';
 import { nicNames } from '../kernel/nics.js';
@@ -21,15 +21,13 @@ import { sameConfig } from '../model/compare.js';
 import type { HostConfig, SetupOptions, SetupRequest } from '../model/types.js';
 import { desiredKernel, networkDevices, usableNetworks } from '../plan/desired.js';
 import { autoconfValues, readIpv6Autoconf, writeIpv6Autoconf, type Ipv6Autoconf } from '../kernel/sysctl.js';
-import { diff } from '../plan/diff.js';
+import { deviceClashes, diff } from '../plan/diff.js';
 import { rollbackTarget, sliceState, touchedDevices } from '../plan/rollback.js';
 import type { DesiredKernel, Op } from '../plan/types.js';
 import type { ConfigStore } from '../store/config-store.js';
-import { errnoOf, unlinkDurable, writeFileAtomic } from '../store/atomic.js';
-import { readFile } from 'node:fs/promises';
+import { readTextIfExists, unlinkDurable, writeFileAtomic } from '../store/atomic.js';
 import { resetFaults } from '../faults.js';
-import type { Journal, JournalEntry } from '../store/journal.js';
-import { newJournalId } from '../store/journal.js';
+import { Journal, newJournalId, type JournalEntry } from '../store/journal.js';
 import { canonicalizeRequest, type CanonicalRequest } from '../validate/request.js';
 import { validateTopology } from '../validate/topology.js';
 import type { ConnectivityTracker } from './connectivity.js';
@@ -40,11 +38,13 @@ import type { DhcpClients } from '../dhcp/clients.js';
 import { clientSpecs, type ClientSpec } from '../dhcp/spec.js';
 import { guarded, noProgress, type ProgressSink } from './progress.js';
 
+/** The one dependency bag of the transaction engine: the daemon, restore and the tests build it. */
 export interface TransactionDeps {
   ipr: Iproute;
   store: ConfigStore;
-  journal: Journal;
   connectivity: ConnectivityTracker;
+  /** where the journal and the batch records live */
+  stateDir: string;
   fakeNics: string[];
   /** the resolver file nameservers are written to */
   resolvConf: string;
@@ -83,7 +83,11 @@ export interface ChangeResult {
 export class Transactions implements NetworkChanger {
   private busy: string | null = null;
 
-  constructor(private readonly deps: TransactionDeps) {}
+  private readonly journal: Journal;
+
+  constructor(private readonly deps: TransactionDeps) {
+    this.journal = new Journal(deps.stateDir);
+  }
 
   async setup(request: SetupRequest, ctx: RequestContext): Promise<void> {
     await this.exclusive('Host.setupNetworks', async () => {
@@ -148,6 +152,8 @@ export class Transactions implements NetworkChanger {
     desired: HostConfig, running: HostConfig, before: KernelState, options: SetupOptions, log: Logger, extras: ApplyExtras = {},
   ): Promise<ChangeResult> {
     const want = desiredKernel(desired, running, (d) => d in before.links);
+    const clash = deviceClashes(want, before)[0];
+    if (clash) throw badBridge(`device '${clash.name}' already exists as a ${clash.have} device; cannot use it as a ${clash.want}`);
     const ops = diff(want, before);
     const changedConfig = !sameConfig(desired, running);
     const clients = clientSpecs(desired, (d) => d in before.links);
@@ -185,7 +191,7 @@ export class Transactions implements NetworkChanger {
       timings[phase] = Math.round(t - mark);
       mark = t;
     };
-    await this.deps.journal.begin(entry);
+    await this.journal.begin(entry);
     lap('journalMs');
     tell({ phase: 'applying', ops: ops.length });
     const started = performance.now();
@@ -228,7 +234,7 @@ export class Transactions implements NetworkChanger {
       tell({ phase: 'committing' });
       await this.deps.store.commitRunning(desired);
       if (options.commitOnSuccess) await this.deps.store.makeSafe();
-      await this.deps.journal.clear();
+      await this.journal.clear();
       lap('commitMs');
     } catch (err) {
       const code = err instanceof HostnetError ? err.code : undefined;
@@ -287,7 +293,7 @@ export class Transactions implements NetworkChanger {
    * Runs before any request.
    */
   async recover(log: Logger): Promise<boolean> {
-    const entry = await this.deps.journal.pending();
+    const entry = await this.journal.pending();
     if (!entry) return false;
     log.warn({ event: 'recover', id: entry.id, startedAt: entry.startedAt }, 'rolling back an unfinished change');
     await this.rollback(entry.before.kernel, entry.touched, log);
@@ -296,7 +302,7 @@ export class Transactions implements NetworkChanger {
     const resolv = entry.before.resolvConf;
     if (resolv) await restoreFile(resolv.path, resolv.text);
     await this.restoreConfigs(entry);
-    await this.deps.journal.clear();
+    await this.journal.clear();
     log.info({ event: 'recovered', id: entry.id }, 'unfinished change rolled back');
     return true;
   }
@@ -316,14 +322,14 @@ export class Transactions implements NetworkChanger {
   private async settle(entry: JournalEntry, log: Logger): Promise<void> {
     try {
       await this.restoreConfigs(entry);
-      await this.deps.journal.clear();
+      await this.journal.clear();
     } catch (e) {
       log.error({ event: 'settle-failed', err: errText(e) }, 'could not settle the failed change; the journal stays for the next start');
     }
   }
 
   private async exclusive(what: string, fn: () => Promise<void>): Promise<void> {
-    if (this.busy) throw new HostnetError(ErrorCode.UNAVAIL, `Resource unavailable: ${this.busy} is running; try again when it ends`);
+    if (this.busy) throw resourceUnavailable(this.busy);
     this.busy = what;
     try {
       await fn();
@@ -355,11 +361,7 @@ export class Transactions implements NetworkChanger {
     const current = await readIpv6Autoconf([...want.keys()]);
     const changes = new Map([...want].filter(([dev, v]) => current.has(dev) && differs(current.get(dev)!, v)));
     if (changes.size === 0) return;
-    try {
-      await writeIpv6Autoconf(changes);
-    } catch (e) {
-      throw new HostnetError(ErrorCode.APPLY_FAILED, `the kernel refused an IPv6 sysctl write (ipv6autoconf): ${errText(e)}`);
-    }
+    await writeIpv6Autoconf(changes);
   }
 
   /** The resolver file's new text and its current one (read before the journal), or null when it does not change. */
@@ -368,9 +370,9 @@ export class Transactions implements NetworkChanger {
     if (text === null) return null;
     const path = this.deps.resolvConf;
     try {
-      return { path, text, old: await readFile(path, 'utf8').catch((e: unknown) => { if (errnoOf(e) === 'ENOENT') return null; throw e; }) };
+      return { path, text, old: await readTextIfExists(path) };
     } catch (e) {
-      throw new HostnetError(ErrorCode.STORE_FAILED, `cannot read the resolver file ${path}: ${errText(e)}`);
+      throw new HostnetError(ErrorCode.STORE_FAILED, `cannot read the resolver file ${path}: ${errText(e)}`, { cause: e });
     }
   }
 
@@ -379,7 +381,7 @@ export class Transactions implements NetworkChanger {
     try {
       await writeFileAtomic(change.path, change.text, { mode: 0o644 });
     } catch (e) {
-      throw new HostnetError(ErrorCode.STORE_FAILED, `cannot write the resolver file ${change.path}: ${errText(e)}`);
+      throw new HostnetError(ErrorCode.STORE_FAILED, `cannot write the resolver file ${change.path}: ${errText(e)}`, { cause: e });
     }
   }
 
@@ -484,7 +486,7 @@ async function clientStep(what: string, fn: () => Promise<unknown>): Promise<voi
     await fn();
   } catch (e) {
     if (e instanceof HostnetError) throw e;
-    throw new HostnetError(ErrorCode.FAILED_IFUP, `cannot ${what} a DHCP client: ${errText(e)}; changes rolled back`);
+    throw new HostnetError(ErrorCode.FAILED_IFUP, `cannot ${what} a DHCP client: ${errText(e)}; changes rolled back`, { cause: e });
   }
 }
 

@@ -15,6 +15,7 @@
  * from their config (network.ts), as VDSM does.
  */
 import type { KernelAddress, KernelLink, KernelRoute, KernelState } from '../kernel/types.js';
+import { inSubnet, prefixToNetmask } from '../model/ip.js';
 
 export interface IpKeys {
   addr: string;
@@ -109,30 +110,8 @@ function deviceGateway(routes: KernelRoute[] | undefined, family: 'inet' | 'inet
   return found;
 }
 
-export function prefixToNetmask(prefix: number): string {
-  const bits = prefix <= 0 ? 0 : prefix >= 32 ? 0xffffffff : (0xffffffff << (32 - prefix)) >>> 0;
-  return [24, 16, 8, 0].map((s) => (bits >>> s) & 0xff).join('.');
-}
-
-function sameSubnet(a: KernelAddress, gateway: string): boolean {
-  const x = ipv4ToInt(a.local);
-  const g = ipv4ToInt(gateway);
-  if (x === undefined || g === undefined) return false;
-  const mask = a.prefixlen <= 0 ? 0 : (0xffffffff << (32 - a.prefixlen)) >>> 0;
-  return ((x & mask) >>> 0) === ((g & mask) >>> 0);
-}
-
-function ipv4ToInt(ip: string): number | undefined {
-  const parts = ip.split('.');
-  if (parts.length !== 4) return undefined;
-  let n = 0;
-  for (const p of parts) {
-    const v = Number(p);
-    if (!Number.isInteger(v) || v < 0 || v > 255) return undefined;
-    n = n * 256 + v;
-  }
-  return n;
-}
+/** The address `addr` is in the gateway's subnet (VDSM's primary-address rule). */
+const sameSubnet = (a: KernelAddress, gateway: string): boolean => inSubnet(a.local, gateway, a.prefixlen);
 
 const cidr = (a: KernelAddress): string => `${a.local}/${a.prefixlen}`;
 

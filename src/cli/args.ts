@@ -5,18 +5,11 @@
  */
 import { parseArgs } from 'node:util';
 import type { SetupRequest } from '../model/types.js';
-import { dict, hasKey } from '../model/dict.js';
+import { dict, hasKey, isPlainObject } from '../model/dict.js';
+import { usageError } from '../errors.js';
 
 export const DEFAULT_SOCKET = '/run/hostnetd/hostnetd.sock';
 
-export class UsageError extends Error {
-  constructor(
-    message: string,
-    readonly topic?: string,
-  ) {
-    super(message);
-  }
-}
 
 export type TargetSpec =
   | { kind: 'unix'; path: string }
@@ -104,7 +97,7 @@ export function parseCli(argv: string[]): Invocation {
   try {
     parsed = parseArgs({ args: argv, options: { ...GLOBAL, ...SETUP }, allowPositionals: true, strict: true, tokens: true });
   } catch (e) {
-    throw new UsageError((e as Error).message.replace(/\. To specify a positional argument.*$/s, ''));
+    throw usageError((e as Error).message.replace(/\. To specify a positional argument.*$/s, ''));
   }
   const { values, positionals, tokens } = parsed;
   const [name, ...rest] = positionals;
@@ -112,13 +105,13 @@ export function parseCli(argv: string[]): Invocation {
   const json = values.json === true;
   if (name === undefined) {
     if (values.help) return { command: { cmd: 'help' }, target, json };
-    throw new UsageError('no command given');
+    throw usageError('no command given');
   }
-  if (!(COMMANDS as readonly string[]).includes(name)) throw new UsageError(`unknown command ${JSON.stringify(name)}`);
+  if (!(COMMANDS as readonly string[]).includes(name)) throw usageError(`unknown command ${JSON.stringify(name)}`);
   if (values.help) return { command: { cmd: 'help', topic: name }, target, json };
   const usedSetupFlags = tokens.filter((t) => t.kind === 'option' && t.name in SETUP).map((t) => (t as { rawName: string }).rawName);
   if (name !== 'setup' && usedSetupFlags.length > 0) {
-    throw new UsageError(`${usedSetupFlags[0]} is an option of 'setup', not of '${name}'`, name);
+    throw usageError(`${usedSetupFlags[0]} is an option of 'setup', not of '${name}'`, name);
   }
   switch (name) {
     case 'help':
@@ -128,7 +121,7 @@ export function parseCli(argv: string[]): Invocation {
     case 'setup':
       return { command: parseSetup(rest, tokens, values), target, json };
     default:
-      if (rest.length > 0) throw new UsageError(`'${name}' takes no arguments (got ${JSON.stringify(rest[0])})`, name);
+      if (rest.length > 0) throw usageError(`'${name}' takes no arguments (got ${JSON.stringify(rest[0])})`, name);
       return { command: { cmd: name as 'caps' }, target, json };
   }
 }
@@ -137,36 +130,36 @@ function parseTarget(values: Record<string, unknown>): TargetSpec {
   const socket = values.socket as string | undefined;
   const given = values.url as string | undefined;
   const tls = ['tls-cert', 'tls-key', 'tls-ca'].filter((k) => values[k] !== undefined);
-  if (socket !== undefined && given !== undefined) throw new UsageError('give --socket or --url, not both');
+  if (socket !== undefined && given !== undefined) throw usageError('give --socket or --url, not both');
   if (given === undefined) {
-    if (tls.length > 0) throw new UsageError(`--${tls[0]} is for --url tls://...; a unix socket needs no TLS`);
+    if (tls.length > 0) throw usageError(`--${tls[0]} is for --url tls://...; a unix socket needs no TLS`);
     return { kind: 'unix', path: socket ?? DEFAULT_SOCKET };
   }
-  if (!/^(wss?|tcp|tls):\/\//.test(given)) throw new UsageError(`--url ${given}: expected tcp://HOST:PORT or tls://HOST:PORT (or ws://, wss://)`);
+  if (!/^(wss?|tcp|tls):\/\//.test(given)) throw usageError(`--url ${given}: expected tcp://HOST:PORT or tls://HOST:PORT (or ws://, wss://)`);
   // the daemon serves WebSocket on its tcp:// and tls:// listeners too; hostnetctl speaks WebSocket
   const url = given.replace(/^tcp:/, 'ws:').replace(/^tls:/, 'wss:');
-  if (url.startsWith('ws:') && tls.length > 0) throw new UsageError(`--${tls[0]} needs a tls:// (or wss://) URL`);
+  if (url.startsWith('ws:') && tls.length > 0) throw usageError(`--${tls[0]} needs a tls:// (or wss://) URL`);
   const t: TargetSpec = { kind: 'url', url };
   if (values['tls-cert'] !== undefined) t.tlsCert = values['tls-cert'] as string;
   if (values['tls-key'] !== undefined) t.tlsKey = values['tls-key'] as string;
   if (values['tls-ca'] !== undefined) t.tlsCa = values['tls-ca'] as string;
-  if ((t.tlsCert === undefined) !== (t.tlsKey === undefined)) throw new UsageError('--tls-cert and --tls-key go together');
+  if ((t.tlsCert === undefined) !== (t.tlsKey === undefined)) throw usageError('--tls-cert and --tls-key go together');
   return t;
 }
 
 function parseCall(rest: string[]): Command {
   const [method, json, extra] = rest;
-  if (method === undefined) throw new UsageError('call needs a METHOD, e.g. hostnetctl call Host.ping2', 'call');
-  if (extra !== undefined) throw new UsageError('call takes METHOD and at most one JSON argument (quote it)', 'call');
+  if (method === undefined) throw usageError('call needs a METHOD, e.g. hostnetctl call Host.ping2', 'call');
+  if (extra !== undefined) throw usageError('call takes METHOD and at most one JSON argument (quote it)', 'call');
   if (json === undefined) return { cmd: 'call', method };
   let params: unknown;
   try {
     params = JSON.parse(json);
   } catch (e) {
-    throw new UsageError(`call ${method}: the params are not valid JSON: ${(e as Error).message}`, 'call');
+    throw usageError(`call ${method}: the params are not valid JSON: ${(e as Error).message}`, 'call');
   }
   if (typeof params !== 'object' || params === null) {
-    throw new UsageError(`call ${method}: params must be a JSON object or array`, 'call');
+    throw usageError(`call ${method}: params must be a JSON object or array`, 'call');
   }
   return { cmd: 'call', method, params };
 }
@@ -177,7 +170,7 @@ function parseSetup(rest: string[], tokens: Token[], values: Record<string, unkn
   const options: Record<string, unknown> = {};
   if (values.timeout !== undefined) {
     const t = Number(values.timeout);
-    if (!Number.isFinite(t) || t <= 0) throw new UsageError(`--timeout ${values.timeout}: expected seconds > 0`, 'setup');
+    if (!Number.isFinite(t) || t <= 0) throw usageError(`--timeout ${values.timeout}: expected seconds > 0`, 'setup');
     options.connectivityTimeout = t;
   }
   if (values.commit) options.commitOnSuccess = true;
@@ -185,12 +178,12 @@ function parseSetup(rest: string[], tokens: Token[], values: Record<string, unkn
   const confirm = !values['no-confirm'] && !values['no-check'];
   const { networks, bondings } = entitiesFromTokens(tokens);
   const named = Object.keys(networks).length + Object.keys(bondings).length;
-  if (rest.length > 1) throw new UsageError('setup takes at most one FILE', 'setup');
+  if (rest.length > 1) throw usageError('setup takes at most one FILE', 'setup');
   if (rest.length === 1) {
-    if (named > 0) throw new UsageError('give a FILE or --net/--remove/--bond-def/--remove-bond flags, not both', 'setup');
+    if (named > 0) throw usageError('give a FILE or --net/--remove/--bond-def/--remove-bond flags, not both', 'setup');
     return { cmd: 'setup', file: rest[0]!, options, confirm };
   }
-  if (named === 0) throw new UsageError('setup needs a FILE or at least one --net, --remove, --bond-def or --remove-bond', 'setup');
+  if (named === 0) throw usageError('setup needs a FILE or at least one --net, --remove, --bond-def or --remove-bond', 'setup');
   return { cmd: 'setup', request: { networks, bondings, options }, options, confirm };
 }
 
@@ -213,8 +206,8 @@ export function entitiesFromTokens(tokens: Token[]): { networks: Table; bondings
     if (t.name === 'net' || t.name === 'remove' || t.name === 'bond-def' || t.name === 'remove-bond') {
       const isBond = t.name === 'bond-def' || t.name === 'remove-bond';
       const table = isBond ? bondings : networks;
-      if (!value) throw new UsageError(`--${t.name} needs a ${isBond ? 'bond' : 'network'} name`, 'setup');
-      if (hasKey(table, value)) throw new UsageError(`${isBond ? 'bond' : 'network'} ${value} is named twice`, 'setup');
+      if (!value) throw usageError(`--${t.name} needs a ${isBond ? 'bond' : 'network'} name`, 'setup');
+      if (hasKey(table, value)) throw usageError(`${isBond ? 'bond' : 'network'} ${value} is named twice`, 'setup');
       const removing = t.name === 'remove' || t.name === 'remove-bond';
       table[value] = removing ? { remove: true } : {};
       current = removing ? undefined : { kind: isBond ? 'bond' : 'net', attrs: table[value]! };
@@ -227,7 +220,7 @@ export function entitiesFromTokens(tokens: Token[]): { networks: Table; bondings
     if (!forNet && !forBond) continue;
     if (!current || current.kind !== (forNet ? 'net' : 'bond')) {
       const after = current === undefined && removal ? ` (${removal} takes no attributes)` : '';
-      throw new UsageError(`${t.rawName} must follow the ${forNet ? '--net' : '--bond-def'} NAME it describes${after}`, 'setup');
+      throw usageError(`${t.rawName} must follow the ${forNet ? '--net' : '--bond-def'} NAME it describes${after}`, 'setup');
     }
     if (forNet) applyNetFlag(current.attrs, t.name, value, currentName);
     else applyBondFlag(current.attrs, t.name, value!, currentName);
@@ -237,7 +230,7 @@ export function entitiesFromTokens(tokens: Token[]): { networks: Table; bondings
 
 function applyBondFlag(bond: Record<string, unknown>, flag: string, value: string, name: string): void {
   const key = flag === 'bond-hwaddr' ? 'hwaddr' : flag === 'slaves' ? 'nics' : 'options';
-  if (hasKey(bond, key)) throw new UsageError(`bond ${name}: --${flag} given twice`, 'setup');
+  if (hasKey(bond, key)) throw usageError(`bond ${name}: --${flag} given twice`, 'setup');
   bond[key] = flag === 'slaves' ? value.split(',').map((n) => n.trim()).filter((n) => n !== '') : value;
 }
 
@@ -252,7 +245,7 @@ function qosCurve(flag: string, spec: string): Record<string, unknown> {
   for (const part of spec.split(',')) {
     const [k, v, extra] = part.split('=');
     if (!k || v === undefined || extra !== undefined || !['m1', 'd', 'm2'].includes(k)) {
-      throw new UsageError(`--${flag} ${spec}: expected M2 or m1=N,d=N,m2=N`, 'setup');
+      throw usageError(`--${flag} ${spec}: expected M2 or m1=N,d=N,m2=N`, 'setup');
     }
     curve[k] = numeric(v);
   }
@@ -264,7 +257,7 @@ const numeric = (v: string): number | string => (/^\d+$/.test(v) ? Number(v) : v
 
 function applyNetFlag(net: Record<string, unknown>, flag: string, value: string | undefined, name: string): void {
   const once = (key: string, v: unknown) => {
-    if (hasKey(net, key)) throw new UsageError(`network ${name}: --${flag} given twice (or conflicts with another flag)`, 'setup');
+    if (hasKey(net, key)) throw usageError(`network ${name}: --${flag} given twice (or conflicts with another flag)`, 'setup');
     net[key] = v;
   };
   switch (flag) {
@@ -279,7 +272,7 @@ function applyNetFlag(net: Record<string, unknown>, flag: string, value: string 
     case 'ip': {
       const [addr, prefix, extra] = value!.split('/');
       if (!addr || prefix === undefined || extra !== undefined) {
-        throw new UsageError(`--ip ${value}: expected ADDRESS/PREFIX, e.g. 192.0.2.10/24 or 2001:db8::10/64`, 'setup');
+        throw usageError(`--ip ${value}: expected ADDRESS/PREFIX, e.g. 192.0.2.10/24 or 2001:db8::10/64`, 'setup');
       }
       if (addr.includes(':')) return once('ipv6addr', value);
       once('ipaddr', addr);
@@ -307,7 +300,7 @@ function applyNetFlag(net: Record<string, unknown>, flag: string, value: string 
     case 'qos-out-rt': {
       const curve = flag.slice('qos-out-'.length);
       const qos = (net.hostQos ??= { out: {} }) as { out: Record<string, unknown> };
-      if (hasKey(qos.out, curve)) throw new UsageError(`network ${name}: --${flag} given twice`, 'setup');
+      if (hasKey(qos.out, curve)) throw usageError(`network ${name}: --${flag} given twice`, 'setup');
       qos.out[curve] = qosCurve(flag, value!);
       return;
     }
@@ -328,17 +321,16 @@ export function requestFromJson(text: string, source: string, options: Record<st
   try {
     doc = JSON.parse(text);
   } catch (e) {
-    throw new UsageError(`${source}: not valid JSON: ${(e as Error).message}`, 'setup');
+    throw usageError(`${source}: not valid JSON: ${(e as Error).message}`, 'setup');
   }
-  const isObj = (v: unknown): v is Record<string, unknown> => typeof v === 'object' && v !== null && !Array.isArray(v);
-  if (!isObj(doc) || !isObj(doc.networks)) {
-    throw new UsageError(`${source}: expected {"networks": {...}, "bondings": {...}, "options": {...}}`, 'setup');
+  if (!isPlainObject(doc) || !isPlainObject(doc.networks)) {
+    throw usageError(`${source}: expected {"networks": {...}, "bondings": {...}, "options": {...}}`, 'setup');
   }
   const known = new Set(['networks', 'bondings', 'options']);
   const unknown = Object.keys(doc).find((k) => !known.has(k));
-  if (unknown) throw new UsageError(`${source}: unknown key ${JSON.stringify(unknown)} (expected networks, bondings, options)`, 'setup');
+  if (unknown) throw usageError(`${source}: unknown key ${JSON.stringify(unknown)} (expected networks, bondings, options)`, 'setup');
   const bondings = doc.bondings ?? {};
   const fileOptions = doc.options ?? {};
-  if (!isObj(bondings) || !isObj(fileOptions)) throw new UsageError(`${source}: bondings and options must be objects`, 'setup');
+  if (!isPlainObject(bondings) || !isPlainObject(fileOptions)) throw usageError(`${source}: bondings and options must be objects`, 'setup');
   return { networks: doc.networks as SetupRequest['networks'], bondings: bondings as SetupRequest['bondings'], options: { ...fileOptions, ...options } };
 }

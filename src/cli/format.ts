@@ -2,10 +2,11 @@
  * Human-readable renderings of capabilities and statistics, pure. Tolerant of missing fields:
  * the daemon may be newer or older than this CLI.
  */
+import { isPlainObject } from '../model/dict.js';
 
 type Obj = Record<string, unknown>;
 
-const obj = (v: unknown): Obj => (typeof v === 'object' && v !== null && !Array.isArray(v) ? (v as Obj) : {});
+const obj = (v: unknown): Obj => (isPlainObject(v) ? v : {});
 const list = (v: unknown): unknown[] => (Array.isArray(v) ? v : []);
 const str = (v: unknown): string => (v === undefined || v === null || v === '' ? '-' : String(v));
 const yesNo = (v: unknown): string => (v === true ? 'yes' : v === false ? 'no' : '-');

@@ -4,8 +4,9 @@
  */
 import { readFile } from 'node:fs/promises';
 import type { SetupRequest } from '../model/types.js';
-import { parseCli, requestFromJson, UsageError, type Command, type TargetSpec } from './args.js';
-import { ConnectionError, RpcClient, RpcError, type ClientTarget as Target } from '../rpc/client.js';
+import { ErrorCode, HostnetError, isHostnetError, usageError } from '../errors.js';
+import { parseCli, requestFromJson, type Command, type TargetSpec } from './args.js';
+import { RpcClient, type ClientTarget as Target } from '../rpc/client.js';
 import { formatCapabilities, formatStatistics } from './format.js';
 import { phaseOf, ProgressView, showsProgress } from './progress.js';
 import { progressMethod } from '../api/progress.js';
@@ -19,9 +20,10 @@ async function main(argv: string[]): Promise<number> {
   try {
     inv = parseCli(argv);
   } catch (e) {
-    if (!(e instanceof UsageError)) throw e;
+    if (!isHostnetError(e, ErrorCode.USAGE)) throw e;
     err(e.message);
-    process.stderr.write(`Run 'hostnetctl ${e.topic ? `${e.topic} ` : ''}--help' for usage.\n`);
+    const topic = (e.detail as { topic?: string } | undefined)?.topic;
+    process.stderr.write(`Run 'hostnetctl ${topic ? `${topic} ` : ''}--help' for usage.\n`);
     return 2;
   }
   const { command, json } = inv;
@@ -37,13 +39,13 @@ async function main(argv: string[]): Promise<number> {
     if (json) out(JSON.stringify(result, null, 2));
     return 0;
   } catch (e) {
-    if (e instanceof RpcError) {
-      err(`${method} failed: error ${e.code}: ${e.rpcMessage}`);
-      return 1;
-    }
-    if (e instanceof ConnectionError || e instanceof UsageError) {
+    if (isHostnetError(e, ErrorCode.CONNECTION) || isHostnetError(e, ErrorCode.USAGE)) {
       err(e.message);
       return 2;
+    }
+    if (e instanceof HostnetError) {
+      err(`${method} failed: error ${e.code}: ${e.message}`);
+      return 1;
     }
     throw e;
   }
@@ -79,7 +81,7 @@ async function resolveTarget(spec: TargetSpec): Promise<Target> {
     try {
       return await readFile(file);
     } catch (e) {
-      throw new UsageError(`${flag} ${file}: cannot read it: ${(e as Error).message}`);
+      throw usageError(`${flag} ${file}: cannot read it: ${(e as Error).message}`);
     }
   };
   const tls: { cert?: Buffer; key?: Buffer; ca?: Buffer } = {};
@@ -135,7 +137,7 @@ async function runSetup(command: Extract<Command, { cmd: 'setup' }>, target: Tar
   try {
     view?.start();
     const r = await client.request('Host.setupNetworks', { networks: request.networks, bondings: request.bondings, options: request.options }, SETUP_ID);
-    if (r.error) throw new RpcError(r.error.code, r.error.message, r.error.data);
+    if (r.error) throw new HostnetError(r.error.code, r.error.message, { data: r.error.data });
     result = r.result;
   } finally {
     view?.finish();
@@ -163,7 +165,8 @@ async function watchProgress(client: RpcClient): Promise<ProgressView | undefine
   try {
     await client.call('Host.subscribeEvents');
   } catch (e) {
-    if (e instanceof RpcError) return undefined;
+    // the daemon's refusal (an older daemon, a transport without events); a lost connection is not one
+    if (e instanceof HostnetError && !isHostnetError(e, ErrorCode.CONNECTION)) return undefined;
     throw e;
   }
   const view = new ProgressView((text) => process.stdout.write(text));
@@ -202,7 +205,7 @@ async function requestFromFile(file: string, options: Record<string, unknown>): 
   try {
     text = file === '-' ? await readStdin() : await readFile(file, 'utf8');
   } catch (e) {
-    throw new UsageError(`cannot read ${file}: ${(e as Error).message}`, 'setup');
+    throw usageError(`cannot read ${file}: ${(e as Error).message}`, 'setup');
   }
   return requestFromJson(text, file === '-' ? 'stdin' : file, options);
 }

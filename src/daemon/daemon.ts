@@ -11,7 +11,8 @@ import { readNicSpeeds } from '../caps/speed.js';
 import { buildStatistics } from '../caps/statistics.js';
 import { HostApi } from '../api/host.js';
 import { managedDevices, NetworkEvents } from '../api/events.js';
-import { makeTransactions } from '../apply/factory.js';
+import { fromOptions, makeTransactions } from '../apply/factory.js';
+import type { TransactionDeps } from '../apply/transaction.js';
 import { configNics, refuseForeignNics } from '../apply/nic-owners.js';
 import { dhcpClientProcesses, networkManagerStates } from '../kernel/owners.js';
 import { libvirtMirror } from '../libvirt/mirror.js';
@@ -19,18 +20,16 @@ import { desiredFromConfig, LibvirtNetworkManager } from '../libvirt/networks.js
 import { LibvirtSession } from '../libvirt/session.js';
 import { NwFilterKeeper } from '../libvirt/nwfilter.js';
 import { PortMirrors } from '../mirror/service.js';
-import type { NetworkMirror } from '../apply/types.js';
 import { readHostFacts } from '../api/host-facts.js';
 import { hostMethods } from '../rpc/host-methods.js';
 import { readNameservers } from '../api/resolv.js';
 import { detectKernelFeatures } from '../kernel/features.js';
 import { readTc } from '../kernel/tc-read.js';
-import { createIproute, type Iproute } from '../kernel/iproute.js';
+import { createIproute } from '../kernel/iproute.js';
 import { BatchGuard } from '../kernel/batch-guard.js';
-import { readKernelState, type SnapshotScope } from '../kernel/snapshot.js';
+import { readKernelState } from '../kernel/snapshot.js';
 import { KernelView } from '../kernel/view.js';
 import { startPorts, type Ports } from '../ports/service.js';
-import type { KernelFeatures, KernelState } from '../kernel/types.js';
 import { Dispatcher } from '../rpc/dispatch.js';
 import { DEFAULT_MAX_PAYLOAD, RpcServer, type TlsMaterial } from '../rpc/server.js';
 import { acquireStateLock, type StateLock } from '../store/lock.js';
@@ -43,20 +42,6 @@ import { hostnetVersion } from './version.js';
 import { DhcpClients } from '../dhcp/clients.js';
 import { withLeaseDns, writeLeaseNameservers } from '../dhcp/dns.js';
 import { clientSpecs } from '../dhcp/spec.js';
-
-/** What a NetworkChanger is built from; the transaction engine's factory receives this. */
-export interface ChangerEnv {
-  opts: DaemonOptions;
-  log: Logger;
-  ipr: Iproute;
-  store: ConfigStore;
-  connectivity: ConnectivityTracker;
-  features: KernelFeatures;
-  mirror: NetworkMirror;
-  current: (scope?: SnapshotScope, o?: { freshAddresses?: boolean }) => Promise<KernelState>;
-  watch: { pause(): Promise<void>; resume(): void };
-  dhcp: DhcpClients;
-}
 
 export interface DaemonHooks {
   /** --metrics: the registry main.ts counts log events into; served here once we listen */
@@ -128,7 +113,7 @@ export async function startDaemon(opts: DaemonOptions, log: Logger, hooks: Daemo
     } });
     dhcp = clients;
     await clients.open();
-    const env: ChangerEnv = { opts, log, ipr, store, connectivity, features, mirror: libvirtMirror(libvirt), current: (scope, o) => view.get(scope, o), dhcp: clients,
+    const env: TransactionDeps = { ...fromOptions(opts), log, ipr, store, connectivity, features, mirror: libvirtMirror(libvirt), current: (scope, o) => view.get(scope, o), dhcp: clients,
       // the view reads on during a change (its batch arrives as events); this hook keeps the port
       // agent out of a change's kernel phases: the
       // transaction pauses around its batch + verification and around a rollback (quiet()), and

@@ -5,10 +5,10 @@
  */
 import { readFileSync } from 'node:fs';
 import { pino } from 'pino';
-import { HostnetError } from '../errors.js';
+import { ErrorCode, HostnetError, isHostnetError } from '../errors.js';
 import { enableFaultsFromEnv } from '../faults.js';
 import { startDaemon } from './daemon.js';
-import { DAEMON_USAGE, parseDaemonArgs, UsageError } from './options.js';
+import { DAEMON_USAGE, parseDaemonArgs } from './options.js';
 import { Metrics } from './metrics.js';
 import { sdNotify } from './notify.js';
 import { runRestore } from './restore.js';
@@ -19,7 +19,7 @@ async function main(argv: string[]): Promise<number> {
   try {
     opts = parseDaemonArgs(argv, (f) => readFileSync(f, 'utf8'));
   } catch (e) {
-    if (!(e instanceof UsageError)) throw e;
+    if (!isHostnetError(e, ErrorCode.USAGE)) throw e;
     process.stderr.write(`hostnetd: ${e.message}\nRun 'hostnetd --help' for the options.\n`);
     return 2;
   }

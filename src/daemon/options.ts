@@ -5,7 +5,8 @@
 import { parseArgs } from 'node:util';
 import { z } from 'zod';
 import * as path from 'node:path';
-import { isLoopback, isTlsListener, ListenError, parseListen, type ListenSpec } from '../rpc/listen.js';
+import { isLoopback, isTlsListener, parseListen, type ListenSpec } from '../rpc/listen.js';
+import { usageError } from '../errors.js';
 
 /** VDSM's certificate paths: a host the engine enrolled has them; used when no --tls-* is given. */
 export const VDSM_TLS = {
@@ -48,7 +49,6 @@ export interface MetricsListen {
   path: string;
 }
 
-export class UsageError extends Error {}
 
 export const DEFAULTS = {
   stateDir: '/var/lib/hostnetd',
@@ -132,7 +132,7 @@ export function parseDaemonArgs(argv: string[], readFile: (file: string) => stri
   try {
     parsed = parseArgs({ args: argv, options: FLAGS, allowPositionals: false, strict: true });
   } catch (e) {
-    throw new UsageError((e as Error).message);
+    throw usageError((e as Error).message);
   }
   const { values } = parsed;
   if (values.help) return 'help';
@@ -165,25 +165,25 @@ function readConfigFile(file: string, readFile: (file: string) => string): Raw {
   try {
     text = readFile(file);
   } catch (e) {
-    throw new UsageError(`--config ${file}: cannot read it: ${(e as Error).message}`);
+    throw usageError(`--config ${file}: cannot read it: ${(e as Error).message}`);
   }
   let doc: unknown;
   try {
     doc = JSON.parse(text);
   } catch (e) {
-    throw new UsageError(`--config ${file}: not valid JSON: ${(e as Error).message}`);
+    throw usageError(`--config ${file}: not valid JSON: ${(e as Error).message}`);
   }
   if (typeof doc !== 'object' || doc === null || Array.isArray(doc)) {
-    throw new UsageError(`--config ${file}: expected a JSON object of options`);
+    throw usageError(`--config ${file}: expected a JSON object of options`);
   }
   const unknown = Object.keys(doc).find((key) => !CONFIG_KEYS.has(key));
   if (unknown !== undefined) {
-    throw new UsageError(`--config ${file}: unknown key ${JSON.stringify(unknown)}; known: ${[...CONFIG_KEYS.keys()].join(', ')}`);
+    throw usageError(`--config ${file}: unknown key ${JSON.stringify(unknown)}; known: ${[...CONFIG_KEYS.keys()].join(', ')}`);
   }
   const r = DaemonConfigFileSchema.safeParse(doc);
   if (!r.success) {
     const issue = r.error.issues[0]!;
-    throw new UsageError(`--config ${file}: field ${issue.path.map(String).join('.')}: ${issue.message}`);
+    throw usageError(`--config ${file}: field ${issue.path.map(String).join('.')}: ${issue.message}`);
   }
   const raw: Raw = {};
   for (const [key, value] of Object.entries(r.data)) {
@@ -202,7 +202,7 @@ const many = (v: string | string[] | undefined): string[] => (v === undefined ? 
 function positiveInt(flag: string, v: string | undefined, fallback: number): number {
   if (v === undefined) return fallback;
   const n = Number(v);
-  if (!Number.isInteger(n) || n <= 0) throw new UsageError(`--${flag} ${v}: expected a positive integer`);
+  if (!Number.isInteger(n) || n <= 0) throw usageError(`--${flag} ${v}: expected a positive integer`);
   return n;
 }
 
@@ -211,22 +211,17 @@ function resolve(raw: Raw): DaemonOptions {
   const runDir = path.resolve(one(raw['run-dir']) ?? DEFAULTS.runDir);
   const logLevel = one(raw['log-level']) ?? DEFAULTS.logLevel;
   if (!(LOG_LEVELS as readonly string[]).includes(logLevel)) {
-    throw new UsageError(`--log-level ${logLevel}: expected one of ${LOG_LEVELS.join(', ')}`);
+    throw usageError(`--log-level ${logLevel}: expected one of ${LOG_LEVELS.join(', ')}`);
   }
   const fakeNics = (one(raw['fake-nics']) ?? DEFAULTS.fakeNics)
     .split(',')
     .map((g) => g.trim())
     .filter((g) => g.length > 0);
   const listenUrls = many(raw.listen);
-  const listen = (listenUrls.length > 0 ? listenUrls : [`unix:${path.join(runDir, 'hostnetd.sock')}`]).map((u) => {
-    try {
-      // a relative unix path is taken from the current directory, like every other path option
-      return parseListen(u.startsWith('unix:') && !u.startsWith('unix:/') ? `unix:${path.resolve(u.slice(5))}` : u);
-    } catch (e) {
-      if (e instanceof ListenError) throw new UsageError(e.message);
-      throw e;
-    }
-  });
+  // a relative unix path is taken from the current directory, like every other path option
+  const listen = (listenUrls.length > 0 ? listenUrls : [`unix:${path.join(runDir, 'hostnetd.sock')}`]).map((u) =>
+    parseListen(u.startsWith('unix:') && !u.startsWith('unix:/') ? `unix:${path.resolve(u.slice(5))}` : u),
+  );
   const metricsUrl = one(raw.metrics);
   const metrics = metricsUrl === undefined ? undefined : parseMetrics(metricsUrl);
   const tlsFiles = { cert: one(raw['tls-cert']), key: one(raw['tls-key']), ca: one(raw['tls-ca']) };
@@ -240,7 +235,7 @@ function resolve(raw: Raw): DaemonOptions {
     const missing = Object.entries(tlsFiles)
       .filter(([, v]) => v === undefined)
       .map(([k]) => `--tls-${k}`);
-    throw new UsageError(`${secure[0]!.url} needs ${missing.join(', ')} too, or none of them for VDSM's /etc/pki/vdsm files (TLS with client certificates is mandatory off loopback)`);
+    throw usageError(`${secure[0]!.url} needs ${missing.join(', ')} too, or none of them for VDSM's /etc/pki/vdsm files (TLS with client certificates is mandatory off loopback)`);
   }
   const opts: DaemonOptions = {
     stateDir,
@@ -259,7 +254,7 @@ function resolve(raw: Raw): DaemonOptions {
   if (metrics) {
     // the counters are read from the daemon's info-level events (src/daemon/metrics.ts)
     if (['warn', 'error', 'fatal', 'silent'].includes(logLevel)) {
-      throw new UsageError(`--metrics needs --log-level info, debug or trace (the counters are read from the info events), got ${logLevel}`);
+      throw usageError(`--metrics needs --log-level info, debug or trace (the counters are read from the info events), got ${logLevel}`);
     }
     opts.metrics = metrics;
   }
@@ -271,16 +266,16 @@ function parseMetrics(url: string): MetricsListen {
   try {
     u = new URL(url);
   } catch {
-    throw new UsageError(`--metrics ${url}: not a URL; expected http://127.0.0.1:9540/metrics or https://ADDR:PORT/metrics`);
+    throw usageError(`--metrics ${url}: not a URL; expected http://127.0.0.1:9540/metrics or https://ADDR:PORT/metrics`);
   }
-  if (u.protocol !== 'http:' && u.protocol !== 'https:') throw new UsageError(`--metrics ${url}: the scheme must be http or https`);
+  if (u.protocol !== 'http:' && u.protocol !== 'https:') throw usageError(`--metrics ${url}: the scheme must be http or https`);
   const host = u.hostname.replace(/^\[(.*)\]$/, '$1');
   const explicitPort = /^https?:\/\/(?:\[[^\]]*\]|[^/:]*):(\d+)/i.exec(url)?.[1];
-  if (explicitPort === undefined || Number(explicitPort) > 65535) throw new UsageError(`--metrics ${url}: a port is required (e.g. ${u.protocol}//127.0.0.1:9540/metrics)`);
-  if (u.search || u.username || u.hash) throw new UsageError(`--metrics ${url}: only ${u.protocol}//ADDR:PORT/PATH is allowed`);
+  if (explicitPort === undefined || Number(explicitPort) > 65535) throw usageError(`--metrics ${url}: a port is required (e.g. ${u.protocol}//127.0.0.1:9540/metrics)`);
+  if (u.search || u.username || u.hash) throw usageError(`--metrics ${url}: only ${u.protocol}//ADDR:PORT/PATH is allowed`);
   const tls = u.protocol === 'https:';
   if (!tls && !isLoopback(host)) {
-    throw new UsageError(`--metrics ${url}: plain http is allowed only on loopback addresses (127.0.0.1, ::1); use https://${u.host}${u.pathname} with client certificates`);
+    throw usageError(`--metrics ${url}: plain http is allowed only on loopback addresses (127.0.0.1, ::1); use https://${u.host}${u.pathname} with client certificates`);
   }
   return { url, tls, host, port: Number(explicitPort), path: u.pathname === '' ? '/' : u.pathname };
 }

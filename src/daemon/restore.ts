@@ -7,8 +7,8 @@
 import { readFileSync } from 'node:fs';
 import { pino } from 'pino';
 import { ConnectivityTracker } from '../apply/connectivity.js';
-import { HostnetError } from '../errors.js';
-import { makeTransactions } from '../apply/factory.js';
+import { ErrorCode, HostnetError, isHostnetError } from '../errors.js';
+import { fromOptions, makeTransactions } from '../apply/factory.js';
 import { restoreSafeConfig, type RestoreSummary } from '../apply/restore.js';
 import { createIproute } from '../kernel/iproute.js';
 import { BatchGuard } from '../kernel/batch-guard.js';
@@ -17,14 +17,14 @@ import { ConfigStore } from '../store/config-store.js';
 import { DhcpClients } from '../dhcp/clients.js';
 import { acquireStateLock } from '../store/lock.js';
 import { secureStateDir } from '../store/permissions.js';
-import { DAEMON_USAGE, parseDaemonArgs, UsageError } from './options.js';
+import { DAEMON_USAGE, parseDaemonArgs } from './options.js';
 
 export async function runRestore(argv: string[]): Promise<number> {
   let opts;
   try {
     opts = parseDaemonArgs(argv, (f) => readFileSync(f, 'utf8'));
   } catch (e) {
-    if (!(e instanceof UsageError)) throw e;
+    if (!isHostnetError(e, ErrorCode.USAGE)) throw e;
     process.stderr.write(`hostnetd restore: ${e.message}\n`);
     return 2;
   }
@@ -52,7 +52,7 @@ export async function runRestore(argv: string[]): Promise<number> {
     // clients started here outlive this process; the daemon adopts them from --run-dir
     dhcp = new DhcpClients({ runDir: opts.runDir, log });
     await dhcp.open();
-    const tx = await makeTransactions({ opts, log, ipr, store, connectivity: new ConnectivityTracker(), dhcp });
+    const tx = await makeTransactions({ ...fromOptions(opts), log, ipr, store, connectivity: new ConnectivityTracker(), dhcp });
     const summary = await restoreSafeConfig(tx, { ipr, store, fakeNics: opts.fakeNics, dhcp, dhcpTimeoutMs: opts.dhcpTimeout * 1000 }, log);
     process.stdout.write(formatSummary(summary));
     log.info({ event: 'restored', ...summary }, 'safe config restored');

@@ -25,6 +25,7 @@ import { errnoOf, writeFileAtomic } from '../store/atomic.js';
 import { faultPoint } from '../faults.js';
 import { clientConf, planClients, sameSpec, type ClientSpec } from './spec.js';
 import { hasAddress, parseLeaseFile, sameLease, type FamilyLease, type Lease } from './lease.js';
+import { Lane } from '../model/async.js';
 
 export const DHCPCD = process.env.HOSTNETD_DHCPCD ?? '/usr/sbin/dhcpcd';
 const HOOK = fileURLToPath(new URL('../../scripts/dhcp-hook.sh', import.meta.url));
@@ -59,7 +60,7 @@ export class DhcpClients {
   private readonly waiters = new Set<() => void>();
   private watcher: FSWatcher | undefined;
   private liveness: NodeJS.Timeout | undefined;
-  private queue: Promise<unknown> = Promise.resolve();
+  private readonly lane = new Lane();
   private closed = false;
 
   constructor(private readonly o: DhcpClientsOptions) {
@@ -288,9 +289,7 @@ export class DhcpClients {
   }
 
   private serial<T>(fn: () => Promise<T>): Promise<T> {
-    const next = this.queue.then(fn, fn);
-    this.queue = next.catch(() => undefined);
-    return next;
+    return this.lane.run(fn);
   }
 }
 

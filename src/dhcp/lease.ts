@@ -8,7 +8,7 @@
  * or the file is refused whole (a DHCP server's data never reaches the kernel or the resolver
  * file unchecked). Pure.
  */
-import { isIpv4, isIpv6, canonicalIpv6 } from '../validate/ip.js';
+import { isIpv4, isIpv6, canonicalIpv6 } from '../model/ip.js';
 
 export interface FamilyLease {
   reason: string;

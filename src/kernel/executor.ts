@@ -5,25 +5,12 @@
 import { ErrorCode, HostnetError } from '../errors.js';
 import type { Op } from '../plan/types.js';
 import { renderBatch } from './batch.js';
-import type { Iproute } from './iproute.js';
-import { IprouteError } from './iproute.js';
+import { iprouteError, isIprouteError, type Iproute, type IprouteFailure } from './iproute.js';
 import { faultPoint, killSelf, type FaultRule } from '../faults.js';
 
 export interface ExecuteOptions {
   /** keep going past failing lines (rollback: restore as much as possible) */
   force?: boolean;
-}
-
-export class ExecuteError extends HostnetError {
-  constructor(
-    message: string,
-    /** index of the failing op, when known */
-    readonly opIndex: number | null,
-    readonly stderr: string,
-  ) {
-    super(ErrorCode.APPLY_FAILED, message);
-    this.name = 'ExecuteError';
-  }
 }
 
 export async function executePlan(ipr: Iproute, ops: readonly Op[], opts: ExecuteOptions = {}): Promise<void> {
@@ -35,7 +22,7 @@ export async function executePlan(ipr: Iproute, ops: readonly Op[], opts: Execut
     if (fault?.line !== undefined) await failLine(ipr, args, script.text, fault, opts.force === true);
     else await ipr.ip(args, { input: script.text });
   } catch (e) {
-    if (!(e instanceof IprouteError)) throw e;
+    if (!isIprouteError(e)) throw e;
     throw explain(e, ops, script);
   }
 }
@@ -50,17 +37,18 @@ async function failLine(ipr: Iproute, args: string[], text: string, fault: Fault
   const run = force && fault.action !== 'kill' ? lines.filter((_, i) => i !== k - 1) : lines.slice(0, k - 1);
   if (run.length) await ipr.ip(args, { input: run.map((l) => `${l}\n`).join('') }).catch(() => undefined);
   if (fault.action === 'kill') killSelf();
-  throw new IprouteError(['ip', ...args], 1, `Error: injected fault.\nCommand failed -:${k}`);
+  throw iprouteError(['ip', ...args], 1, `Error: injected fault.\nCommand failed -:${k}`);
 }
 
-function explain(e: IprouteError, ops: readonly Op[], script: ReturnType<typeof renderBatch>): ExecuteError {
-  const lineNo = /Command failed -:(\d+)/.exec(e.stderr)?.[1];
-  const reason = e.stderr.split('\n').filter((l) => l && !l.startsWith('Command failed')).join('; ') || e.message;
-  if (lineNo === undefined) return new ExecuteError(`ip -batch failed: ${reason}`, null, e.stderr);
+function explain(e: ReturnType<typeof iprouteError> & { detail: IprouteFailure }, ops: readonly Op[], script: ReturnType<typeof renderBatch>): HostnetError {
+  const { stderr } = e.detail;
+  const lineNo = /Command failed -:(\d+)/.exec(stderr)?.[1];
+  const reason = stderr.split('\n').filter((l) => l && !l.startsWith('Command failed')).join('; ') || e.message;
+  if (lineNo === undefined) return new HostnetError(ErrorCode.APPLY_FAILED, `ip -batch failed: ${reason}`, { cause: e });
   const n = Number(lineNo);
   const idx = script.opOfLine[n] ?? null;
   const line = script.text.split('\n')[n - 1] ?? '';
   const op = idx === null ? undefined : ops[idx];
   const what = op ? `${op.op} ${'dev' in op ? op.dev : ''}`.trim() : 'unknown operation';
-  return new ExecuteError(`kernel refused '${line}' (${what}, step ${(idx ?? 0) + 1} of ${ops.length}): ${reason}`, idx, e.stderr);
+  return new HostnetError(ErrorCode.APPLY_FAILED, `kernel refused '${line}' (${what}, step ${(idx ?? 0) + 1} of ${ops.length}): ${reason}`, { cause: e });
 }

@@ -6,6 +6,7 @@
  * namespace from outside with `createIproute({ netns })`, which prefixes `-n NS`.
  */
 import { execa } from 'execa';
+import { ErrorCode, hasDetail, HostnetError } from '../errors.js';
 import type { BatchGuard } from './batch-guard.js';
 
 export interface IprouteRunOptions {
@@ -26,19 +27,25 @@ export interface Iproute {
   readonly netns?: string;
 }
 
-/** `ip`/`bridge`/`tc` exited non-zero (or could not be started, or timed out). */
-export class IprouteError extends Error {
-  constructor(
-    /** the full command line as run, program first */
-    readonly command: readonly string[],
-    /** null when the process did not exit normally (signal, timeout, spawn failure) */
-    readonly exitCode: number | null,
-    readonly stderr: string,
-  ) {
-    super(`${command.join(' ')} failed (exit ${exitCode ?? 'none'}): ${firstLine(stderr)}`);
-    this.name = 'IprouteError';
-  }
+export interface IprouteFailure {
+  kind: 'iproute';
+  /** the full command line as run, program first */
+  command: readonly string[];
+  /** null when the process did not exit normally (signal, timeout, spawn failure) */
+  exitCode: number | null;
+  stderr: string;
 }
+
+/** `ip`/`bridge`/`tc` exited non-zero (or could not be started, or timed out): APPLY_FAILED. */
+export function iprouteError(command: readonly string[], exitCode: number | null, stderr: string, cause?: unknown): HostnetError<IprouteFailure> {
+  return new HostnetError(ErrorCode.APPLY_FAILED, `${command.join(' ')} failed (exit ${exitCode ?? 'none'}): ${firstLine(stderr)}`, {
+    cause,
+    detail: { kind: 'iproute', command, exitCode, stderr },
+  });
+}
+
+export const isIprouteError = (e: unknown): e is HostnetError<IprouteFailure> & { detail: IprouteFailure } =>
+  hasDetail<IprouteFailure>(e, 'iproute');
 
 function firstLine(text: string): string {
   const line = text.split('\n', 1)[0] ?? '';
@@ -93,7 +100,7 @@ async function run(program: string, args: string[], opts: IprouteRunOptions = {}
     const stderr = typeof result.stderr === 'string' && result.stderr.length > 0
       ? result.stderr
       : (result.originalMessage ?? result.shortMessage ?? '');
-    throw new IprouteError([program, ...args], result.exitCode ?? null, stderr);
+    throw iprouteError([program, ...args], result.exitCode ?? null, stderr, result.cause);
   }
   return result.stdout;
 }

@@ -11,6 +11,7 @@
  */
 import { createRequire } from 'node:module';
 import { fileURLToPath } from 'node:url';
+import { ErrorCode, HostnetError } from '../errors.js';
 import type {
   BondInfo, BondSlaveInfo, BridgeInfo, BridgePortInfo, HfscCurve, LinkStats,
 } from './types.js';
@@ -141,7 +142,7 @@ function load(): Addon {
   try {
     addon = createRequire(import.meta.url)(path) as Addon;
   } catch (e) {
-    throw new Error(`the rtnetlink reader addon is missing (${path}): run npm ci or bash scripts/build-netlink.sh (${(e as Error).message})`);
+    throw new HostnetError(ErrorCode.KERNEL_READ_FAILED, `the rtnetlink reader addon is missing (${path}): run npm ci or bash scripts/build-netlink.sh (${(e as Error).message})`, { cause: e });
   }
   return addon;
 }
@@ -176,12 +177,12 @@ export function dumpOnce(sock: RtnlSocket, what: RtnlRequest, seq: number, withS
   for (;;) {
     const batch = sock.read(-1, withStats);
     for (const m of batch) {
-      if (m.t === 'overflow') throw new Error(`netlink ${what} dump: receive buffer overflow`);
+      if (m.t === 'overflow') throw new HostnetError(ErrorCode.KERNEL_READ_FAILED, `netlink ${what} dump: receive buffer overflow`);
       if (!m.mine || m.seq !== seq) continue;
       if (m.t === 'done') return out;
       if (m.t === 'error') {
         if (m.errno === 0 && what === 'barrier') return out;
-        throw new Error(`netlink ${what} dump failed: errno ${m.errno}`);
+        throw new HostnetError(ErrorCode.KERNEL_READ_FAILED, `netlink ${what} dump failed: errno ${m.errno}`);
       }
       out.push(m);
       if (what === 'barrier') return out;

@@ -6,6 +6,7 @@
  * thread pool cost far more (hundreds of ms) than the syscalls themselves.
  */
 import { readFileSync, writeFileSync } from 'node:fs';
+import { ErrorCode, HostnetError } from '../errors.js';
 import { isValidIfname } from './names.js';
 import { ioFaultPoint } from '../faults.js';
 
@@ -32,12 +33,17 @@ export async function readIpv6Autoconf(devs: readonly string[]): Promise<Map<str
   return out;
 }
 
+/** Throws APPLY_FAILED (the kernel refused a write) naming the device. */
 export async function writeIpv6Autoconf(values: ReadonlyMap<string, Ipv6Autoconf>): Promise<void> {
   for (const [dev, v] of values) {
-    ioFaultPoint(`sysctl:${dev}`);
-    // accept_ra first: router advertisements are what autoconf acts on
-    writeFileSync(path(dev, 'accept_ra'), v.acceptRa);
-    writeFileSync(path(dev, 'autoconf'), v.autoconf);
+    try {
+      ioFaultPoint(`sysctl:${dev}`);
+      // accept_ra first: router advertisements are what autoconf acts on
+      writeFileSync(path(dev, 'accept_ra'), v.acceptRa);
+      writeFileSync(path(dev, 'autoconf'), v.autoconf);
+    } catch (e) {
+      throw new HostnetError(ErrorCode.APPLY_FAILED, `the kernel refused an IPv6 sysctl write (ipv6autoconf) of ${dev}: ${(e as Error).message}`, { cause: e });
+    }
   }
 }
 

@@ -5,8 +5,7 @@
  */
 import { ErrorCode, HostnetError } from '../errors.js';
 import { faultPoint, killSelf } from '../faults.js';
-import type { Iproute } from './iproute.js';
-import { IprouteError } from './iproute.js';
+import { iprouteError, isIprouteError, type Iproute } from './iproute.js';
 
 export async function executeTc(ipr: Iproute, lines: readonly string[], opts: { force?: boolean } = {}): Promise<void> {
   if (lines.length === 0) return;
@@ -21,15 +20,16 @@ export async function executeTc(ipr: Iproute, lines: readonly string[], opts: { 
       const run = opts.force && fault.action !== 'kill' ? lines.filter((_, i) => i !== k - 1) : lines.slice(0, k - 1);
       if (run.length) await ipr.tc(args, { input: input(run) }).catch(() => undefined);
       if (fault.action === 'kill') killSelf();
-      throw new IprouteError(['tc', ...args], 1, `Error: injected fault.\nCommand failed -:${k}`);
+      throw iprouteError(['tc', ...args], 1, `Error: injected fault.\nCommand failed -:${k}`);
     }
     await ipr.tc(args, { input: input(lines) });
   } catch (e) {
-    if (!(e instanceof IprouteError)) throw e;
-    const n = Number(/Command failed -:(\d+)/.exec(e.stderr)?.[1] ?? 0);
-    const reason = e.stderr.split('\n').filter((l) => l && !l.startsWith('Command failed')).join('; ') || e.message;
+    if (!isIprouteError(e)) throw e;
+    const stderr = e.detail.stderr;
+    const n = Number(/Command failed -:(\d+)/.exec(stderr)?.[1] ?? 0);
+    const reason = stderr.split('\n').filter((l) => l && !l.startsWith('Command failed')).join('; ') || e.message;
     const line = n > 0 ? ` '${lines[n - 1]}'` : '';
-    throw new HostnetError(ErrorCode.APPLY_FAILED, `kernel refused${line} (hostQos, tc line ${n} of ${lines.length}): ${reason}`);
+    throw new HostnetError(ErrorCode.APPLY_FAILED, `kernel refused${line} (hostQos, tc line ${n} of ${lines.length}): ${reason}`, { cause: e });
   }
 }
 

@@ -20,6 +20,7 @@ import type { Logger } from 'pino';
 import { openRtnl, type RtnlMsg, type RtnlRequest, type RtnlSocket } from './netlink.js';
 import { KernelTables, type SnapshotScope } from './tables.js';
 import type { KernelState } from './types.js';
+import { Lane } from '../model/async.js';
 
 export interface LinkEvent {
   ifindex: number;
@@ -59,7 +60,7 @@ export class KernelView {
   private seq = 1;
   private pending: Pending | undefined;
   /** one request at a time on the socket (the kernel runs one dump per socket) */
-  private queue: Promise<unknown> = Promise.resolve();
+  private readonly lane = new Lane();
   private needEnumerate = true;
   private version = 0;
   private rendered = new Map<SnapshotScope, { version: number; state: KernelState }>();
@@ -219,9 +220,7 @@ export class KernelView {
       if (p.failed) throw p.failed;
       return p.items ?? [];
     };
-    const next = this.queue.then(run, run);
-    this.queue = next.catch(() => undefined);
-    return next;
+    return this.lane.run(run);
   }
 
   private onReadable(): void {

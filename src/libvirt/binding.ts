@@ -3,9 +3,9 @@
  * scripts/build-addon.sh into build/Release/hostnet_libvirt.node).
  *
  * The addon is loaded lazily, on the first open(): a host without libvirt-dev (or without the
- * built addon) gets a LibvirtUnavailable error it can report, and hostnetd runs without libvirt.
+ * built addon) gets a LIBVIRT_UNAVAILABLE error it can report, and hostnetd runs without libvirt.
  * Every call runs on a worker thread and returns a Promise; libvirt's failures reject with a
- * LibvirtError carrying libvirt's code, domain and message.
+ * LIBVIRT_FAILED HostnetError carrying libvirt's code, domain and message (libvirtError).
  *
  * Example:
  *   const conn = await LibvirtConnection.open('test:///default');
@@ -16,6 +16,7 @@
 import { createRequire } from 'node:module';
 import { dirname, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { ErrorCode, hasDetail, HostnetError } from '../errors.js';
 
 /** libvirt's virErrorNumber values hostnetd looks at (virterror.h). */
 export const VirErr = {
@@ -38,32 +39,30 @@ export const VirErr = {
   OPERATION_UNSUPPORTED: 84,
 } as const;
 
-/** A libvirt call failed: libvirt's own error code (virErrorNumber), domain (virErrorDomain) and message. */
-export class LibvirtError extends Error {
-  constructor(
-    readonly code: number,
-    readonly domain: number,
-    message: string,
-  ) {
-    super(message);
-    this.name = 'LibvirtError';
-  }
-
-  /** the connection is gone (libvirtd stopped or restarted, or we closed it) */
-  get connectionLost(): boolean {
-    return this.code === VirErr.NO_CONNECT || this.code === VirErr.INVALID_CONN || this.code === VirErr.RPC ||
-      this.code === VirErr.SYSTEM_ERROR && /connect|socket|broken pipe|end of file/i.test(this.message);
-  }
+/** What a failed libvirt call carries: libvirt's own error code (virErrorNumber) and domain (virErrorDomain). */
+export interface LibvirtFailure {
+  kind: 'libvirt';
+  virErr: number;
+  domain: number;
 }
 
-/** The addon could not be loaded: hostnetd runs without libvirt. */
-export class LibvirtUnavailable extends Error {
-  readonly code = 'addon-missing';
-  constructor(readonly reason: string) {
-    super(`libvirt addon missing: ${reason}`);
-    this.name = 'LibvirtUnavailable';
-  }
+/** A libvirt call failed (LIBVIRT_FAILED); the message is libvirt's. */
+export const libvirtError = (virErr: number, domain: number, message: string, cause?: unknown): HostnetError<LibvirtFailure> =>
+  new HostnetError(ErrorCode.LIBVIRT_FAILED, message, { cause, detail: { kind: 'libvirt', virErr, domain } });
+
+export const isLibvirtError = (e: unknown): e is HostnetError<LibvirtFailure> & { detail: LibvirtFailure } => hasDetail<LibvirtFailure>(e, 'libvirt');
+
+/** The connection is gone (libvirtd stopped or restarted, or we closed it). */
+export function connectionLost(e: unknown): boolean {
+  if (!isLibvirtError(e)) return false;
+  const code = e.detail.virErr;
+  return code === VirErr.NO_CONNECT || code === VirErr.INVALID_CONN || code === VirErr.RPC ||
+    code === VirErr.SYSTEM_ERROR && /connect|socket|broken pipe|end of file/i.test(e.message);
 }
+
+/** The addon could not be loaded (LIBVIRT_UNAVAILABLE): hostnetd runs without libvirt. */
+export const libvirtUnavailable = (reason: string, cause?: unknown): HostnetError<{ kind: 'libvirt-unavailable'; reason: string }> =>
+  new HostnetError(ErrorCode.LIBVIRT_UNAVAILABLE, `libvirt addon missing: ${reason}`, { cause, detail: { kind: 'libvirt-unavailable', reason } });
 
 export interface NetworkInfo {
   name: string;
@@ -147,15 +146,15 @@ export const defaultAddonPath = () =>
   process.env.HOSTNETD_LIBVIRT_ADDON ??
   resolve(dirname(fileURLToPath(import.meta.url)), '../../build/Release/hostnet_libvirt.node');
 
-type LoadResult = { addon: Addon } | { error: LibvirtUnavailable };
+type LoadResult = { addon: Addon } | { error: ReturnType<typeof libvirtUnavailable> };
 let loaded: LoadResult | undefined;
 
 function tryLoad(path: string): LoadResult {
   try {
     const addon = createRequire(import.meta.url)(path) as Addon;
-    return addon.eventLoop ? { addon } : { error: new LibvirtUnavailable('libvirt event loop could not be registered') };
+    return addon.eventLoop ? { addon } : { error: libvirtUnavailable('libvirt event loop could not be registered') };
   } catch (e) {
-    return { error: new LibvirtUnavailable(`${path}: ${(e as Error).message.split('\n')[0]}`) };
+    return { error: libvirtUnavailable(`${path}: ${(e as Error).message.split('\n')[0]}`, e) };
   }
 }
 
@@ -169,13 +168,13 @@ export function loadAddon(path?: string): LoadResult {
 /** Whether the addon loads here, and libvirt's version (major*1e6+minor*1e3+micro). */
 export function addonStatus(): { available: true; libvirtVersion: number } | { available: false; reason: string } {
   const l = loadAddon();
-  return 'addon' in l ? { available: true, libvirtVersion: l.addon.version() } : { available: false, reason: l.error.reason };
+  return 'addon' in l ? { available: true, libvirtVersion: l.addon.version() } : { available: false, reason: l.error.detail!.reason };
 }
 
 function toLibvirtError(e: unknown): unknown {
   if (e instanceof Error && typeof (e as { libvirtCode?: unknown }).libvirtCode === 'number') {
     const x = e as Error & { libvirtCode: number; libvirtDomain: number };
-    return new LibvirtError(x.libvirtCode, x.libvirtDomain, x.message);
+    return libvirtError(x.libvirtCode, x.libvirtDomain, x.message, e);
   }
   return e;
 }
@@ -219,7 +218,7 @@ export class LibvirtConnection {
   ) {}
 
   /**
-   * Open a connection. Rejects with LibvirtUnavailable when the addon is missing, LibvirtError
+   * Open a connection. Rejects with libvirtUnavailable() when the addon is missing, libvirtError()
    * when libvirt refuses (e.g. libvirtd not running: code NO_CONNECT or SYSTEM_ERROR).
    */
   static async open(uri: string): Promise<LibvirtConnection> {
@@ -302,7 +301,7 @@ export class LibvirtConnection {
     try {
       return await this.lookupNetwork(name);
     } catch (e) {
-      if (e instanceof LibvirtError && e.code === VirErr.NO_NETWORK) return null;
+      if (isLibvirtError(e) && e.detail.virErr === VirErr.NO_NETWORK) return null;
       throw e;
     }
   }
@@ -337,7 +336,7 @@ export class LibvirtConnection {
     try {
       return await call(() => this.addon.nwfilterGetXml(this.handle, name));
     } catch (e) {
-      if (e instanceof LibvirtError && e.code === VirErr.NO_NWFILTER) return null;
+      if (isLibvirtError(e) && e.detail.virErr === VirErr.NO_NWFILTER) return null;
       throw e;
     }
   }

@@ -8,7 +8,7 @@
  * (port groups, virtual ports), rules.ts (rules across elements, defaults); this file reads
  * and writes the <network> element and its general metadata.
  *
- * Pure: strings in, data out; errors are NetworkXmlError naming the element at fault.
+ * Pure: strings in, data out; errors are networkXmlError()s naming the element at fault.
  *
  * Example, the network hostnetd defines for a bridged VM network 'ovirtmgmt':
  *   <network>
@@ -31,14 +31,14 @@ import { parseBridge, parseLinkParts, writeBridge, writePort } from './network-x
 import { parseDns, parseDomain, writeDns, writeDomain } from './network-xml/dns-dhcp.js';
 import { child, children, elements, textOf, uint, yesNo, XmlOut, type El } from './network-xml/dom.js';
 import { parseForward, writeForward } from './network-xml/forward.js';
-import { NetworkXmlError, type NetworkDef } from './network-xml/model.js';
+import { networkXmlError, type NetworkDef } from './network-xml/model.js';
 import { parsePortGroup, parseVirtualPort, writePortGroup, writeVirtualPort } from './network-xml/portgroups.js';
 import { parseBandwidth, parseVlan, writeBandwidth, writeVlan } from './network-xml/qos.js';
 import { applyDefaults, validateNetwork } from './network-xml/rules.js';
 
 export * from './network-xml/model.js';
 export { child, readNetworkRoot } from './network-xml/dom.js';
-export { ipPrefix } from './network-xml/ip-math.js';
+export { ipPrefix } from './network-xml/addressing.js';
 export { forwardModeOf, validateNetwork } from './network-xml/rules.js';
 
 export function parseNetworkXml(xml: string): NetworkDef {
@@ -50,11 +50,11 @@ export function parseNetworkXml(xml: string): NetworkDef {
       },
     }).parseFromString(xml, 'text/xml');
   } catch (e) {
-    throw new NetworkXmlError('network', `not well-formed XML: ${(e as Error).message}`);
+    throw networkXmlError('network', `not well-formed XML: ${(e as Error).message}`);
   }
   const root = doc.documentElement as El | null;
   if (!root || root.localName !== 'network' || root.namespaceURI !== null) {
-    throw new NetworkXmlError('network', `root element must be <network>, found <${root?.nodeName ?? 'nothing'}>`);
+    throw networkXmlError('network', `root element must be <network>, found <${root?.nodeName ?? 'nothing'}>`);
   }
   const def = parseRoot(root);
   validateNetwork(def);
@@ -94,8 +94,8 @@ function parseRoot(root: El): NetworkDef {
 function parseGeneral(root: El): NetworkDef {
   const nameEl = child(root, 'name');
   const name = nameEl ? textOf(nameEl) : '';
-  if (!name) throw new NetworkXmlError('name', 'missing network name');
-  if (name.includes('/')) throw new NetworkXmlError('name', `network name '${name}' contains '/'`);
+  if (!name) throw networkXmlError('name', 'missing network name');
+  if (name.includes('/')) throw networkXmlError('name', `network name '${name}' contains '/'`);
 
   const def: NetworkDef = { name, ips: [], routes: [], portgroups: [], namespaces: [], extra: [] };
   for (const a of Array.from(root.attributes)) {
@@ -112,13 +112,13 @@ function parseGeneral(root: El): NetworkDef {
   if (uuidEl) {
     const u = textOf(uuidEl).toLowerCase();
     const compact = u.replace(/-/g, '');
-    if (!/^[0-9a-f]{32}$/.test(compact)) throw new NetworkXmlError('uuid', `'${textOf(uuidEl)}' is not a UUID`);
+    if (!/^[0-9a-f]{32}$/.test(compact)) throw networkXmlError('uuid', `'${textOf(uuidEl)}' is not a UUID`);
     def.uuid = `${compact.slice(0, 8)}-${compact.slice(8, 12)}-${compact.slice(12, 16)}-${compact.slice(16, 20)}-${compact.slice(20)}`;
   }
   const title = child(root, 'title');
   if (title) {
     const t = title.textContent ?? '';
-    if (t.includes('\n')) throw new NetworkXmlError('title', 'title must not contain a newline');
+    if (t.includes('\n')) throw networkXmlError('title', 'title must not contain a newline');
     def.title = t;
   }
   const desc = child(root, 'description');
@@ -143,7 +143,7 @@ function unknownElements(root: El): string[] {
     if (known) {
       const n = (seen.get(local) ?? 0) + 1;
       seen.set(local, n);
-      if (n > 1 && !repeatable) throw new NetworkXmlError(local, 'may appear only once');
+      if (n > 1 && !repeatable) throw networkXmlError(local, 'may appear only once');
       continue;
     }
     extra.push(ser.serializeToString(e));

@@ -23,7 +23,8 @@ import type { LibvirtStatus } from '../caps/types.js';
 import { ErrorCode, HostnetError } from '../errors.js';
 import type { HostConfig, MacTableManager } from '../model/types.js';
 import type { LibvirtConnection, NetworkInfo } from './binding.js';
-import type { Lane, LibvirtSession } from './session.js';
+import type { LibvirtSession } from './session.js';
+import type { Lane } from '../model/async.js';
 import { child, readNetworkRoot, serializeNetworkXml, type NetworkDef } from './network-xml.js';
 import { dict } from '../model/dict.js';
 
@@ -193,22 +194,13 @@ export function undoOf(step: Step, before: CurrentLibvirtNetwork | undefined): S
 // ---------------------------------------------------------------------------------------------
 // imperative shell
 
-/** A libvirt failure while libvirt was reachable: setupNetworks fails and rolls back. */
-export class LibvirtApplyError extends Error {
-  constructor(
-    readonly step: Step,
-    override readonly cause: unknown,
-    /** undo steps that could not be run (empty when libvirt was rolled back cleanly) */
-    readonly leftover: Step[],
-  ) {
-    super(`libvirt ${step.op} of network ${step.network} failed: ${(cause as Error)?.message ?? String(cause)}`);
-    this.name = 'LibvirtApplyError';
-  }
-}
-
-/** The client-facing error for a failed sync (code LIBVIRT_FAILED, 102). */
-export function libvirtFailed(e: LibvirtApplyError): HostnetError {
-  return new HostnetError(ErrorCode.LIBVIRT_FAILED, e.message, { step: e.step, leftover: e.leftover });
+/**
+ * A libvirt failure while libvirt was reachable (LIBVIRT_FAILED): setupNetworks fails and rolls
+ * back. `leftover`: undo steps that could not be run (empty when libvirt was rolled back cleanly).
+ */
+function libvirtApplyError(step: Step, cause: unknown, leftover: Step[]): HostnetError {
+  const why = cause instanceof Error ? cause.message : String(cause);
+  return new HostnetError(ErrorCode.LIBVIRT_FAILED, `libvirt ${step.op} of network ${step.network} failed: ${why}`, { cause, data: { step, leftover } });
 }
 
 export interface ManagerOptions {
@@ -276,7 +268,7 @@ export class LibvirtNetworkManager {
   /**
    * Bring libvirt in step with `desired` (the full set of bridged networks of the new running
    * config). Unreachable libvirt: records them as pending and resolves { applied: false }.
-   * A libvirt error while reachable: rolls its own steps back and rejects with LibvirtApplyError.
+   * A libvirt error while reachable: rolls its own steps back and rejects with a LIBVIRT_FAILED HostnetError.
    */
   sync(desired: readonly DesiredLibvirtNetwork[], vlanFiltering = this.vlanFiltering): Promise<SyncResult> {
     return this.lane.run(() => this.syncNow([...desired], vlanFiltering));
@@ -359,7 +351,7 @@ export class LibvirtNetworkManager {
       } catch (e) {
         if (this.session.lost(e)) this.opts.log.warn({ step }, 'libvirt connection lost during apply');
         const leftover = await this.runUndo(conn, undo);
-        throw new LibvirtApplyError(step, e, leftover);
+        throw libvirtApplyError(step, e, leftover);
       }
       undo.unshift(...undoOf(step, before.get(step.network)));
       this.opts.log.info({ op: step.op, network: step.network }, 'libvirt network step');

@@ -20,7 +20,9 @@
  *   await session.stop();
  */
 import type { Logger } from 'pino';
-import { LibvirtConnection, LibvirtError, LibvirtUnavailable, type LibvirtEvent } from './binding.js';
+import { ErrorCode, isHostnetError } from '../errors.js';
+import { connectionLost, LibvirtConnection, type LibvirtEvent } from './binding.js';
+import { Lane } from '../model/async.js';
 
 export interface SessionOptions {
   /** libvirt URI, or 'none' to run without libvirt */
@@ -30,17 +32,6 @@ export interface SessionOptions {
   connect?: (uri: string) => Promise<LibvirtConnection>;
   /** reconnect backoff, ms */
   backoff?: { initialMs: number; maxMs: number };
-}
-
-/** Runs its calls one at a time, in order; a failed call does not stop the next. */
-export class Lane {
-  private tail: Promise<unknown> = Promise.resolve();
-
-  run<T>(fn: () => Promise<T>): Promise<T> {
-    const run = this.tail.then(fn, fn);
-    this.tail = run.catch(() => undefined);
-    return run;
-  }
 }
 
 type ConnectedFn = (conn: LibvirtConnection) => void | Promise<void>;
@@ -120,8 +111,8 @@ export class LibvirtSession {
    * and return true; any other failure returns false (the caller reports it).
    */
   lost(e: unknown): boolean {
-    if (!(e instanceof LibvirtError) || !e.connectionLost) return false;
-    this.drop(`call failed: ${e.message}`);
+    if (!connectionLost(e)) return false;
+    this.drop(`call failed: ${(e as Error).message}`);
     return true;
   }
 
@@ -153,9 +144,9 @@ export class LibvirtSession {
     try {
       conn = await this.connectFn(this.opts.uri);
     } catch (e) {
-      if (e instanceof LibvirtUnavailable) {
+      if (isHostnetError(e, ErrorCode.LIBVIRT_UNAVAILABLE)) {
         // cannot appear without a rebuild and restart: say so once, do not retry
-        this.opts.log.warn({ reason: e.reason }, 'libvirt addon missing; running without libvirt (guest ports keep learning)');
+        this.opts.log.warn({ reason: e.message }, 'libvirt addon missing; running without libvirt (guest ports keep learning)');
         return;
       }
       // once per outage, not once per attempt

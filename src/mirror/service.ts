@@ -18,11 +18,11 @@
 import type { Logger } from 'pino';
 import type { RequestContext } from '../api/context.js';
 import type { NetworkChanger } from '../apply/types.js';
-import { ErrorCode, HostnetError } from '../errors.js';
+import { ErrorCode, HostnetError, resourceUnavailable } from '../errors.js';
 import type { Iproute } from '../kernel/iproute.js';
 import { bridgeNameProblem, isValidIfname } from '../kernel/names.js';
 import type { HostConfig } from '../model/types.js';
-import { Lane } from '../libvirt/session.js';
+import { Lane } from '../model/async.js';
 import { loadMirrors, saveMirrors, type MirrorTable } from './store.js';
 import { bridgesWithIngress, matches, planMirror, readBridgeTc, runMirrorPlan } from './tc.js';
 
@@ -157,7 +157,7 @@ export class PortMirrors {
   }
 
   private claim(what: string): void {
-    if (this.busy) throw new HostnetError(ErrorCode.UNAVAIL, `Resource unavailable: ${this.busy} is running; try again when it ends`);
+    if (this.busy) throw resourceUnavailable(this.busy);
     this.busy = what;
   }
 
@@ -188,7 +188,7 @@ export class PortMirrors {
           if (after.length) next.set(network, after);
           else next.delete(network);
           await saveMirrors(this.opts.stateDir, next).catch((e: unknown) => {
-            throw new HostnetError(ErrorCode.STORE_FAILED, `cannot write mirrors.json: ${(e as Error).message}`);
+            throw new HostnetError(ErrorCode.STORE_FAILED, `cannot write mirrors.json: ${(e as Error).message}`, { cause: e });
           });
           this.table = next;
         } catch (err) {

@@ -13,7 +13,7 @@
  * parseTc(). Shell: readBridgeTc(), runMirrorPlan() (one `tc -batch` and at most one `ip link`).
  */
 import type { Iproute } from '../kernel/iproute.js';
-import { IprouteError } from '../kernel/iproute.js';
+import { isIprouteError } from '../kernel/iproute.js';
 import { ErrorCode, HostnetError } from '../errors.js';
 
 /** our filter, the same under both qdiscs (each qdisc has its own u32 tables) */
@@ -109,7 +109,7 @@ export async function readBridgeTc(ipr: Iproute, bridge: string): Promise<Bridge
   try {
     link = JSON.parse((await ipr.ip(['-j', 'link', 'show', 'dev', bridge])) || '[]') as { flags?: string[] }[];
   } catch (e) {
-    if (e instanceof IprouteError && /does not exist|Cannot find device/.test(e.stderr)) return null;
+    if (isIprouteError(e) && /does not exist|Cannot find device/.test(e.detail.stderr)) return null;
     throw e;
   }
   const q = parseQdiscs(await tc(['-j', 'qdisc', 'show', 'dev', bridge]));
@@ -130,11 +130,11 @@ export async function runMirrorPlan(ipr: Iproute, bridge: string, plan: MirrorPl
     try {
       await tcOf(ipr)([...(opts.force ? ['-force'] : []), '-batch', '-'], { input: `${plan.tc.join('\n')}\n` });
     } catch (e) {
-      if (!(e instanceof IprouteError)) throw e;
-      const n = Number(/Command failed -:(\d+)/.exec(e.stderr)?.[1] ?? 0);
-      const reason = e.stderr.split('\n').filter((l) => l && !l.startsWith('Command failed')).join('; ') || e.message;
+      if (!isIprouteError(e)) throw e;
+      const n = Number(/Command failed -:(\d+)/.exec(e.detail.stderr)?.[1] ?? 0);
+      const reason = e.detail.stderr.split('\n').filter((l) => l && !l.startsWith('Command failed')).join('; ') || e.message;
       const line = n > 0 ? ` '${plan.tc[n - 1]}'` : '';
-      throw new HostnetError(ErrorCode.APPLY_FAILED, `network '${bridge}': tc refused${line}: ${reason}`);
+      throw new HostnetError(ErrorCode.APPLY_FAILED, `network '${bridge}': tc refused${line}: ${reason}`, { cause: e });
     }
   }
   if (plan.promisc !== undefined) await ipr.ip(['link', 'set', 'dev', bridge, 'promisc', plan.promisc ? 'on' : 'off']);

@@ -4,7 +4,8 @@
  * and to render `ip link add ... type bond ...`.
  */
 
-import { constTable } from './dict.js';
+import { constTable, getKey } from './dict.js';
+import { MAC_RE } from './mac.js';
 
 export const BOND_MODES = [
   'balance-rr', 'active-backup', 'balance-xor', 'broadcast', '802.3ad', 'balance-tlb', 'balance-alb',
@@ -21,43 +22,68 @@ interface BondOptionSpec {
   ip: string;
   /** accepted value syntax */
   value: RegExp;
+  /** what a fresh bond reports, as a number (miimon: see defaultBondValue) */
+  kernelDefault: string;
+  /** names the kernel prints for a numeric value, name → number */
+  names?: Readonly<Record<string, string>>;
 }
 
 const NUM = /^\d+$/;
 const BOOL01 = /^[01]$/;
 
+/** An option whose values are names with numbers 0..n-1: either form is accepted. */
+function named(...names: string[]): Pick<BondOptionSpec, 'value' | 'names'> {
+  const alternatives = [...names.map((n) => n.replace(/[+.]/g, '\\$&')), `[0-${names.length - 1}]`];
+  return { value: new RegExp(`^(${alternatives.join('|')})$`), names: constTable(Object.fromEntries(names.map((n, i) => [n, String(i)]))) };
+}
+
+/**
+ * The one bond option table: syntax and modes for validation, the iproute2 keyword for the
+ * batch, and the kernel's defaults and value names for capabilities and verification.
+ * Defaults are the bonding driver's (Documentation/networking/bonding.rst, bond_options.c).
+ */
 export const BOND_OPTIONS: Readonly<Record<string, BondOptionSpec>> = constTable({
-  miimon: { modes: ALL, ip: 'miimon', value: NUM },
-  updelay: { modes: ALL, ip: 'updelay', value: NUM },
-  downdelay: { modes: ALL, ip: 'downdelay', value: NUM },
-  peer_notif_delay: { modes: ALL, ip: 'peer_notify_delay', value: NUM },
-  use_carrier: { modes: ALL, ip: 'use_carrier', value: BOOL01 },
-  arp_interval: { modes: NOT_ADAPTIVE, ip: 'arp_interval', value: NUM },
-  arp_ip_target: { modes: NOT_ADAPTIVE, ip: 'arp_ip_target', value: /^(\d{1,3}(\.\d{1,3}){3})(,\d{1,3}(\.\d{1,3}){3})*$/ },
-  arp_validate: { modes: NOT_ADAPTIVE, ip: 'arp_validate', value: /^(none|active|backup|all|filter|filter_active|filter_backup|[0-6])$/ },
-  arp_all_targets: { modes: NOT_ADAPTIVE, ip: 'arp_all_targets', value: /^(any|all|0|1)$/ },
-  primary: { modes: AB_TLB_ALB, ip: 'primary', value: /^[A-Za-z0-9_][A-Za-z0-9_.\-]{0,14}$/ },
-  primary_reselect: { modes: AB_TLB_ALB, ip: 'primary_reselect', value: /^(always|better|failure|[0-2])$/ },
-  fail_over_mac: { modes: ['active-backup'], ip: 'fail_over_mac', value: /^(none|active|follow|[0-2])$/ },
+  miimon: { modes: ALL, ip: 'miimon', value: NUM, kernelDefault: '0' },
+  updelay: { modes: ALL, ip: 'updelay', value: NUM, kernelDefault: '0' },
+  downdelay: { modes: ALL, ip: 'downdelay', value: NUM, kernelDefault: '0' },
+  peer_notif_delay: { modes: ALL, ip: 'peer_notify_delay', value: NUM, kernelDefault: '0' },
+  use_carrier: { modes: ALL, ip: 'use_carrier', value: BOOL01, kernelDefault: '1' },
+  arp_interval: { modes: NOT_ADAPTIVE, ip: 'arp_interval', value: NUM, kernelDefault: '0' },
+  arp_ip_target: { modes: NOT_ADAPTIVE, ip: 'arp_ip_target', value: /^(\d{1,3}(\.\d{1,3}){3})(,\d{1,3}(\.\d{1,3}){3})*$/, kernelDefault: '' },
+  arp_validate: { modes: NOT_ADAPTIVE, ip: 'arp_validate', ...named('none', 'active', 'backup', 'all', 'filter', 'filter_active', 'filter_backup'), kernelDefault: '0' },
+  arp_all_targets: { modes: NOT_ADAPTIVE, ip: 'arp_all_targets', ...named('any', 'all'), kernelDefault: '0' },
+  primary: { modes: AB_TLB_ALB, ip: 'primary', value: /^[A-Za-z0-9_][A-Za-z0-9_.\-]{0,14}$/, kernelDefault: '' },
+  primary_reselect: { modes: AB_TLB_ALB, ip: 'primary_reselect', ...named('always', 'better', 'failure'), kernelDefault: '0' },
+  fail_over_mac: { modes: ['active-backup'], ip: 'fail_over_mac', ...named('none', 'active', 'follow'), kernelDefault: '0' },
   xmit_hash_policy: {
     modes: ['balance-xor', '802.3ad', 'balance-tlb'],
     ip: 'xmit_hash_policy',
-    value: /^(layer2|layer3\+4|layer2\+3|encap2\+3|encap3\+4|vlan\+srcmac|[0-5])$/,
+    ...named('layer2', 'layer3+4', 'layer2+3', 'encap2+3', 'encap3+4', 'vlan+srcmac'),
+    kernelDefault: '0',
   },
-  resend_igmp: { modes: ALL, ip: 'resend_igmp', value: NUM },
-  num_grat_arp: { modes: ['active-backup'], ip: 'num_grat_arp', value: NUM },
-  num_unsol_na: { modes: ['active-backup'], ip: 'num_unsol_na', value: NUM },
-  all_slaves_active: { modes: ALL, ip: 'all_slaves_active', value: BOOL01 },
-  min_links: { modes: ['802.3ad'], ip: 'min_links', value: NUM },
-  lp_interval: { modes: ['balance-tlb', 'balance-alb'], ip: 'lp_interval', value: NUM },
-  packets_per_slave: { modes: ['balance-rr'], ip: 'packets_per_slave', value: NUM },
-  tlb_dynamic_lb: { modes: ['balance-tlb'], ip: 'tlb_dynamic_lb', value: BOOL01 },
-  lacp_rate: { modes: ['802.3ad'], ip: 'lacp_rate', value: /^(slow|fast|0|1)$/ },
-  ad_select: { modes: ['802.3ad'], ip: 'ad_select', value: /^(stable|bandwidth|count|[0-2])$/ },
-  ad_actor_sys_prio: { modes: ['802.3ad'], ip: 'ad_actor_sys_prio', value: NUM },
-  ad_user_port_key: { modes: ['802.3ad'], ip: 'ad_user_port_key', value: NUM },
-  ad_actor_system: { modes: ['802.3ad'], ip: 'ad_actor_system', value: /^([0-9a-fA-F]{2}:){5}[0-9a-fA-F]{2}$/ },
+  resend_igmp: { modes: ALL, ip: 'resend_igmp', value: NUM, kernelDefault: '1' },
+  num_grat_arp: { modes: ['active-backup'], ip: 'num_grat_arp', value: NUM, kernelDefault: '1' },
+  num_unsol_na: { modes: ['active-backup'], ip: 'num_unsol_na', value: NUM, kernelDefault: '1' },
+  all_slaves_active: { modes: ALL, ip: 'all_slaves_active', value: BOOL01, kernelDefault: '0' },
+  min_links: { modes: ['802.3ad'], ip: 'min_links', value: NUM, kernelDefault: '0' },
+  lp_interval: { modes: ['balance-tlb', 'balance-alb'], ip: 'lp_interval', value: NUM, kernelDefault: '1' },
+  packets_per_slave: { modes: ['balance-rr'], ip: 'packets_per_slave', value: NUM, kernelDefault: '1' },
+  tlb_dynamic_lb: { modes: ['balance-tlb'], ip: 'tlb_dynamic_lb', value: BOOL01, kernelDefault: '1' },
+  lacp_rate: { modes: ['802.3ad'], ip: 'lacp_rate', ...named('slow', 'fast'), kernelDefault: '0' },
+  ad_select: { modes: ['802.3ad'], ip: 'ad_select', ...named('stable', 'bandwidth', 'count'), kernelDefault: '0' },
+  ad_actor_sys_prio: { modes: ['802.3ad'], ip: 'ad_actor_sys_prio', value: NUM, kernelDefault: '65535' },
+  ad_user_port_key: { modes: ['802.3ad'], ip: 'ad_user_port_key', value: NUM, kernelDefault: '0' },
+  ad_actor_system: { modes: ['802.3ad'], ip: 'ad_actor_system', value: MAC_RE, kernelDefault: '00:00:00:00:00:00' },
 });
+
+/** Options the kernel reports that hostnetd does not set (refused in requests): capabilities only. */
+const REPORTED_ONLY: Readonly<Record<string, Pick<BondOptionSpec, 'kernelDefault' | 'names'>>> = constTable({
+  ns_ip6_target: { kernelDefault: '' },
+  arp_missed_max: { kernelDefault: '2' },
+  lacp_active: { kernelDefault: '1', names: constTable({ off: '0', on: '1' }) },
+});
+
+const reported = (option: string) => getKey(BOND_OPTIONS, option) ?? getKey(REPORTED_ONLY, option);
 
 /** Modes in which the kernel turns miimon on (100) when it is 0 (bond_option_mode_set). */
 const MIIMON_ON_MODES: readonly BondMode[] = ['802.3ad', 'balance-tlb', 'balance-alb'];
@@ -89,4 +115,22 @@ export function bondOptionsProblem(opts: Record<string, string>): string | null 
 export function bondModeName(v: string): BondMode | null {
   if (/^\d$/.test(v)) return BOND_MODES[Number(v)] ?? null;
   return (BOND_MODES as readonly string[]).includes(v) ? (v as BondMode) : null;
+}
+
+/** A mode's number as the kernel and VDSM's capabilities print it ('4'); anything else as given. */
+export function bondModeNumber(mode: string): string {
+  const n = (BOND_MODES as readonly string[]).indexOf(mode);
+  return n < 0 ? mode : String(n);
+}
+
+/** An option's value with enum names as their numbers ('fast' → '1'). */
+export const numericBondValue = (option: string, value: string): string => {
+  const names = reported(option)?.names;
+  return (names && getKey(names, value)) ?? value;
+};
+
+/** What a fresh bond of the mode (by number) reports for the option; undefined when the table does not know it. */
+export function defaultBondValue(option: string, modeNumber: string): string | undefined {
+  if (option === 'miimon') return MIIMON_ON_MODES.some((m) => bondModeNumber(m) === modeNumber) ? '100' : '0';
+  return reported(option)?.kernelDefault;
 }

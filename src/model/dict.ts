@@ -23,5 +23,8 @@ export const hasKey = (obj: object, key: string): boolean => Object.prototype.ha
 export const getKey = <T>(obj: Readonly<Record<string, T>>, key: string): T | undefined =>
   hasKey(obj, key) ? obj[key] : undefined;
 
+/** A JSON object: not null, not an array (what JSON.parse gives for `{...}`). */
+export const isPlainObject = (v: unknown): v is Record<string, unknown> => typeof v === 'object' && v !== null && !Array.isArray(v);
+
 /** A frozen lookup table for constants (option names): null prototype, so only its own keys are found. */
 export const constTable = <T>(obj: Record<string, T>): Readonly<Dict<T>> => Object.freeze(toDict(obj));

@@ -10,11 +10,13 @@
  */
 import { z } from 'zod';
 import { BOND_NAME_RE, IFNAME_MAX_BYTES, bridgeNameProblem, isValidIfname } from '../kernel/names.js';
-import { isIpv4, isIpv6 } from '../validate/ip.js';
+import { isIpv4, isIpv6 } from './ip.js';
 import { BOND_MODES } from './bond-options.js';
 import { BOND_OPTIONS } from './bond-options.js';
 import { BRIDGE_OPTIONS } from './bridge-options.js';
 import { dict, hasKey } from './dict.js';
+import { isPlainObject } from './dict.js';
+import { isCanonicalMac } from './mac.js';
 
 /**
  * The largest rate a curve may ask for: the kernel keeps rates as u32 bytes per second, and an
@@ -22,7 +24,6 @@ import { dict, hasKey } from './dict.js';
  */
 export const QOS_RATE_MAX = 8 * 0xffffffff;
 
-const isObject = (v: unknown): v is Record<string, unknown> => typeof v === 'object' && v !== null && !Array.isArray(v);
 
 /**
  * A JSON object read as a name → value table with a null prototype. Each key is checked by
@@ -30,7 +31,7 @@ const isObject = (v: unknown): v is Record<string, unknown> => typeof v === 'obj
  */
 export function nameTable<K extends z.ZodType<string>, V extends z.ZodType>(key: K, value: V) {
   return z
-    .preprocess((v) => (isObject(v) ? new Map(Object.entries(v)) : v), z.map(key, value, { error: 'expected a JSON object' }))
+    .preprocess((v) => (isPlainObject(v) ? new Map(Object.entries(v)) : v), z.map(key, value, { error: 'expected a JSON object' }))
     .transform((m) => dict<z.output<V>>(m as Map<string, z.output<V>>));
 }
 
@@ -108,7 +109,7 @@ export const BondSchema = z.strictObject({
   // a value may be empty (arp_ip_target '' clears the targets), never two words
   options: nameTable(bondOptionName, z.string().regex(/^[^\s=]*$/, { error: 'not a single word' }))
     .refine((o) => (BOND_MODES as readonly string[]).includes(o.mode ?? ''), { error: 'mode is missing or not a bond mode name' }),
-  hwaddr: z.string().regex(/^([0-9a-f]{2}:){5}[0-9a-f]{2}$/, { error: 'not a lower-case MAC address' }).optional(),
+  hwaddr: z.string().refine(isCanonicalMac, { error: 'not a lower-case MAC address' }).optional(),
 });
 
 /** Each entry is stored under its own name: a mismatch means the file was edited or is damaged. */

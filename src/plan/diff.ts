@@ -12,9 +12,8 @@
  * MTU after the release (the driver restores the MTU it had when it was enslaved).
  * Bond edits the kernel refuses in place are prepared first (see bond.ts).
  */
-import { HostnetError, ErrorCode } from '../errors.js';
 import type { KernelAddress, KernelLink, KernelRoute, KernelState } from '../kernel/types.js';
-import { canonicalIpv6 } from '../validate/ip.js';
+import { canonicalIpv6 } from '../model/ip.js';
 import { bondEdit, creationBondOptions, planBondRebuilds } from './bond.js';
 import type { DesiredKernel, DesiredLink, Op } from './types.js';
 import { getKey, hasKey } from '../model/dict.js';
@@ -38,6 +37,29 @@ interface LinkContext {
   readded: ReadonlySet<string>;
 }
 
+/** A device the plan needs whose name a device of another kind holds (a veth, a tun...). */
+export interface DeviceClash {
+  name: string;
+  want: DesiredLink['kind'];
+  have: string;
+}
+
+/**
+ * Devices `want` cannot have without deleting a device hostnetd does not manage. The caller
+ * refuses those (27) before diffing; bridges, VLANs and bonds of the wrong shape are replaced.
+ */
+export function deviceClashes(want: DesiredKernel, state: KernelState): DeviceClash[] {
+  const out: DeviceClash[] = [];
+  for (const link of Object.values(want.links)) {
+    const cur = getKey(state.links, link.name);
+    if (cur && link.kind !== 'nic' && !sameKind(link, cur) && !REPLACEABLE.includes(cur.kind)) out.push({ name: link.name, want: link.kind, have: cur.kind });
+  }
+  return out;
+}
+
+const REPLACEABLE: readonly string[] = ['bridge', 'vlan', 'bond'];
+
+/** Pure and total over what deviceClashes() accepts; a clash left in is a caller's bug (a plain Error). */
 export function diff(want: DesiredKernel, snapshot: KernelState): Op[] {
   const staged: Staged[] = [];
   const push = (phase: number, op: Op) => staged.push({ phase, order: staged.length, op });
@@ -70,12 +92,7 @@ function diffLink(want: DesiredLink, ctx: LinkContext, addrs: KernelAddress[]): 
   const { state, push } = ctx;
   let cur: KernelLink | undefined = getKey(state.links, want.name);
   if (cur && want.kind !== 'nic' && !sameKind(want, cur)) {
-    if (!['bridge', 'vlan', 'bond'].includes(cur.kind)) {
-      throw new HostnetError(
-        ErrorCode.BAD_BRIDGE,
-        `device '${want.name}' already exists as a ${cur.kind} device; cannot use it as a ${want.kind}`,
-      );
-    }
+    if (!REPLACEABLE.includes(cur.kind)) throw new Error(`diff: device '${want.name}' is a ${cur.kind}; deviceClashes() should have refused it`);
     push(P.del, { op: 'del', dev: want.name });
     cur = undefined;
   }

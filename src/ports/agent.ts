@@ -28,13 +28,14 @@
  *   await agent.stop();
  */
 import type { Logger } from 'pino';
-import { IprouteError, type Iproute } from '../kernel/iproute.js';
+import { isIprouteError, type Iproute } from '../kernel/iproute.js';
 import { LinkMonitor, type LinkEvent } from '../kernel/monitor.js';
 import { readKernelState } from '../kernel/snapshot.js';
 import type { KernelView } from '../kernel/view.js';
 import type { KernelFeatures, KernelState } from '../kernel/types.js';
 import type { HostConfig } from '../model/types.js';
 import { managedBridges, planPorts, type PortWarning } from './policy.js';
+import { FreshCoalescer } from '../model/async.js';
 
 export interface PortAgentOptions {
   ipr: Iproute;
@@ -71,8 +72,12 @@ export interface ReconcileResult {
 
 export class PortAgent {
   private readonly monitor: LinkMonitor | undefined;
-  private inFlight: Promise<ReconcileResult> | undefined;
-  private queued: Promise<ReconcileResult> | undefined;
+  /** a pass takes the reasons gathered until it starts */
+  private readonly passes = new FreshCoalescer(() => {
+    const reasons = [...this.reasons];
+    this.reasons.clear();
+    return this.runOnce(reasons);
+  });
   private reasons = new Set<string>();
   /** ifindex → bridge, of the ports the last run put in policy */
   private known = new Map<number, string>();
@@ -121,8 +126,7 @@ export class PortAgent {
     this.openGate();
     for (const off of this.offs.splice(0)) off();
     await this.monitor?.stop();
-    await this.inFlight?.catch(() => undefined);
-    await this.queued?.catch(() => undefined);
+    await this.passes.idle();
   }
 
   /**
@@ -178,26 +182,7 @@ export class PortAgent {
   /** One full pass; resolves when a pass that started after this call has finished. */
   reconcile(reason = 'request'): Promise<ReconcileResult> {
     this.reasons.add(reason);
-    if (this.queued) return this.queued;
-    if (this.inFlight) {
-      const after = this.inFlight.then(noop, noop).then(() => {
-        this.queued = undefined;
-        return this.startRun();
-      });
-      this.queued = after;
-      return after;
-    }
-    return this.startRun();
-  }
-
-  private startRun(): Promise<ReconcileResult> {
-    const reasons = [...this.reasons];
-    this.reasons.clear();
-    const run = this.runOnce(reasons).finally(() => {
-      if (this.inFlight === run) this.inFlight = undefined;
-    });
-    this.inFlight = run;
-    return run;
+    return this.passes.get();
   }
 
   private onLinkEvent(ev: LinkEvent): void {
@@ -320,7 +305,7 @@ async function batch(run: () => Promise<string>, errors: string[]): Promise<void
   try {
     await run();
   } catch (e) {
-    if (!(e instanceof IprouteError)) throw e;
-    errors.push(...e.stderr.split('\n').filter((l) => l.trim() !== ''));
+    if (!isIprouteError(e)) throw e;
+    errors.push(...e.detail.stderr.split('\n').filter((l) => l.trim() !== ''));
   }
 }

@@ -12,7 +12,8 @@
  */
 import { DOMParser, type Element } from '@xmldom/xmldom';
 import type { Logger } from 'pino';
-import type { Lane, LibvirtSession } from '../libvirt/session.js';
+import type { LibvirtSession } from '../libvirt/session.js';
+import type { Lane } from '../model/async.js';
 
 export interface DomainInterface {
   target: string;

@@ -29,6 +29,7 @@ import type { KernelFeatures, KernelLink, KernelState } from '../kernel/types.js
 import type { HostConfig, MacTableManager } from '../model/types.js';
 import { networkDevices } from '../plan/desired.js';
 import { getKey } from '../model/dict.js';
+import { isMac, isMulticastMac } from '../model/mac.js';
 
 /** One bridge hostnetd manages and what its network asks of the ports. */
 export interface ManagedBridge {
@@ -166,15 +167,13 @@ function targetOf(
   return { ...base, role: 'guest', flags: { isolated, learning: false, flood: false }, macs };
 }
 
-const MAC_RE = /^[0-9a-f]{2}(:[0-9a-f]{2}){5}$/;
-
 /** lower case, valid unicast MACs only, deduplicated, sorted (a batch line is split on whitespace) */
 export function normalizeMacs(macs: readonly string[]): string[] {
   const out = new Set<string>();
   for (const raw of macs) {
     const mac = raw.trim().toLowerCase();
     // a multicast/broadcast MAC cannot be a static unicast FDB entry of a guest
-    if (MAC_RE.test(mac) && (parseInt(mac.slice(0, 2), 16) & 1) === 0) out.add(mac);
+    if (isMac(mac) && !isMulticastMac(mac)) out.add(mac);
   }
   return [...out].sort();
 }

@@ -1,8 +1,8 @@
 /**
  * The one JSON-RPC client: hostnetctl, the tests and the benchmarks talk to hostnetd through it,
  * over WebSocket or STOMP 1.2 (as the engine does), on a unix socket, tcp:// or tls://. Failures
- * to connect become messages an admin can act on at 3am (ConnectionError); an error answer is an
- * RpcError with the daemon's code.
+ * to connect become messages an admin can act on at 3am (a HostnetError of code CONNECTION); an
+ * error answer is a HostnetError with the daemon's code, message and data.
  *
  *   const c = await RpcClient.open({ url: 'unix:/run/hostnetd/hostnetd.sock' });
  *   await c.call('Host.ping2');                                   // → true
@@ -13,7 +13,9 @@ import { randomUUID } from 'node:crypto';
 import { connect as netConnect, type Socket } from 'node:net';
 import { connect as tlsConnect, type ConnectionOptions } from 'node:tls';
 import { WebSocket } from 'ws';
-import { encodeFrame, FrameParser, StompFrameError } from './stomp/frame.js';
+import { connectionError, ErrorCode, HostnetError, isHostnetError } from '../errors.js';
+import { encodeFrame, FrameParser } from './stomp/frame.js';
+import { isPlainObject } from '../model/dict.js';
 
 export interface ClientTls {
   cert?: Buffer;
@@ -42,18 +44,6 @@ export interface ClientOptions {
   maxPayload?: number;
 }
 
-export class ConnectionError extends Error {}
-
-export class RpcError extends Error {
-  constructor(
-    readonly code: number,
-    readonly rpcMessage: string,
-    readonly data?: unknown,
-  ) {
-    super(`error ${code}: ${rpcMessage}`);
-  }
-}
-
 export interface RpcReply {
   jsonrpc?: string;
   id?: unknown;
@@ -67,7 +57,7 @@ export interface RpcReply {
 export interface Closed {
   code: number;
   reason: string;
-  error: ConnectionError;
+  error: HostnetError;
 }
 
 /** A transport carries JSON-RPC texts both ways. */
@@ -86,7 +76,7 @@ export class RpcClient {
   private nextId = 1;
   private readonly pending = new Map<unknown, (r: RpcReply) => void>();
   private unmatched: ((msg: unknown) => void) | undefined;
-  private closedWith: ConnectionError | undefined;
+  private closedWith: HostnetError | undefined;
 
   private constructor(private readonly transport: Transport) {
     void transport.closed.then((c) => {
@@ -111,7 +101,7 @@ export class RpcClient {
     return this.transport.underlying;
   }
 
-  /** The whole response; rejects with ConnectionError when the connection ends first. */
+  /** The whole response; rejects with a CONNECTION error when the connection ends first. */
   request(method: string, params?: unknown, id: unknown = this.nextId++): Promise<RpcReply> {
     if (this.closedWith) return Promise.reject(this.closedWith);
     const frame: Record<string, unknown> = { jsonrpc: '2.0', id, method };
@@ -121,10 +111,10 @@ export class RpcClient {
     return Promise.race([answer, this.transport.closed.then((c) => Promise.reject(c.error))]);
   }
 
-  /** The result; rejects with RpcError (an error answer) or ConnectionError. */
+  /** The result; rejects with the daemon's error answer as a HostnetError, or a CONNECTION one. */
   async call<T = unknown>(method: string, params?: unknown): Promise<T> {
     const r = await this.request(method, params);
-    if (r.error) throw new RpcError(r.error.code, r.error.message, r.error.data);
+    if (r.error) throw new HostnetError(r.error.code, r.error.message, { data: r.error.data });
     return r.result as T;
   }
 
@@ -150,7 +140,7 @@ export class RpcClient {
     } catch {
       return;
     }
-    if (typeof msg === 'object' && msg !== null && !Array.isArray(msg)) {
+    if (isPlainObject(msg)) {
       const r = msg as RpcReply;
       const waiter = r.id !== undefined ? this.pending.get(r.id) : undefined;
       if (waiter) {
@@ -191,7 +181,7 @@ function openWs(target: ClientTarget, opts: ClientOptions, deliver: (text: strin
   const ws = new WebSocket(address, wsOpts);
   ws.on('message', (data) => deliver(String(data)));
   const closed = new Promise<Closed>((resolve) =>
-    ws.once('close', (code, reason) => resolve({ code, reason: reason.toString(), error: new ConnectionError(closeMessage(target, code, reason.toString())) })),
+    ws.once('close', (code, reason) => resolve({ code, reason: reason.toString(), error: connectionError(closeMessage(target, code, reason.toString())) })),
   );
   const transport: Transport = { send: (t) => ws.send(t), close: () => ws.close(), closed, underlying: ws };
   return new Promise((resolve, reject) => {
@@ -199,10 +189,10 @@ function openWs(target: ClientTarget, opts: ClientOptions, deliver: (text: strin
       ws.on('error', () => undefined);
       resolve(transport);
     });
-    ws.once('error', (e) => reject(new ConnectionError(connectMessage(target, e as NodeJS.ErrnoException))));
+    ws.once('error', (e) => reject(connectionError(connectMessage(target, e as NodeJS.ErrnoException), e)));
     ws.once('unexpected-response', (_req, res) => {
       ws.terminate();
-      reject(new ConnectionError(refusedMessage(target, res.statusCode ?? 0)));
+      reject(connectionError(refusedMessage(target, res.statusCode ?? 0)));
     });
   });
 }
@@ -222,7 +212,7 @@ function openStomp(target: ClientTarget, opts: ClientOptions, deliver: (text: st
   return new Promise((resolve, reject) => {
     const timer = setTimeout(() => {
       socket.destroy();
-      reject(new ConnectionError(`cannot connect to ${describeTarget(target)}: no answer in time: is hostnetd stuck? (journalctl -u hostnetd)`));
+      reject(connectionError(`cannot connect to ${describeTarget(target)}: no answer in time: is hostnetd stuck? (journalctl -u hostnetd)`));
     }, opts.timeoutMs ?? 10_000);
     const socket: Socket = isTls(target.url)
       ? tlsConnect({ ...where, servername: target.tls?.servername ?? ('host' in where ? where.host : 'localhost'), ...target.tls })
@@ -231,14 +221,14 @@ function openStomp(target: ClientTarget, opts: ClientOptions, deliver: (text: st
     let connected = false;
     let closeReason = '';
     const closed = new Promise<Closed>((res) =>
-      socket.once('close', () => res({ code: 1006, reason: closeReason, error: new ConnectionError(closeMessage(target, 1006, closeReason)) })),
+      socket.once('close', () => res({ code: 1006, reason: closeReason, error: connectionError(closeMessage(target, 1006, closeReason)) })),
     );
     socket.on('data', (chunk: Buffer) => {
       let frames;
       try {
         frames = parser.push(chunk);
       } catch (e) {
-        if (!(e instanceof StompFrameError)) throw e;
+        if (!isHostnetError(e, ErrorCode.BAD_FRAME)) throw e;
         closeReason = `unreadable frame from the daemon: ${e.message}`;
         socket.destroy();
         return;
@@ -259,7 +249,7 @@ function openStomp(target: ClientTarget, opts: ClientOptions, deliver: (text: st
           closeReason = f.headers.get('message') ?? f.body.toString('utf8');
           if (!connected) {
             clearTimeout(timer);
-            reject(new ConnectionError(`${describeTarget(target)} refused the STOMP connection: ${closeReason}`));
+            reject(connectionError(`${describeTarget(target)} refused the STOMP connection: ${closeReason}`));
           }
         }
       }
@@ -267,7 +257,7 @@ function openStomp(target: ClientTarget, opts: ClientOptions, deliver: (text: st
     socket.once('error', (e) => {
       if (connected) return;
       clearTimeout(timer);
-      reject(new ConnectionError(connectMessage(target, e as NodeJS.ErrnoException)));
+      reject(connectionError(connectMessage(target, e as NodeJS.ErrnoException), e));
     });
     socket.once('connect', () => undefined);
     socket.write(Buffer.concat([
@@ -280,7 +270,7 @@ function openStomp(target: ClientTarget, opts: ClientOptions, deliver: (text: st
 
 function hostPort(url: string): { host: string; port: number } {
   const m = /^[a-z]+:\/\/(\[[^\]]+\]|[^:/]+):(\d+)/i.exec(url);
-  if (!m) throw new ConnectionError(`${url}: expected tcp://HOST:PORT or tls://HOST:PORT`);
+  if (!m) throw connectionError(`${url}: expected tcp://HOST:PORT or tls://HOST:PORT`);
   return { host: m[1]!.replace(/^\[(.*)\]$/, '$1'), port: Number(m[2]) };
 }
 

@@ -7,6 +7,7 @@
  *     → { batch: false, items: [{ ok: true, request: { id: 1, method: 'Host.ping2', params: undefined, notification: false } }] }
  */
 import { ErrorCode } from '../errors.js';
+import { isPlainObject } from '../model/dict.js';
 
 export type RequestId = string | number | null;
 
@@ -50,8 +51,6 @@ export const resultResponse = (id: RequestId, result: unknown): RpcResponse => (
   result: result === undefined ? null : result,
 });
 
-const isPlainObject = (v: unknown): v is Record<string, unknown> =>
-  typeof v === 'object' && v !== null && !Array.isArray(v);
 
 const isValidId = (v: unknown): v is RequestId =>
   v === null || typeof v === 'string' || (typeof v === 'number' && Number.isFinite(v));

@@ -134,7 +134,7 @@ function withTimeout<T>(work: Promise<T>, ms: number, method: string): Promise<T
   let timer: NodeJS.Timeout | undefined;
   const timeout = new Promise<never>((_, reject) => {
     timer = setTimeout(
-      () => reject(new HostnetError(ErrorCode.INTERNAL, `${method} did not finish within ${ms / 1000} s`)),
+      () => reject(new HostnetError(ErrorCode.TIMED_OUT, `${method} did not finish within ${ms / 1000} s`)),
       ms,
     );
   });

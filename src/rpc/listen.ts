@@ -6,6 +6,7 @@
  * TLS anyone on the network could reconfigure the host.
  */
 import { isIP } from 'node:net';
+import { usageError } from '../errors.js';
 
 export type ListenSpec =
   | { kind: 'unix'; path: string; url: string }
@@ -15,8 +16,6 @@ export type ListenSpec =
 export const isTlsListener = (spec: ListenSpec): boolean => spec.kind === 'wss' || spec.kind === 'tls';
 
 const SCHEMES = ['ws', 'wss', 'tcp', 'tls'] as const;
-
-export class ListenError extends Error {}
 
 export function isLoopback(host: string): boolean {
   if (host === 'localhost') return true;
@@ -28,31 +27,31 @@ export function isLoopback(host: string): boolean {
 export function parseListen(url: string): ListenSpec {
   if (url.startsWith('unix:')) {
     const path = url.slice('unix:'.length).replace(/^\/\/(?=\/)/, '');
-    if (!path.startsWith('/')) throw new ListenError(`--listen ${url}: a unix socket needs an absolute path (unix:/run/hostnetd/hostnetd.sock)`);
+    if (!path.startsWith('/')) throw usageError(`--listen ${url}: a unix socket needs an absolute path (unix:/run/hostnetd/hostnetd.sock)`);
     return { kind: 'unix', path, url };
   }
   let parsed: URL;
   try {
     parsed = new URL(url);
   } catch {
-    throw new ListenError(`--listen ${url}: not a URL; expected unix:PATH, tcp://ADDR:PORT, tls://ADDR:PORT, ws://ADDR:PORT or wss://ADDR:PORT`);
+    throw usageError(`--listen ${url}: not a URL; expected unix:PATH, tcp://ADDR:PORT, tls://ADDR:PORT, ws://ADDR:PORT or wss://ADDR:PORT`);
   }
   const kind = SCHEMES.find((s) => `${s}:` === parsed.protocol);
   if (kind === undefined) {
-    throw new ListenError(`--listen ${url}: unknown scheme ${parsed.protocol}; expected unix:, tcp:, tls:, ws: or wss:`);
+    throw usageError(`--listen ${url}: unknown scheme ${parsed.protocol}; expected unix:, tcp:, tls:, ws: or wss:`);
   }
   const host = parsed.hostname.replace(/^\[(.*)\]$/, '$1');
   // URL drops a port equal to the scheme's default (ws:80, wss:443): recover it from the text
   const explicitPort = /^[a-z]+:\/\/(?:\[[^\]]*\]|[^/:]*):(\d+)/i.exec(url)?.[1];
   const port = Number(parsed.port || explicitPort);
   if (explicitPort === undefined || !Number.isInteger(port) || port < 0 || port > 65535) {
-    throw new ListenError(`--listen ${url}: a port is required (e.g. ${kind}://${parsed.hostname || '127.0.0.1'}:54321)`);
+    throw usageError(`--listen ${url}: a port is required (e.g. ${kind}://${parsed.hostname || '127.0.0.1'}:54321)`);
   }
   if ((parsed.pathname !== '/' && parsed.pathname !== '') || parsed.search || parsed.username) {
-    throw new ListenError(`--listen ${url}: only ${kind}://ADDR:PORT is allowed (every path is accepted anyway)`);
+    throw usageError(`--listen ${url}: only ${kind}://ADDR:PORT is allowed (every path is accepted anyway)`);
   }
   if ((kind === 'ws' || kind === 'tcp') && !isLoopback(host)) {
-    throw new ListenError(
+    throw usageError(
       `refusing to listen on ${url}: plain ${kind}:// is allowed only on loopback addresses (127.0.0.1, ::1), ` +
         `because anyone who reaches it could reconfigure this host's network. ` +
         `Use tls://${parsed.host} with --tls-cert, --tls-key and --tls-ca (client certificates are required).`,

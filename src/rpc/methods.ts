@@ -6,6 +6,7 @@
  */
 import { ErrorCode, HostnetError } from '../errors.js';
 import type { RequestContext } from '../api/context.js';
+import { isPlainObject } from '../model/dict.js';
 
 export interface ParamSpec {
   name: string;
@@ -32,8 +33,6 @@ export type MethodTable = Record<string, MethodSpec>;
 const invalidParams = (method: string, why: string) =>
   new HostnetError(ErrorCode.INVALID_PARAMS, `Invalid params for ${method}: ${why}`);
 
-export const isPlainObject = (v: unknown): v is Record<string, unknown> =>
-  typeof v === 'object' && v !== null && !Array.isArray(v);
 
 /** Shape check: a JSON object. */
 export const anObject = (v: unknown): string | null => (isPlainObject(v) ? null : 'must be a JSON object');

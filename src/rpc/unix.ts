@@ -6,10 +6,10 @@
  */
 import { connect } from 'node:net';
 import { lstat, unlink } from 'node:fs/promises';
+import { connectionError } from '../errors.js';
 
-export class SocketInUseError extends Error {}
 
-/** 'absent' | 'stale' (removed) ; throws SocketInUseError when taken or not a socket. */
+/** 'absent' | 'stale' (removed) ; throws a CONNECTION HostnetError when taken or not a socket. */
 export async function clearStaleSocket(path: string): Promise<'absent' | 'stale'> {
   let stat;
   try {
@@ -19,10 +19,10 @@ export async function clearStaleSocket(path: string): Promise<'absent' | 'stale'
     throw e;
   }
   if (!stat.isSocket()) {
-    throw new SocketInUseError(`${path} exists and is not a socket; refusing to replace it (remove it by hand if it is yours)`);
+    throw connectionError(`${path} exists and is not a socket; refusing to replace it (remove it by hand if it is yours)`);
   }
   if (await accepts(path)) {
-    throw new SocketInUseError(
+    throw connectionError(
       `${path} is in use by a running process (another hostnetd?); stop it first or use another --run-dir/--listen`,
     );
   }

@@ -19,9 +19,10 @@ import { ErrorCode, HostnetError } from '../errors.js';
 import type { HostConfig } from '../model/types.js';
 import { deepFreeze } from '../model/freeze.js';
 import { emptyConfig } from '../model/types.js';
-import { errnoOf, fsyncDir, removeStaleTmpFiles, writeFileAtomic } from './atomic.js';
+import { errnoOf, fsyncDir, readTextIfExists, removeStaleTmpFiles, writeFileAtomic } from './atomic.js';
 import { sortKeysDeep } from './canonical.js';
 import { CONFIG_FORMAT_VERSION, ConfigFileSchema, describeIssues } from './schema.js';
+import { Lane } from '../model/async.js';
 
 export { CONFIG_FORMAT_VERSION };
 export const RUNNING_FILE = 'running.json';
@@ -74,7 +75,7 @@ async function readConfigFile(file: string): Promise<{ cfg: HostConfig; onDisk: 
     text = await fs.readFile(file, 'utf8');
   } catch (e) {
     if (errnoOf(e) === 'ENOENT') return { cfg: emptyConfig(), onDisk: null };
-    throw new HostnetError(ErrorCode.STORE_FAILED, `cannot read ${file}: ${(e as Error).message}`);
+    throw new HostnetError(ErrorCode.STORE_FAILED, `cannot read ${file}: ${(e as Error).message}`, { cause: e });
   }
   return { cfg: parseConfig(text, file), onDisk: text };
 }
@@ -106,7 +107,8 @@ function storable(cfg: HostConfig, file: string): { text: string; copy: HostConf
 
 export class ConfigStore {
   /** Writes are chained so that two commits never race on the same file. */
-  private writes: Promise<unknown> = Promise.resolve();
+  /** one failed write must not block the next */
+  private readonly writes = new Lane();
   /** Each file's text as last read or written (null: absent), to notice a change behind our back. */
   private readonly onDisk = new Map<string, string | null>();
 
@@ -222,14 +224,12 @@ export class ConfigStore {
       // not a change behind our back, so the next write must not keep it aside
       const now = await fs.readFile(file, 'utf8').catch(() => undefined);
       if (now === text) this.onDisk.set(file, text);
-      throw new HostnetError(ErrorCode.STORE_FAILED, `cannot write ${file}: ${(e as Error).message}`);
+      throw new HostnetError(ErrorCode.STORE_FAILED, `cannot write ${file}: ${(e as Error).message}`, { cause: e });
     }
   }
 
   private serialized<T>(fn: () => Promise<T>): Promise<T> {
-    const next = this.writes.then(() => fn());
-    this.writes = next.catch(() => undefined); // one failed write must not block the next
-    return next;
+    return this.writes.run(fn);
   }
 }
 
@@ -239,14 +239,8 @@ export class ConfigStore {
  * rename is durable before the new file is written.
  */
 async function keepAsideIfChanged(file: string, known: string | null): Promise<string | null> {
-  let current: string;
-  try {
-    current = await fs.readFile(file, 'utf8');
-  } catch (e) {
-    if (errnoOf(e) === 'ENOENT') return null;
-    throw e;
-  }
-  if (current === known) return null;
+  const current = await readTextIfExists(file);
+  if (current === null || current === known) return null;
   const aside = `${file}.refused-${new Date().toISOString().replace(/[:.]/g, '-')}`;
   await fs.rename(file, aside);
   await fsyncDir(path.dirname(file));

@@ -96,7 +96,7 @@ export class Journal {
       await fn();
     } catch (e) {
       if (e instanceof HostnetError) throw e;
-      throw new HostnetError(ErrorCode.STORE_FAILED, `cannot ${what} journal ${this.path}: ${(e as Error).message}`);
+      throw new HostnetError(ErrorCode.STORE_FAILED, `cannot ${what} journal ${this.path}: ${(e as Error).message}`, { cause: e });
     }
   }
 }

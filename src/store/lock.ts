@@ -21,7 +21,7 @@ import { readFileSync, unlinkSync } from 'node:fs';
 import * as fs from 'node:fs/promises';
 import * as path from 'node:path';
 import { ErrorCode, HostnetError } from '../errors.js';
-import { errnoOf, pidAlive, removeStaleTmpFiles, tmpNameFor } from './atomic.js';
+import { errnoOf, pidAlive, readTextIfExists, removeStaleTmpFiles, tmpNameFor } from './atomic.js';
 
 export type LockOwner = 'daemon' | 'restore';
 
@@ -133,13 +133,8 @@ async function createExclusive(file: string, raw: string): Promise<boolean> {
 }
 
 async function readHolder(file: string): Promise<Holder | null> {
-  let raw: string;
-  try {
-    raw = await fs.readFile(file, 'utf8');
-  } catch (e) {
-    if (errnoOf(e) === 'ENOENT') return null;
-    throw e;
-  }
+  const raw = await readTextIfExists(file);
+  if (raw === null) return null;
   return { raw, record: parseRecord(raw), id: createHash('sha256').update(raw).digest('hex').slice(0, 16) };
 }
 
@@ -189,7 +184,7 @@ function refusal(dir: string, holder: Holder): HostnetError {
   return new HostnetError(
     ErrorCode.UNAVAIL,
     `state directory ${dir} is locked by hostnetd ${r.who} pid ${r.pid} (started ${r.startedAt}); ${hint}`,
-    { pid: r.pid, who: r.who, startedAt: r.startedAt },
+    { data: { pid: r.pid, who: r.who, startedAt: r.startedAt } },
   );
 }
 

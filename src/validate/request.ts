@@ -14,7 +14,8 @@ import { dict, getKey, hasKey } from '../model/dict.js';
 import type { Bond, Network, SetupOptions, SetupRequest } from '../model/types.js';
 import {
   canonicalIpv6, ipv4UnicastProblem, ipv6UnicastProblem, isIpv4, isIpv6, netmaskToPrefix, parseIpv6Cidr,
-} from './ip.js';
+} from '../model/ip.js';
+import { isMac } from '../model/mac.js';
 import { checkHostQos } from './qos.js';
 
 export type Removal = { remove: true };
@@ -287,7 +288,7 @@ export function canonicalizeBond(name: string, attrs: Record<string, unknown>): 
     throw badBonding(`${where}: bond option primary '${primary}' is not one of its nics (${nics.join(', ')})`);
   }
   if (attrs.hwaddr !== undefined) {
-    if (typeof attrs.hwaddr !== 'string' || !/^([0-9a-fA-F]{2}:){5}[0-9a-fA-F]{2}$/.test(attrs.hwaddr)) {
+    if (typeof attrs.hwaddr !== 'string' || !isMac(attrs.hwaddr)) {
       throw badParams(`${where}: hwaddr ${show(attrs.hwaddr)} is not a MAC address`);
     }
     bond.hwaddr = attrs.hwaddr.toLowerCase();

@@ -8,7 +8,7 @@ import { expect } from 'vitest';
 import { createIproute } from '../../src/kernel/iproute.js';
 import { readKernelState } from '../../src/kernel/snapshot.js';
 import type { HostConfig } from '../../src/model/types.js';
-import { prefixToNetmask } from '../../src/caps/ipinfo.js';
+import { prefixToNetmask } from '../../src/model/ip.js';
 
 /** What "the same state" means: devices, masters, MTUs, up/down, addresses, routes (not ifindex or counters). */
 export async function comparableState(ns?: string) {

@@ -4,7 +4,7 @@
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { pino } from 'pino';
-import { createIproute, IprouteError, type Iproute } from '../../src/kernel/iproute.js';
+import { createIproute, iprouteError, type Iproute } from '../../src/kernel/iproute.js';
 import { LinkMonitor, type LinkEvent } from '../../src/kernel/monitor.js';
 import { KernelView } from '../../src/kernel/view.js';
 import { readKernelState } from '../../src/kernel/snapshot.js';
@@ -251,7 +251,7 @@ async function changeRig(opts: { hold: (args: readonly string[]) => boolean; fai
     ip: async (args: readonly string[], o?: { input?: string }) => {
       if (!opts.hold(args)) {
         const out = await nsIpr.ip(args, o);
-        if (opts.fail?.(args)) throw new IprouteError(['ip', ...args], 2, 'injected failure after the batch ran');
+        if (opts.fail?.(args)) throw iprouteError(['ip', ...args], 2, 'injected failure after the batch ran');
         return out;
       }
       holding = true;
@@ -271,7 +271,7 @@ async function changeRig(opts: { hold: (args: readonly string[]) => boolean; fai
     log: pino({ level: 'debug' }, sink), periodMs: 20,
   });
   const tx = await makeTransactions({
-    opts: { stateDir: join(dir, 'state'), fakeNics: ['veth_*'], resolvConf: join(dir, 'resolv.conf') },
+    stateDir: join(dir, 'state'), fakeNics: ['veth_*'], resolvConf: join(dir, 'resolv.conf'),
     log, ipr: txIpr, store, connectivity: new ConnectivityTracker(),
     watch: { pause: () => agent.pause(), resume: () => void agent.resume() },
   });

@@ -124,7 +124,7 @@ describe('unix socket listener', () => {
 
   it('answers a per-verb timeout', async () => {
     const c = await client();
-    expect(await c.callError('Test.hang')).toMatchObject({ code: -32603, message: expect.stringMatching(/did not finish within 0.2 s/) });
+    expect(await c.callError('Test.hang')).toMatchObject({ code: 105 /* TIMED_OUT */, message: expect.stringMatching(/did not finish within 0.2 s/) });
     await c.close();
   });
 

@@ -10,7 +10,8 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { buildNetworkCapabilities } from '../../src/caps/network.js';
 import { buildStatistics } from '../../src/caps/statistics.js';
 import { detectKernelFeatures } from '../../src/kernel/features.js';
-import { createIproute, IprouteError } from '../../src/kernel/iproute.js';
+import { createIproute, isIprouteError } from '../../src/kernel/iproute.js';
+import { ErrorCode, HostnetError } from '../../src/errors.js';
 import { readDumps, readKernelState } from '../../src/kernel/snapshot.js';
 import type { KernelState } from '../../src/kernel/types.js';
 import { parseJsonDump, parseKernelState } from '../../src/kernel/parse.js';
@@ -113,14 +114,15 @@ describe('readKernelState + buildNetworkCapabilities in a namespace', () => {
     expect(stats.veth_0?.state).toBe('up');
   });
 
-  it('reports a failing command as an IprouteError with its exit code and stderr', async () => {
+  it('reports a failing command as an APPLY_FAILED HostnetError with its exit code and stderr', async () => {
     const ipr = createIproute({ netns: host.ns });
     const err = await ipr.ip(['link', 'show', 'dev', 'nosuchdev0']).catch((e: unknown) => e);
-    expect(err).toBeInstanceOf(IprouteError);
-    const e = err as IprouteError;
-    expect(e.exitCode).toBe(1);
-    expect(e.stderr).toMatch(/does not exist/);
-    expect(e.command.slice(0, 3)).toEqual(['ip', '-n', host.ns]);
+    expect(err).toBeInstanceOf(HostnetError);
+    expect((err as HostnetError).code).toBe(ErrorCode.APPLY_FAILED);
+    if (!isIprouteError(err)) throw new Error('expected an iproute failure');
+    expect(err.detail.exitCode).toBe(1);
+    expect(err.detail.stderr).toMatch(/does not exist/);
+    expect(err.detail.command.slice(0, 3)).toEqual(['ip', '-n', host.ns]);
   });
 
   it('feeds a batch on stdin and reports which line failed', async () => {
@@ -128,8 +130,8 @@ describe('readKernelState + buildNetworkCapabilities in a namespace', () => {
     await ipr.ip(['-batch', '-'], { input: 'link add hnkb0 type bridge\nlink set hnkb0 up\n' });
     expect((await readKernelState(ipr)).links.hnkb0?.up).toBe(true);
     const err = await ipr.ip(['-batch', '-'], { input: 'link del hnkb0\nlink del hnkb0\n' }).catch((e: unknown) => e);
-    expect(err).toBeInstanceOf(IprouteError);
-    expect((err as IprouteError).stderr).toMatch(/Command failed -:2/);
+    if (!isIprouteError(err)) throw new Error('expected an iproute failure');
+    expect(err.detail.stderr).toMatch(/Command failed -:2/);
   });
 });
 

@@ -3,9 +3,10 @@
  * Needs the addon built (scripts/build-addon.sh) and libvirt0 installed.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { ErrorCode, HostnetError } from '../../src/errors.js';
 import { DOMParser } from '@xmldom/xmldom';
 import {
-  addonStatus, loadAddon, LibvirtConnection, LibvirtError, LibvirtUnavailable, VirErr, type LibvirtEvent,
+  addonStatus, isLibvirtError, loadAddon, LibvirtConnection, VirErr, type LibvirtEvent,
 } from '../../src/libvirt/binding.js';
 import { parseNetworkXml } from '../../src/libvirt/network-xml.js';
 import { makeTestNode, VM } from './helpers/testdriver.js';
@@ -37,8 +38,8 @@ describe('libvirt addon', () => {
 describe('addon missing', () => {
   it('is a typed condition, not a crash', () => {
     const r = loadAddon('/nonexistent/hnl/hostnet_libvirt.node');
-    expect('error' in r && r.error).toBeInstanceOf(LibvirtUnavailable);
-    expect('error' in r && r.error.code).toBe('addon-missing');
+    expect('error' in r && r.error).toBeInstanceOf(HostnetError);
+    expect('error' in r && r.error.code).toBe(ErrorCode.LIBVIRT_UNAVAILABLE);
     expect('error' in r && r.error.message).toContain('/nonexistent/hnl/hostnet_libvirt.node');
   });
 });
@@ -93,15 +94,14 @@ describe('LibvirtConnection on test:///default', () => {
     await waitFor(() => events.find((e) => e.type === 'network-lifecycle' && e.name === name && e.event === 'undefined'));
   });
 
-  it('rejects a bad call with a typed LibvirtError carrying libvirt code and domain', async () => {
+  it('rejects a bad call with a LIBVIRT_FAILED HostnetError carrying libvirt code and domain', async () => {
     const err = await conn.lookupNetwork('hnl-no-such-net').catch((e: unknown) => e);
-    expect(err).toBeInstanceOf(LibvirtError);
-    expect(err).toMatchObject({ code: VirErr.NO_NETWORK, domain: 12 /* VIR_FROM_TEST: the test driver reports it */ });
-    expect((err as LibvirtError).message).toContain('hnl-no-such-net');
+    expect(isLibvirtError(err)).toBe(true);
+    expect(err).toMatchObject({ code: ErrorCode.LIBVIRT_FAILED, detail: { kind: 'libvirt', virErr: VirErr.NO_NETWORK, domain: 12 /* VIR_FROM_TEST: the test driver reports it */ } });
+    expect((err as Error).message).toContain('hnl-no-such-net');
 
     const bad = await conn.defineNetwork('<network><forward mode="bridge"/></network>').catch((e: unknown) => e);
-    expect(bad).toBeInstanceOf(LibvirtError);
-    expect((bad as LibvirtError).code).toBeGreaterThan(0);
+    expect(isLibvirtError(bad) && bad.detail.virErr).toBeGreaterThan(0);
   });
 
   it('refuses to start a network twice (libvirt OPERATION_INVALID)', async () => {
@@ -109,7 +109,7 @@ describe('LibvirtConnection on test:///default', () => {
     await conn.defineNetwork(netXml(name, 'hnltwice'));
     await conn.startNetwork(name);
     const err = await conn.startNetwork(name).catch((e: unknown) => e);
-    expect(err).toMatchObject({ code: VirErr.OPERATION_INVALID });
+    expect(err).toMatchObject({ code: ErrorCode.LIBVIRT_FAILED, detail: { virErr: VirErr.OPERATION_INVALID } });
     await conn.destroyNetwork(name);
     await conn.undefineNetwork(name);
   });
@@ -172,8 +172,7 @@ describe('LibvirtConnection on a private test:///file node', () => {
 
   it('rejects an unknown domain with NO_DOMAIN', async () => {
     const err = await conn.lookupDomainByName('hnl-nope').catch((e: unknown) => e);
-    expect(err).toBeInstanceOf(LibvirtError);
-    expect((err as LibvirtError).code).toBe(VirErr.NO_DOMAIN);
+    expect(isLibvirtError(err) && err.detail.virErr).toBe(VirErr.NO_DOMAIN);
   });
 
   it('keeps in-flight calls working across close(), then refuses new ones', async () => {
@@ -184,15 +183,14 @@ describe('LibvirtConnection on a private test:///file node', () => {
     expect(nets.length).toBeGreaterThan(0);
     expect(doms.length).toBeGreaterThan(0);
     const err = await other.listNetworks().catch((e: unknown) => e);
-    expect(err).toMatchObject({ code: VirErr.INVALID_CONN });
+    expect(err).toMatchObject({ code: ErrorCode.LIBVIRT_FAILED, detail: { virErr: VirErr.INVALID_CONN } });
     await other.close(); // idempotent
   });
 });
 
 describe('opening a URI libvirt cannot reach', () => {
-  it('rejects with a LibvirtError', async () => {
+  it('rejects with a LIBVIRT_FAILED HostnetError', async () => {
     const err = await LibvirtConnection.open('qemu+unix:///system?socket=/nonexistent/hnl.sock').catch((e: unknown) => e);
-    expect(err).toBeInstanceOf(LibvirtError);
-    expect((err as LibvirtError).code).toBeGreaterThan(0);
+    expect(isLibvirtError(err) && err.detail.virErr).toBeGreaterThan(0);
   });
 });

@@ -1,12 +1,13 @@
 import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
-import { NetworkXmlError, parseNetworkXml, serializeNetworkXml } from '../../src/libvirt/network-xml.js';
+import { isNetworkXmlError, parseNetworkXml, serializeNetworkXml, type NetworkXmlFailure } from '../../src/libvirt/network-xml.js';
+import { ErrorCode, type HostnetError } from '../../src/errors.js';
 
-const refused = (xml: string): NetworkXmlError => {
+const refused = (xml: string): HostnetError<NetworkXmlFailure> & { detail: NetworkXmlFailure } => {
   try {
     parseNetworkXml(xml);
   } catch (e) {
-    if (e instanceof NetworkXmlError) return e;
+    if (isNetworkXmlError(e) && e.code === ErrorCode.LIBVIRT_FAILED) return e;
     throw e;
   }
   throw new Error('was accepted');
@@ -40,7 +41,7 @@ describe('network XML rules libvirt enforces', () => {
     ['not XML', `<network><name>x</network>`, 'network'],
   ])('refuses %s', (_what, xml, element) => {
     const err = refused(xml);
-    expect(err.element).toBe(element);
+    expect(err.detail.element).toBe(element);
     expect(err.message).toContain(`<${element}>`);
   });
 });

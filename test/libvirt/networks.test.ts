@@ -1,9 +1,10 @@
 import { afterAll, afterEach, beforeAll, describe, expect, it, vi } from 'vitest';
 import pino from 'pino';
-import { LibvirtConnection, LibvirtError, LibvirtUnavailable, VirErr, type LibvirtEvent } from '../../src/libvirt/binding.js';
+import { isLibvirtError, libvirtError, libvirtUnavailable, LibvirtConnection, VirErr, type LibvirtEvent } from '../../src/libvirt/binding.js';
+import { ErrorCode, HostnetError } from '../../src/errors.js';
 import { parseNetworkXml } from '../../src/libvirt/network-xml.js';
 import {
-  buildNetworkXml, desiredFromConfig, LibvirtApplyError, libvirtFailed, LibvirtNetworkManager, plan,
+  buildNetworkXml, desiredFromConfig, LibvirtNetworkManager, plan,
   type CurrentLibvirtNetwork, type DesiredLibvirtNetwork,
 } from '../../src/libvirt/networks.js';
 import { LibvirtSession } from '../../src/libvirt/session.js';
@@ -146,7 +147,7 @@ describe('LibvirtNetworkManager against the test driver', () => {
         return Object.assign(view, {
           close: async () => undefined,
           startNetwork: async (name: string) => {
-            if (name === failStart) throw new LibvirtError(VirErr.OPERATION_FAILED, 19, `injected: cannot start ${name}`);
+            if (name === failStart) throw libvirtError(VirErr.OPERATION_FAILED, 19, `injected: cannot start ${name}`);
             return shared.startNetwork(name);
           },
         });
@@ -228,15 +229,16 @@ describe('LibvirtNetworkManager against the test driver', () => {
     const conn = await withShared();
     failStart = 'vdsm-hnlbusy';
     const err = await mgr.sync([desired('hnlnetB'), desired('hnlbusy', { portIsolation: true })]).catch((e: unknown) => e);
-    expect(err).toBeInstanceOf(LibvirtApplyError);
-    const ae = err as LibvirtApplyError;
-    expect(ae.leftover).toEqual([]);
-    expect(ae.cause).toBeInstanceOf(LibvirtError);
+    expect(err).toBeInstanceOf(HostnetError);
+    const ae = err as HostnetError;
+    expect(ae.code).toBe(ErrorCode.LIBVIRT_FAILED);
+    expect(ae.data).toMatchObject({ leftover: [] });
+    expect(isLibvirtError(ae.cause)).toBe(true);
     // hnlnetB was fully applied before the failure, and is gone again
     expect(await conn.findNetwork('vdsm-hnlnetB')).toBeNull();
     expect(await conn.findNetwork('vdsm-hnlbusy')).toBeNull();
     expect(ae.message).toContain('start of network vdsm-hnlbusy');
-    expect(libvirtFailed(ae)).toMatchObject({ code: 102, data: { step: { op: 'start', network: 'vdsm-hnlbusy' } } });
+    expect(ae).toMatchObject({ code: 102, data: { step: { op: 'start', network: 'vdsm-hnlbusy' } } });
   });
 });
 
@@ -263,7 +265,7 @@ describe('LibvirtNetworkManager while libvirt is away', () => {
     let calls = 0;
     session = new LibvirtSession({
       uri: 'test:///default', log, backoff: { initialMs: 5, maxMs: 10 },
-      connect: async () => { calls++; throw new LibvirtUnavailable('not built'); },
+      connect: async () => { calls++; throw libvirtUnavailable('not built'); },
     });
     mgr = new LibvirtNetworkManager({ session, log, vlanFiltering: false });
     await session.start();
@@ -281,7 +283,7 @@ describe('LibvirtNetworkManager while libvirt is away', () => {
         uri: node.uri, log, backoff: { initialMs: 10, maxMs: 40 },
         connect: async (uri) => {
           attempts++;
-          if (attempts < 3) throw new LibvirtError(VirErr.NO_CONNECT, 7, 'libvirtd down');
+          if (attempts < 3) throw libvirtError(VirErr.NO_CONNECT, 7, 'libvirtd down');
           real = await LibvirtConnection.open(uri);
           return real;
         },

@@ -5,7 +5,7 @@
  */
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import pino from 'pino';
-import { LibvirtConnection, LibvirtError, VirErr, type LibvirtEvent } from '../../src/libvirt/binding.js';
+import { libvirtError, LibvirtConnection, VirErr, type LibvirtEvent } from '../../src/libvirt/binding.js';
 import { LibvirtNetworkManager } from '../../src/libvirt/networks.js';
 import { LibvirtSession } from '../../src/libvirt/session.js';
 import { LibvirtGuestMacs } from '../../src/ports/guests.js';
@@ -105,7 +105,7 @@ describe('one LibvirtSession for the network manager and the guest-MAC reader', 
     guests.onChange(() => changes++);
     const reconnected = new Promise<void>((resolve) => session.onConnected(() => resolve()));
     // a call that failed because libvirtd went away
-    expect(session.lost(new LibvirtError(VirErr.NO_CONNECT, 7, 'libvirtd went away'))).toBe(true);
+    expect(session.lost(libvirtError(VirErr.NO_CONNECT, 7, 'libvirtd went away'))).toBe(true);
     expect(session.connected).toBe(false);
     // meanwhile the manager owes its networks
     const r = await mgr.sync([{ name: 'hnlR', portIsolation: false, macTableManager: 'kernel' }]);
@@ -121,7 +121,7 @@ describe('one LibvirtSession for the network manager and the guest-MAC reader', 
     expect(mgr.status()).toMatchObject({ connected: true, networks: { hnlR: { name: 'vdsm-hnlR', active: true } } });
     expect(mgr.status().pending).toBeUndefined();
     // a failure that is not a lost connection keeps the connection
-    expect(session.lost(new LibvirtError(VirErr.NO_NETWORK, 19, 'no such network'))).toBe(false);
+    expect(session.lost(libvirtError(VirErr.NO_NETWORK, 19, 'no such network'))).toBe(false);
     expect(session.connected).toBe(true);
   });
 });

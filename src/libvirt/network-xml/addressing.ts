@@ -2,8 +2,8 @@
 import { isIPv4, isIPv6 } from 'node:net';
 import { attr, child, ipAttr, oneOf, required, uint, yesNo, type El, type XmlOut } from './dom.js';
 import { parseDhcp, writeDhcp } from './dns-dhcp.js';
-import { netmaskBits } from './ip-math.js';
-import { NetworkXmlError, type IpDef, type RouteDef } from './model.js';
+import { netmaskToPrefix } from '../../model/ip.js';
+import { networkXmlError, type IpDef, type RouteDef } from './model.js';
 
 export function parseIp(e: El): IpDef {
   const address = ipAttr(e, 'address', 'ip', true) as string;
@@ -11,7 +11,7 @@ export function parseIp(e: El): IpDef {
   const family = oneOf(e, 'family', ['ipv4', 'ipv6'] as const, 'ip');
   if (family !== undefined) {
     if ((family === 'ipv4') !== isIPv4(address)) {
-      throw new NetworkXmlError('ip', `family='${family}' does not match address ${address}`);
+      throw networkXmlError('ip', `family='${family}' does not match address ${address}`);
     }
     ip.family = family;
   }
@@ -19,12 +19,12 @@ export function parseIp(e: El): IpDef {
   const netmask = attr(e, 'netmask');
   const prefix = uint(e, 'prefix', 'ip', v6 ? 128 : 32);
   if (netmask !== undefined && prefix !== undefined) {
-    throw new NetworkXmlError('ip', `address ${address} has both a netmask and a prefix`);
+    throw networkXmlError('ip', `address ${address} has both a netmask and a prefix`);
   }
   if (netmask !== undefined) {
-    if (v6) throw new NetworkXmlError('ip', `netmask is not supported for IPv6 address ${address}, use prefix`);
-    if (!isIPv4(netmask) || netmaskBits(netmask) === undefined) {
-      throw new NetworkXmlError('ip', `netmask '${netmask}' is not a valid IPv4 netmask`);
+    if (v6) throw networkXmlError('ip', `netmask is not supported for IPv6 address ${address}, use prefix`);
+    if (netmaskToPrefix(netmask) === null) {
+      throw networkXmlError('ip', `netmask '${netmask}' is not a valid IPv4 netmask`);
     }
     ip.netmask = netmask;
   }
@@ -33,7 +33,7 @@ export function parseIp(e: El): IpDef {
   if (lp !== undefined) ip.localPtr = lp;
   const tftp = child(e, 'tftp');
   if (tftp) {
-    if (v6) throw new NetworkXmlError('tftp', `<tftp> is not supported on IPv6 address ${address}`);
+    if (v6) throw networkXmlError('tftp', `<tftp> is not supported on IPv6 address ${address}`);
     ip.tftp = { root: required(tftp, 'root', 'tftp') };
   }
   const dhcp = child(e, 'dhcp');
@@ -45,31 +45,31 @@ export function parseRoute(e: El): RouteDef {
   const address = ipAttr(e, 'address', 'route', true) as string;
   const gateway = ipAttr(e, 'gateway', 'route', true) as string;
   if (isIPv4(address) !== isIPv4(gateway)) {
-    throw new NetworkXmlError('route', `gateway ${gateway} and address ${address} are of different families`);
+    throw networkXmlError('route', `gateway ${gateway} and address ${address} are of different families`);
   }
   const r: RouteDef = { address, gateway };
   const family = oneOf(e, 'family', ['ipv4', 'ipv6'] as const, 'route');
   if (family !== undefined) {
     if ((family === 'ipv4') !== isIPv4(address)) {
-      throw new NetworkXmlError('route', `family='${family}' does not match address ${address}`);
+      throw networkXmlError('route', `family='${family}' does not match address ${address}`);
     }
     r.family = family;
   }
   const netmask = attr(e, 'netmask');
   const prefix = uint(e, 'prefix', 'route', isIPv4(address) ? 32 : 128);
   if (netmask !== undefined && prefix !== undefined) {
-    throw new NetworkXmlError('route', `route ${address} has both a netmask and a prefix`);
+    throw networkXmlError('route', `route ${address} has both a netmask and a prefix`);
   }
   if (netmask !== undefined) {
-    if (!isIPv4(address) || !isIPv4(netmask) || netmaskBits(netmask) === undefined) {
-      throw new NetworkXmlError('route', `netmask '${netmask}' is not valid for route ${address}`);
+    if (!isIPv4(address) || netmaskToPrefix(netmask) === null) {
+      throw networkXmlError('route', `netmask '${netmask}' is not valid for route ${address}`);
     }
     r.netmask = netmask;
   }
   if (prefix !== undefined) r.prefix = prefix;
   const metric = uint(e, 'metric', 'route');
   if (metric !== undefined) {
-    if (metric === 0) throw new NetworkXmlError('route', 'metric must be greater than 0');
+    if (metric === 0) throw networkXmlError('route', 'metric must be greater than 0');
     r.metric = metric;
   }
   return r;
@@ -83,4 +83,16 @@ export function writeIp(o: XmlOut, parent: El, ip: IpDef): void {
 
 export function writeRoute(o: XmlOut, parent: El, r: RouteDef): void {
   o.el(parent, 'route', [['family', r.family], ['address', r.address], ['netmask', r.netmask], ['prefix', r.prefix], ['gateway', r.gateway], ['metric', r.metric]]);
+}
+
+/** libvirt's virNetworkIPDefPrefix: prefix, else netmask bits, else the classful default. */
+export function ipPrefix(ip: IpDef): number {
+  if (ip.prefix !== undefined) return ip.prefix;
+  if (ip.netmask !== undefined) return netmaskToPrefix(ip.netmask) ?? 0;
+  if (isIPv6(ip.address)) return 64;
+  const first = Number(ip.address.split('.')[0]);
+  if ((first & 0x80) === 0) return 8;
+  if ((first & 0xc0) === 0x80) return 16;
+  if ((first & 0xe0) === 0xc0) return 24;
+  return 32;
 }

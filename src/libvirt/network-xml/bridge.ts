@@ -2,9 +2,10 @@
  * The bridge and its link-level settings (formatnetwork "Connectivity" and "Addressing"):
  * <bridge> (name, zone, stp, delay, macTableManager), <mtu>, <mac>, <port isolated>.
  */
-import { attr, child, oneOf, onOff, parseMac, isMulticastMac, required, uint, yesNo, onOffText, type El, type XmlOut } from './dom.js';
-import { NetworkXmlError, type BridgeDef, type NetworkDef } from './model.js';
+import { attr, child, oneOf, onOff, parseMac, required, uint, yesNo, onOffText, type El, type XmlOut } from './dom.js';
+import { networkXmlError, type BridgeDef, type NetworkDef } from './model.js';
 import { L3_MODES, forwardModeOf } from './rules.js';
+import { isMulticastMac } from '../../model/mac.js';
 
 export function parseBridge(e: El): BridgeDef {
   const b: BridgeDef = {};
@@ -26,13 +27,13 @@ export function parseLinkParts(root: El, def: NetworkDef): void {
   const mtu = child(root, 'mtu');
   if (mtu) {
     const size = uint(mtu, 'size', 'mtu', 0xffffffff);
-    if (size === undefined) throw new NetworkXmlError('mtu', 'missing required attribute size');
+    if (size === undefined) throw networkXmlError('mtu', 'missing required attribute size');
     def.mtu = size;
   }
   const mac = child(root, 'mac');
   if (mac) {
     def.mac = parseMac(required(mac, 'address', 'mac'), 'mac');
-    if (isMulticastMac(def.mac)) throw new NetworkXmlError('mac', `multicast address '${def.mac}' is not allowed for a bridge`);
+    if (isMulticastMac(def.mac)) throw networkXmlError('mac', `multicast address '${def.mac}' is not allowed for a bridge`);
   }
   const port = child(root, 'port');
   if (port) {

@@ -3,9 +3,11 @@
  * (forwarders, txt, srv, host records) and the <dhcp> of an <ip> (ranges, static hosts, bootp).
  */
 import { isIPv6 } from 'node:net';
-import { attr, child, children, ipAttr, isMulticastMac, oneOf, parseMac, required, textOf, uint, yesNo, type El, type XmlOut } from './dom.js';
-import { inSubnet, ipPrefix, ipToBigInt } from './ip-math.js';
-import { NetworkXmlError, type DhcpDef, type DnsDef, type IpDef, type Lease, type NetworkDef } from './model.js';
+import { attr, child, children, ipAttr, oneOf, parseMac, required, textOf, uint, yesNo, type El, type XmlOut } from './dom.js';
+import { inSubnet, ipToBigInt } from '../../model/ip.js';
+import { ipPrefix } from './addressing.js';
+import { networkXmlError, type DhcpDef, type DnsDef, type IpDef, type Lease, type NetworkDef } from './model.js';
+import { isMulticastMac } from '../../model/mac.js';
 
 export function parseDomain(root: El, def: NetworkDef): void {
   const dom = child(root, 'domain');
@@ -27,20 +29,20 @@ export function parseDns(e: El): DnsDef {
     const addr = ipAttr(f, 'addr', 'forwarder', false);
     const domain = attr(f, 'domain');
     if (addr === undefined && domain === undefined) {
-      throw new NetworkXmlError('forwarder', 'needs at least one of addr or domain');
+      throw networkXmlError('forwarder', 'needs at least one of addr or domain');
     }
     dns.forwarders.push({ ...(addr !== undefined ? { addr } : {}), ...(domain !== undefined ? { domain } : {}) });
   }
   for (const t of children(e, 'txt')) {
     const name = required(t, 'name', 'txt');
-    if (name.startsWith('.') || /\s/.test(name)) throw new NetworkXmlError('txt', `record name '${name}' is not valid`);
+    if (name.startsWith('.') || /\s/.test(name)) throw networkXmlError('txt', `record name '${name}' is not valid`);
     dns.txts.push({ name, value: required(t, 'value', 'txt') });
   }
   for (const s of children(e, 'srv')) {
     const service = required(s, 'service', 'srv');
-    if (service.length > 15) throw new NetworkXmlError('srv', `service '${service}' is longer than 15 characters`);
+    if (service.length > 15) throw networkXmlError('srv', `service '${service}' is longer than 15 characters`);
     const protocol = oneOf(s, 'protocol', ['tcp', 'udp'] as const, 'srv');
-    if (protocol === undefined) throw new NetworkXmlError('srv', 'missing required attribute protocol');
+    if (protocol === undefined) throw networkXmlError('srv', 'missing required attribute protocol');
     const srv: DnsDef['srvs'][number] = { service, protocol };
     const domain = attr(s, 'domain');
     if (domain !== undefined) srv.domain = domain;
@@ -50,7 +52,7 @@ export function parseDns(e: El): DnsDef {
     const priority = uint(s, 'priority', 'srv', 65535);
     const weight = uint(s, 'weight', 'srv', 65535);
     if ((port !== undefined || priority !== undefined || weight !== undefined) && target === undefined) {
-      throw new NetworkXmlError('srv', 'port, priority and weight need a target');
+      throw networkXmlError('srv', 'port, priority and weight need a target');
     }
     if (port !== undefined) srv.port = port;
     if (priority !== undefined) srv.priority = priority;
@@ -60,13 +62,13 @@ export function parseDns(e: El): DnsDef {
   for (const h of children(e, 'host')) {
     const ip = ipAttr(h, 'ip', 'host', true) as string;
     const hostnames = children(h, 'hostname').map(textOf).filter((n) => n !== '');
-    if (hostnames.length === 0) throw new NetworkXmlError('host', `DNS host ${ip} has no <hostname>`);
+    if (hostnames.length === 0) throw networkXmlError('host', `DNS host ${ip} has no <hostname>`);
     dns.hosts.push({ ip, hostnames });
   }
   if (dns.enable === false) {
     const extra = dns.forwarders.length + dns.txts.length + dns.srvs.length + dns.hosts.length;
     if (extra > 0 || dns.forwardPlainNames === true) {
-      throw new NetworkXmlError('dns', "DNS is disabled (enable='no') but it has forwarders, txt, srv or host records");
+      throw networkXmlError('dns', "DNS is disabled (enable='no') but it has forwarders, txt, srv or host records");
     }
   }
   return dns;
@@ -76,7 +78,7 @@ function parseLease(e: El): Lease | undefined {
   const l = child(e, 'lease');
   if (!l) return undefined;
   const expiry = uint(l, 'expiry', 'lease');
-  if (expiry === undefined) throw new NetworkXmlError('lease', 'missing required attribute expiry');
+  if (expiry === undefined) throw networkXmlError('lease', 'missing required attribute expiry');
   const unit = oneOf(l, 'unit', ['seconds', 'minutes', 'hours'] as const, 'lease');
   return unit !== undefined ? { expiry, unit } : { expiry };
 }
@@ -90,7 +92,7 @@ export function parseDhcp(e: El, ip: IpDef): DhcpDef {
     const end = ipAttr(r, 'end', 'range', true) as string;
     if (!inSubnet(start, ip.address, prefix) || !inSubnet(end, ip.address, prefix) ||
         ipToBigInt(start) > ipToBigInt(end)) {
-      throw new NetworkXmlError('range', `DHCP range ${start} - ${end} is not inside ${ip.address}/${prefix} or is reversed`);
+      throw networkXmlError('range', `DHCP range ${start} - ${end} is not inside ${ip.address}/${prefix} or is reversed`);
     }
     const lease = parseLease(r);
     d.ranges.push(lease ? { start, end, lease } : { start, end });
@@ -99,26 +101,26 @@ export function parseDhcp(e: El, ip: IpDef): DhcpDef {
     const host: DhcpDef['hosts'][number] = {};
     const mac = attr(h, 'mac');
     if (mac !== undefined) {
-      if (v6) throw new NetworkXmlError('host', `MAC address ${mac} is not allowed in an IPv6 static host, use id`);
+      if (v6) throw networkXmlError('host', `MAC address ${mac} is not allowed in an IPv6 static host, use id`);
       host.mac = parseMac(mac, 'host');
-      if (isMulticastMac(host.mac)) throw new NetworkXmlError('host', `multicast MAC address ${mac} in a static host`);
+      if (isMulticastMac(host.mac)) throw networkXmlError('host', `multicast MAC address ${mac} in a static host`);
     }
     const id = attr(h, 'id');
     if (id !== undefined) host.id = id;
     const name = attr(h, 'name');
     if (name !== undefined) {
-      if (!/^[A-Za-z]/.test(name)) throw new NetworkXmlError('host', `host name '${name}' must start with a letter`);
+      if (!/^[A-Za-z]/.test(name)) throw networkXmlError('host', `host name '${name}' must start with a letter`);
       host.name = name;
     }
     if (!v6 && host.mac === undefined && host.name === undefined) {
-      throw new NetworkXmlError('host', 'an IPv4 static host needs mac or name');
+      throw networkXmlError('host', 'an IPv4 static host needs mac or name');
     }
     if (v6 && host.id === undefined && host.name === undefined) {
-      throw new NetworkXmlError('host', 'an IPv6 static host needs id or name');
+      throw networkXmlError('host', 'an IPv6 static host needs id or name');
     }
     const hip = ipAttr(h, 'ip', 'host', false);
     if (hip !== undefined) {
-      if (isIPv6(hip) !== v6) throw new NetworkXmlError('host', `static host ip ${hip} is not of the family of ${ip.address}`);
+      if (isIPv6(hip) !== v6) throw networkXmlError('host', `static host ip ${hip} is not of the family of ${ip.address}`);
       host.ip = hip;
     }
     const lease = parseLease(h);
@@ -127,7 +129,7 @@ export function parseDhcp(e: El, ip: IpDef): DhcpDef {
   }
   const bootp = children(e, 'bootp');
   if (bootp[0]) {
-    if (v6) throw new NetworkXmlError('bootp', `<bootp> is not supported on IPv6 address ${ip.address}`);
+    if (v6) throw networkXmlError('bootp', `<bootp> is not supported on IPv6 address ${ip.address}`);
     const file = required(bootp[0], 'file', 'bootp');
     const server = ipAttr(bootp[0], 'server', 'bootp', false);
     d.bootp = server !== undefined ? { file, server } : { file };

@@ -1,11 +1,12 @@
 /**
  * DOM helpers of the network XML modules: reading (attributes checked as libvirt checks them,
- * each failure a NetworkXmlError naming the element) and writing (XmlOut: elements built with
+ * each failure a networkXmlError() naming the element) and writing (XmlOut: elements built with
  * xmldom, never by string concatenation, indented as libvirt indents them).
  */
 import { isIPv4, isIPv6 } from 'node:net';
 import { DOMImplementation, DOMParser, XMLSerializer, type Document, type Element, type Node } from '@xmldom/xmldom';
-import { NetworkXmlError } from './model.js';
+import { networkXmlError } from './model.js';
+import { isMac } from '../../model/mac.js';
 
 // ---------------------------------------------------------------------------------------------
 // reading
@@ -30,7 +31,7 @@ export function yesNo(e: El, name: string, where: string): boolean | undefined {
   if (v === undefined) return undefined;
   if (v === 'yes') return true;
   if (v === 'no') return false;
-  throw new NetworkXmlError(where, `attribute ${name}='${v}' must be 'yes' or 'no'`);
+  throw networkXmlError(where, `attribute ${name}='${v}' must be 'yes' or 'no'`);
 }
 
 export function onOff(e: El, name: string, where: string): boolean | undefined {
@@ -38,7 +39,7 @@ export function onOff(e: El, name: string, where: string): boolean | undefined {
   if (v === undefined) return undefined;
   if (v === 'on' || v === 'yes') return true;
   if (v === 'off' || v === 'no') return false;
-  throw new NetworkXmlError(where, `attribute ${name}='${v}' must be 'on' or 'off'`);
+  throw networkXmlError(where, `attribute ${name}='${v}' must be 'on' or 'off'`);
 }
 
 export function uint(e: El, name: string, where: string, max = Number.MAX_SAFE_INTEGER): number | undefined {
@@ -46,14 +47,14 @@ export function uint(e: El, name: string, where: string, max = Number.MAX_SAFE_I
   if (v === undefined) return undefined;
   const n = /^(0x[0-9a-fA-F]+|[0-9]+)$/.test(v.trim()) ? Number(v.trim()) : NaN;
   if (!Number.isSafeInteger(n) || n < 0 || n > max) {
-    throw new NetworkXmlError(where, `attribute ${name}='${v}' is not an integer in 0..${max}`);
+    throw networkXmlError(where, `attribute ${name}='${v}' is not an integer in 0..${max}`);
   }
   return n;
 }
 
 export function required(e: El, name: string, where: string): string {
   const v = attr(e, name);
-  if (v === undefined || v === '') throw new NetworkXmlError(where, `missing required attribute ${name}`);
+  if (v === undefined || v === '') throw networkXmlError(where, `missing required attribute ${name}`);
   return v;
 }
 
@@ -61,7 +62,7 @@ export function oneOf<T extends string>(e: El, name: string, allowed: readonly T
   const v = attr(e, name);
   if (v === undefined) return undefined;
   if (!(allowed as readonly string[]).includes(v)) {
-    throw new NetworkXmlError(where, `attribute ${name}='${v}' must be one of ${allowed.join(', ')}`);
+    throw networkXmlError(where, `attribute ${name}='${v}' must be one of ${allowed.join(', ')}`);
   }
   return v as T;
 }
@@ -70,18 +71,17 @@ export const isIp = (s: string) => isIPv4(s) || isIPv6(s);
 
 export function ipAttr(e: El, name: string, where: string, need: boolean): string | undefined {
   const v = need ? required(e, name, where) : attr(e, name);
-  if (v !== undefined && !isIp(v)) throw new NetworkXmlError(where, `${name}='${v}' is not an IP address`);
+  if (v !== undefined && !isIp(v)) throw networkXmlError(where, `${name}='${v}' is not an IP address`);
   return v;
 }
 
-export const MAC_RE = /^([0-9a-fA-F]{1,2}:){5}[0-9a-fA-F]{1,2}$/;
-
+/** libvirt (virMacAddrParse) also takes one hex digit per octet: padded, it is hostnetd's form. */
 export function parseMac(v: string, where: string): string {
-  if (!MAC_RE.test(v)) throw new NetworkXmlError(where, `'${v}' is not a MAC address`);
-  return v.split(':').map((b) => b.padStart(2, '0').toLowerCase()).join(':');
+  const octets = v.split(':');
+  const mac = octets.map((b) => b.padStart(2, '0')).join(':').toLowerCase();
+  if (octets.some((b) => b === '') || !isMac(mac)) throw networkXmlError(where, `'${v}' is not a MAC address`);
+  return mac;
 }
-
-export const isMulticastMac = (mac: string) => (parseInt(mac.slice(0, 2), 16) & 1) === 1;
 
 /**
  * The <network> root of a document, read leniently: no rule of libvirt's is checked, only that

@@ -4,12 +4,12 @@
  */
 import { isIPv4 } from 'node:net';
 import { attr, child, children, oneOf, required, uint, yesNo, type El, type XmlOut } from './dom.js';
-import { ipToBigInt } from './ip-math.js';
-import { FORWARD_MODES, NetworkXmlError, type ForwardDef, type ForwardInterface, type NatDef, type PciAddress } from './model.js';
+import { ipToBigInt } from '../../model/ip.js';
+import { FORWARD_MODES, networkXmlError, type ForwardDef, type ForwardInterface, type NatDef, type PciAddress } from './model.js';
 
 function parsePci(e: El): PciAddress {
   const type = attr(e, 'type');
-  if (type !== 'pci') throw new NetworkXmlError('address', `type='${type ?? ''}' is not supported in <forward>, only 'pci'`);
+  if (type !== 'pci') throw networkXmlError('address', `type='${type ?? ''}' is not supported in <forward>, only 'pci'`);
   return {
     domain: uint(e, 'domain', 'address', 0xffff) ?? 0,
     bus: uint(e, 'bus', 'address', 0xff) ?? 0,
@@ -40,18 +40,18 @@ export function parseForward(e: El): ForwardDef {
     if (m !== undefined) fwd.driver.model = m;
   }
   const nats = children(e, 'nat');
-  if (nats.length > 1) throw new NetworkXmlError('nat', 'only one <nat> is allowed in <forward>');
+  if (nats.length > 1) throw networkXmlError('nat', 'only one <nat> is allowed in <forward>');
   if (nats[0]) {
-    if (mode !== 'nat') throw new NetworkXmlError('nat', `<nat> is only allowed with forward mode='nat', not '${mode}'`);
+    if (mode !== 'nat') throw networkXmlError('nat', `<nat> is only allowed with forward mode='nat', not '${mode}'`);
     fwd.nat = parseNat(nats[0]);
   }
   const pfs = children(e, 'pf');
-  if (pfs.length > 1) throw new NetworkXmlError('pf', 'only one <pf> is allowed in <forward>');
+  if (pfs.length > 1) throw networkXmlError('pf', 'only one <pf> is allowed in <forward>');
   fwd.pfs = pfs.map((p) => ({ dev: required(p, 'dev', 'pf') }));
   for (const i of children(e, 'interface')) {
     const dev = required(i, 'dev', 'interface');
     if (fwd.interfaces.some((x) => x.dev === dev)) {
-      throw new NetworkXmlError('interface', `interface '${dev}' is listed more than once in <forward>`);
+      throw networkXmlError('interface', `interface '${dev}' is listed more than once in <forward>`);
     }
     const fi: ForwardInterface = { dev };
     const c = uint(i, 'connections', 'interface');
@@ -61,22 +61,22 @@ export function parseForward(e: El): ForwardDef {
   for (const a of children(e, 'address')) {
     const pci = parsePci(a);
     if (fwd.addresses.some((x) => pciString(x) === pciString(pci))) {
-      throw new NetworkXmlError('address', `PCI device ${pciString(pci)} is listed more than once in <forward>`);
+      throw networkXmlError('address', `PCI device ${pciString(pci)} is listed more than once in <forward>`);
     }
     fwd.addresses.push(pci);
   }
   const kinds = [fwd.pfs.length, fwd.interfaces.length, fwd.addresses.length].filter((n) => n > 0).length;
-  if (kinds > 1) throw new NetworkXmlError('forward', '<pf>, <interface> and <address> are mutually exclusive');
+  if (kinds > 1) throw networkXmlError('forward', '<pf>, <interface> and <address> are mutually exclusive');
 
   const dev = attr(e, 'dev');
   if (dev !== undefined) {
-    if (dev === '') throw new NetworkXmlError('forward', 'attribute dev is empty');
-    if (mode === 'open') throw new NetworkXmlError('forward', "forward dev is not allowed with forward mode='open'");
+    if (dev === '') throw networkXmlError('forward', 'attribute dev is empty');
+    if (mode === 'open') throw networkXmlError('forward', "forward dev is not allowed with forward mode='open'");
     const first = fwd.interfaces[0];
     if (first && first.dev !== dev) {
-      throw new NetworkXmlError('forward', `dev='${dev}' must match the first <interface dev='${first.dev}'>`);
+      throw networkXmlError('forward', `dev='${dev}' must match the first <interface dev='${first.dev}'>`);
     }
-    if (fwd.addresses.length > 0) throw new NetworkXmlError('forward', 'dev is not allowed with PCI <address> elements');
+    if (fwd.addresses.length > 0) throw networkXmlError('forward', 'dev is not allowed with PCI <address> elements');
     // libvirt turns a lone forward dev into the first (only) interface
     if (!first && fwd.pfs.length === 0) fwd.interfaces.push({ dev });
   }
@@ -88,21 +88,21 @@ function parseNat(e: El): NatDef {
   const v6 = yesNo(e, 'ipv6', 'nat');
   if (v6 !== undefined) nat.ipv6 = v6;
   const addrs = children(e, 'address');
-  if (addrs.length > 1) throw new NetworkXmlError('nat', 'only one <address> is allowed in <nat>');
+  if (addrs.length > 1) throw networkXmlError('nat', 'only one <address> is allowed in <nat>');
   if (addrs[0]) {
     const start = required(addrs[0], 'start', 'address');
     const end = attr(addrs[0], 'end') ?? start;
-    if (!isIPv4(start) || !isIPv4(end)) throw new NetworkXmlError('address', `<nat> address range ${start}-${end} must be IPv4`);
-    if (ipToBigInt(start) > ipToBigInt(end)) throw new NetworkXmlError('address', `<nat> address range ${start}-${end} is reversed`);
+    if (!isIPv4(start) || !isIPv4(end)) throw networkXmlError('address', `<nat> address range ${start}-${end} must be IPv4`);
+    if (ipToBigInt(start) > ipToBigInt(end)) throw networkXmlError('address', `<nat> address range ${start}-${end} is reversed`);
     nat.address = { start, end };
   }
   const ports = children(e, 'port');
-  if (ports.length > 1) throw new NetworkXmlError('nat', 'only one <port> is allowed in <nat>');
+  if (ports.length > 1) throw networkXmlError('nat', 'only one <port> is allowed in <nat>');
   if (ports[0]) {
     const start = uint(ports[0], 'start', 'port', 65535);
     const end = uint(ports[0], 'end', 'port', 65535);
-    if (start === undefined || end === undefined) throw new NetworkXmlError('port', '<nat> port needs start and end');
-    if (start > end) throw new NetworkXmlError('port', `<nat> port range ${start}-${end} is reversed`);
+    if (start === undefined || end === undefined) throw networkXmlError('port', '<nat> port needs start and end');
+    if (start > end) throw networkXmlError('port', `<nat> port range ${start}-${end} is reversed`);
     nat.port = { start, end };
   }
   return nat;

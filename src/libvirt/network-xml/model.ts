@@ -2,6 +2,8 @@
  * The typed model of libvirt's network XML (https://libvirt.org/formatnetwork.html), one
  * interface per element, and the error a refused document raises. Pure types and constants.
  */
+import { ErrorCode, hasDetail, HostnetError } from '../../errors.js';
+
 export type ForwardMode = 'nat' | 'route' | 'open' | 'bridge' | 'private' | 'vepa' | 'passthrough' | 'hostdev';
 export const FORWARD_MODES: readonly ForwardMode[] = [
   'nat', 'route', 'open', 'bridge', 'private', 'vepa', 'passthrough', 'hostdev',
@@ -166,13 +168,14 @@ export interface NetworkDef {
   extra: string[];
 }
 
-/** A network XML libvirt would refuse, or that is not XML. `element` names the culprit. */
-export class NetworkXmlError extends Error {
-  constructor(
-    readonly element: string,
-    message: string,
-  ) {
-    super(`network XML: <${element}>: ${message}`);
-    this.name = 'NetworkXmlError';
-  }
+export interface NetworkXmlFailure {
+  kind: 'network-xml';
+  element: string;
 }
+
+/** A network XML libvirt would refuse, or that is not XML (LIBVIRT_FAILED). `element` names the culprit. */
+export const networkXmlError = (element: string, message: string): HostnetError<NetworkXmlFailure> =>
+  new HostnetError(ErrorCode.LIBVIRT_FAILED, `network XML: <${element}>: ${message}`, { detail: { kind: 'network-xml', element } });
+
+export const isNetworkXmlError = (e: unknown): e is HostnetError<NetworkXmlFailure> & { detail: NetworkXmlFailure } =>
+  hasDetail<NetworkXmlFailure>(e, 'network-xml');

@@ -1,6 +1,6 @@
 /** Port profiles (formatnetwork "Portgroups", "Virtual port"): <virtualport> and <portgroup>. */
 import { child, oneOf, required, yesNo, type El, type XmlOut } from './dom.js';
-import { NetworkXmlError, type PortGroupDef, type VirtualPortDef } from './model.js';
+import { networkXmlError, type PortGroupDef, type VirtualPortDef } from './model.js';
 import { parseBandwidth, parseVlan, writeBandwidth, writeVlan } from './qos.js';
 
 const VPORT_TYPES = ['802.1Qbg', '802.1Qbh', 'openvswitch', 'midonet'] as const;
@@ -26,7 +26,7 @@ export function parsePortGroup(e: El): PortGroupDef {
   if (vp) pg.virtualport = parseVirtualPort(vp);
   const bw = child(e, 'bandwidth');
   if (bw) pg.bandwidth = parseBandwidth(bw);
-  if (child(e, 'port')) throw new NetworkXmlError('portgroup', `<port> is not allowed in <portgroup name='${pg.name}'>`);
+  if (child(e, 'port')) throw networkXmlError('portgroup', `<port> is not allowed in <portgroup name='${pg.name}'>`);
   return pg;
 }
 

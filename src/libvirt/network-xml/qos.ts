@@ -1,6 +1,6 @@
 /** Traffic settings a network (or a port group) hands its ports (formatnetwork "Quality of service", "Setting VLAN tag"): <bandwidth>, <vlan>. */
 import { children, oneOf, uint, yesNo, type El, type XmlOut } from './dom.js';
-import { NetworkXmlError, type BandwidthDef, type Rate, type VlanDef } from './model.js';
+import { networkXmlError, type BandwidthDef, type Rate, type VlanDef } from './model.js';
 
 export function parseVlan(e: El): VlanDef {
   const v: VlanDef = { tags: [] };
@@ -8,13 +8,13 @@ export function parseVlan(e: El): VlanDef {
   if (trunk !== undefined) v.trunk = trunk;
   for (const t of children(e, 'tag')) {
     const id = uint(t, 'id', 'tag', 4095);
-    if (id === undefined) throw new NetworkXmlError('tag', 'missing required attribute id');
+    if (id === undefined) throw networkXmlError('tag', 'missing required attribute id');
     const nm = oneOf(t, 'nativeMode', ['tagged', 'untagged'] as const, 'tag');
     v.tags.push(nm !== undefined ? { id, nativeMode: nm } : { id });
   }
-  if (v.tags.length === 0) throw new NetworkXmlError('vlan', 'needs at least one <tag>');
-  if (v.trunk === false && v.tags.length > 1) throw new NetworkXmlError('vlan', "trunk='no' allows only one <tag>");
-  if (v.tags.filter((t) => t.nativeMode).length > 1) throw new NetworkXmlError('vlan', 'only one <tag> may set nativeMode');
+  if (v.tags.length === 0) throw networkXmlError('vlan', 'needs at least one <tag>');
+  if (v.trunk === false && v.tags.length > 1) throw networkXmlError('vlan', "trunk='no' allows only one <tag>");
+  if (v.tags.filter((t) => t.nativeMode).length > 1) throw networkXmlError('vlan', 'only one <tag> may set nativeMode');
   return v;
 }
 
@@ -31,17 +31,17 @@ export function parseBandwidth(e: El): BandwidthDef {
   const bw: BandwidthDef = {};
   const ins = children(e, 'inbound');
   const outs = children(e, 'outbound');
-  if (ins.length > 1 || outs.length > 1) throw new NetworkXmlError('bandwidth', 'only one <inbound> and one <outbound> allowed');
+  if (ins.length > 1 || outs.length > 1) throw networkXmlError('bandwidth', 'only one <inbound> and one <outbound> allowed');
   if (ins[0]) {
     bw.inbound = parseRate(ins[0], 'inbound');
     if (bw.inbound.average === undefined && bw.inbound.floor === undefined) {
-      throw new NetworkXmlError('inbound', 'needs average or floor');
+      throw networkXmlError('inbound', 'needs average or floor');
     }
   }
   if (outs[0]) {
     bw.outbound = parseRate(outs[0], 'outbound');
-    if (bw.outbound.average === undefined) throw new NetworkXmlError('outbound', 'missing required attribute average');
-    if (bw.outbound.floor !== undefined) throw new NetworkXmlError('outbound', 'floor is only supported on <inbound>');
+    if (bw.outbound.average === undefined) throw networkXmlError('outbound', 'missing required attribute average');
+    if (bw.outbound.floor !== undefined) throw networkXmlError('outbound', 'floor is only supported on <inbound>');
   }
   return bw;
 }

@@ -9,6 +9,7 @@
  * Clients we must understand: the engine's Java client, VDSM's python client and stomp.py send
  * `content-length` on SEND; others end the body with NUL only. Both are honoured.
  */
+import { ErrorCode, HostnetError } from '../../errors.js';
 
 export const COMMANDS = [
   'CONNECT', 'STOMP', 'SEND', 'SUBSCRIBE', 'UNSUBSCRIBE', 'ACK', 'NACK', 'BEGIN', 'COMMIT', 'ABORT', 'DISCONNECT',
@@ -23,7 +24,7 @@ export interface StompFrame {
 }
 
 /** A frame the peer sent that cannot be read; the connection is answered ERROR and closed. */
-export class StompFrameError extends Error {}
+const frameError = (msg: string) => new HostnetError(ErrorCode.BAD_FRAME, msg);
 
 /** Longest header block we accept; a frame's body is bounded by maxFrameBytes. */
 const MAX_HEADER_BYTES = 64 * 1024;
@@ -33,7 +34,7 @@ const ESCAPES: Record<string, string> = { '\\\\': '\\', '\\n': '\n', '\\r': '\r'
 export function unescapeHeader(raw: string): string {
   return raw.replace(/\\(.?)/g, (seq) => {
     const plain = ESCAPES[seq];
-    if (plain === undefined) throw new StompFrameError(`header ${JSON.stringify(raw)} has an undefined escape ${JSON.stringify(seq)}`);
+    if (plain === undefined) throw frameError(`header ${JSON.stringify(raw)} has an undefined escape ${JSON.stringify(seq)}`);
     return plain;
   });
 }
@@ -74,7 +75,7 @@ export class FrameParser {
     return this.buf.length;
   }
 
-  /** Feeds bytes; returns the frames completed by them. Throws StompFrameError on a malformed frame. */
+  /** Feeds bytes; returns the frames completed by them. Throws a BAD_FRAME HostnetError on a malformed frame. */
   push(chunk: Buffer): StompFrame[] {
     this.buf = this.buf.length === 0 ? chunk : Buffer.concat([this.buf, chunk]);
     const frames: StompFrame[] = [];
@@ -84,7 +85,7 @@ export class FrameParser {
       if (frame !== 'continue') frames.push(frame);
     }
     if (this.buf.length > this.maxFrameBytes) {
-      throw new StompFrameError(`frame larger than ${this.maxFrameBytes} bytes`);
+      throw frameError(`frame larger than ${this.maxFrameBytes} bytes`);
     }
     return frames;
   }
@@ -97,19 +98,19 @@ export class FrameParser {
     if (this.buf.length === 0) return 'more';
     const end = headEnd(this.buf);
     if (end === -1) {
-      if (this.buf.length > MAX_HEADER_BYTES) throw new StompFrameError(`frame headers longer than ${MAX_HEADER_BYTES} bytes`);
+      if (this.buf.length > MAX_HEADER_BYTES) throw frameError(`frame headers longer than ${MAX_HEADER_BYTES} bytes`);
       return 'more';
     }
     const lines = this.buf.subarray(0, end.at).toString('utf8').split('\n').map((l) => (l.endsWith('\r') ? l.slice(0, -1) : l));
     this.buf = this.buf.subarray(end.at + end.size);
     const command = lines[0]!;
     if (!(COMMANDS as readonly string[]).includes(command)) {
-      throw new StompFrameError(`unknown command ${JSON.stringify(command.slice(0, 32))}`);
+      throw frameError(`unknown command ${JSON.stringify(command.slice(0, 32))}`);
     }
     const headers = new Map<string, string>();
     for (const line of lines.slice(1)) {
       const colon = line.indexOf(':');
-      if (colon <= 0) throw new StompFrameError(`malformed header line ${JSON.stringify(line.slice(0, 64))} in ${command}`);
+      if (colon <= 0) throw frameError(`malformed header line ${JSON.stringify(line.slice(0, 64))} in ${command}`);
       const key = unescapeHeader(line.slice(0, colon));
       if (!headers.has(key)) headers.set(key, unescapeHeader(line.slice(colon + 1)));
     }
@@ -117,9 +118,9 @@ export class FrameParser {
     const cl = headers.get('content-length');
     let length: number | undefined;
     if (cl !== undefined) {
-      if (!/^\d{1,12}$/.test(cl)) throw new StompFrameError(`content-length ${JSON.stringify(cl)} is not a number`);
+      if (!/^\d{1,12}$/.test(cl)) throw frameError(`content-length ${JSON.stringify(cl)} is not a number`);
       length = Number(cl);
-      if (length > this.maxFrameBytes) throw new StompFrameError(`frame larger than ${this.maxFrameBytes} bytes (content-length ${length})`);
+      if (length > this.maxFrameBytes) throw frameError(`frame larger than ${this.maxFrameBytes} bytes (content-length ${length})`);
     }
     this.state = { at: 'body', frame, length };
     return 'continue';
@@ -129,7 +130,7 @@ export class FrameParser {
     let bodyEnd: number;
     if (state.length !== undefined) {
       if (this.buf.length < state.length + 1) return 'more';
-      if (this.buf[state.length] !== 0) throw new StompFrameError(`${state.frame.command}: body does not end with NUL after content-length bytes`);
+      if (this.buf[state.length] !== 0) throw frameError(`${state.frame.command}: body does not end with NUL after content-length bytes`);
       bodyEnd = state.length;
     } else {
       bodyEnd = this.buf.indexOf(0);

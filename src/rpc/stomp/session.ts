@@ -16,9 +16,10 @@
 import type { Socket } from 'node:net';
 import type { Logger } from 'pino';
 import type { FrameOptions, Peer } from '../dispatch.js';
+import { ErrorCode, isHostnetError } from '../../errors.js';
 import { RequestLimiter } from '../limit.js';
 import { Broker, DEFAULT_REPLY_TO, isRequestDestination, messageFrame, type Subscriber, type Subscription } from './broker.js';
-import { encodeFrame, FrameParser, HEARTBEAT, StompFrameError, type StompFrame } from './frame.js';
+import { encodeFrame, FrameParser, HEARTBEAT, type StompFrame } from './frame.js';
 
 export interface StompSessionOptions {
   socket: Socket;
@@ -91,7 +92,7 @@ export class StompSession implements Subscriber {
     try {
       frames = this.parser.push(chunk);
     } catch (e) {
-      if (!(e instanceof StompFrameError)) throw e;
+      if (!isHostnetError(e, ErrorCode.BAD_FRAME)) throw e;
       this.fail(`malformed frame: ${e.message}`);
       return;
     }

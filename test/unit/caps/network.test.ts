@@ -2,7 +2,7 @@ import { describe, expect, it } from 'vitest';
 import { buildNetworkCapabilities } from '../../../src/caps/network.js';
 import { bondCapsOpts } from '../../../src/caps/bond-opts.js';
 import { globToRegExp, globMatcher } from '../../../src/kernel/nics.js';
-import { prefixToNetmask } from '../../../src/caps/ipinfo.js';
+import { prefixToNetmask } from '../../../src/model/ip.js';
 import type { CapsInput } from '../../../src/caps/types.js';
 import type { KernelLink, KernelState } from '../../../src/kernel/types.js';
 import type { HostConfig, Network } from '../../../src/model/types.js';

@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { parseCli, requestFromJson, UsageError } from '../../../src/cli/args.js';
+import { parseCli, requestFromJson } from '../../../src/cli/args.js';
+import { ErrorCode, HostnetError } from '../../../src/errors.js';
 
 describe('parseCli', () => {
   it('defaults to the daemon socket, takes global options anywhere', () => {
@@ -133,9 +134,16 @@ describe('parseCli', () => {
     expect(parseCli(['setup', '-', '--no-check']).command).toEqual({ cmd: 'setup', file: '-', options: { connectivityCheck: false }, confirm: false });
   });
 
-  it('refuses usage errors with UsageError', () => {
+  it('refuses usage errors with a HostnetError of code USAGE', () => {
     for (const argv of [[], ['frobnicate'], ['caps', 'extra'], ['caps', '--nic', 'x'], ['caps', '--bogus'], ['caps', '--socket', 'a', '--url', 'ws://b:1'], ['caps', '--tls-ca', 'x'], ['caps', '--url', 'http://x']]) {
-      expect(() => parseCli(argv), argv.join(' ')).toThrow(UsageError);
+      let err: unknown;
+      try {
+        parseCli(argv);
+      } catch (e) {
+        err = e;
+      }
+      expect(err, argv.join(' ')).toBeInstanceOf(HostnetError);
+      expect((err as HostnetError).code, argv.join(' ')).toBe(ErrorCode.USAGE);
     }
   });
 });

@@ -5,7 +5,8 @@ import { renderBatch } from '../../../src/kernel/batch.js';
 import { mergeRequest } from '../../../src/model/merge.js';
 import { emptyConfig, type HostConfig } from '../../../src/model/types.js';
 import { desiredKernel } from '../../../src/plan/desired.js';
-import { diff } from '../../../src/plan/diff.js';
+import { deviceClashes, diff } from '../../../src/plan/diff.js';
+import { HostnetError } from '../../../src/errors.js';
 import { rollbackTarget, touchedDevices } from '../../../src/plan/rollback.js';
 import type { Op } from '../../../src/plan/types.js';
 import { canonicalizeRequest } from '../../../src/validate/request.js';
@@ -86,8 +87,16 @@ describe('planner', () => {
     expect(ops).toEqual([{ op: 'master', dev: 'eth0', master: null }, { op: 'del', dev: 'n' }, { op: 'mtu', dev: 'eth0', mtu: 1500 }]);
   });
 
-  it('refuses to turn a foreign device into a bridge', () => {
-    expect(() => plan(emptyConfig(), state([link('eth0'), link('taken', { kind: 'veth' })]), { taken: { nic: 'eth0' } })).toThrow(/already exists as a veth/);
+  it('names a foreign device the plan would have to turn into a bridge; diff() itself throws no client error', () => {
+    const s = state([link('eth0'), link('taken', { kind: 'veth' }), link('oldbr', { kind: 'vlan', vlan: { id: 5, protocol: '802.1Q' }, link: 'eth0' })]);
+    const desired = mergeRequest(emptyConfig(), canonicalizeRequest({ networks: { taken: { nic: 'eth0' }, oldbr: { nic: 'eth0', vlan: 7 } }, bondings: {}, options: {} }), new Set());
+    const want = desiredKernel(desired, emptyConfig(), (d) => d in s.links);
+    // the vlan device named like a wanted bridge is replaced; only the veth is refused
+    expect(deviceClashes(want, s)).toEqual([{ name: 'taken', want: 'bridge', have: 'veth' }]);
+    const err = (() => { try { diff(want, s); return undefined; } catch (e) { return e; } })();
+    expect(err).toBeInstanceOf(Error);
+    expect(err).not.toBeInstanceOf(HostnetError);
+    expect((err as Error).message).toMatch(/'taken' is a veth/);
   });
 
   it("a DHCP network's leased address and learned default route are the client's; a static one is replaced", () => {

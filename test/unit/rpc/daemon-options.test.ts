@@ -1,5 +1,18 @@
 import { describe, expect, it } from 'vitest';
-import { parseDaemonArgs, UsageError, type DaemonOptions } from '../../../src/daemon/options.js';
+import { parseDaemonArgs, type DaemonOptions } from '../../../src/daemon/options.js';
+import { ErrorCode, HostnetError } from '../../../src/errors.js';
+
+/** The error fn throws: a HostnetError of code USAGE (never on the wire), or the test fails. */
+function usageErrorOf(fn: () => unknown): HostnetError {
+  try {
+    fn();
+  } catch (e) {
+    expect(e).toBeInstanceOf(HostnetError);
+    expect((e as HostnetError).code).toBe(ErrorCode.USAGE);
+    return e as HostnetError;
+  }
+  throw new Error('expected a usage error');
+}
 
 const noFile = (f: string): string => {
   throw new Error(`ENOENT: ${f}`);
@@ -59,7 +72,7 @@ describe('parseDaemonArgs', () => {
   });
 
   it('refuses non-loopback ws and wss without TLS files', () => {
-    expect(() => parse(['--listen', 'ws://0.0.0.0:4044'])).toThrow(UsageError);
+    usageErrorOf(() => parse(['--listen', 'ws://0.0.0.0:4044']));
     expect(() => parse(['--listen', 'wss://0.0.0.0:4044', '--tls-cert', '/c'])).toThrow(/--tls-key, --tls-ca/);
     const o = parse(['--listen', 'wss://0.0.0.0:4044', '--tls-cert', '/c', '--tls-key', '/k', '--tls-ca', '/ca']);
     expect(o.tls).toEqual({ cert: '/c', key: '/k', ca: '/ca' });
@@ -73,10 +86,10 @@ describe('parseDaemonArgs', () => {
   });
 
   it('refuses unknown flags and bad values', () => {
-    expect(() => parse(['--bogus'])).toThrow(UsageError);
+    usageErrorOf(() => parse(['--bogus']));
     expect(() => parse(['--log-level', 'loud'])).toThrow(/--log-level loud/);
     expect(() => parse(['--max-connections', '0'])).toThrow(/positive integer/);
-    expect(() => parse(['extra'])).toThrow(UsageError);
+    usageErrorOf(() => parse(['extra']));
   });
 
   it('answers help', () => {

@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { encodeFrame, escapeHeader, FrameParser, StompFrameError, unescapeHeader } from '../../../../src/rpc/stomp/frame.js';
+import { encodeFrame, escapeHeader, FrameParser, unescapeHeader } from '../../../../src/rpc/stomp/frame.js';
+import { ErrorCode, HostnetError } from '../../../../src/errors.js';
 
 const MiB = 1024 * 1024;
 const b = (s: string) => Buffer.from(s, 'utf8');
@@ -48,7 +49,10 @@ describe('STOMP frame parser', () => {
   it('unescapes headers, and refuses undefined escapes', () => {
     const [f] = new FrameParser(MiB).push(b('SEND\ndestination:a\\cb\nx\\ny:1\\\\2\\r\n\n\0'));
     expect(headersOf(f!.headers)).toEqual({ destination: 'a:b', 'x\ny': '1\\2\r' });
-    expect(() => new FrameParser(MiB).push(b('SEND\ndestination:a\\tb\n\n\0'))).toThrow(StompFrameError);
+    const err = (() => { try { new FrameParser(MiB).push(b('SEND\ndestination:a\\tb\n\n\0')); } catch (e) { return e; } })();
+    expect(err).toBeInstanceOf(HostnetError);
+    expect((err as HostnetError).code).toBe(ErrorCode.BAD_FRAME);
+    expect((err as HostnetError).message).toMatch(/undefined escape/);
   });
 
   it('refuses an unknown command, a header without colon, a bad content-length, a missing NUL', () => {
