@@ -87,7 +87,7 @@ describe('capabilities of a namespace with veth NICs and a hand-made bridge', ()
     expect(caps.networks).toEqual({});
     expect(caps.netConfigDirty).toBe(false);
     expect(caps.hostnet.version).toMatch(/^\d+\.\d+\.\d+/);
-    expect(Object.keys(caps.hostnet.kernel).sort()).toEqual(['bonding', 'portIsolation', 'vlan', 'vlanFiltering']);
+    expect(Object.keys(caps.hostnet.kernel).sort()).toEqual(['bonding', 'fqCodel', 'hfsc', 'portIsolation', 'vlan', 'vlanFiltering']);
     expect(caps.hostnet.libvirt.uri).toBe('none');
   });
 
