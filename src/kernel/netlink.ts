@@ -15,7 +15,7 @@ import type {
   BondInfo, BondSlaveInfo, BridgeInfo, BridgePortInfo, LinkStats,
 } from './types.js';
 
-export type RtnlRequest = 'link' | 'addr' | 'route' | 'fdb' | 'barrier';
+export type RtnlRequest = 'link' | 'addr' | 'route' | 'rule' | 'fdb' | 'barrier';
 
 interface MsgBase {
   seq: number;
@@ -85,6 +85,35 @@ export interface RouteMsg extends MsgBase {
   cloned: boolean;
 }
 
+/** RTM_NEWRULE/DELRULE: a routing policy rule, v4 or v6 (multicast routing families too, left out by tables.ts) */
+export interface RuleMsg extends MsgBase {
+  t: 'rule';
+  family: string;
+  priority: number;
+  table: string;
+  /** 'addr/len', or 'all' */
+  src: string;
+  dst: string;
+  /** 'to_tbl' (lookup), 'goto', 'nop', 'blackhole', 'unreachable', 'prohibit' */
+  action: string;
+  tos: number;
+  not?: boolean;
+  iif?: string;
+  oif?: string;
+  fwmark?: number;
+  fwmask?: number;
+  goto?: number;
+  protocol?: string;
+  l3mdev?: boolean;
+  uidrange?: string;
+  suppressPrefixlen?: number;
+  suppressIfgroup?: number;
+  tunId?: number;
+  ipproto?: number;
+  sport?: string;
+  dport?: string;
+}
+
 export interface FdbMsg extends MsgBase {
   t: 'fdb';
   ifindex: number;
@@ -98,7 +127,7 @@ export interface FdbMsg extends MsgBase {
 }
 
 export type RtnlMsg =
-  | LinkMsg | BridgeLinkMsg | AddrMsg | RouteMsg | FdbMsg
+  | LinkMsg | BridgeLinkMsg | AddrMsg | RouteMsg | RuleMsg | FdbMsg
   | (MsgBase & { t: 'done' | 'other' | 'neigh' })
   | (MsgBase & { t: 'error'; errno: number })
   | { t: 'overflow'; seq?: undefined; mine?: undefined; del?: undefined; replace?: undefined };
@@ -132,7 +161,7 @@ function load(): Addon {
 export interface OpenOptions {
   /** a network namespace name (as `ip netns` knows it); default the daemon's own */
   netns?: string;
-  /** join the link, address, route and neighbour groups */
+  /** join the link, address, route, rule and neighbour groups */
   subscribe: boolean;
   /** receive buffer in bytes (root may exceed rmem_max) */
   rcvbuf?: number;

@@ -16,6 +16,7 @@ import { HostnetError, ErrorCode } from '../errors.js';
 import type { KernelAddress, KernelLink, KernelRoute, KernelState } from '../kernel/types.js';
 import { canonicalIpv6 } from '../validate/ip.js';
 import { bondEdit, creationBondOptions, planBondRebuilds } from './bond.js';
+import { diffSourceRouting } from './source-routes.js';
 import type { DesiredKernel, DesiredLink, Op } from './types.js';
 import { getKey, hasKey } from '../model/dict.js';
 
@@ -61,6 +62,13 @@ export function diff(want: DesiredKernel, snapshot: KernelState): Op[] {
   for (const link of Object.values(want.links)) diffLink(link, ctx, addrs.get(link.name) ?? []);
   const addressChanged = new Set(staged.filter((s) => s.op.op === 'addr-del').map((s) => (s.op as { dev: string }).dev));
   diffRoutes(want, state, addressChanged, push);
+  if (want.sourceRouting) {
+    // a device deleted for good takes its routes along; one re-created or taken down loses them
+    const dropped = new Set(staged.filter((s) => s.op.op === 'del').map((s) => (s.op as { dev: string }).dev));
+    const goingAway = new Set([...dropped].filter((d) => !hasKey(want.links, d)));
+    const refresh = new Set([...addressChanged, ...rebuild.emptyDown.keys(), ...[...dropped].filter((d) => hasKey(want.links, d))]);
+    diffSourceRouting(want.sourceRouting, state, refresh, goingAway, (phase, op) => push(phase === 'del' ? P.routeDel : P.routeAdd, op));
+  }
 
   staged.sort((a, b) => a.phase - b.phase || mtuOrder(a, b, want) || a.order - b.order);
   return staged.map((s) => s.op);

@@ -58,3 +58,24 @@ export function sameIpv4Subnet(a: string, b: string, prefix: number): boolean {
   const mask = prefix === 0 ? 0 : (0xffffffff << (32 - prefix)) >>> 0;
   return ((ipv4Int(a) & mask) >>> 0) === ((ipv4Int(b) & mask) >>> 0);
 }
+
+/** The network an IPv4 address/prefix belongs to, as 'a.b.c.d/prefix' (how the kernel prints a rule's prefix). */
+export function ipv4Network(addr: string, prefix: number): string {
+  const mask = prefix === 0 ? 0 : (0xffffffff << (32 - prefix)) >>> 0;
+  const n = (ipv4Int(addr) & mask) >>> 0;
+  return `${[24, 16, 8, 0].map((s) => (n >>> s) & 255).join('.')}/${prefix}`;
+}
+
+/** The network an IPv6 address/prefix belongs to, canonical, as 'addr/prefix'. */
+export function ipv6Network(addr: string, prefix: number): string {
+  const [head = '', tail = ''] = canonicalIpv6(addr).split('::') as [string, string?];
+  const left = head === '' ? [] : head.split(':');
+  const right = tail === '' ? [] : tail.split(':');
+  const groups = canonicalIpv6(addr).includes('::') ? [...left, ...Array(8 - left.length - right.length).fill('0'), ...right] : left;
+  let n = groups.reduce((acc, g) => (acc << 16n) | BigInt(parseInt(g, 16)), 0n);
+  const mask = prefix === 0 ? 0n : ((1n << 128n) - 1n) ^ ((1n << BigInt(128 - prefix)) - 1n);
+  n &= mask;
+  const out: string[] = [];
+  for (let i = 7; i >= 0; i--) out.push(((n >> BigInt(i * 16)) & 0xffffn).toString(16));
+  return `${canonicalIpv6(out.join(':'))}/${prefix}`;
+}
