@@ -8,7 +8,7 @@ import type { ConnectivityTracker } from './connectivity.js';
 import { Transactions } from './transaction.js';
 import type { NetworkMirror } from './types.js';
 import type { SnapshotScope } from '../kernel/snapshot.js';
-import type { KernelState } from '../kernel/types.js';
+import type { KernelFeatures, KernelState } from '../kernel/types.js';
 import type { DhcpClients } from '../dhcp/clients.js';
 
 export interface TransactionEnv {
@@ -24,6 +24,8 @@ export interface TransactionEnv {
   watch?: { pause(): Promise<void>; resume(): void };
   /** the DHCP clients a change starts and stops */
   dhcp?: DhcpClients;
+  /** what the kernel can do (the daemon's detection at start) */
+  features?: KernelFeatures;
 }
 
 export async function makeTransactions(env: TransactionEnv): Promise<Transactions> {
@@ -39,6 +41,7 @@ export async function makeTransactions(env: TransactionEnv): Promise<Transaction
     ...(env.current ? { current: env.current } : {}),
     ...(env.watch ? { watch: env.watch } : {}),
     ...(env.dhcp ? { dhcp: env.dhcp } : {}),
+    ...(env.features ? { features: env.features } : {}),
     dhcpTimeoutMs: env.opts.dhcpTimeout * 1000,
   });
   // a batch of a killed previous run must not race the rollback of its change

@@ -11,7 +11,7 @@ import { executePlan } from '../kernel/executor.js';
 import type { Iproute } from '../kernel/iproute.js';
 import { nicNames } from '../kernel/nics.js';
 import { readKernelState, type SnapshotScope } from '../kernel/snapshot.js';
-import type { KernelState } from '../kernel/types.js';
+import type { KernelFeatures, KernelState } from '../kernel/types.js';
 import { mergeRequest } from '../model/merge.js';
 import { sameConfig } from '../model/compare.js';
 import type { HostConfig, SetupOptions, SetupRequest } from '../model/types.js';
@@ -57,6 +57,8 @@ export interface TransactionDeps {
   dhcp?: DhcpClients;
   /** how long a blockingdhcp change waits for its leases (--dhcp-timeout) */
   dhcpTimeoutMs?: number;
+  /** what the kernel can do: a request for a VLAN or a bond it cannot make is refused (21) */
+  features?: KernelFeatures;
 }
 
 /** What shapes one change beyond the configs: volatile attributes. */
@@ -106,7 +108,14 @@ export class Transactions implements NetworkChanger {
     const kernelBonds = new Set(Object.values(before.links).filter((l) => l.kind === 'bond').map((l) => l.name));
     const desired = mergeRequest(running, req, kernelBonds);
     adoptBonds(desired, before);
-    validateTopology(desired, running, req, { nics: nicNames(before, this.deps.fakeNics), bonds: kernelBonds });
+    const vlansOn = new Map<string, string[]>();
+    for (const l of Object.values(before.links)) {
+      if (l.kind === 'vlan' && l.link !== undefined) vlansOn.set(l.link, [...(vlansOn.get(l.link) ?? []), l.name]);
+    }
+    validateTopology(desired, running, req, {
+      nics: nicNames(before, this.deps.fakeNics), bonds: kernelBonds, vlansOn,
+      ...(this.deps.features ? { features: this.deps.features } : {}),
+    });
     return desired;
   }
 
