@@ -93,7 +93,10 @@ function diffLink(want: DesiredLink, ctx: LinkContext, addrs: KernelAddress[]): 
   } else {
     update(want, cur, ctx);
   }
-  diffAddresses(want, cur ? addrs : [], push, ctx.readded.has(want.name));
+  // enslaving flushes a NIC's IPv6 addresses: deleting them afterwards would fail, so they go first
+  const becomesSlave = cur !== undefined && want.kind === 'nic' && typeof want.master === 'string' && cur.master !== want.master
+    && getKey(ctx.want.links, want.master)?.kind === 'bond';
+  diffAddresses(want, cur ? addrs : [], push, ctx.readded.has(want.name), becomesSlave ? P.detach : P.addrDel);
 }
 
 function sameKind(want: DesiredLink, cur: KernelLink): boolean {
@@ -166,7 +169,9 @@ function sameBridge(want: NonNullable<DesiredLink['bridge']>, cur: KernelLink): 
   return Object.entries(want.opts).every(([k, v]) => cur.bridge!.opts[k] === v);
 }
 
-function diffAddresses(want: DesiredLink, current: KernelAddress[], push: (phase: number, op: Op) => void, replace = false): void {
+function diffAddresses(
+  want: DesiredLink, current: KernelAddress[], push: (phase: number, op: Op) => void, replace = false, delPhase: number = P.addrDel,
+): void {
   if (want.addresses === undefined) return;
   const wanted = new Set(want.addresses.map(normalizeCidr));
   const have = new Set<string>();
@@ -174,7 +179,7 @@ function diffAddresses(want: DesiredLink, current: KernelAddress[], push: (phase
     if (!isManagedAddress(a)) continue;
     const cidr = normalizeCidr(`${a.local}/${a.prefixlen}`);
     have.add(cidr);
-    if (!wanted.has(cidr)) push(P.addrDel, { op: 'addr-del', dev: want.name, cidr });
+    if (!wanted.has(cidr)) push(delPhase, { op: 'addr-del', dev: want.name, cidr });
   }
   for (const cidr of wanted) {
     if (have.has(cidr)) continue;
