@@ -18,7 +18,9 @@
 
 #include <arpa/inet.h>
 #include <errno.h>
+#include <endian.h>
 #include <fcntl.h>
+#include <linux/fib_rules.h>
 #include <linux/if_addr.h>
 #include <linux/if_arp.h>
 #include <linux/if_bridge.h>
@@ -457,6 +459,58 @@ void parseRoute(Napi::Object& o, const struct nlmsghdr* h) {
   setBool(o, "cloned", (r->rtm_flags & RTM_F_CLONED) != 0);
 }
 
+// Routing policy rules (RTM_NEWRULE/DELRULE), v4 and v6, shaped as `ip -j rule` names them:
+// src/dst as 'addr/len' ('all' when absent), the action, and the selectors hostnetd compares.
+// Every selector the kernel keys a rule by is read, so that two rules differing only in one
+// (an iif, a fwmark) never look alike to the view.
+const char* const RULE_ACTIONS[] = {"unspec", "to_tbl", "goto", "nop", "res3", "res4", "blackhole", "unreachable", "prohibit"};
+
+void parseRule(Napi::Object& o, const struct nlmsghdr* h) {
+  auto* r = static_cast<const struct fib_rule_hdr*>(NLMSG_DATA(h));
+  Attrs tb = parseAttrs(reinterpret_cast<const struct rtattr*>(reinterpret_cast<const char*>(r) + NLMSG_ALIGN(sizeof(struct fib_rule_hdr))),
+                        static_cast<int>(h->nlmsg_len) - static_cast<int>(NLMSG_LENGTH(sizeof(struct fib_rule_hdr))), FRA_MAX);
+  setStr(o, "t", "rule");
+  int fam = r->family;
+  setStr(o, "family", fam == AF_INET ? "inet" : fam == AF_INET6 ? "inet6" : std::to_string(fam));
+  setNum(o, "priority", tb[FRA_PRIORITY] ? get<uint32_t>(tb[FRA_PRIORITY]) : 0);
+  unsigned table = tb[FRA_TABLE] ? get<uint32_t>(tb[FRA_TABLE]) : r->table;
+  setStr(o, "table", tableName(table));
+  auto prefix = [&](int attr, unsigned len) {
+    if (!tb[attr]) return std::string(len ? "?" : "all");
+    return ipText(fam, tb[attr]) + "/" + std::to_string(len);
+  };
+  setStr(o, "src", prefix(FRA_SRC, r->src_len));
+  setStr(o, "dst", prefix(FRA_DST, r->dst_len));
+  const char* action = PICK(RULE_ACTIONS, r->action);
+  setStr(o, "action", action ? action : std::to_string(r->action));
+  setNum(o, "tos", r->tos);
+  if (r->flags & FIB_RULE_INVERT) setBool(o, "not", true);
+  if (tb[FRA_IIFNAME]) setStr(o, "iif", str(tb[FRA_IIFNAME]));
+  if (tb[FRA_OIFNAME]) setStr(o, "oif", str(tb[FRA_OIFNAME]));
+  if (tb[FRA_FWMARK]) setNum(o, "fwmark", get<uint32_t>(tb[FRA_FWMARK]));
+  if (tb[FRA_FWMASK]) setNum(o, "fwmask", get<uint32_t>(tb[FRA_FWMASK]));
+  if (tb[FRA_GOTO]) setNum(o, "goto", get<uint32_t>(tb[FRA_GOTO]));
+  if (tb[FRA_PROTOCOL]) setStr(o, "protocol", protoName(get<uint8_t>(tb[FRA_PROTOCOL])));
+  if (tb[FRA_L3MDEV] && get<uint8_t>(tb[FRA_L3MDEV])) setBool(o, "l3mdev", true);
+  if (tb[FRA_UID_RANGE]) {
+    auto u = get<struct fib_rule_uid_range>(tb[FRA_UID_RANGE]);
+    setStr(o, "uidrange", std::to_string(u.start) + "-" + std::to_string(u.end));
+  }
+  // -1 is "not set", what the kernel reports for every rule without the selector
+  if (tb[FRA_SUPPRESS_PREFIXLEN] && get<uint32_t>(tb[FRA_SUPPRESS_PREFIXLEN]) != 0xffffffffu) setNum(o, "suppressPrefixlen", static_cast<int32_t>(get<uint32_t>(tb[FRA_SUPPRESS_PREFIXLEN])));
+  if (tb[FRA_SUPPRESS_IFGROUP]) setNum(o, "suppressIfgroup", get<uint32_t>(tb[FRA_SUPPRESS_IFGROUP]));
+  if (tb[FRA_TUN_ID]) setNum(o, "tunId", static_cast<double>(be64toh(get<uint64_t>(tb[FRA_TUN_ID]))));
+  if (tb[FRA_IP_PROTO]) setNum(o, "ipproto", get<uint8_t>(tb[FRA_IP_PROTO]));
+  if (tb[FRA_SPORT_RANGE]) {
+    auto p = get<struct fib_rule_port_range>(tb[FRA_SPORT_RANGE]);
+    setStr(o, "sport", std::to_string(p.start) + "-" + std::to_string(p.end));
+  }
+  if (tb[FRA_DPORT_RANGE]) {
+    auto p = get<struct fib_rule_port_range>(tb[FRA_DPORT_RANGE]);
+    setStr(o, "dport", std::to_string(p.start) + "-" + std::to_string(p.end));
+  }
+}
+
 // Only the bridges' tables: an entry without a master is a device's own unicast/multicast address
 // list (a NIC's, a port's, the bridge device's), changed without notifications and read by
 // nobody; at 1000 ports they are two thirds of the dump. ARP/NDP neighbours are not read either.
@@ -502,7 +556,8 @@ void parseNeigh(Napi::Object& o, const struct nlmsghdr* h) {
 
 // ---------- the socket
 
-const unsigned GROUPS[] = {RTNLGRP_LINK, RTNLGRP_IPV4_IFADDR, RTNLGRP_IPV6_IFADDR, RTNLGRP_IPV4_ROUTE, RTNLGRP_IPV6_ROUTE, RTNLGRP_NEIGH};
+const unsigned GROUPS[] = {RTNLGRP_LINK, RTNLGRP_IPV4_IFADDR, RTNLGRP_IPV6_IFADDR, RTNLGRP_IPV4_ROUTE, RTNLGRP_IPV6_ROUTE, RTNLGRP_NEIGH,
+                         RTNLGRP_IPV4_RULE, RTNLGRP_IPV6_RULE};
 
 // ---- traffic control (hostQos): qdiscs, classes and filters of one device ----
 // Handles stay numbers (major << 16 | minor); rates are the kernel's bytes per second, d is in
@@ -660,7 +715,7 @@ class Rtnl : public Napi::ObjectWrap<Rtnl> {
     fd_ = -1;
   }
 
-  // request(what, seq, ifindex?, parent?): 'link' | 'addr' | 'route' | 'fdb' | 'qdisc' dumps, or one
+  // request(what, seq, ifindex?, parent?): 'link' | 'addr' | 'route' | 'rule' | 'fdb' | 'qdisc' dumps, or one
   // link; 'class' and 'filter' of one device (filters under `parent`, default its root qdisc); 'barrier'
   // gets lo (ifindex 1), whose answer comes after every notification queued before it
   Napi::Value Request(const Napi::CallbackInfo& info) {
@@ -669,7 +724,7 @@ class Rtnl : public Napi::ObjectWrap<Rtnl> {
     uint32_t seq = info[1].As<Napi::Number>().Uint32Value();
     struct {
       struct nlmsghdr h;
-      union { struct ifinfomsg ifi; struct ifaddrmsg ifa; struct rtmsg rt; struct ndmsg nd; struct tcmsg tc; } u;
+      union { struct ifinfomsg ifi; struct ifaddrmsg ifa; struct rtmsg rt; struct ndmsg nd; struct tcmsg tc; struct fib_rule_hdr fr; } u;
     } req {};
     req.h.nlmsg_flags = NLM_F_REQUEST | NLM_F_DUMP;
     req.h.nlmsg_seq = seq;
@@ -688,6 +743,10 @@ class Rtnl : public Napi::ObjectWrap<Rtnl> {
     } else if (what == "route") {
       req.h.nlmsg_type = RTM_GETROUTE;
       req.h.nlmsg_len = NLMSG_LENGTH(sizeof(struct rtmsg));
+    } else if (what == "rule") {
+      // AF_UNSPEC: the rules of every family (v4 and v6) in one dump
+      req.h.nlmsg_type = RTM_GETRULE;
+      req.h.nlmsg_len = NLMSG_LENGTH(sizeof(struct fib_rule_hdr));
     } else if (what == "fdb") {
       req.h.nlmsg_type = RTM_GETNEIGH;
       req.h.nlmsg_len = NLMSG_LENGTH(sizeof(struct ndmsg));
@@ -769,12 +828,13 @@ class Rtnl : public Napi::ObjectWrap<Rtnl> {
           case RTM_NEWQDISC: case RTM_DELQDISC: parseQdisc(o, h); break;
           case RTM_NEWTCLASS: case RTM_DELTCLASS: parseClass(o, h); break;
           case RTM_NEWTFILTER: case RTM_DELTFILTER: parseFilter(o, h); break;
+          case RTM_NEWRULE: case RTM_DELRULE: parseRule(o, h); break;
           default: setStr(o, "t", "other"); break;
         }
         setBool(o, "del", h->nlmsg_type == RTM_DELLINK || h->nlmsg_type == RTM_DELADDR
                             || h->nlmsg_type == RTM_DELROUTE || h->nlmsg_type == RTM_DELNEIGH
                             || h->nlmsg_type == RTM_DELQDISC || h->nlmsg_type == RTM_DELTCLASS
-                            || h->nlmsg_type == RTM_DELTFILTER);
+                            || h->nlmsg_type == RTM_DELTFILTER || h->nlmsg_type == RTM_DELRULE);
         // NLM_F_REPLACE on a notification: the new object took the place of another with its key
         setBool(o, "replace", (h->nlmsg_flags & NLM_F_REPLACE) != 0 && !(h->nlmsg_flags & NLM_F_MULTI));
         out.Set(n++, o);

@@ -62,7 +62,7 @@ export interface TransactionDeps {
   dhcp?: DhcpClients;
   /** how long a blockingdhcp change waits for its leases (--dhcp-timeout) */
   dhcpTimeoutMs?: number;
-  /** what the kernel can do (absent: not checked; the kernel's refusal rolls the change back) */
+  /** what the kernel can do: a VLAN, a bond or hostQos it cannot make is refused (21) */
   features?: KernelFeatures;
 }
 
@@ -100,7 +100,9 @@ export class Transactions implements NetworkChanger {
       // a rollback that could not finish left its journal: settle it before planning anew
       await this.recover(ctx.log);
       const t1 = performance.now();
-      const before = await (this.deps.current ? this.deps.current() : readKernelState(this.deps.ipr, 'config'));
+      // addresses read again, as for verification: an IPv6 address on a device without carrier is
+      // not notified yet, and planning without it would add it twice (100 "File exists")
+      const before = await (this.deps.current ? this.deps.current('view', { freshAddresses: true }) : readKernelState(this.deps.ipr, 'config'));
       const t2 = performance.now();
       const running = this.deps.store.running();
       const desired = this.desiredFrom(running, req, before);
@@ -135,7 +137,14 @@ export class Transactions implements NetworkChanger {
     const kernelBonds = new Set(Object.values(before.links).filter((l) => l.kind === 'bond').map((l) => l.name));
     const desired = mergeRequest(running, req, kernelBonds);
     adoptBonds(desired, before);
-    validateTopology(desired, running, req, { nics: nicNames(before, this.deps.fakeNics), bonds: kernelBonds });
+    const vlansOn = new Map<string, string[]>();
+    for (const l of Object.values(before.links)) {
+      if (l.kind === 'vlan' && l.link !== undefined) vlansOn.set(l.link, [...(vlansOn.get(l.link) ?? []), l.name]);
+    }
+    validateTopology(desired, running, req, {
+      nics: nicNames(before, this.deps.fakeNics), bonds: kernelBonds, vlansOn,
+      ...(this.deps.features ? { features: this.deps.features } : {}),
+    });
     return desired;
   }
 
@@ -401,7 +410,8 @@ export class Transactions implements NetworkChanger {
 
   private async verify(want: DesiredKernel): Promise<void> {
     // our batch has exited, so its notifications sit before the barrier's answer, but for IPv6
-    // addresses (notified later, from DAD): those alone are read again
+    // addresses: the kernel notifies one only when its DAD runs (on a device without carrier, not
+    // before the carrier comes), while a dump lists it at once: those alone are read again
     const now = await (this.deps.current ? this.deps.current('config', { freshAddresses: true }) : readKernelState(this.deps.ipr, 'config'));
     const left = diff(want, now);
     if (left.length) {

@@ -171,8 +171,8 @@ function networkCaps(
   const link = top !== undefined ? getKey(state.links, top) : undefined;
   if (link === undefined) return undefined;
   const caps: Dict = { bridged: net.bridged, iface: link.name };
-  const south = southboundDevice(net);
-  if (south !== undefined) caps.southbound = south;
+  // VDSM lists the key for every network: null for one without a NIC or bond (an isolated network)
+  caps.southbound = southboundDevice(net) ?? null;
   if (net.bridged) {
     caps.ports = [...(members.get(link.name) ?? [])];
     caps.stp = link.bridge?.stp ? 'on' : 'off';

@@ -63,7 +63,25 @@ export function renderOp(op: Op): string[][] {
       return [['route', 'replace', defaultDst(op.family), 'via', op.gateway, 'dev', op.dev]];
     case 'route-del':
       return [['route', 'del', defaultDst(op.family), ...(op.gateway ? ['via', op.gateway] : []), 'dev', op.dev]];
+    case 'table-route-replace':
+      return [['route', 'replace', tableDst(op.family, op.dst), ...(op.gateway ? ['via', op.gateway] : []), 'dev', op.dev, 'table', String(op.table)]];
+    case 'table-route-del':
+      return [['route', 'del', tableDst(op.family, op.dst), ...(op.gateway ? ['via', op.gateway] : []), 'dev', op.dev, 'table', String(op.table)]];
+    case 'rule-add':
+    case 'rule-del':
+      return [['rule', op.op === 'rule-add' ? 'add' : 'del', ...ruleSelector(op.family, 'from', op.src), ...ruleSelector(op.family, 'to', op.dst),
+        'priority', String(op.priority), 'table', String(op.table)]];
   }
+}
+
+function tableDst(family: 'inet' | 'inet6', dst: string): string {
+  return dst === 'default' ? defaultDst(family) : dst;
+}
+
+/** 'all' is no selector; a batch line cannot carry -6, so a rule matching all needs the family's /0. */
+function ruleSelector(family: 'inet' | 'inet6', word: 'from' | 'to', prefix: string): string[] {
+  if (prefix !== 'all') return [word, prefix];
+  return word === 'from' ? ['from', defaultDst(family)] : [];
 }
 
 /** A batch line cannot carry -4/-6; the prefix's own family tells ip which table to use. */

@@ -16,7 +16,7 @@ import type {
   BondInfo, BondSlaveInfo, BridgeInfo, BridgePortInfo, HfscCurve, LinkStats,
 } from './types.js';
 
-export type RtnlRequest = 'link' | 'addr' | 'route' | 'fdb' | 'barrier' | 'qdisc' | 'class' | 'filter';
+export type RtnlRequest = 'link' | 'addr' | 'route' | 'rule' | 'fdb' | 'barrier' | 'qdisc' | 'class' | 'filter';
 
 interface MsgBase {
   seq: number;
@@ -86,6 +86,35 @@ export interface RouteMsg extends MsgBase {
   cloned: boolean;
 }
 
+/** RTM_NEWRULE/DELRULE: a routing policy rule, v4 or v6 (multicast routing families too, left out by tables.ts) */
+export interface RuleMsg extends MsgBase {
+  t: 'rule';
+  family: string;
+  priority: number;
+  table: string;
+  /** 'addr/len', or 'all' */
+  src: string;
+  dst: string;
+  /** 'to_tbl' (lookup), 'goto', 'nop', 'blackhole', 'unreachable', 'prohibit' */
+  action: string;
+  tos: number;
+  not?: boolean;
+  iif?: string;
+  oif?: string;
+  fwmark?: number;
+  fwmask?: number;
+  goto?: number;
+  protocol?: string;
+  l3mdev?: boolean;
+  uidrange?: string;
+  suppressPrefixlen?: number;
+  suppressIfgroup?: number;
+  tunId?: number;
+  ipproto?: number;
+  sport?: string;
+  dport?: string;
+}
+
 export interface FdbMsg extends MsgBase {
   t: 'fdb';
   ifindex: number;
@@ -116,7 +145,7 @@ export interface TcMsg extends MsgBase {
 }
 
 export type RtnlMsg =
-  | LinkMsg | BridgeLinkMsg | AddrMsg | RouteMsg | FdbMsg | TcMsg
+  | LinkMsg | BridgeLinkMsg | AddrMsg | RouteMsg | RuleMsg | FdbMsg | TcMsg
   | (MsgBase & { t: 'done' | 'other' | 'neigh' })
   | (MsgBase & { t: 'error'; errno: number })
   | { t: 'overflow'; seq?: undefined; mine?: undefined; del?: undefined; replace?: undefined };
@@ -150,7 +179,7 @@ function load(): Addon {
 export interface OpenOptions {
   /** a network namespace name (as `ip netns` knows it); default the daemon's own */
   netns?: string;
-  /** join the link, address, route and neighbour groups */
+  /** join the link, address, route, rule and neighbour groups */
   subscribe: boolean;
   /** receive buffer in bytes (root may exceed rmem_max) */
   rcvbuf?: number;

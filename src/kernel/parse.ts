@@ -17,6 +17,7 @@
  * Attributes with no sysfs file (mcast_vlan_snooping) are left out.
  */
 import type {
+  KernelRule,
   BondInfo, BondSlaveInfo, BridgeInfo, BridgePortInfo, FdbEntry, KernelAddress, KernelLink,
   KernelRoute, KernelState, LinkStats,
 } from './types.js';
@@ -424,4 +425,40 @@ function num(v: unknown): number {
 
 function str(v: unknown): string {
   return typeof v === 'string' ? v : '';
+}
+
+/** IP protocols `ip rule` prints by name (getprotobynumber); the reader reports the number. */
+const IP_PROTOCOLS: Record<string, number> = { icmp: 1, tcp: 6, udp: 17, 'ipv6-icmp': 58, sctp: 132 };
+
+/**
+ * `ip -j -4|-6 rule show` → KernelRule, shaped as the rtnetlink reader shapes a rule (tables.ts:
+ * src/dst 'addr/len' or 'all', the other selectors as one text in a fixed order).
+ */
+export function parseRules(dump: unknown, family: 'inet' | 'inet6'): KernelRule[] {
+  if (!Array.isArray(dump)) return [];
+  return (dump as Record<string, unknown>[]).map((r) => {
+    const prefix = (addr: unknown, len: unknown) => (addr === undefined || addr === 'all' ? 'all' : `${String(addr)}/${Number(len ?? (family === 'inet' ? 32 : 128))}`);
+    const num = (v: unknown) => (typeof v === 'string' && v.startsWith('0x') ? parseInt(v, 16) : Number(v));
+    const range = (start: unknown, end: unknown, single: unknown) => (single !== undefined ? `${num(single)}-${num(single)}` : `${num(start)}-${num(end)}`);
+    const sel: string[] = [];
+    if ('not' in r) sel.push('not');
+    if (r.tos !== undefined && num(r.tos) !== 0) sel.push(`tos ${num(r.tos)}`);
+    if (r.iif !== undefined) sel.push(`iif ${String(r.iif)}`);
+    if (r.oif !== undefined) sel.push(`oif ${String(r.oif)}`);
+    if (r.fwmark !== undefined) sel.push(`fwmark ${num(r.fwmark)}/${r.fwmask !== undefined ? num(r.fwmask) : 0xffffffff}`);
+    if (r.goto !== undefined) sel.push(`goto ${num(r.goto)}`);
+    if ('l3mdev' in r) sel.push('l3mdev');
+    if (r.uid_start !== undefined) sel.push(`uidrange ${num(r.uid_start)}-${num(r.uid_end)}`);
+    if (r.suppress_prefixlen !== undefined) sel.push(`suppress_prefixlength ${num(r.suppress_prefixlen)}`);
+    if (r.suppress_ifgroup !== undefined) sel.push(`suppress_ifgroup ${num(r.suppress_ifgroup)}`);
+    if (r.tun_id !== undefined) sel.push(`tun_id ${num(r.tun_id)}`);
+    if (r.ipproto !== undefined) sel.push(`ipproto ${IP_PROTOCOLS[String(r.ipproto)] ?? num(r.ipproto)}`);
+    if (r.sport !== undefined || r.sport_start !== undefined) sel.push(`sport ${range(r.sport_start, r.sport_end, r.sport)}`);
+    if (r.dport !== undefined || r.dport_start !== undefined) sel.push(`dport ${range(r.dport_start, r.dport_end, r.dport)}`);
+    const action = typeof r.action === 'string' ? r.action : r.goto !== undefined ? 'goto' : 'nop' in r ? 'nop' : 'to_tbl';
+    return {
+      family, priority: Number(r.priority ?? 0), table: r.table === undefined ? 'unspec' : String(r.table),
+      src: prefix(r.src, r.srclen), dst: prefix(r.dst, r.dstlen), action, selectors: sel.join(' '),
+    };
+  });
 }

@@ -20,6 +20,12 @@ export const SNAPSHOT_COMMANDS = {
   fdb: { tool: 'bridge', args: ['-j', 'fdb', 'show'] },
 } as const;
 
+/** `ip -j rule` per family: what the parser comparison checks the rule dump against. */
+export const RULE_COMMANDS = {
+  rule4: { tool: 'ip', args: ['-j', '-4', 'rule', 'show'] },
+  rule6: { tool: 'ip', args: ['-j', '-6', 'rule', 'show'] },
+} as const;
+
 export type DumpName = keyof typeof SNAPSHOT_COMMANDS;
 
 /** The five iproute2 JSON dumps, concurrently; stdout text per dump (what fixtures store). */
@@ -33,9 +39,9 @@ export async function readDumps(ipr: Iproute): Promise<Record<DumpName, string>>
 }
 
 const DUMPS: Record<SnapshotScope, readonly RtnlRequest[]> = {
-  full: ['link', 'addr', 'route', 'fdb'],
-  view: ['link', 'addr', 'route', 'fdb'],
-  config: ['link', 'addr', 'route'],
+  full: ['link', 'addr', 'route', 'rule', 'fdb'],
+  view: ['link', 'addr', 'route', 'rule', 'fdb'],
+  config: ['link', 'addr', 'route', 'rule'],
   stats: ['link'],
 };
 

@@ -7,13 +7,14 @@
  * whole object, so the last one applied is the kernel's state, whether it came from a dump or a
  * notification.
  */
-import type { AddrMsg, BridgeLinkMsg, FdbMsg, LinkMsg, RouteMsg, RtnlMsg } from './netlink.js';
-import type { FdbEntry, KernelAddress, KernelLink, KernelRoute, KernelState } from './types.js';
+import type { AddrMsg, BridgeLinkMsg, FdbMsg, LinkMsg, RouteMsg, RtnlMsg, RuleMsg } from './netlink.js';
+import type { FdbEntry, KernelAddress, KernelLink, KernelRoute, KernelRule, KernelState } from './types.js';
 import { dict } from '../model/dict.js';
 
 /**
  * 'full': everything but counters; 'view': what capabilities report and a change plans against
- * (main-table routes); 'config': 'view' without the FDB (verification); 'stats': links with counters.
+ * (routes of every table but 'local', rules); 'config': 'view' without the FDB (verification);
+ * 'stats': links with counters.
  */
 export type SnapshotScope = 'full' | 'view' | 'config' | 'stats';
 
@@ -22,12 +23,14 @@ export class KernelTables {
   readonly addrs = new Map<string, AddrMsg>();
   readonly routes = new Map<string, RouteMsg>();
   readonly fdb = new Map<string, FdbMsg>();
+  readonly rules = new Map<string, RuleMsg>();
 
   clear(): void {
     this.links.clear();
     this.addrs.clear();
     this.routes.clear();
     this.fdb.clear();
+    this.rules.clear();
   }
 
   /**
@@ -83,6 +86,9 @@ export class KernelTables {
         if (m.del) this.routes.delete(routeKey(m));
         else this.routes.set(routeKey(m), m);
         return undefined;
+      case 'rule':
+        this.applyRule(m);
+        return undefined;
       case 'fdb':
         if (m.mac === undefined) return undefined;
         if (m.del) this.fdb.delete(fdbKey(m));
@@ -114,7 +120,8 @@ export class KernelTables {
     const routes: KernelRoute[] = [];
     for (const r of this.routes.values()) {
       if (r.family !== 'inet' && r.family !== 'inet6') continue;
-      if (scope !== 'full' && r.table !== 'main') continue;
+      // the local table holds an entry per address: nothing hostnetd plans or reports
+      if (scope !== 'full' && r.table === 'local') continue;
       const route: KernelRoute = { family: r.family, table: r.table, dst: r.dst, type: r.type };
       if (r.gateway !== undefined) route.gateway = r.gateway;
       const dev = name(r.oifIndex);
@@ -136,7 +143,26 @@ export class KernelTables {
         fdb.push(entry);
       }
     }
-    return { links, addresses, routes, fdb, takenAt };
+    return { links, addresses, routes, rules: this.renderRules(), fdb, takenAt };
+  }
+
+  /** Rules are kept apart by everything the kernel keys them by; no notification is ever partial. */
+  private applyRule(m: RuleMsg): void {
+    if (m.family !== 'inet' && m.family !== 'inet6') return;
+    const key = ruleKey(m);
+    if (m.del) this.rules.delete(key);
+    else this.rules.set(key, m);
+  }
+
+  private renderRules(): KernelRule[] {
+    const out: KernelRule[] = [];
+    for (const m of this.rules.values()) {
+      out.push({
+        family: m.family as KernelRule['family'], priority: m.priority, table: m.table, src: m.src, dst: m.dst,
+        action: m.action, selectors: ruleSelectors(m),
+      });
+    }
+    return out.sort((a, b) => a.priority - b.priority || a.family.localeCompare(b.family));
   }
 
   private applyBridgeLink(m: BridgeLinkMsg): void {
@@ -195,4 +221,25 @@ const addrKey = (a: AddrMsg) => `${a.ifindex}|${a.family}|${a.local}|${a.prefixl
 const routeSlot = (r: RouteMsg) => `${r.family}|${r.table}|${r.dst}|${r.tos}|${r.metric ?? ''}`;
 // IPv6 keeps routes that differ only in device or gateway apart (fe80::/64 on every link)
 const routeKey = (r: RouteMsg) => (r.family === 'inet6' ? `${routeSlot(r)}|${r.oifIndex ?? ''}|${r.gateway ?? ''}` : routeSlot(r));
+/** What else a rule matches on besides src, dst and priority, as one comparable text. */
+function ruleSelectors(m: RuleMsg): string {
+  const parts: string[] = [];
+  if (m.not) parts.push('not');
+  if (m.tos) parts.push(`tos ${m.tos}`);
+  if (m.iif !== undefined) parts.push(`iif ${m.iif}`);
+  if (m.oif !== undefined) parts.push(`oif ${m.oif}`);
+  if (m.fwmark !== undefined) parts.push(`fwmark ${m.fwmark}/${m.fwmask ?? 0xffffffff}`);
+  if (m.goto !== undefined) parts.push(`goto ${m.goto}`);
+  if (m.l3mdev) parts.push('l3mdev');
+  if (m.uidrange !== undefined) parts.push(`uidrange ${m.uidrange}`);
+  if (m.suppressPrefixlen !== undefined) parts.push(`suppress_prefixlength ${m.suppressPrefixlen}`);
+  if (m.suppressIfgroup !== undefined) parts.push(`suppress_ifgroup ${m.suppressIfgroup}`);
+  if (m.tunId !== undefined) parts.push(`tun_id ${m.tunId}`);
+  if (m.ipproto !== undefined) parts.push(`ipproto ${m.ipproto}`);
+  if (m.sport !== undefined) parts.push(`sport ${m.sport}`);
+  if (m.dport !== undefined) parts.push(`dport ${m.dport}`);
+  return parts.join(' ');
+}
+
+const ruleKey = (m: RuleMsg) => `${m.family}|${m.priority}|${m.table}|${m.src}|${m.dst}|${m.action}|${ruleSelectors(m)}`;
 const fdbKey = (e: FdbMsg) => `${e.mac}|${e.ifindex}|${e.vlan ?? ''}|${e.self}`;

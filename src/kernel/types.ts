@@ -107,6 +107,23 @@ export interface KernelRoute {
   type: string;
 }
 
+/**
+ * A routing policy rule, as `ip -j rule` shows it (src/dst 'addr/len' or 'all'). `selectors`
+ * holds every other selector the kernel keys the rule by (iif, fwmark, ...), so a rule somebody
+ * else made with one of them is never mistaken for one of hostnetd's.
+ */
+export interface KernelRule {
+  family: 'inet' | 'inet6';
+  priority: number;
+  table: string;
+  src: string;
+  dst: string;
+  /** 'to_tbl' for a table lookup */
+  action: string;
+  /** canonical text of the remaining selectors ('' when there are none) */
+  selectors: string;
+}
+
 export interface FdbEntry {
   mac: string;
   /** the port */
@@ -123,6 +140,8 @@ export interface KernelState {
   links: Record<string, KernelLink>;
   addresses: KernelAddress[];
   routes: KernelRoute[];
+  /** routing policy rules, both families (absent in snapshots taken before rules were read) */
+  rules?: KernelRule[];
   fdb: FdbEntry[];
   /** Date.now() when the dumps were taken */
   takenAt: number;

@@ -1,6 +1,6 @@
 /**
  * The daemon's one view of the kernel: one rtnetlink socket, subscribed to the link, address,
- * route and neighbour (FDB) groups, enumerated once and then kept current by applying every
+ * route, rule and neighbour (FDB) groups, enumerated once and then kept current by applying every
  * notification in the order the kernel queued it. Capabilities, planning, the port agent and
  * the engine's device events all read it.
  *
@@ -157,7 +157,7 @@ export class KernelView {
     const first = this.enumerations === 0;
     this.enumerations++;
     const t0 = performance.now();
-    for (const what of ['link', 'addr', 'route', 'fdb'] as const) {
+    for (const what of ['link', 'addr', 'route', 'rule', 'fdb'] as const) {
       await this.request(what);
       if (this.needEnumerate) return; // overflowed meanwhile: the caller's loop starts over
     }

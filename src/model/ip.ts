@@ -99,3 +99,13 @@ export function inSubnet(addr: string, net: string, prefix: number): boolean {
   const shift = BigInt(Math.max(0, (v4 ? 32 : 128) - prefix));
   return ipToBigInt(addr) >> shift === ipToBigInt(net) >> shift;
 }
+
+/** The network of `addr/prefix` as iproute2 prints a rule's or route's prefix: '192.0.2.0/24', '2001:db8::/64'. */
+export function networkOf(addr: string, prefix: number): string {
+  const bits = isIPv4(addr) ? 32 : 128;
+  const host = BigInt(bits - prefix);
+  const n = (ipToBigInt(addr) >> host) << host;
+  if (bits === 32) return `${[24n, 16n, 8n, 0n].map((s) => (n >> s) & 255n).join('.')}/${prefix}`;
+  const groups = Array.from({ length: 8 }, (_, i) => ((n >> BigInt(112 - 16 * i)) & 0xffffn).toString(16));
+  return `${canonicalIpv6(groups.join(':'))}/${prefix}`;
+}

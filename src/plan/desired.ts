@@ -11,6 +11,7 @@ import type { Bond, HostConfig, Network } from '../model/types.js';
 import { DEFAULT_MTU } from '../validate/request.js';
 import type { DesiredKernel, DesiredLink, DesiredRoute } from './types.js';
 import { dict, getKey, hasKey } from '../model/dict.js';
+import { desiredSourceRouting } from './source-routes.js';
 
 /** The devices one network stands on. */
 export interface NetworkDevices {
@@ -53,12 +54,14 @@ export function desiredKernel(desired: HostConfig, previous: HostConfig, exists:
 
   const desiredDevices = new Set(Object.keys(links));
   const remove = virtualDevicesOf(previous).filter((d) => !desiredDevices.has(d));
+  const routeDevices = [...new Set([...Object.values(previous.networks), ...usable].map((n) => networkDevices(n).top))];
   return {
     links,
     remove,
     defaultRoutes: defaultRoutes(usable),
-    routeDevices: [...new Set([...Object.values(previous.networks), ...usable].map((n) => networkDevices(n).top))],
+    routeDevices,
     dynamicRouteDevices: usable.filter((n) => n.defaultRoute && (n.bootproto === 'dhcp' || n.dhcpv6 || n.ipv6.autoconf)).map((n) => networkDevices(n).top),
+    sourceRouting: desiredSourceRouting(usable.map((net) => ({ net, dev: networkDevices(net).top })), routeDevices),
   };
 }
 

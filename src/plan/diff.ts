@@ -15,6 +15,7 @@
 import type { KernelAddress, KernelLink, KernelRoute, KernelState } from '../kernel/types.js';
 import { canonicalIpv6 } from '../model/ip.js';
 import { bondEdit, creationBondOptions, planBondRebuilds } from './bond.js';
+import { diffSourceRouting } from './source-routes.js';
 import type { DesiredKernel, DesiredLink, Op } from './types.js';
 import { getKey, hasKey } from '../model/dict.js';
 
@@ -83,6 +84,13 @@ export function diff(want: DesiredKernel, snapshot: KernelState): Op[] {
   for (const link of Object.values(want.links)) diffLink(link, ctx, addrs.get(link.name) ?? []);
   const addressChanged = new Set(staged.filter((s) => s.op.op === 'addr-del').map((s) => (s.op as { dev: string }).dev));
   diffRoutes(want, state, addressChanged, push);
+  if (want.sourceRouting) {
+    // a device deleted for good takes its routes along; one re-created or taken down loses them
+    const dropped = new Set(staged.filter((s) => s.op.op === 'del').map((s) => (s.op as { dev: string }).dev));
+    const goingAway = new Set([...dropped].filter((d) => !hasKey(want.links, d)));
+    const refresh = new Set([...addressChanged, ...rebuild.emptyDown.keys(), ...[...dropped].filter((d) => hasKey(want.links, d))]);
+    diffSourceRouting(want.sourceRouting, state, refresh, goingAway, (phase, op) => push(phase === 'del' ? P.routeDel : P.routeAdd, op));
+  }
 
   staged.sort((a, b) => a.phase - b.phase || mtuOrder(a, b, want) || a.order - b.order);
   return staged.map((s) => s.op);
@@ -102,7 +110,10 @@ function diffLink(want: DesiredLink, ctx: LinkContext, addrs: KernelAddress[]): 
   } else {
     update(want, cur, ctx);
   }
-  diffAddresses(want, cur ? addrs : [], push, ctx.readded.has(want.name));
+  // enslaving flushes a NIC's IPv6 addresses: deleting them afterwards would fail, so they go first
+  const becomesSlave = cur !== undefined && want.kind === 'nic' && typeof want.master === 'string' && cur.master !== want.master
+    && getKey(ctx.want.links, want.master)?.kind === 'bond';
+  diffAddresses(want, cur ? addrs : [], push, ctx.readded.has(want.name), becomesSlave ? P.detach : P.addrDel);
 }
 
 function sameKind(want: DesiredLink, cur: KernelLink): boolean {
@@ -175,7 +186,9 @@ function sameBridge(want: NonNullable<DesiredLink['bridge']>, cur: KernelLink): 
   return Object.entries(want.opts).every(([k, v]) => cur.bridge!.opts[k] === v);
 }
 
-function diffAddresses(want: DesiredLink, current: KernelAddress[], push: (phase: number, op: Op) => void, replace = false): void {
+function diffAddresses(
+  want: DesiredLink, current: KernelAddress[], push: (phase: number, op: Op) => void, replace = false, delPhase: number = P.addrDel,
+): void {
   if (want.addresses === undefined) return;
   const wanted = new Set(want.addresses.map(normalizeCidr));
   const have = new Set<string>();
@@ -183,7 +196,7 @@ function diffAddresses(want: DesiredLink, current: KernelAddress[], push: (phase
     if (!isManagedAddress(a)) continue;
     const cidr = normalizeCidr(`${a.local}/${a.prefixlen}`);
     have.add(cidr);
-    if (!wanted.has(cidr)) push(P.addrDel, { op: 'addr-del', dev: want.name, cidr });
+    if (!wanted.has(cidr)) push(delPhase, { op: 'addr-del', dev: want.name, cidr });
   }
   for (const cidr of wanted) {
     if (have.has(cidr)) continue;

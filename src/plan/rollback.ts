@@ -6,6 +6,7 @@ import type { KernelLink, KernelState } from '../kernel/types.js';
 import { BOND_OPTIONS } from '../model/bond-options.js';
 import type { DesiredKernel, DesiredLink, Op } from './types.js';
 import { dict, getKey } from '../model/dict.js';
+import { ownedPart, sourceRoutingOf } from './source-routes.js';
 
 const VIRTUAL = new Set(['bridge', 'vlan', 'bond']);
 
@@ -35,6 +36,8 @@ export function sliceState(state: KernelState, devices: readonly string[]): Kern
     links,
     addresses: state.addresses.filter((a) => keep.has(a.ifname)),
     routes: state.routes.filter((r) => r.dst === 'default' || (r.dev !== undefined && keep.has(r.dev))),
+    // the source-routing rules of the touched devices' tables (their routes have the device)
+    rules: ownedPart(state, devices).rules,
     fdb: state.fdb.filter((f) => keep.has(f.ifname)),
     takenAt: state.takenAt,
   };
@@ -58,7 +61,9 @@ export function rollbackTarget(before: KernelState, now: KernelState, touched: r
   const routeDevices = new Set(touched);
   if (inet) routeDevices.add(inet.dev);
   if (inet6) routeDevices.add(inet6.dev);
-  return { links, remove, defaultRoutes: { inet, inet6 }, routeDevices: [...routeDevices] };
+  return {
+    links, remove, defaultRoutes: { inet, inet6 }, routeDevices: [...routeDevices], sourceRouting: sourceRoutingOf(before, touched),
+  };
 }
 
 function fromSnapshot(link: KernelLink, state: KernelState): DesiredLink {

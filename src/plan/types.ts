@@ -32,6 +32,34 @@ export interface DesiredRoute {
   dev: string;
 }
 
+/** A route in one of the tables hostnetd owns (source routing, see source-routes.ts). */
+export interface DesiredTableRoute {
+  family: 'inet' | 'inet6';
+  table: number;
+  /** 'default' or a prefix */
+  dst: string;
+  gateway?: string;
+  dev: string;
+}
+
+/** A rule that looks one of hostnetd's tables up; `dev` is the device owning the table. */
+export interface DesiredRule {
+  family: 'inet' | 'inet6';
+  priority: number;
+  table: number;
+  /** 'addr/len' or 'all' */
+  src: string;
+  dst: string;
+  dev: string;
+}
+
+export interface SourceRouting {
+  /** devices whose tables (and the rules looking them up) this plan owns */
+  owners: string[];
+  routes: DesiredTableRoute[];
+  rules: DesiredRule[];
+}
+
 export interface DesiredKernel {
   links: Record<string, DesiredLink>;
   /** virtual devices (bridge, vlan, bond) to delete if they exist */
@@ -42,6 +70,8 @@ export interface DesiredKernel {
   routeDevices: string[];
   /** devices of a dynamic defaultRoute network: their learned (DHCP or RA) default routes stay */
   dynamicRouteDevices?: string[];
+  /** per-network tables and rules; undefined: leave every table but main alone */
+  sourceRouting?: SourceRouting;
 }
 
 export type Op =
@@ -59,4 +89,8 @@ export type Op =
   | { op: 'addr-add'; dev: string; cidr: string; replace?: true }
   | { op: 'addr-del'; dev: string; cidr: string }
   | { op: 'route-replace'; family: 'inet' | 'inet6'; gateway: string; dev: string }
-  | { op: 'route-del'; family: 'inet' | 'inet6'; gateway?: string; dev: string };
+  | { op: 'route-del'; family: 'inet' | 'inet6'; gateway?: string; dev: string }
+  | { op: 'table-route-replace'; family: 'inet' | 'inet6'; table: number; dst: string; gateway?: string; dev: string }
+  | { op: 'table-route-del'; family: 'inet' | 'inet6'; table: number; dst: string; gateway?: string; dev: string }
+  | { op: 'rule-add'; family: 'inet' | 'inet6'; priority: number; table: number; src: string; dst: string; dev: string }
+  | { op: 'rule-del'; family: 'inet' | 'inet6'; priority: number; table: number; src: string; dst: string; dev: string };

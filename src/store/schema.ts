@@ -69,6 +69,10 @@ export const KernelStateSchema = z.looseObject({
     family, table: z.string(), dst: z.string(), gateway: z.string().optional(), dev: z.string().optional(),
     protocol: z.string().optional(), scope: z.string().optional(), metric: z.number().optional(), type: z.string(),
   })),
+  rules: z.array(z.looseObject({
+    family, priority: z.int().min(0).max(0xffffffff), table: z.string(), src: z.string(), dst: z.string(),
+    action: z.string(), selectors: z.string(),
+  })).optional(),
   fdb: z.array(z.looseObject({
     mac: z.string(), ifname: z.string(), master: z.string().optional(), vlan: z.number().optional(),
     state: z.string(), flags: z.array(z.string()),

@@ -6,6 +6,7 @@
 import { badBonding, badNic, badParams, usedBond, usedNic } from '../errors.js';
 import { getKey, hasKey } from '../model/dict.js';
 import type { HostConfig, Network } from '../model/types.js';
+import type { KernelFeatures } from '../kernel/types.js';
 import type { CanonicalRequest } from './request.js';
 import { isRemoval } from './request.js';
 
@@ -14,13 +15,65 @@ export interface KernelFacts {
   nics: ReadonlySet<string>;
   /** bonds present in the kernel */
   bonds: ReadonlySet<string>;
+  /** what the kernel can do; absent: not checked (the boot-time restore replays what existed) */
+  features?: Pick<KernelFeatures, 'bonding' | 'vlan'>;
+  /** VLAN devices in the kernel by their base device */
+  vlansOn?: ReadonlyMap<string, readonly string[]>;
 }
 
 export function validateTopology(desired: HostConfig, running: HostConfig, req: CanonicalRequest, kernel: KernelFacts): void {
   checkPortIsolationFixed(running, req);
   checkBondRemovals(desired, req);
   const slaveOf = checkBonds(desired, req, kernel);
+  checkForeignVlans(desired, running, req, kernel);
   checkNetworkDevices(desired, req, kernel, slaveOf);
+  // last: a request wrong in itself gets that error on any kernel
+  checkKernelFeatures(desired, req, kernel);
+}
+
+/**
+ * A VLAN or a bond this kernel cannot make is refused before anything is touched (iproute2 would
+ * refuse it half way through the batch). Only what the request names: a running entity exists.
+ */
+function checkKernelFeatures(desired: HostConfig, req: CanonicalRequest, kernel: KernelFacts): void {
+  const f = kernel.features;
+  if (f === undefined) return;
+  for (const net of Object.values(desired.networks)) {
+    if (!hasKey(req.networks, net.name)) continue;
+    if (net.vlan !== undefined && !f.vlan) {
+      throw badParams(`network '${net.name}': vlan ${net.vlan} needs the kernel's 802.1Q VLAN support (module 8021q), which this kernel lacks`);
+    }
+    if (net.bonding !== undefined && !f.bonding) {
+      throw badParams(`network '${net.name}': bonding '${net.bonding}' needs the kernel's bonding support (module bonding), which this kernel lacks`);
+    }
+  }
+  for (const bond of Object.values(desired.bonds)) {
+    if (hasKey(req.bonds, bond.name) && !f.bonding) {
+      throw badParams(`bond '${bond.name}': bonds need the kernel's bonding support (module bonding), which this kernel lacks`);
+    }
+  }
+}
+
+/**
+ * A NIC enslaved to a bond must not be the base of a VLAN device hostnetd does not manage
+ * (reference: 24, "a bond slave carries a foreign VLAN"): the VLAN would silently lose its link.
+ */
+function checkForeignVlans(desired: HostConfig, running: HostConfig, req: CanonicalRequest, kernel: KernelFacts): void {
+  if (kernel.vlansOn === undefined) return;
+  const managed = new Set<string>();
+  for (const net of [...Object.values(running.networks), ...Object.values(desired.networks)]) {
+    const dev = net.nic ?? net.bonding;
+    if (dev !== undefined && net.vlan !== undefined) managed.add(`${dev}.${net.vlan}`);
+  }
+  for (const bond of Object.values(desired.bonds)) {
+    if (!hasKey(req.bonds, bond.name)) continue;
+    for (const nic of bond.nics) {
+      const foreign = (kernel.vlansOn.get(nic) ?? []).filter((v) => !managed.has(v));
+      if (foreign.length) {
+        throw usedNic(`bond '${bond.name}': NIC '${nic}' carries VLAN device ${foreign.map((v) => `'${v}'`).join(', ')} that hostnetd does not manage; a bond slave cannot carry a foreign VLAN (delete it first)`);
+      }
+    }
+  }
 }
 
 function checkPortIsolationFixed(running: HostConfig, req: CanonicalRequest): void {

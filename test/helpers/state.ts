@@ -10,7 +10,7 @@ import { readKernelState } from '../../src/kernel/snapshot.js';
 import type { HostConfig } from '../../src/model/types.js';
 import { prefixToNetmask } from '../../src/model/ip.js';
 
-/** What "the same state" means: devices, masters, MTUs, up/down, addresses, routes (not ifindex or counters). */
+/** What "the same state" means: devices, masters, MTUs, up/down, addresses, routes of every table, routing rules (not ifindex or counters). */
 export async function comparableState(ns?: string) {
   const s = await readKernelState(createIproute(ns === undefined ? {} : { netns: ns }));
   const links = Object.fromEntries(
@@ -27,7 +27,8 @@ export async function comparableState(ns?: string) {
   const routes = s.routes
     .filter((r) => r.family === 'inet' || !(r.dst.startsWith('fe80') || r.dst.startsWith('ff00') || r.type === 'local' || r.type === 'multicast'))
     .map((r) => `${r.table} ${r.dst} ${r.gateway ?? ''} ${r.dev ?? ''}`).sort();
-  return { links, addresses, routes };
+  const rules = (s.rules ?? []).map((r) => `${r.family} ${r.priority} ${r.src} ${r.dst} ${r.action} ${r.table} ${r.selectors}`.trim()).sort();
+  return { links, addresses, routes, rules };
 }
 
 export function readRunning(stateDir: string): HostConfig {
@@ -44,7 +45,7 @@ export function expectRunningMatchesCaps(running: HostConfig, caps: Record<strin
     expect(c.mtu, `${net.name}.mtu`).toBe(String(net.mtu));
     const southbound = net.vlan === undefined ? (net.nic ?? net.bonding) : `${net.nic ?? net.bonding}.${net.vlan}`;
     expect(c.iface, `${net.name}.iface`).toBe(net.bridged ? net.name : southbound);
-    if (southbound !== undefined) expect(c.southbound, `${net.name}.southbound`).toBe(southbound);
+    expect(c.southbound, `${net.name}.southbound`).toBe(southbound ?? null);
     if (net.vlan !== undefined) expect(Number(c.vlanid), `${net.name}.vlanid`).toBe(net.vlan);
     // as VDSM's tests: a DHCP network's addresses are the lease's, whatever it is; only the flags are the config's
     expect(c.dhcpv4, `${net.name}.dhcpv4`).toBe(net.bootproto === 'dhcp');

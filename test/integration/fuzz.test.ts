@@ -115,7 +115,7 @@ const NET_ATTRS = ['nic', 'bonding', 'vlan', 'bridged', 'mtu', 'stp', 'ipaddr', 
 /**
  * A valid request on veth_1..veth_3 (veth_0 keeps the baseline network). Network fzN always sits
  * on veth_N, so a later case edits or removes it rather than colliding with it. This kernel has
- * no 802.1q module: a vlan is refused by iproute2 (100) and rolled back, which is checked too.
+ * no 802.1q module: a vlan is refused before anything is touched (21, naming 8021q).
  */
 function baseRequest(g: Gen): { networks: Obj; bondings: Obj } {
   const networks = obj();

@@ -8,8 +8,8 @@ import { execFileSync } from 'node:child_process';
 import { pino } from 'pino';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createIproute } from '../../src/kernel/iproute.js';
-import { parseJsonDump, parseKernelState } from '../../src/kernel/parse.js';
-import { readDumps, readKernelState } from '../../src/kernel/snapshot.js';
+import { parseJsonDump, parseKernelState, parseRules } from '../../src/kernel/parse.js';
+import { readDumps, readKernelState, RULE_COMMANDS } from '../../src/kernel/snapshot.js';
 import type { KernelState } from '../../src/kernel/types.js';
 import { KernelView } from '../../src/kernel/view.js';
 import { createNetns, deleteNetns } from '../helpers/netns.js';
@@ -76,6 +76,49 @@ describe('rtnetlink reader vs iproute2 JSON', () => {
     expect(comparable(native)).toEqual(comparable(json));
     expect(native.links.veth_1!.bridgePort).toMatchObject({ isolated: true, learning: false, flood: false, mcastFlood: false });
     expect(native.links.br0!.bridge!.opts.forward_delay).toBe('300');
+  });
+
+  it('reads routing rules of both families, every selector, as `ip -j rule` shows them', async () => {
+    const rules = [
+      'rule add from 10.1.0.0/16 to 10.2.0.0/16 iif lo table 100 priority 100',
+      'rule add not from 10.3.0.0/16 oif lo fwmark 0x10/0xff tos 0x10 table 101 priority 101',
+      'rule add fwmark 7 table 101 priority 101',
+      'rule add uidrange 100-200 ipproto tcp sport 1000-2000 dport 80 table 102 priority 102',
+      'rule add from 10.4.0.0/16 priority 103 blackhole', 'rule add priority 104 unreachable',
+      'rule add priority 105 goto 200', 'rule add priority 200 table main suppress_prefixlength 0',
+      'rule add priority 106 prohibit', 'rule add priority 107 nop',
+      'rule add from 192.0.2.0/24 priority 3200 table 4242', 'rule add to 192.0.2.0/24 priority 3200 table 4242',
+    ];
+    batch(rules);
+    execFileSync('ip', ['-n', ns, '-6', '-batch', '-'], {
+      input: 'rule add from 2001:db8::/32 to 2001:db8:1::/48 table 300 priority 300\nrule add from 2001:db8:1::/64 priority 3200 table 4242\n',
+    });
+    const viaIp = async (): Promise<string[]> => {
+      const ipr = createIproute({ netns: ns });
+      const out = [
+        ...parseRules(parseJsonDump(await ipr.ip([...RULE_COMMANDS.rule4.args])), 'inet'),
+        ...parseRules(parseJsonDump(await ipr.ip([...RULE_COMMANDS.rule6.args])), 'inet6'),
+      ];
+      return out.map((r) => JSON.stringify(r)).sort();
+    };
+    const native = (await readKernelState({ netns: ns }, 'full')).rules!.map((r) => JSON.stringify(r)).sort();
+    expect(native.length).toBe(rules.length + 2 + 3 + 2); // ours, the v6 ones, the default rules of each family
+    expect(native).toEqual(await viaIp());
+    expect(native).toContain(JSON.stringify({ family: 'inet6', priority: 3200, table: '4242', src: '2001:db8:1::/64', dst: 'all', action: 'to_tbl', selectors: '' }));
+    // the view follows rule notifications: a deletion and an addition behind its back
+    const view = new KernelView({ log, netns: ns });
+    await view.start();
+    try {
+      ip('rule', 'del', 'priority', '106');
+      ip('rule', 'add', 'from', '203.0.113.0/24', 'table', '9', 'priority', '9');
+      const seen = (await view.get('view')).rules!.map((r) => JSON.stringify(r)).sort();
+      expect(seen).toEqual(await viaIp());
+      expect(seen.some((r) => r.includes('"priority":106'))).toBe(false);
+    } finally {
+      await view.stop();
+      execFileSync('ip', ['-n', ns, '-force', '-batch', '-'], { input: [...rules, 'rule add from 203.0.113.0/24 table 9 priority 9'].map((l) => l.replace('rule add', 'rule del')).join('\n') + '\n', stdio: 'ignore' });
+      execFileSync('ip', ['-n', ns, '-6', '-force', '-batch', '-'], { input: 'rule del priority 300\nrule del priority 3200\n', stdio: 'ignore' });
+    }
   });
 });
 

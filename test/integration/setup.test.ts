@@ -125,6 +125,9 @@ describe('Host.setupNetworks on a real kernel', () => {
     ['bad vlan', ErrorCode.BAD_VLAN, '4094', { n: { nic: 'veth_3', vlan: 5000 } }],
     ['two networks on one NIC', ErrorCode.BAD_PARAMS, 'already carries', { n: { nic: 'veth_2' } }],
     ['two defaultRoute networks', ErrorCode.BAD_PARAMS, 'defaultRoute', { a: { nic: 'veth_3', defaultRoute: true }, b: { defaultRoute: true } }],
+    // this kernel has neither 8021q nor bonding (test-machine.md): refused before anything is touched
+    ['a VLAN on a kernel without 802.1Q', ErrorCode.BAD_PARAMS, 'module 8021q', { n: { nic: 'veth_3', vlan: 100, ipaddr: '10.0.0.1', prefix: 8 } }],
+    ['a bond on a kernel without bonding', ErrorCode.BAD_PARAMS, 'module bonding', { n: { bonding: 'bond0' } }, { bond0: { nics: ['veth_3'] } }],
   ])('refuses %s with its code and changes nothing', async (_what, code, word, networks, bondings) => {
     await expectRefusedUnchanged(code, word, networks, bondings ?? {});
   });

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import {
-  canonicalIpv6, inSubnet, ipToBigInt, ipv4UnicastProblem, ipv6UnicastProblem, isIpv4, isIpv6,
+  canonicalIpv6, inSubnet, networkOf, ipToBigInt, ipv4UnicastProblem, ipv6UnicastProblem, isIpv4, isIpv6,
   netmaskToPrefix, parseIpv6Cidr, prefixToNetmask,
 } from '../../../src/model/ip.js';
 
@@ -68,5 +68,16 @@ describe('the one IP module', () => {
     expect(parseIpv6Cidr('2001:db8::10/129')).toBeNull();
     expect(parseIpv6Cidr('2001:db8::10')).toBeNull();
     expect(parseIpv6Cidr('fe80::1%eth0/64')).toBeNull();
+  });
+});
+
+describe('networkOf', () => {
+  it('prints the network of an address as iproute2 prints a prefix', () => {
+    expect(networkOf('192.0.2.77', 24)).toBe('192.0.2.0/24');
+    expect(networkOf('10.1.2.3', 0)).toBe('0.0.0.0/0');
+    expect(networkOf('10.1.2.3', 32)).toBe('10.1.2.3/32');
+    expect(networkOf('2001:db8:0:1::99', 64)).toBe('2001:db8:0:1::/64');
+    expect(networkOf('2001:db8::1', 128)).toBe('2001:db8::1/128');
+    expect(networkOf('2001:db8:ffff::1', 33)).toBe('2001:db8:8000::/33');
   });
 });

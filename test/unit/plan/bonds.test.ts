@@ -234,3 +234,18 @@ describe('bond plans', () => {
     expect(toBridge).toContain('link set dev eth1 up');
   });
 });
+
+describe('a NIC with addresses becoming a bond slave', () => {
+  it("deletes its addresses before the enslave flushes the IPv6 ones (deleting after would fail with 'Cannot assign')", () => {
+    const addr = (local: string, prefixlen: number) =>
+      ({ ifname: 'eth1', family: local.includes(':') ? 'inet6' : 'inet', local, prefixlen, scope: 'global', dynamic: false, tentative: false }) as const;
+    const running = config({}, plan(config({}), state([link('eth1')]), { flat: { nic: 'eth1', bridged: false, ipv6addr: '2001:db8::5/64', ipaddr: '192.0.2.5', prefix: 24 } }).desired.networks);
+    const s = state([link('eth0'), link('eth1')], { addresses: [addr('192.0.2.5', 24), addr('2001:db8::5', 64)] });
+    const { script } = plan(running, s, { flat: { remove: true }, net: { bonding: 'bond0' } }, { bond0: { nics: ['eth0', 'eth1'] } });
+    const enslave = script.indexOf('link set dev eth1 master bond0');
+    expect(enslave).toBeGreaterThan(0);
+    expect(script.indexOf('address del 2001:db8::5/64 dev eth1')).toBeGreaterThanOrEqual(0);
+    expect(script.indexOf('address del 2001:db8::5/64 dev eth1')).toBeLessThan(enslave);
+    expect(script.indexOf('address del 192.0.2.5/24 dev eth1')).toBeLessThan(enslave);
+  });
+});

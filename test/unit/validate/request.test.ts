@@ -163,6 +163,33 @@ describe('merge and topology', () => {
     expect(err.code).toBe(ErrorCode.BAD_PARAMS);
     expect(err.message).toMatch(/portIsolation.*fixed at creation/);
   });
+  it('a VLAN or a bond on a kernel without 8021q or bonding → 21 naming the module; a kernel with them accepts', () => {
+    const run = (f: { bonding: boolean; vlan: boolean }, networks: Record<string, Record<string, unknown>>, bondings: Record<string, Record<string, unknown>> = {}) => {
+      const req = canonicalizeRequest({ networks, bondings, options: {} });
+      return () => validateTopology(mergeRequest(emptyConfig(), req, facts.bonds), emptyConfig(), req, { ...facts, features: f });
+    };
+    const none = { bonding: false, vlan: false };
+    expect(codeOf(run(none, { a: { nic: 'eth0', vlan: 5 } }))).toMatchObject({ code: ErrorCode.BAD_PARAMS, message: expect.stringMatching(/network 'a': vlan 5 .*module 8021q/) });
+    expect(codeOf(run(none, {}, { bond0: { nics: ['eth0'] } }))).toMatchObject({ code: ErrorCode.BAD_PARAMS, message: expect.stringMatching(/bond 'bond0'.*module bonding/) });
+    expect(codeOf(run({ bonding: true, vlan: false }, { a: { bonding: 'bond0', vlan: 7 } }, { bond0: { nics: ['eth0'] } })).message).toMatch(/8021q/);
+    expect(run({ bonding: true, vlan: true }, { a: { bonding: 'bond0', vlan: 7 } }, { bond0: { nics: ['eth0'] } })).not.toThrow();
+    // a request wrong in itself keeps its own code on any kernel
+    expect(codeOf(run(none, { a: { nic: 'eth0' } }, { bond0: { nics: ['eth0'] } })).code).toBe(ErrorCode.USED_NIC);
+  });
+  it('a bond slave carrying a VLAN device hostnetd does not manage → 24; its own VLAN networks are no obstacle', () => {
+    const run = (running: HostConfig, vlans: Record<string, string[]>, bondings: Record<string, Record<string, unknown>>, networks: Record<string, Record<string, unknown>> = {}) => {
+      const req = canonicalizeRequest({ networks, bondings, options: {} });
+      return () => validateTopology(mergeRequest(running, req, facts.bonds), running, req, { ...facts, vlansOn: new Map(Object.entries(vlans)) });
+    };
+    const err = codeOf(run(emptyConfig(), { eth1: ['eth1.100'] }, { bond0: { nics: ['eth0', 'eth1'] } }));
+    expect(err.code).toBe(ErrorCode.USED_NIC);
+    expect(err.message).toBe("bond 'bond0': NIC 'eth1' carries VLAN device 'eth1.100' that hostnetd does not manage; a bond slave cannot carry a foreign VLAN (delete it first)");
+    // hostnetd's own VLAN network on the NIC moves onto the bond in the same request: not foreign
+    const running = check(emptyConfig(), { v: { nic: 'eth1', vlan: 100 } });
+    expect(run(running, { eth1: ['eth1.100'] }, { bond0: { nics: ['eth0', 'eth1'] } }, { v: { bonding: 'bond0', vlan: 100 } })).not.toThrow();
+    // a VLAN on a NIC that is not a slave is none of the bond's business
+    expect(run(emptyConfig(), { eth2: ['eth2.100'] }, { bond0: { nics: ['eth0', 'eth1'] } })).not.toThrow();
+  });
   it('several vlans on one device are fine', () => {
     expect(Object.keys(check(emptyConfig(), { a: { nic: 'eth0', vlan: 0 }, b: { nic: 'eth0', vlan: 1 }, c: { nic: 'eth0' } }).networks)).toHaveLength(3);
   });

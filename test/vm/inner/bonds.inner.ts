@@ -146,6 +146,33 @@ describe('bonds', () => {
     await host.refused(ErrorCode.BAD_NIC, 'eth9', {}, { bond6: { nics: ['eth9'] } });
   });
 
+  it('a NIC with a static IPv6 (and IPv4) address becomes a bond slave in one request (issue 13)', async () => {
+    await host.setup({ flat6: { nic: 'eth1', bridged: false, ipv6addr: '2001:db8:6::5/64', ipaddr: '192.0.2.65', prefix: 24 } });
+    expect(await ip('-6', 'addr', 'show', 'dev', 'eth1', 'scope', 'global')).toContain('2001:db8:6::5/64');
+    const caps = await host.setup(
+      { flat6: { remove: true }, bnet6: { bonding: 'bond8', bridged: false, ipv6addr: '2001:db8:6::5/64' } },
+      { bond8: { nics: ['eth0', 'eth1'], options: 'mode=1 miimon=100' } },
+    );
+    expect(caps.bondings.bond8.slaves).toEqual(['eth0', 'eth1']);
+    expect(caps.bondings.bond8.ipv6addrs).toEqual(['2001:db8:6::5/64']);
+    expect(await ip('addr', 'show', 'dev', 'eth1', 'scope', 'global')).not.toMatch(/inet6? /);
+  });
+
+  it('a NIC that is the base of a VLAN device hostnetd does not manage is refused as a bond slave (24), nothing touched', async () => {
+    await ip('link', 'add', 'link', 'eth2', 'name', 'eth2.77', 'type', 'vlan', 'id', '77');
+    extra.push('eth2.77');
+    await host.refused(ErrorCode.USED_NIC, "carries VLAN device 'eth2.77'", {}, { bond9: { nics: ['eth1', 'eth2'] } });
+    expect(await link('bond9')).toBeUndefined();
+    expect((await link('eth2.77'))?.link).toBe('eth2');
+    // a VLAN network of hostnetd's own on a slave-to-be is not foreign: it moves onto the bond
+    await ip('link', 'del', 'eth2.77');
+    extra.splice(0);
+    await host.setup({ v77: { nic: 'eth2', vlan: 77 } });
+    const caps = await host.setup({ v77: { bonding: 'bond9', vlan: 77 } }, { bond9: { nics: ['eth1', 'eth2'] } });
+    expect(caps.networks.v77).toMatchObject({ southbound: 'bond9.77' });
+    expect(await link('eth2.77')).toBeUndefined();
+  });
+
   it('removing a bridged network over a bond leaves the bond; removing a bond still in use → 31', async () => {
     await host.setup({ bn: { bonding: 'bond7' } }, { bond7: { nics: ['eth0', 'eth1'] } });
     const bond = await ifindex('bond7');
