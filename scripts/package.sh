@@ -44,6 +44,8 @@ mkdir -p "$lib/bin" "$lib/build/Release" "$lib/native/netlink/build/Release" "$r
 
 cp package.json package-lock.json "$lib/"
 install -m 0755 bin/hostnetd bin/hostnetctl "$lib/bin/"
+# dhcpcd's script (dist/dhcp/clients.js runs it from ../../scripts): without it no lease reaches hostnetd
+install -D -m 0755 scripts/dhcp-hook.sh "$lib/scripts/dhcp-hook.sh"
 # the JavaScript only: no source maps (they point at src/, which is not shipped)
 (cd dist && find . -name '*.js' -print0 | cpio -0 -pdm --quiet "$lib/dist")
 install -m 0644 build/Release/hostnet_libvirt.node build/Release/hostnet_notify.node "$lib/build/Release/"

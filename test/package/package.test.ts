@@ -45,10 +45,12 @@ describe('npm run package', () => {
       '/usr/lib/hostnetd/native/netlink/build/Release/hostnet_netlink.node',
       '/usr/lib/hostnetd/node_modules/ws/package.json', '/usr/lib/hostnetd/node_modules/prom-client/package.json',
       '/lib/systemd/system/hostnetd.service', '/lib/systemd/system/hostnetd-restore.service',
-      '/etc/hostnetd/config.json', '/usr/share/doc/hostnetd/copyright',
+      '/etc/hostnetd/config.json', '/usr/share/doc/hostnetd/copyright', '/usr/lib/hostnetd/scripts/dhcp-hook.sh',
       '/usr/share/man/man8/hostnetd.8.gz', '/usr/share/man/man8/hostnetctl.8.gz']) {
       expect(files, f).toContain(f);
     }
+    // dhcpcd runs the hook: executable, where dist/dhcp/clients.js looks for it
+    expect(stdout).toMatch(/^-rwxr-xr-x root\/root .* \.\/usr\/lib\/hostnetd\/scripts\/dhcp-hook\.sh$/m);
     for (const dev of ['typescript', 'vitest', 'node-gyp', '@types']) {
       expect([...files].filter((f) => f.startsWith(`/usr/lib/hostnetd/node_modules/${dev}/`)), dev).toEqual([]);
     }
