@@ -311,8 +311,8 @@ describe('source routing beyond the scenarios', () => {
       expect(await hostState(host.ns, daemon.stateDir, daemon.resolvConf), JSON.stringify(rule)).toEqual(before);
     }
 
-    // kill -9 after the batch (at verification): the next start rolls the tables and rules back from the journal
-    writeFileSync(faultsFile, JSON.stringify([{ point: 'fsync:journal.jsonl', n: 2, action: 'kill' }]));
+    // kill -9 after the batch (writing the running config): the next start rolls the tables and rules back from the journal
+    writeFileSync(faultsFile, JSON.stringify([{ point: 'fsync:running.json', n: 1, action: 'kill' }]));
     await client.call('Host.setupNetworks', { networks: change, bondings: {}, options: noCheck }).catch(() => undefined);
     expect((await daemon.exited).signal).toBe('SIGKILL');
     await client.close().catch(() => undefined);
