@@ -8,7 +8,7 @@ import type { RequestContext } from './context.js';
 import type { ConnectivityTracker } from '../apply/connectivity.js';
 import type { NetworkChanger } from '../apply/types.js';
 import type { CapsInput, LibvirtStatus, NetworkCapabilities } from '../caps/types.js';
-import type { DeviceTc, KernelFeatures, KernelState } from '../kernel/types.js';
+import type { DeviceTc, KernelFeatures, KernelState } from '../model/kernel-state.js';
 import type { HostConfig, SetupRequest } from '../model/types.js';
 import { ErrorCode, HostnetError } from '../errors.js';
 import { FreshCoalescer } from '../model/async.js';

@@ -11,7 +11,7 @@ import { executePlan } from '../kernel/executor.js';
 import type { Iproute } from '../kernel/iproute.js';
 import { nicNames } from '../kernel/nics.js';
 import { readKernelState, type SnapshotScope } from '../kernel/snapshot.js';
-import type { DeviceTc, KernelFeatures, KernelState } from '../kernel/types.js';
+import type { DeviceTc, KernelFeatures, KernelState } from '../model/kernel-state.js';
 import { readTc } from '../kernel/tc-read.js';
 import { executeTc } from '../kernel/tc-exec.js';
 import { desiredQos, planQos, qosTarget, type DesiredQos } from '../plan/qos.js';

@@ -4,7 +4,7 @@
  * option values numeric strings, stp 'on'/'off'), plus hostnetd's additions (portFlags,
  * fdb, portIsolation, macTableManager, libvirtNetwork, hostnet).
  */
-import type { KernelLink, KernelState } from '../kernel/types.js';
+import type { KernelLink, KernelState } from '../model/kernel-state.js';
 import type { Network } from '../model/types.js';
 import { bondCapsOpts } from './bond-opts.js';
 import { indexState, ipKeys, type IpIndex, type IpKeys } from './ipinfo.js';

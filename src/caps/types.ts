@@ -1,6 +1,6 @@
 import type { Lease } from '../dhcp/lease.js';
 import type { HostConfig } from '../model/types.js';
-import type { DeviceTc, KernelFeatures, KernelState } from '../kernel/types.js';
+import type { DeviceTc, KernelFeatures, KernelState } from '../model/kernel-state.js';
 
 /** Everything the capabilities report is rendered from; gathered by the shell, rendered purely. */
 export interface CapsInput {

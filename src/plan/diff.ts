@@ -12,7 +12,7 @@
  * MTU after the release (the driver restores the MTU it had when it was enslaved).
  * Bond edits the kernel refuses in place are prepared first (see bond.ts).
  */
-import type { KernelAddress, KernelLink, KernelRoute, KernelState } from '../kernel/types.js';
+import type { KernelAddress, KernelLink, KernelRoute, KernelState } from '../model/kernel-state.js';
 import { canonicalIpv6 } from '../model/ip.js';
 import { bondEdit, creationBondOptions, planBondRebuilds } from './bond.js';
 import { diffSourceRouting } from './source-routes.js';

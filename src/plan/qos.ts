@@ -16,7 +16,7 @@
  * VDSM's fresh configuration does: an HFSC class cannot lose a curve in place, and a class
  * cannot be deleted while a filter points at it.
  */
-import type { DeviceTc, HfscCurve } from '../kernel/types.js';
+import type { DeviceTc, HfscCurve } from '../model/kernel-state.js';
 import { dict, getKey, hasKey } from '../model/dict.js';
 import type { HostConfig, Network, QosCurve } from '../model/types.js';
 import { usableNetworks } from './desired.js';

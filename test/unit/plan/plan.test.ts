@@ -1,6 +1,6 @@
 /** The planner on synthetic snapshots: what a request turns into, without a kernel. */
 import { describe, expect, it } from 'vitest';
-import type { KernelLink, KernelState } from '../../../src/kernel/types.js';
+import type { KernelLink, KernelState } from '../../../src/model/kernel-state.js';
 import { renderBatch } from '../../../src/kernel/batch.js';
 import { mergeRequest } from '../../../src/model/merge.js';
 import { emptyConfig, type HostConfig } from '../../../src/model/types.js';

@@ -4,7 +4,7 @@ import { HostApi, type HostApiDeps } from '../../../src/api/host.js';
 import { hostMethods } from '../../../src/rpc/host-methods.js';
 import { ConnectivityTracker } from '../../../src/apply/connectivity.js';
 import type { NetworkChanger } from '../../../src/apply/types.js';
-import type { KernelState } from '../../../src/kernel/types.js';
+import type { KernelState } from '../../../src/model/kernel-state.js';
 import { emptyConfig, type SetupRequest } from '../../../src/model/types.js';
 import { Dispatcher } from '../../../src/rpc/dispatch.js';
 
