@@ -23,7 +23,7 @@ import { desiredKernel, networkDevices, usableNetworks } from '../plan/desired.j
 import { autoconfValues, readIpv6Autoconf, writeIpv6Autoconf, type Ipv6Autoconf } from '../kernel/sysctl.js';
 import { deviceClashes, diff } from '../plan/diff.js';
 import { rollbackTarget, sliceState, touchedDevices } from '../plan/rollback.js';
-import type { DesiredKernel, Op } from '../plan/types.js';
+import type { DesiredKernel, Op } from '../model/op.js';
 import type { ConfigStore } from '../store/config-store.js';
 import { readTextIfExists, unlinkDurable, writeFileAtomic } from '../store/atomic.js';
 import { resetFaults } from '../faults.js';

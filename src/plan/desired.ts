@@ -9,7 +9,7 @@
  */
 import type { Bond, HostConfig, Network } from '../model/types.js';
 import { DEFAULT_MTU } from '../validate/request.js';
-import type { DesiredKernel, DesiredLink, DesiredRoute } from './types.js';
+import type { DesiredKernel, DesiredLink, DesiredRoute } from '../model/op.js';
 import { dict, getKey, hasKey } from '../model/dict.js';
 import { desiredSourceRouting } from './source-routes.js';
 

@@ -16,7 +16,7 @@ import type { KernelAddress, KernelLink, KernelRoute, KernelState } from '../mod
 import { canonicalIpv6 } from '../model/ip.js';
 import { bondEdit, creationBondOptions, planBondRebuilds } from './bond.js';
 import { diffSourceRouting } from './source-routes.js';
-import type { DesiredKernel, DesiredLink, Op } from './types.js';
+import type { DesiredKernel, DesiredLink, Op } from '../model/op.js';
 import { getKey, hasKey } from '../model/dict.js';
 
 const DEPTH: Record<DesiredLink['kind'], number> = { nic: 0, bond: 0, vlan: 1, bridge: 2 };

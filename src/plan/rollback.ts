@@ -4,7 +4,7 @@
  */
 import type { KernelLink, KernelState } from '../model/kernel-state.js';
 import { BOND_OPTIONS } from '../model/bond-options.js';
-import type { DesiredKernel, DesiredLink, Op } from './types.js';
+import type { DesiredKernel, DesiredLink, Op } from '../model/op.js';
 import { dict, getKey } from '../model/dict.js';
 import { ownedPart, sourceRoutingOf } from './source-routes.js';
 

@@ -19,7 +19,7 @@
 import type { KernelRoute, KernelRule, KernelState } from '../model/kernel-state.js';
 import type { Network } from '../model/types.js';
 import { canonicalIpv6, networkOf } from '../model/ip.js';
-import type { DesiredRule, DesiredTableRoute, Op, SourceRouting } from './types.js';
+import type { DesiredRule, DesiredTableRoute, Op, SourceRouting } from '../model/op.js';
 
 export const SOURCE_RULE_PRIORITY = 3200;
 

@@ -8,7 +8,7 @@ import { desiredKernel } from '../../../src/plan/desired.js';
 import { deviceClashes, diff } from '../../../src/plan/diff.js';
 import { HostnetError } from '../../../src/errors.js';
 import { rollbackTarget, touchedDevices } from '../../../src/plan/rollback.js';
-import type { Op } from '../../../src/plan/types.js';
+import type { Op } from '../../../src/model/op.js';
 import { canonicalizeRequest } from '../../../src/validate/request.js';
 
 function link(name: string, extra: Partial<KernelLink> = {}): KernelLink {
