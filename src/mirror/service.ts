@@ -20,7 +20,7 @@ import type { RequestContext } from '../api/context.js';
 import type { NetworkChanger } from '../apply/types.js';
 import { ErrorCode, HostnetError, resourceUnavailable } from '../errors.js';
 import type { Iproute } from '../kernel/iproute.js';
-import { bridgeNameProblem, isValidIfname } from '../kernel/names.js';
+import { bridgeNameProblem, isValidIfname } from '../model/names.js';
 import type { HostConfig } from '../model/types.js';
 import { Lane } from '../model/async.js';
 import { loadMirrors, saveMirrors, type MirrorTable } from './store.js';

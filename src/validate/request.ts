@@ -7,7 +7,7 @@
 import {
   badAddr, badBonding, badBridge, badNic, badParams, badVlan, HostnetError,
 } from '../errors.js';
-import { BOND_NAME_RE, IFNAME_MAX_BYTES, bridgeNameProblem, isValidIfname } from '../kernel/names.js';
+import { BOND_NAME_RE, IFNAME_MAX_BYTES, bridgeNameProblem, isValidIfname } from '../model/names.js';
 import { BOND_OPTIONS, bondModeName, bondOptionsProblem } from '../model/bond-options.js';
 import { BRIDGE_OPTIONS } from '../model/bridge-options.js';
 import { dict, getKey, hasKey } from '../model/dict.js';
