@@ -8,8 +8,8 @@
  * is unique per connection only, and the engine, which subscribes to every event over STOMP,
  * never sees an event it does not know.
  */
-import type { ChangePhase, ProgressSink } from '../apply/progress.js';
-import { noProgress } from '../apply/progress.js';
+import type { ChangePhase, ProgressSink } from '../model/progress.js';
+import { noProgress } from '../model/progress.js';
 import type { RequestContext } from './context.js';
 import { monotonicMs } from './events.js';
 

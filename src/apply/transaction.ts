@@ -36,7 +36,7 @@ import { resolvConfText } from './resolv.js';
 import type { NetworkChanger, NetworkMirror } from './types.js';
 import type { DhcpClients } from '../dhcp/clients.js';
 import { clientSpecs, type ClientSpec } from '../dhcp/spec.js';
-import { guarded, noProgress, type ProgressSink } from './progress.js';
+import { guarded, noProgress, type ProgressSink } from '../model/progress.js';
 
 /** The one dependency bag of the transaction engine: the daemon, restore and the tests build it. */
 export interface TransactionDeps {
