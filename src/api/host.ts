@@ -4,7 +4,7 @@
  * with the pure builders in caps/. Changes go to the NetworkChanger (the transaction engine).
  */
 import type { Lease } from '../dhcp/lease.js';
-import type { RequestContext } from './context.js';
+import type { RequestContext } from '../model/context.js';
 import type { ConnectivityTracker } from '../apply/connectivity.js';
 import type { NetworkChanger } from '../apply/types.js';
 import type { CapsInput, LibvirtStatus, NetworkCapabilities } from '../caps/types.js';

@@ -10,7 +10,7 @@
  */
 import type { ChangePhase, ProgressSink } from '../model/progress.js';
 import { noProgress } from '../model/progress.js';
-import type { RequestContext } from './context.js';
+import type { RequestContext } from '../model/context.js';
 import { monotonicMs } from './events.js';
 
 export const PROGRESS_EVENT_PREFIX = '|net|progress|';

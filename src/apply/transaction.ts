@@ -5,7 +5,7 @@
  * Only one change runs at a time; a second one is refused at once (40).
  */
 import type { Logger } from 'pino';
-import type { RequestContext } from '../api/context.js';
+import type { RequestContext } from '../model/context.js';
 import { badBridge, ErrorCode, HostnetError, resourceUnavailable } from '../errors.js';
 import { executePlan } from '../kernel/executor.js';
 import type { Iproute } from '../kernel/iproute.js';

@@ -1,4 +1,4 @@
-import type { RequestContext } from '../api/context.js';
+import type { RequestContext } from '../model/context.js';
 import type { HostConfig, SetupRequest } from '../model/types.js';
 
 /**

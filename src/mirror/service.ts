@@ -16,7 +16,7 @@
  *   view.onLink((ev) => ev.deleted && mirrors.deviceDeleted(ev.name));
  */
 import type { Logger } from 'pino';
-import type { RequestContext } from '../api/context.js';
+import type { RequestContext } from '../model/context.js';
 import type { NetworkChanger } from '../apply/types.js';
 import { ErrorCode, HostnetError, resourceUnavailable } from '../errors.js';
 import type { Iproute } from '../kernel/iproute.js';
