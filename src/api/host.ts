@@ -6,7 +6,7 @@
 import type { Lease } from '../dhcp/lease.js';
 import type { RequestContext } from '../model/context.js';
 import type { ConnectivityTracker } from '../apply/connectivity.js';
-import type { NetworkChanger } from '../apply/types.js';
+import type { NetworkChanger } from '../model/changer.js';
 import type { CapsInput, LibvirtStatus, NetworkCapabilities } from '../caps/types.js';
 import type { DeviceTc, KernelFeatures, KernelState } from '../model/kernel-state.js';
 import type { HostConfig, SetupRequest } from '../model/types.js';

@@ -33,7 +33,7 @@ import { validateTopology } from '../validate/topology.js';
 import type { ConnectivityTracker } from './connectivity.js';
 import { adoptBonds } from './adopt.js';
 import { resolvConfText } from './resolv.js';
-import type { NetworkChanger, NetworkMirror } from './types.js';
+import type { NetworkChanger, NetworkMirror } from '../model/changer.js';
 import type { DhcpClients } from '../dhcp/clients.js';
 import { clientSpecs, type ClientSpec } from '../dhcp/spec.js';
 import { guarded, noProgress, type ProgressSink } from '../model/progress.js';

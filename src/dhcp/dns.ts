@@ -4,7 +4,7 @@
  */
 import { readFile } from 'node:fs/promises';
 import type { HostConfig } from '../model/types.js';
-import type { NetworkChanger } from '../apply/types.js';
+import type { NetworkChanger } from '../model/changer.js';
 import { networkDevices } from '../plan/desired.js';
 import { writeFileAtomic } from '../store/atomic.js';
 import type { Lease } from './lease.js';

@@ -17,7 +17,7 @@
  */
 import type { Logger } from 'pino';
 import type { RequestContext } from '../model/context.js';
-import type { NetworkChanger } from '../apply/types.js';
+import type { NetworkChanger } from '../model/changer.js';
 import { ErrorCode, HostnetError, resourceUnavailable } from '../errors.js';
 import type { Iproute } from '../kernel/iproute.js';
 import { bridgeNameProblem, isValidIfname } from '../model/names.js';

@@ -8,7 +8,7 @@ import { join } from 'node:path';
 import { pino } from 'pino';
 import { afterEach, describe, expect, it } from 'vitest';
 import type { RequestContext } from '../../../src/model/context.js';
-import type { NetworkChanger } from '../../../src/apply/types.js';
+import type { NetworkChanger } from '../../../src/model/changer.js';
 import type { Iproute } from '../../../src/kernel/iproute.js';
 import type { HostConfig, Network } from '../../../src/model/types.js';
 import { PortMirrors } from '../../../src/mirror/service.js';
