@@ -3,7 +3,7 @@
  * snapshot together with the running config and the resolver's nameservers — and render it
  * with the pure builders in caps/. Changes go to the NetworkChanger (the transaction engine).
  */
-import type { Lease } from '../dhcp/lease.js';
+import type { Lease } from '../model/lease.js';
 import type { RequestContext } from '../model/context.js';
 import type { ConnectivityTracker } from '../apply/connectivity.js';
 import type { NetworkChanger } from '../model/changer.js';

@@ -9,7 +9,7 @@ import type { Network } from '../model/types.js';
 import { bondCapsOpts } from './bond-opts.js';
 import { indexState, ipKeys, type IpIndex, type IpKeys } from './ipinfo.js';
 import { globMatcher, isNic } from '../kernel/nics.js';
-import type { Lease } from '../dhcp/lease.js';
+import type { Lease } from '../model/lease.js';
 import type { CapsInput, NetworkCapabilities } from './types.js';
 import { dict, getKey } from '../model/dict.js';
 import { addDeviceQos, networkQos, type HostQosReport } from './qos.js';

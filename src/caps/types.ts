@@ -1,4 +1,4 @@
-import type { Lease } from '../dhcp/lease.js';
+import type { Lease } from '../model/lease.js';
 import type { HostConfig } from '../model/types.js';
 import type { DeviceTc, KernelFeatures, KernelState } from '../model/kernel-state.js';
 
