@@ -15,7 +15,7 @@ import type { DeviceTc, KernelFeatures, KernelState } from '../model/kernel-stat
 import { readTc } from '../kernel/tc-read.js';
 import { executeTc } from '../kernel/tc-exec.js';
 import { desiredQos, planQos, qosTarget, type DesiredQos } from '../plan/qos.js';
-import { isRemoval } from '../validate/request.js';
+import { isRemoval, type CanonicalRequest } from '../model/request.js';
 import { mergeRequest } from '../model/merge.js';
 import { sameConfig } from '../model/compare.js';
 import type { HostConfig, SetupOptions, SetupRequest } from '../model/types.js';
@@ -28,7 +28,7 @@ import type { ConfigStore } from '../store/config-store.js';
 import { readTextIfExists, unlinkDurable, writeFileAtomic } from '../store/atomic.js';
 import { resetFaults } from '../faults.js';
 import { Journal, newJournalId, type JournalEntry } from '../store/journal.js';
-import { canonicalizeRequest, type CanonicalRequest } from '../validate/request.js';
+import { canonicalizeRequest } from '../validate/request.js';
 import { validateTopology } from '../validate/topology.js';
 import type { ConnectivityTracker } from './connectivity.js';
 import { adoptBonds } from './adopt.js';
