@@ -1,7 +1,8 @@
 import { describe, expect, it } from 'vitest';
 import { canonicalizeNetwork } from '../../../src/validate/request.js';
 import { emptyConfig, type HostConfig, type Network } from '../../../src/model/types.js';
-import { apiCurve, desiredQos, kernelCurve, planQos, planQosDevice, qosMatches, qosTarget } from '../../../src/plan/qos.js';
+import { desiredQos, planQos, planQosDevice, qosMatches, qosTarget } from '../../../src/plan/qos.js';
+import { apiCurve, kernelCurve } from '../../../src/model/qos.js';
 import { tcFromMessages } from '../../../src/kernel/tc-read.js';
 import type { DeviceTc } from '../../../src/model/kernel-state.js';
 import type { RtnlMsg } from '../../../src/kernel/netlink.js';
