@@ -1,8 +1,9 @@
 #!/usr/bin/env node
 /**
- * Layers only point down: every import inside src/ is checked against the table in the README
- * ("Layers"). Prints each import that points against it, with file and line, and exits 1 when
- * there is one. Usage: node scripts/check-layers.mjs [--list]   (--list: count by layer pair)
+ * Layers only point down: every import inside src/ is checked against the layer table in the
+ * README ("How a change is made"). Prints each import that points against it, with file and
+ * line, and exits 1 when there is one. Usage: node scripts/check-layers.mjs [--list]
+ * (--list: count by layer pair)
  */
 import { readdirSync, readFileSync, statSync } from 'node:fs';
 import path from 'node:path';
