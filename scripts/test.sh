@@ -11,8 +11,8 @@
 #                                         the named tiers/steps only, in that order
 #
 # Steps besides the vitest projects of vitest.config.ts: `unused` (knip: unused files, exports
-# and types; knip.json) and `layers` (scripts/check-layers.mjs; not in the default list until
-# src/ has no import against the README's layer table).
+# and types; knip.json) and `layers` (scripts/check-layers.mjs: every import in src/ against the
+# README's layer table). Both run before the vitest tiers, and not when file filters are given.
 set -uo pipefail
 cd "$(dirname "$0")/.."
 
@@ -25,7 +25,7 @@ if [ -f scripts/vm/prepare.sh ]; then bash scripts/vm/prepare.sh; fi
 set +e
 
 VITEST_TIERS="unit integration libvirt package vm"
-if [ $# -gt 0 ]; then default="$VITEST_TIERS"; else default="unused $VITEST_TIERS"; fi
+if [ $# -gt 0 ]; then default="$VITEST_TIERS"; else default="unused layers $VITEST_TIERS"; fi
 read -r -a tiers <<< "${HOSTNETD_TEST_TIERS:-$default}"
 
 log_dir=$(mktemp -d /tmp/hostnetd-test.XXXXXX)

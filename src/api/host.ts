@@ -3,12 +3,13 @@
  * snapshot together with the running config and the resolver's nameservers — and render it
  * with the pure builders in caps/. Changes go to the NetworkChanger (the transaction engine).
  */
-import type { Lease } from '../dhcp/lease.js';
-import type { RequestContext } from './context.js';
+import type { Lease } from '../model/lease.js';
+import type { RequestContext } from '../model/context.js';
 import type { ConnectivityTracker } from '../apply/connectivity.js';
-import type { NetworkChanger } from '../apply/types.js';
-import type { CapsInput, LibvirtStatus, NetworkCapabilities } from '../caps/types.js';
-import type { DeviceTc, KernelFeatures, KernelState } from '../kernel/types.js';
+import type { NetworkChanger } from '../model/changer.js';
+import type { CapsInput, NetworkCapabilities } from '../caps/types.js';
+import type { LibvirtStatus } from '../model/libvirt-status.js';
+import type { DeviceTc, KernelFeatures, KernelState } from '../model/kernel-state.js';
 import type { HostConfig, SetupRequest } from '../model/types.js';
 import { ErrorCode, HostnetError } from '../errors.js';
 import { FreshCoalescer } from '../model/async.js';

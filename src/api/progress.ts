@@ -8,15 +8,10 @@
  * is unique per connection only, and the engine, which subscribes to every event over STOMP,
  * never sees an event it does not know.
  */
-import type { ChangePhase, ProgressSink } from '../apply/progress.js';
-import { noProgress } from '../apply/progress.js';
-import type { RequestContext } from './context.js';
+import type { ChangePhase, ProgressSink } from '../model/progress.js';
+import { noProgress, progressMethod } from '../model/progress.js';
+import type { RequestContext } from '../model/context.js';
 import { monotonicMs } from './events.js';
-
-export const PROGRESS_EVENT_PREFIX = '|net|progress|';
-
-/** The notification method of request `id`'s progress. */
-export const progressMethod = (id: string | number): string => `${PROGRESS_EVENT_PREFIX}${id}`;
 
 /** One phase as the notification's text. */
 export function progressNotification(id: string | number, p: ChangePhase, now: number = monotonicMs()): string {

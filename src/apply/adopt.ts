@@ -3,7 +3,7 @@
  * it is (its slaves, mode and non-default options), so it enters the running config and is
  * managed from then on; nothing about the bond itself changes.
  */
-import type { KernelState } from '../kernel/types.js';
+import type { KernelState } from '../model/kernel-state.js';
 import type { HostConfig } from '../model/types.js';
 import { kernelBondOptions } from '../plan/bond.js';
 import { getKey, hasKey } from '../model/dict.js';

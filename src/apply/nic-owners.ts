@@ -6,7 +6,7 @@
  */
 import { badParams } from '../errors.js';
 import type { HostConfig, SetupRequest } from '../model/types.js';
-import type { NetworkChanger } from './types.js';
+import type { NetworkChanger } from '../model/changer.js';
 import type { DhcpClientProcess } from '../kernel/owners.js';
 import { isPlainObject } from '../model/dict.js';
 

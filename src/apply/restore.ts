@@ -8,7 +8,7 @@ import type { Logger } from 'pino';
 import type { Iproute } from '../kernel/iproute.js';
 import { nicNames } from '../kernel/nics.js';
 import { readKernelState } from '../kernel/snapshot.js';
-import type { KernelState } from '../kernel/types.js';
+import type { KernelState } from '../model/kernel-state.js';
 import { cloneConfig, emptyConfig, type HostConfig } from '../model/types.js';
 import type { ConfigStore } from '../store/config-store.js';
 import { validateTopology } from '../validate/topology.js';

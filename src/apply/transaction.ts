@@ -5,17 +5,17 @@
  * Only one change runs at a time; a second one is refused at once (40).
  */
 import type { Logger } from 'pino';
-import type { RequestContext } from '../api/context.js';
+import type { RequestContext } from '../model/context.js';
 import { badBridge, ErrorCode, HostnetError, resourceUnavailable } from '../errors.js';
 import { executePlan } from '../kernel/executor.js';
 import type { Iproute } from '../kernel/iproute.js';
 import { nicNames } from '../kernel/nics.js';
 import { readKernelState, type SnapshotScope } from '../kernel/snapshot.js';
-import type { DeviceTc, KernelFeatures, KernelState } from '../kernel/types.js';
+import type { DeviceTc, KernelFeatures, KernelState } from '../model/kernel-state.js';
 import { readTc } from '../kernel/tc-read.js';
 import { executeTc } from '../kernel/tc-exec.js';
 import { desiredQos, planQos, qosTarget, type DesiredQos } from '../plan/qos.js';
-import { isRemoval } from '../validate/request.js';
+import { isRemoval, type CanonicalRequest } from '../model/request.js';
 import { mergeRequest } from '../model/merge.js';
 import { sameConfig } from '../model/compare.js';
 import type { HostConfig, SetupOptions, SetupRequest } from '../model/types.js';
@@ -23,20 +23,20 @@ import { desiredKernel, networkDevices, usableNetworks } from '../plan/desired.j
 import { autoconfValues, readIpv6Autoconf, writeIpv6Autoconf, type Ipv6Autoconf } from '../kernel/sysctl.js';
 import { deviceClashes, diff } from '../plan/diff.js';
 import { rollbackTarget, sliceState, touchedDevices } from '../plan/rollback.js';
-import type { DesiredKernel, Op } from '../plan/types.js';
+import type { DesiredKernel, Op } from '../model/op.js';
 import type { ConfigStore } from '../store/config-store.js';
 import { readTextIfExists, unlinkDurable, writeFileAtomic } from '../store/atomic.js';
 import { resetFaults } from '../faults.js';
 import { Journal, newJournalId, type JournalEntry } from '../store/journal.js';
-import { canonicalizeRequest, type CanonicalRequest } from '../validate/request.js';
+import { canonicalizeRequest } from '../validate/request.js';
 import { validateTopology } from '../validate/topology.js';
 import type { ConnectivityTracker } from './connectivity.js';
 import { adoptBonds } from './adopt.js';
 import { resolvConfText } from './resolv.js';
-import type { NetworkChanger, NetworkMirror } from './types.js';
+import type { NetworkChanger, NetworkMirror } from '../model/changer.js';
 import type { DhcpClients } from '../dhcp/clients.js';
 import { clientSpecs, type ClientSpec } from '../dhcp/spec.js';
-import { guarded, noProgress, type ProgressSink } from './progress.js';
+import { guarded, noProgress, type ProgressSink } from '../model/progress.js';
 
 /** The one dependency bag of the transaction engine: the daemon, restore and the tests build it. */
 export interface TransactionDeps {

@@ -4,7 +4,7 @@
  * ("mode": "4", "lacp_rate": "1"). Options the table (model/bond-options.ts) does not know are
  * left out rather than guessed.
  */
-import type { BondInfo } from '../kernel/types.js';
+import type { BondInfo } from '../model/kernel-state.js';
 import { bondModeNumber, defaultBondValue, numericBondValue } from '../model/bond-options.js';
 
 export function bondCapsOpts(bond: BondInfo): Record<string, string> {

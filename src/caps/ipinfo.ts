@@ -14,7 +14,7 @@
  * alike in the dump, and hostnetd runs neither client). Networks override these three
  * from their config (network.ts), as VDSM does.
  */
-import type { KernelAddress, KernelLink, KernelRoute, KernelState } from '../kernel/types.js';
+import type { KernelAddress, KernelLink, KernelRoute, KernelState } from '../model/kernel-state.js';
 import { inSubnet, prefixToNetmask } from '../model/ip.js';
 
 export interface IpKeys {

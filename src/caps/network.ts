@@ -4,12 +4,12 @@
  * option values numeric strings, stp 'on'/'off'), plus hostnetd's additions (portFlags,
  * fdb, portIsolation, macTableManager, libvirtNetwork, hostnet).
  */
-import type { KernelLink, KernelState } from '../kernel/types.js';
+import type { KernelLink, KernelState } from '../model/kernel-state.js';
 import type { Network } from '../model/types.js';
 import { bondCapsOpts } from './bond-opts.js';
 import { indexState, ipKeys, type IpIndex, type IpKeys } from './ipinfo.js';
 import { globMatcher, isNic } from '../kernel/nics.js';
-import type { Lease } from '../dhcp/lease.js';
+import type { Lease } from '../model/lease.js';
 import type { CapsInput, NetworkCapabilities } from './types.js';
 import { dict, getKey } from '../model/dict.js';
 import { addDeviceQos, networkQos, type HostQosReport } from './qos.js';

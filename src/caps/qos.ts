@@ -6,10 +6,10 @@
  * running config has hostQos (VDSM also reports the default class for an untagged network
  * without QoS on a shaped device). Pure.
  */
-import type { DeviceTc } from '../kernel/types.js';
+import type { DeviceTc } from '../model/kernel-state.js';
 import { getKey } from '../model/dict.js';
 import type { Network } from '../model/types.js';
-import { apiCurve, QOS_DEFAULT_MINOR, QOS_ROOT } from '../plan/qos.js';
+import { apiCurve, QOS_DEFAULT_MINOR, QOS_ROOT } from '../model/qos.js';
 
 export type HostQosReport = { out: Record<string, { m1: number; d: number; m2: number }> };
 

@@ -5,7 +5,7 @@
  * inside the namespace it manages, where /sys/class/net is that namespace's view.
  */
 import { readFile } from 'node:fs/promises';
-import type { KernelState } from '../kernel/types.js';
+import type { KernelState } from '../model/kernel-state.js';
 import { isPhysicalNic } from '../kernel/nics.js';
 import type { LinkSpeed } from './statistics.js';
 import { dict } from '../model/dict.js';

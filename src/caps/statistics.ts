@@ -9,7 +9,7 @@
  * Bonds report their slaves' sum (load-balancing modes) or the active slave's speed
  * (active-backup, broadcast), vlans their base device's, as VDSM does.
  */
-import type { KernelLink, KernelState } from '../kernel/types.js';
+import type { KernelLink, KernelState } from '../model/kernel-state.js';
 import { globMatcher, isNic } from '../kernel/nics.js';
 import { dict } from '../model/dict.js';
 

@@ -1,6 +1,7 @@
-import type { Lease } from '../dhcp/lease.js';
+import type { Lease } from '../model/lease.js';
+import type { LibvirtStatus } from '../model/libvirt-status.js';
 import type { HostConfig } from '../model/types.js';
-import type { DeviceTc, KernelFeatures, KernelState } from '../kernel/types.js';
+import type { DeviceTc, KernelFeatures, KernelState } from '../model/kernel-state.js';
 
 /** Everything the capabilities report is rendered from; gathered by the shell, rendered purely. */
 export interface CapsInput {
@@ -21,17 +22,6 @@ export interface CapsInput {
   leases?: (dev: string) => Lease | undefined;
   /** traffic control of the networks' nics and bonds (hostQos); absent: not reported */
   tc?: Record<string, DeviceTc>;
-}
-
-export interface LibvirtStatus {
-  uri: string;
-  connected: boolean;
-  /** libvirt network per hostnetd network name: name and whether it is active; absent = not known */
-  networks?: Record<string, { name: string; active: boolean } | null>;
-  /** networks whose libvirt definition is owed (libvirt was unreachable) */
-  pending?: string[];
-  /** the network filters hostnetd keeps defined, and their state */
-  nwfilters?: Record<string, 'defined' | 'pending' | 'failed'>;
 }
 
 /** VDSM's shapes: every mtu a string, bond opts values numeric strings. */

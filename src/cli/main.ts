@@ -9,7 +9,7 @@ import { parseCli, requestFromJson, type Command, type TargetSpec } from './args
 import { RpcClient, type ClientTarget as Target } from '../rpc/client.js';
 import { formatCapabilities, formatStatistics } from './format.js';
 import { phaseOf, ProgressView, showsProgress } from './progress.js';
-import { progressMethod } from '../api/progress.js';
+import { progressMethod } from '../model/progress.js';
 import { helpFor } from './usage.js';
 
 const out = (text: string) => process.stdout.write(text.endsWith('\n') ? text : text + '\n');

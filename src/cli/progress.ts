@@ -9,7 +9,7 @@
  *   const view = new ProgressView((s) => process.stdout.write(s));
  *   view.start();  view.phase({ phase: 'applying', ops: 12 });  ...;  view.finish();
  */
-import type { ChangePhase } from '../apply/progress.js';
+import type { ChangePhase } from '../model/progress.js';
 
 /** Progress is for a person: stdout a terminal, and no --json. */
 export function showsProgress(o: { isTTY: boolean | undefined; json: boolean }): boolean {

@@ -24,7 +24,8 @@ import type { Logger } from 'pino';
 import { errnoOf, writeFileAtomic } from '../store/atomic.js';
 import { faultPoint } from '../faults.js';
 import { clientConf, planClients, sameSpec, type ClientSpec } from './spec.js';
-import { hasAddress, parseLeaseFile, sameLease, type FamilyLease, type Lease } from './lease.js';
+import { hasAddress, parseLeaseFile, sameLease } from './lease.js';
+import type { FamilyLease, Lease } from '../model/lease.js';
 import { Lane } from '../model/async.js';
 
 export const DHCPCD = process.env.HOSTNETD_DHCPCD ?? '/usr/sbin/dhcpcd';

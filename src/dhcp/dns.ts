@@ -4,10 +4,10 @@
  */
 import { readFile } from 'node:fs/promises';
 import type { HostConfig } from '../model/types.js';
-import type { NetworkChanger } from '../apply/types.js';
+import type { NetworkChanger } from '../model/changer.js';
 import { networkDevices } from '../plan/desired.js';
 import { writeFileAtomic } from '../store/atomic.js';
-import type { Lease } from './lease.js';
+import type { Lease } from '../model/lease.js';
 import { isDynamic } from './spec.js';
 
 /** The resolver text a lease on `dev` asks for, or null when this lease does not own the resolver. Pure. */

@@ -9,19 +9,7 @@
  * file unchecked). Pure.
  */
 import { isIpv4, isIpv6, canonicalIpv6 } from '../model/ip.js';
-
-export interface FamilyLease {
-  reason: string;
-  /** 'addr/prefix'; empty when the lease is lost */
-  addresses: string[];
-  routers: string[];
-  dns: string[];
-}
-
-export interface Lease {
-  v4?: FamilyLease;
-  v6?: FamilyLease;
-}
+import type { FamilyLease } from '../model/lease.js';
 
 const REASON_RE = /^[A-Z0-9_]{1,20}$/;
 

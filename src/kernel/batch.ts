@@ -5,7 +5,7 @@
  */
 import { BOND_OPTIONS } from '../model/bond-options.js';
 import { BRIDGE_OPTIONS } from '../model/bridge-options.js';
-import type { Op } from '../plan/types.js';
+import type { Op } from '../model/op.js';
 
 export interface BatchScript {
   /** the script, one command per line */

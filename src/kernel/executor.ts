@@ -3,7 +3,7 @@
  * at the first failing line and names it ("Command failed -:N"), which maps back to the op.
  */
 import { ErrorCode, HostnetError } from '../errors.js';
-import type { Op } from '../plan/types.js';
+import type { Op } from '../model/op.js';
 import { renderBatch } from './batch.js';
 import { iprouteError, isIprouteError, type Iproute, type IprouteFailure } from './iproute.js';
 import { faultPoint, killSelf, type FaultRule } from '../faults.js';

@@ -21,7 +21,7 @@ import { gunzipSync } from 'node:zlib';
 import { release } from 'node:os';
 import { execa } from 'execa';
 import { parseJsonDump, parseLinks } from './parse.js';
-import type { KernelFeatures, KernelLink, KernelState } from './types.js';
+import type { KernelFeatures, KernelLink, KernelState } from '../model/kernel-state.js';
 import { getKey } from '../model/dict.js';
 
 // ---- pure decisions -------------------------------------------------------------------

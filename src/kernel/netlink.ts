@@ -14,7 +14,7 @@ import { fileURLToPath } from 'node:url';
 import { ErrorCode, HostnetError } from '../errors.js';
 import type {
   BondInfo, BondSlaveInfo, BridgeInfo, BridgePortInfo, HfscCurve, LinkStats,
-} from './types.js';
+} from '../model/kernel-state.js';
 
 export type RtnlRequest = 'link' | 'addr' | 'route' | 'rule' | 'fdb' | 'barrier' | 'qdisc' | 'class' | 'filter';
 

@@ -3,7 +3,7 @@
  * link whose name matches one of the --fake-nics globs (veth_* in tests), as VDSM's
  * fake_nics option. Bridges, bonds and vlans are never NICs, whatever their name.
  */
-import type { KernelLink, KernelState } from './types.js';
+import type { KernelLink, KernelState } from '../model/kernel-state.js';
 
 /** A glob with `*` (any run of characters, including none) and `?` (one character). */
 export function globToRegExp(glob: string): RegExp {

@@ -20,7 +20,7 @@ import type {
   KernelRule,
   BondInfo, BondSlaveInfo, BridgeInfo, BridgePortInfo, FdbEntry, KernelAddress, KernelLink,
   KernelRoute, KernelState, LinkStats,
-} from './types.js';
+} from '../model/kernel-state.js';
 import { dict } from '../model/dict.js';
 
 // ---- raw shapes (only the fields we read) ---------------------------------------------

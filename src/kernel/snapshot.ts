@@ -8,7 +8,7 @@
 import type { Iproute } from './iproute.js';
 import { dumpOnce, openRtnl, type RtnlRequest } from './netlink.js';
 import { KernelTables, type SnapshotScope } from './tables.js';
-import type { KernelState } from './types.js';
+import type { KernelState } from '../model/kernel-state.js';
 
 export type { SnapshotScope } from './tables.js';
 

@@ -7,7 +7,7 @@
  */
 import { readFileSync, writeFileSync } from 'node:fs';
 import { ErrorCode, HostnetError } from '../errors.js';
-import { isValidIfname } from './names.js';
+import { isValidIfname } from '../model/names.js';
 import { ioFaultPoint } from '../faults.js';
 
 export interface Ipv6Autoconf {

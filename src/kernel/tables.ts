@@ -8,7 +8,7 @@
  * notification.
  */
 import type { AddrMsg, BridgeLinkMsg, FdbMsg, LinkMsg, RouteMsg, RtnlMsg, RuleMsg } from './netlink.js';
-import type { FdbEntry, KernelAddress, KernelLink, KernelRoute, KernelRule, KernelState } from './types.js';
+import type { FdbEntry, KernelAddress, KernelLink, KernelRoute, KernelRule, KernelState } from '../model/kernel-state.js';
 import { dict } from '../model/dict.js';
 
 /**

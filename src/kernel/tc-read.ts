@@ -7,7 +7,7 @@
  */
 import type { Iproute } from './iproute.js';
 import { dumpOnce, openRtnl, type RtnlMsg, type TcMsg } from './netlink.js';
-import type { DeviceTc, KernelState } from './types.js';
+import type { DeviceTc, KernelState } from '../model/kernel-state.js';
 import { dict, getKey } from '../model/dict.js';
 
 const TC_H_ROOT = 0xffffffff;

@@ -19,7 +19,7 @@
 import type { Logger } from 'pino';
 import { openRtnl, type RtnlMsg, type RtnlRequest, type RtnlSocket } from './netlink.js';
 import { KernelTables, type SnapshotScope } from './tables.js';
-import type { KernelState } from './types.js';
+import type { KernelState } from '../model/kernel-state.js';
 import { Lane } from '../model/async.js';
 
 export interface LinkEvent {

@@ -1,5 +1,5 @@
 /** LibvirtNetworkManager as the transaction's NetworkMirror: one vdsm-<net> network per bridged network. */
-import type { NetworkMirror } from '../apply/types.js';
+import type { NetworkMirror } from '../model/changer.js';
 import type { HostConfig } from '../model/types.js';
 import { faultPoint } from '../faults.js';
 import { ErrorCode, HostnetError } from '../errors.js';

@@ -19,7 +19,7 @@
  * Only networks named vdsm-* are ever touched.
  */
 import type { Logger } from 'pino';
-import type { LibvirtStatus } from '../caps/types.js';
+import type { LibvirtStatus } from '../model/libvirt-status.js';
 import { ErrorCode, HostnetError } from '../errors.js';
 import type { HostConfig, MacTableManager } from '../model/types.js';
 import type { LibvirtConnection, NetworkInfo } from './binding.js';

@@ -16,11 +16,11 @@
  *   view.onLink((ev) => ev.deleted && mirrors.deviceDeleted(ev.name));
  */
 import type { Logger } from 'pino';
-import type { RequestContext } from '../api/context.js';
-import type { NetworkChanger } from '../apply/types.js';
+import type { RequestContext } from '../model/context.js';
+import type { NetworkChanger } from '../model/changer.js';
 import { ErrorCode, HostnetError, resourceUnavailable } from '../errors.js';
 import type { Iproute } from '../kernel/iproute.js';
-import { bridgeNameProblem, isValidIfname } from '../kernel/names.js';
+import { bridgeNameProblem, isValidIfname } from '../model/names.js';
 import type { HostConfig } from '../model/types.js';
 import { Lane } from '../model/async.js';
 import { loadMirrors, saveMirrors, type MirrorTable } from './store.js';

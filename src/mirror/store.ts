@@ -7,7 +7,7 @@
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { writeFileAtomic } from '../store/atomic.js';
-import { bridgeNameProblem, isValidIfname } from '../kernel/names.js';
+import { bridgeNameProblem, isValidIfname } from '../model/names.js';
 
 export const MIRRORS_FILE = 'mirrors.json';
 const VERSION = 1;

@@ -1,5 +1,5 @@
 /** Config equality that costs nothing for entries a merge left untouched (same object). */
-import { canonicalJson } from '../store/canonical.js';
+import { canonicalJson } from './canonical.js';
 import type { HostConfig } from './types.js';
 
 export function sameConfig(a: HostConfig, b: HostConfig): boolean {

@@ -4,8 +4,7 @@
  * route, and with it the nameservers, from the old one.
  */
 import { badBonding, badBridge } from '../errors.js';
-import type { CanonicalRequest } from '../validate/request.js';
-import { isRemoval } from '../validate/request.js';
+import { isRemoval, type CanonicalRequest } from './request.js';
 import { hasKey, toDict } from './dict.js';
 import type { HostConfig } from './types.js';
 

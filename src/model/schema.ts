@@ -9,7 +9,7 @@
  * z.record drops a key named `__proto__`, which is a valid network name.
  */
 import { z } from 'zod';
-import { BOND_NAME_RE, IFNAME_MAX_BYTES, bridgeNameProblem, isValidIfname } from '../kernel/names.js';
+import { BOND_NAME_RE, IFNAME_MAX_BYTES, bridgeNameProblem, isValidIfname } from './names.js';
 import { isIpv4, isIpv6 } from './ip.js';
 import { BOND_MODES } from './bond-options.js';
 import { BOND_OPTIONS } from './bond-options.js';

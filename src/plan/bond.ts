@@ -19,9 +19,9 @@
  *   is 0 (and setting them then fails), and come back when miimon does. They are compared only
  *   when miimon is on, and set again whenever miimon changes.
  */
-import type { BondInfo, KernelLink, KernelState } from '../kernel/types.js';
+import type { BondInfo, KernelLink, KernelState } from '../model/kernel-state.js';
 import { BOND_OPTIONS, bondModeNumber, defaultBondValue, numericBondValue, type BondMode } from '../model/bond-options.js';
-import type { DesiredKernel } from './types.js';
+import type { DesiredKernel } from '../model/op.js';
 import { dict, getKey } from '../model/dict.js';
 
 /** Options the kernel changes only on an empty bond that is down (bond_options.c flags). */

@@ -12,11 +12,11 @@
  * MTU after the release (the driver restores the MTU it had when it was enslaved).
  * Bond edits the kernel refuses in place are prepared first (see bond.ts).
  */
-import type { KernelAddress, KernelLink, KernelRoute, KernelState } from '../kernel/types.js';
+import type { KernelAddress, KernelLink, KernelRoute, KernelState } from '../model/kernel-state.js';
 import { canonicalIpv6 } from '../model/ip.js';
 import { bondEdit, creationBondOptions, planBondRebuilds } from './bond.js';
 import { diffSourceRouting } from './source-routes.js';
-import type { DesiredKernel, DesiredLink, Op } from './types.js';
+import type { DesiredKernel, DesiredLink, Op } from '../model/op.js';
 import { getKey, hasKey } from '../model/dict.js';
 
 const DEPTH: Record<DesiredLink['kind'], number> = { nic: 0, bond: 0, vlan: 1, bridge: 2 };

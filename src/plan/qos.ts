@@ -16,14 +16,12 @@
  * VDSM's fresh configuration does: an HFSC class cannot lose a curve in place, and a class
  * cannot be deleted while a filter points at it.
  */
-import type { DeviceTc, HfscCurve } from '../kernel/types.js';
+import type { DeviceTc, HfscCurve } from '../model/kernel-state.js';
 import { dict, getKey, hasKey } from '../model/dict.js';
-import type { HostConfig, Network, QosCurve } from '../model/types.js';
+import type { HostConfig, Network } from '../model/types.js';
 import { usableNetworks } from './desired.js';
+import { kernelCurve, QOS_DEFAULT_MINOR, QOS_ROOT } from '../model/qos.js';
 
-/** VDSM's handles: root qdisc 1389: (0x1389 = 5001), default class 1388 */
-export const QOS_ROOT = '1389:';
-export const QOS_DEFAULT_MINOR = 0x1388;
 const DEFAULT_PREF = 5000;
 
 /** An HFSC class as the kernel keeps it; an absent curve is not set. */
@@ -44,18 +42,6 @@ export type DesiredQos = Record<string, DeviceQos | null>;
 
 const hex = (n: number) => n.toString(16);
 const classMinor = (net: Network) => hex(net.vlan ?? QOS_DEFAULT_MINOR);
-
-/** VDSM's API numbers → the kernel's: ls as given (×8 bits = bytes), ul and rt bits → bytes */
-export function kernelCurve(c: QosCurve, curve: 'ls' | 'ul' | 'rt'): HfscCurve {
-  const k = (bits: number) => (curve === 'ls' ? bits : Math.floor(bits / 8));
-  return { m1: c.m1 === undefined ? 0 : k(c.m1), d: c.d ?? 0, m2: k(c.m2) };
-}
-
-/** the kernel's numbers → VDSM's hostQos report ({m1, d, m2} in the API's units) */
-export function apiCurve(c: HfscCurve, curve: 'ls' | 'ul' | 'rt'): { m1: number; d: number; m2: number } {
-  const k = (bytes: number) => (curve === 'ls' ? bytes : bytes * 8);
-  return { m1: k(c.m1), d: c.d, m2: k(c.m2) };
-}
 
 const baseOf = (n: Network) => n.nic ?? n.bonding;
 

@@ -2,9 +2,9 @@
  * Rollback as a plan: the snapshot taken before a change, restricted to the devices the change
  * touched, becomes a DesiredKernel, and the ordinary diff takes the kernel back to it. Pure.
  */
-import type { KernelLink, KernelState } from '../kernel/types.js';
+import type { KernelLink, KernelState } from '../model/kernel-state.js';
 import { BOND_OPTIONS } from '../model/bond-options.js';
-import type { DesiredKernel, DesiredLink, Op } from './types.js';
+import type { DesiredKernel, DesiredLink, Op } from '../model/op.js';
 import { dict, getKey } from '../model/dict.js';
 import { ownedPart, sourceRoutingOf } from './source-routes.js';
 

@@ -16,10 +16,10 @@
  * VDSM installs IPv4 source routes only; hostnetd does both families the same way (each family
  * has its own tables and rules in the kernel, so the one number serves both).
  */
-import type { KernelRoute, KernelRule, KernelState } from '../kernel/types.js';
+import type { KernelRoute, KernelRule, KernelState } from '../model/kernel-state.js';
 import type { Network } from '../model/types.js';
 import { canonicalIpv6, networkOf } from '../model/ip.js';
-import type { DesiredRule, DesiredTableRoute, Op, SourceRouting } from './types.js';
+import type { DesiredRule, DesiredTableRoute, Op, SourceRouting } from '../model/op.js';
 
 export const SOURCE_RULE_PRIORITY = 3200;
 

@@ -32,7 +32,7 @@ import { isIprouteError, type Iproute } from '../kernel/iproute.js';
 import { LinkMonitor, type LinkEvent } from '../kernel/monitor.js';
 import { readKernelState } from '../kernel/snapshot.js';
 import type { KernelView } from '../kernel/view.js';
-import type { KernelFeatures, KernelState } from '../kernel/types.js';
+import type { KernelFeatures, KernelState } from '../model/kernel-state.js';
 import type { HostConfig } from '../model/types.js';
 import { managedBridges, planPorts, type PortWarning } from './policy.js';
 import { FreshCoalescer } from '../model/async.js';

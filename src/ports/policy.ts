@@ -25,7 +25,7 @@
  * - vlan_filtering is turned on for 'libvirt' bridges where the kernel has it (as libvirt
  *   does, so the uplink can leave promiscuous mode); never turned off.
  */
-import type { KernelFeatures, KernelLink, KernelState } from '../kernel/types.js';
+import type { KernelFeatures, KernelLink, KernelState } from '../model/kernel-state.js';
 import type { HostConfig, MacTableManager } from '../model/types.js';
 import { networkDevices } from '../plan/desired.js';
 import { getKey } from '../model/dict.js';

@@ -9,9 +9,9 @@
  */
 import type { Logger } from 'pino';
 import type { KernelView } from '../kernel/view.js';
-import type { NetworkChanger } from '../apply/types.js';
+import type { NetworkChanger } from '../model/changer.js';
 import type { Iproute } from '../kernel/iproute.js';
-import type { KernelFeatures } from '../kernel/types.js';
+import type { KernelFeatures } from '../model/kernel-state.js';
 import type { LibvirtSession } from '../libvirt/session.js';
 import type { HostConfig } from '../model/types.js';
 import { PortAgent, type PortAgentOptions } from './agent.js';

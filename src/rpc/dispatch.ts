@@ -6,7 +6,7 @@
  */
 import type { Logger } from 'pino';
 import { ErrorCode, HostnetError } from '../errors.js';
-import type { EventSubscription, RequestContext } from '../api/context.js';
+import type { EventSubscription, RequestContext } from '../model/context.js';
 import {
   decodeFrame,
   encodeResponses,

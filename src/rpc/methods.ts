@@ -5,7 +5,7 @@
  * the values' meaning is the verb's business (VDSM's codes 21..40).
  */
 import { ErrorCode, HostnetError } from '../errors.js';
-import type { RequestContext } from '../api/context.js';
+import type { RequestContext } from '../model/context.js';
 import { isPlainObject } from '../model/dict.js';
 
 export interface ParamSpec {

@@ -20,7 +20,7 @@ import type { HostConfig } from '../model/types.js';
 import { deepFreeze } from '../model/freeze.js';
 import { emptyConfig } from '../model/types.js';
 import { errnoOf, fsyncDir, readTextIfExists, removeStaleTmpFiles, writeFileAtomic } from './atomic.js';
-import { sortKeysDeep } from './canonical.js';
+import { sortKeysDeep } from '../model/canonical.js';
 import { CONFIG_FORMAT_VERSION, ConfigFileSchema, describeIssues } from './schema.js';
 import { Lane } from '../model/async.js';
 

@@ -18,7 +18,7 @@ import * as path from 'node:path';
 import { randomUUID } from 'node:crypto';
 import { ErrorCode, HostnetError } from '../errors.js';
 import type { z } from 'zod';
-import type { KernelState } from '../kernel/types.js';
+import type { KernelState } from '../model/kernel-state.js';
 import type { HostConfig } from '../model/types.js';
 import { errnoOf, unlinkDurable, writeFileAtomic } from './atomic.js';
 import {

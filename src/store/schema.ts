@@ -5,7 +5,7 @@
  * daemon/options.ts.
  */
 import { z } from 'zod';
-import type { KernelState } from '../kernel/types.js';
+import type { KernelState } from '../model/kernel-state.js';
 import { HostConfigSchema, ifnameSchema, nameTable } from '../model/schema.js';
 
 export const CONFIG_FORMAT_VERSION = 1;

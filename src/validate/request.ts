@@ -7,27 +7,17 @@
 import {
   badAddr, badBonding, badBridge, badNic, badParams, badVlan, HostnetError,
 } from '../errors.js';
-import { BOND_NAME_RE, IFNAME_MAX_BYTES, bridgeNameProblem, isValidIfname } from '../kernel/names.js';
+import { BOND_NAME_RE, IFNAME_MAX_BYTES, bridgeNameProblem, isValidIfname } from '../model/names.js';
 import { BOND_OPTIONS, bondModeName, bondOptionsProblem } from '../model/bond-options.js';
 import { BRIDGE_OPTIONS } from '../model/bridge-options.js';
 import { dict, getKey, hasKey } from '../model/dict.js';
 import type { Bond, Network, SetupOptions, SetupRequest } from '../model/types.js';
+import { DEFAULT_MTU, isRemoval, REMOVE, type CanonicalRequest, type Removal } from '../model/request.js';
 import {
   canonicalIpv6, ipv4UnicastProblem, ipv6UnicastProblem, isIpv4, isIpv6, netmaskToPrefix, parseIpv6Cidr,
 } from '../model/ip.js';
 import { isMac } from '../model/mac.js';
 import { checkHostQos } from './qos.js';
-
-export type Removal = { remove: true };
-export const REMOVE: Removal = { remove: true };
-
-export interface CanonicalRequest {
-  networks: Record<string, Network | Removal>;
-  bonds: Record<string, Bond | Removal>;
-  options: SetupOptions;
-  /** networks asking for blockingdhcp: volatile (never stored), as VDSM's VOLATILE_NET_ATTRS */
-  blockingDhcp: Set<string>;
-}
 
 const NET_ATTRS = new Set([
   'nic', 'bonding', 'vlan', 'bridged', 'mtu', 'stp', 'ipaddr', 'netmask', 'prefix', 'gateway',
@@ -39,7 +29,6 @@ const OPTIONS = new Set(['connectivityCheck', 'connectivityTimeout', 'commitOnSu
 
 export const MTU_MIN = 68;
 export const MTU_MAX = 65535;
-export const DEFAULT_MTU = 1500;
 
 export function canonicalizeRequest(req: SetupRequest): CanonicalRequest {
   const networks: CanonicalRequest['networks'] = dict();
@@ -383,7 +372,3 @@ function show(v: unknown): string {
 
 const isScalar = (v: unknown) => v === null || ['string', 'number', 'boolean'].includes(typeof v);
 const clip = (s: string) => (s.length > 60 ? `${s.slice(0, 57)}...` : s);
-
-export const isRemoval = (x: unknown): x is Removal =>
-  typeof x === 'object' && x !== null && (x as Removal).remove === true && !('name' in x);
-

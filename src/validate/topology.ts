@@ -6,9 +6,8 @@
 import { badBonding, badNic, badParams, usedBond, usedNic } from '../errors.js';
 import { getKey, hasKey } from '../model/dict.js';
 import type { HostConfig, Network } from '../model/types.js';
-import type { KernelFeatures } from '../kernel/types.js';
-import type { CanonicalRequest } from './request.js';
-import { isRemoval } from './request.js';
+import type { KernelFeatures } from '../model/kernel-state.js';
+import { isRemoval, type CanonicalRequest } from '../model/request.js';
 
 export interface KernelFacts {
   /** NICs present (physical and fake) */

@@ -26,7 +26,7 @@ import { fileURLToPath } from 'node:url';
 import { execa } from 'execa';
 import { pino } from 'pino';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { RequestContext } from '../../src/api/context.js';
+import type { RequestContext } from '../../src/model/context.js';
 import { createIproute } from '../../src/kernel/iproute.js';
 import { filterXml, NO_MAC_SPOOFING, NwFilterKeeper, readFilter } from '../../src/libvirt/nwfilter.js';
 import { LibvirtSession } from '../../src/libvirt/session.js';

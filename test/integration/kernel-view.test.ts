@@ -10,7 +10,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createIproute } from '../../src/kernel/iproute.js';
 import { parseJsonDump, parseKernelState, parseRules } from '../../src/kernel/parse.js';
 import { readDumps, readKernelState, RULE_COMMANDS } from '../../src/kernel/snapshot.js';
-import type { KernelState } from '../../src/kernel/types.js';
+import type { KernelState } from '../../src/model/kernel-state.js';
 import { KernelView } from '../../src/kernel/view.js';
 import { createNetns, deleteNetns } from '../helpers/netns.js';
 

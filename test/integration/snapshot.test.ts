@@ -13,7 +13,7 @@ import { detectKernelFeatures } from '../../src/kernel/features.js';
 import { createIproute, isIprouteError } from '../../src/kernel/iproute.js';
 import { ErrorCode, HostnetError } from '../../src/errors.js';
 import { readDumps, readKernelState } from '../../src/kernel/snapshot.js';
-import type { KernelState } from '../../src/kernel/types.js';
+import type { KernelState } from '../../src/model/kernel-state.js';
 import { parseJsonDump, parseKernelState } from '../../src/kernel/parse.js';
 import type { HostConfig } from '../../src/model/types.js';
 import { cleanupStaleNetns, createNetns, createNetnsHost, deleteNetns, type NetnsHost } from '../helpers/netns.js';

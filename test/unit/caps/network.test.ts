@@ -4,7 +4,7 @@ import { bondCapsOpts } from '../../../src/caps/bond-opts.js';
 import { globToRegExp, globMatcher } from '../../../src/kernel/nics.js';
 import { prefixToNetmask } from '../../../src/model/ip.js';
 import type { CapsInput } from '../../../src/caps/types.js';
-import type { KernelLink, KernelState } from '../../../src/kernel/types.js';
+import type { KernelLink, KernelState } from '../../../src/model/kernel-state.js';
 import type { HostConfig, Network } from '../../../src/model/types.js';
 import { fixtureState } from '../kernel/fixtures.js';
 

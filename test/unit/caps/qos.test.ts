@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { buildNetworkCapabilities } from '../../../src/caps/network.js';
 import type { CapsInput } from '../../../src/caps/types.js';
-import type { DeviceTc } from '../../../src/kernel/types.js';
+import type { DeviceTc } from '../../../src/model/kernel-state.js';
 import { canonicalizeNetwork } from '../../../src/validate/request.js';
 import { emptyConfig, type Network } from '../../../src/model/types.js';
 import { desiredQos } from '../../../src/plan/qos.js';

@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { buildStatistics } from '../../../src/caps/statistics.js';
 import { parseSpeed } from '../../../src/caps/speed.js';
-import type { KernelLink, KernelState } from '../../../src/kernel/types.js';
+import type { KernelLink, KernelState } from '../../../src/model/kernel-state.js';
 import { fixtureState } from '../kernel/fixtures.js';
 
 describe('buildStatistics on the bridged fixture', () => {

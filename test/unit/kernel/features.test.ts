@@ -5,7 +5,7 @@ import {
 } from '../../../src/kernel/features.js';
 import { parseLinks } from '../../../src/kernel/parse.js';
 import { fixtureState } from './fixtures.js';
-import type { KernelState } from '../../../src/kernel/types.js';
+import type { KernelState } from '../../../src/model/kernel-state.js';
 
 const stateOf = (scenario: string): KernelState => fixtureState(scenario);
 

@@ -1,7 +1,7 @@
 /** Load a captured iproute2 scenario (fixtures/iproute2/<scenario>/) and parse it. */
 import { readFileSync } from 'node:fs';
 import { parseKernelState, type RawDumps } from '../../../src/kernel/parse.js';
-import type { KernelState } from '../../../src/kernel/types.js';
+import type { KernelState } from '../../../src/model/kernel-state.js';
 
 const FILES = ['link', 'addr', 'route4', 'route6', 'fdb'] as const;
 

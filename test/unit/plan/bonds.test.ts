@@ -6,7 +6,7 @@
  */
 import { describe, expect, it } from 'vitest';
 import { renderBatch } from '../../../src/kernel/batch.js';
-import type { BondInfo, KernelLink, KernelState } from '../../../src/kernel/types.js';
+import type { BondInfo, KernelLink, KernelState } from '../../../src/model/kernel-state.js';
 import { mergeRequest } from '../../../src/model/merge.js';
 import type { HostConfig } from '../../../src/model/types.js';
 import { bondEdit, creationBondOptions, kernelBondOptions, planBondRebuilds } from '../../../src/plan/bond.js';

@@ -1,6 +1,6 @@
 /** The planner on synthetic snapshots: what a request turns into, without a kernel. */
 import { describe, expect, it } from 'vitest';
-import type { KernelLink, KernelState } from '../../../src/kernel/types.js';
+import type { KernelLink, KernelState } from '../../../src/model/kernel-state.js';
 import { renderBatch } from '../../../src/kernel/batch.js';
 import { mergeRequest } from '../../../src/model/merge.js';
 import { emptyConfig, type HostConfig } from '../../../src/model/types.js';
@@ -8,7 +8,7 @@ import { desiredKernel } from '../../../src/plan/desired.js';
 import { deviceClashes, diff } from '../../../src/plan/diff.js';
 import { HostnetError } from '../../../src/errors.js';
 import { rollbackTarget, touchedDevices } from '../../../src/plan/rollback.js';
-import type { Op } from '../../../src/plan/types.js';
+import type { Op } from '../../../src/model/op.js';
 import { canonicalizeRequest } from '../../../src/validate/request.js';
 
 function link(name: string, extra: Partial<KernelLink> = {}): KernelLink {

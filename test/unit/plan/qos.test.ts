@@ -1,9 +1,10 @@
 import { describe, expect, it } from 'vitest';
 import { canonicalizeNetwork } from '../../../src/validate/request.js';
 import { emptyConfig, type HostConfig, type Network } from '../../../src/model/types.js';
-import { apiCurve, desiredQos, kernelCurve, planQos, planQosDevice, qosMatches, qosTarget } from '../../../src/plan/qos.js';
+import { desiredQos, planQos, planQosDevice, qosMatches, qosTarget } from '../../../src/plan/qos.js';
+import { apiCurve, kernelCurve } from '../../../src/model/qos.js';
 import { tcFromMessages } from '../../../src/kernel/tc-read.js';
-import type { DeviceTc } from '../../../src/kernel/types.js';
+import type { DeviceTc } from '../../../src/model/kernel-state.js';
 import type { RtnlMsg } from '../../../src/kernel/netlink.js';
 
 const VDSM_QOS = { out: { ls: { m1: 4_000_000, d: 100_000, m2: 3_000_000 }, ul: { m2: 8_000_000 } } };

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import type { FdbEntry, KernelFeatures, KernelLink, KernelState } from '../../../src/kernel/types.js';
+import type { FdbEntry, KernelFeatures, KernelLink, KernelState } from '../../../src/model/kernel-state.js';
 import type { HostConfig, Network } from '../../../src/model/types.js';
 import { flagLine, managedBridges, normalizeMacs, planPorts } from '../../../src/ports/policy.js';
 

@@ -3,8 +3,8 @@ import { pino } from 'pino';
 import { HostApi, type HostApiDeps } from '../../../src/api/host.js';
 import { hostMethods } from '../../../src/rpc/host-methods.js';
 import { ConnectivityTracker } from '../../../src/apply/connectivity.js';
-import type { NetworkChanger } from '../../../src/apply/types.js';
-import type { KernelState } from '../../../src/kernel/types.js';
+import type { NetworkChanger } from '../../../src/model/changer.js';
+import type { KernelState } from '../../../src/model/kernel-state.js';
 import { emptyConfig, type SetupRequest } from '../../../src/model/types.js';
 import { Dispatcher } from '../../../src/rpc/dispatch.js';
 

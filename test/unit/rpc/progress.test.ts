@@ -2,7 +2,7 @@
 import pino from 'pino';
 import { describe, expect, it } from 'vitest';
 import { progressSinkFor } from '../../../src/api/progress.js';
-import type { RequestContext } from '../../../src/api/context.js';
+import type { RequestContext } from '../../../src/model/context.js';
 
 const base = (over: Partial<RequestContext>): RequestContext => ({ requestId: 3, peer: 'unix', log: pino({ level: 'silent' }), ...over });
 

@@ -2,7 +2,7 @@ import { appendFile, readFile, readdir, writeFile } from 'node:fs/promises';
 import * as path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { ErrorCode, HostnetError } from '../../../src/errors.js';
-import type { KernelState } from '../../../src/kernel/types.js';
+import type { KernelState } from '../../../src/model/kernel-state.js';
 import { JOURNAL_FILE, Journal, newJournalId, type JournalEntry } from '../../../src/store/journal.js';
 import { useTmpDirs } from './tmpdir.js';
 

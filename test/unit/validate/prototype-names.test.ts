@@ -10,7 +10,7 @@ import { buildStatistics } from '../../../src/caps/statistics.js';
 import { ErrorCode, HostnetError } from '../../../src/errors.js';
 import { renderBatch } from '../../../src/kernel/batch.js';
 import { parseLinks } from '../../../src/kernel/parse.js';
-import type { KernelLink, KernelState } from '../../../src/kernel/types.js';
+import type { KernelLink, KernelState } from '../../../src/model/kernel-state.js';
 import { dict } from '../../../src/model/dict.js';
 import { mergeRequest } from '../../../src/model/merge.js';
 import { cloneConfig, emptyConfig, type HostConfig } from '../../../src/model/types.js';

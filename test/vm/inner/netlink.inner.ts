@@ -8,7 +8,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createIproute } from '../../../src/kernel/iproute.js';
 import { parseJsonDump, parseKernelState } from '../../../src/kernel/parse.js';
 import { readDumps, readKernelState } from '../../../src/kernel/snapshot.js';
-import type { KernelState } from '../../../src/kernel/types.js';
+import type { KernelState } from '../../../src/model/kernel-state.js';
 import { KernelView } from '../../../src/kernel/view.js';
 
 const ns = 'hnvm-nl';

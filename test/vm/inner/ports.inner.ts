@@ -9,7 +9,7 @@ import { pino } from 'pino';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { detectKernelFeatures } from '../../../src/kernel/features.js';
 import { createIproute } from '../../../src/kernel/iproute.js';
-import type { KernelFeatures } from '../../../src/kernel/types.js';
+import type { KernelFeatures } from '../../../src/model/kernel-state.js';
 import type { HostConfig, Network } from '../../../src/model/types.js';
 import { PortAgent } from '../../../src/ports/agent.js';
 

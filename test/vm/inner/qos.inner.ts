@@ -10,7 +10,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ErrorCode } from '../../../src/errors.js';
 import { readKernelState } from '../../../src/kernel/snapshot.js';
 import { readTc } from '../../../src/kernel/tc-read.js';
-import type { DeviceTc } from '../../../src/kernel/types.js';
+import type { DeviceTc } from '../../../src/model/kernel-state.js';
 import { CLI_MAIN } from '../../helpers/daemon.js';
 import { RpcCallError } from '../../helpers/rpc-client.js';
 import { noCheck, startVmHost, type Dict, type VmHost } from './vmhost.js';

@@ -38,3 +38,8 @@ export function guarded(sink: ProgressSink, onError: (err: unknown) => void): Pr
     }
   };
 }
+
+export const PROGRESS_EVENT_PREFIX = '|net|progress|';
+
+/** The notification method that carries request `id`'s phases (api/progress.ts sends it, the cli listens for it). */
+export const progressMethod = (id: string | number): string => `${PROGRESS_EVENT_PREFIX}${id}`;

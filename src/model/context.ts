@@ -1,5 +1,5 @@
 import type { Logger } from 'pino';
-import type { ProgressSink } from '../apply/progress.js';
+import type { ProgressSink } from './progress.js';
 
 /** A connection's opt-in to the host's notifications (Host.subscribeEvents); given by the transport. */
 export interface EventSubscription {

@@ -1,5 +1,5 @@
-import type { RequestContext } from '../api/context.js';
-import type { HostConfig, SetupRequest } from '../model/types.js';
+import type { RequestContext } from './context.js';
+import type { HostConfig, SetupRequest } from './types.js';
 
 /**
  * The seam between the API and the transaction engine. Host.setupNetworks and

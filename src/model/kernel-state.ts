@@ -1,6 +1,6 @@
 /**
  * KernelState: one consistent snapshot of a network namespace, parsed from a handful of
- * iproute2 JSON dumps (see snapshot.ts). Plain data: the planner diffs against it, the
+ * iproute2 JSON dumps (see kernel/snapshot.ts). Plain data: the planner diffs against it, the
  * verifier compares two of them, capabilities are rendered from it.
  *
  * Example (abridged):

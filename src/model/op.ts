@@ -1,5 +1,6 @@
 /**
- * Plan types. The planner works in two pure steps:
+ * Plan types, in model/ because the kernel adapter renders the Op[] the planner makes.
+ * The planner works in two pure steps:
  *   HostConfig ──desiredKernel()──▶ DesiredKernel ──diff(·, KernelState)──▶ Op[]
  * The same diff serves a rollback: a DesiredKernel taken from the snapshot before a change.
  * An empty Op[] after applying is the verification.
