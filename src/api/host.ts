@@ -15,7 +15,7 @@ import { ErrorCode, HostnetError } from '../errors.js';
 import { FreshCoalescer } from '../model/async.js';
 import { deepFreeze } from '../model/freeze.js';
 import { progressSinkFor } from './progress.js';
-import type { HostFacts } from './host-facts.js';
+import type { HostFacts } from '../kernel/host-facts.js';
 
 /** What the verbs need from the rest of the daemon; the daemon wires the real ones, tests fakes. */
 export interface HostApiDeps {

@@ -20,7 +20,7 @@ import { mergeRequest } from '../model/merge.js';
 import { sameConfig } from '../model/compare.js';
 import type { HostConfig, SetupOptions, SetupRequest } from '../model/types.js';
 import { desiredKernel, networkDevices, usableNetworks } from '../plan/desired.js';
-import { autoconfValues, readIpv6Autoconf, writeIpv6Autoconf, type Ipv6Autoconf } from '../kernel/sysctl.js';
+import { autoconfValues, ownSysctls, type Ipv6Autoconf, type Ipv6Sysctls } from '../kernel/sysctl.js';
 import { deviceClashes, diff } from '../plan/diff.js';
 import { rollbackTarget, sliceState, touchedDevices } from '../plan/rollback.js';
 import type { DesiredKernel, Op } from '../model/op.js';
@@ -41,6 +41,8 @@ import { guarded, noProgress, type ProgressSink } from '../model/progress.js';
 /** The one dependency bag of the transaction engine: the daemon, restore and the tests build it. */
 export interface TransactionDeps {
   ipr: Iproute;
+  /** the IPv6 sysctls of the namespace `ipr` drives (default: the process's own, ownSysctls) */
+  sysctls?: Ipv6Sysctls;
   store: ConfigStore;
   connectivity: ConnectivityTracker;
   /** where the journal and the batch records live */
@@ -257,7 +259,7 @@ export class Transactions implements NetworkChanger {
       if (ops.length > 0) await this.quiet(() => this.rollback(entry.before.kernel, touched, log, err));
       // after the links: a bond or NIC the rollback brought back gets its classes again
       if (qosDevices.length) await this.quiet(() => this.rollbackQos(tcBefore, qosDevices, log, err));
-      await restoreSysctls(entry.before.sysctls).catch((e: unknown) => log.error({ event: 'undo-failed', step: 'sysctl', err: errText(e) }, 'could not restore IPv6 sysctls'));
+      await restoreSysctls(this.sysctls, entry.before.sysctls).catch((e: unknown) => log.error({ event: 'undo-failed', step: 'sysctl', err: errText(e) }, 'could not restore IPv6 sysctls'));
       if (dhcpTouched) await this.restoreClients(running, log);
       await this.settle(entry, log);
       throw err;
@@ -307,7 +309,7 @@ export class Transactions implements NetworkChanger {
     log.warn({ event: 'recover', id: entry.id, startedAt: entry.startedAt }, 'rolling back an unfinished change');
     await this.rollback(entry.before.kernel, entry.touched, log);
     if (entry.before.tc) await this.rollbackQos(entry.before.tc, Object.keys(entry.before.tc), log);
-    await restoreSysctls(entry.before.sysctls);
+    await restoreSysctls(this.sysctls, entry.before.sysctls);
     const resolv = entry.before.resolvConf;
     if (resolv) await restoreFile(resolv.path, resolv.text);
     await this.restoreConfigs(entry);
@@ -347,30 +349,31 @@ export class Transactions implements NetworkChanger {
     }
   }
 
+  private get sysctls(): Ipv6Sysctls {
+    return this.deps.sysctls ?? ownSysctls;
+  }
+
   /**
    * The IPv6 sysctls (accept_ra, autoconf) a failed change must put back, read before the journal:
    * those of every device the change touches or sets them on, that exists now. A device the
-   * rollback re-creates gets them back too (the kernel would give it the defaults). Skipped when the
-   * transaction drives a namespace from outside (tests of the planner), where /proc/sys is not its own.
+   * rollback re-creates gets them back too (the kernel would give it the defaults).
    */
   private async sysctlsBefore(desired: HostConfig, before: KernelState, touched: readonly string[]): Promise<JournalSysctl[]> {
-    if (this.deps.ipr.netns !== undefined) return [];
     const devs = new Set([...touched, ...this.autoconfWanted(desired, before).keys()].filter((d) => d in before.links));
-    return [...(await readIpv6Autoconf([...devs]))].map(([dev, v]) => ({ dev, ...v }));
+    return [...(await this.sysctls.read([...devs]))].map(([dev, v]) => ({ dev, ...v }));
   }
 
   private autoconfWanted(desired: HostConfig, before: KernelState): Map<string, Ipv6Autoconf> {
-    if (this.deps.ipr.netns !== undefined) return new Map();
     return new Map(usableNetworks(desired, (d) => d in before.links).map((n) => [networkDevices(n).top, autoconfValues(n.ipv6.autoconf)] as const));
   }
 
   /** Write the sysctls that differ now (after the batch: new devices exist). A failure puts back the journaled ones. */
   private async writeIpv6Autoconf(desired: HostConfig, before: KernelState): Promise<void> {
     const want = this.autoconfWanted(desired, before);
-    const current = await readIpv6Autoconf([...want.keys()]);
+    const current = await this.sysctls.read([...want.keys()]);
     const changes = new Map([...want].filter(([dev, v]) => current.has(dev) && differs(current.get(dev)!, v)));
     if (changes.size === 0) return;
-    await writeIpv6Autoconf(changes);
+    await this.sysctls.write(changes);
   }
 
   /** The resolver file's new text and its current one (read before the journal), or null when it does not change. */
@@ -514,10 +517,10 @@ async function restoreFile(file: string, text: string | null): Promise<void> {
 }
 
 /** Put the journaled sysctls back where they differ, on the devices that exist. */
-async function restoreSysctls(saved: readonly JournalSysctl[] = []): Promise<void> {
-  const now = await readIpv6Autoconf(saved.map((s) => s.dev));
+async function restoreSysctls(sysctls: Ipv6Sysctls, saved: readonly JournalSysctl[] = []): Promise<void> {
+  const now = await sysctls.read(saved.map((s) => s.dev));
   const back = saved.filter((s) => now.has(s.dev) && differs(now.get(s.dev)!, s));
-  await writeIpv6Autoconf(new Map(back.map((s) => [s.dev, { autoconf: s.autoconf, acceptRa: s.acceptRa }] as const)));
+  await sysctls.write(new Map(back.map((s) => [s.dev, { autoconf: s.autoconf, acceptRa: s.acceptRa }] as const)));
 }
 
 type JournalSysctl = NonNullable<JournalEntry['before']['sysctls']>[number];

@@ -20,9 +20,9 @@ import { desiredFromConfig, LibvirtNetworkManager } from '../libvirt/networks.js
 import { LibvirtSession } from '../libvirt/session.js';
 import { NwFilterKeeper } from '../libvirt/nwfilter.js';
 import { PortMirrors } from '../mirror/service.js';
-import { readHostFacts } from '../api/host-facts.js';
+import { readHostFacts } from '../kernel/host-facts.js';
 import { hostMethods } from '../rpc/host-methods.js';
-import { readNameservers } from '../api/resolv.js';
+import { readNameservers } from '../store/resolv-read.js';
 import { detectKernelFeatures } from '../kernel/features.js';
 import { readTc } from '../kernel/tc-read.js';
 import { createIproute } from '../kernel/iproute.js';

@@ -49,3 +49,15 @@ export async function writeIpv6Autoconf(values: ReadonlyMap<string, Ipv6Autoconf
 
 /** The values a network's IP device should have. */
 export const autoconfValues = (on: boolean): Ipv6Autoconf => ({ autoconf: on ? '1' : '0', acceptRa: on ? '1' : '0' });
+
+/** The IPv6 sysctls of a namespace's devices, as a change reads and writes them. */
+export interface Ipv6Sysctls {
+  read(devs: readonly string[]): Promise<Map<string, Ipv6Autoconf>>;
+  write(values: ReadonlyMap<string, Ipv6Autoconf>): Promise<void>;
+}
+
+/** The process's own namespace: /proc/sys is the daemon's. */
+export const ownSysctls: Ipv6Sysctls = { read: readIpv6Autoconf, write: writeIpv6Autoconf };
+
+/** A namespace driven from outside (tests of the planner and the agent): its /proc/sys is not ours. */
+export const noSysctls: Ipv6Sysctls = { read: async () => new Map(), write: async () => undefined };

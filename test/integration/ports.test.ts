@@ -16,6 +16,7 @@ import { join } from 'node:path';
 import { Writable } from 'node:stream';
 import { ConnectivityTracker } from '../../src/apply/connectivity.js';
 import { makeTransactions } from '../../src/apply/factory.js';
+import { noSysctls } from '../../src/kernel/sysctl.js';
 import { ConfigStore } from '../../src/store/config-store.js';
 import { createNetns, createNetnsHost, deleteNetns } from '../helpers/netns.js';
 
@@ -273,6 +274,8 @@ async function changeRig(opts: { hold: (args: readonly string[]) => boolean; fai
   const tx = await makeTransactions({
     stateDir: join(dir, 'state'), fakeNics: ['veth_*'], resolvConf: join(dir, 'resolv.conf'),
     log, ipr: txIpr, store, connectivity: new ConnectivityTracker(),
+    // the namespace is driven from outside: its /proc/sys is not this process's
+    sysctls: noSysctls,
     watch: { pause: () => agent.pause(), resume: () => void agent.resume() },
   });
   await agent.start();

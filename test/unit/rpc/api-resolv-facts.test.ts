@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { parseResolvConf } from '../../../src/api/resolv.js';
-import { countCores, parseOsRelease } from '../../../src/api/host-facts.js';
+import { parseResolvConf } from '../../../src/store/resolv-read.js';
+import { countCores, parseOsRelease } from '../../../src/kernel/host-facts.js';
 
 describe('parseResolvConf', () => {
   it('lists nameserver addresses in order, skipping comments and junk', () => {
