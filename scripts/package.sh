@@ -47,7 +47,9 @@ install -m 0755 bin/hostnetd bin/hostnetctl "$lib/bin/"
 # dhcpcd's script (dist/dhcp/clients.js runs it from ../../scripts): without it no lease reaches hostnetd
 install -D -m 0755 scripts/dhcp-hook.sh "$lib/scripts/dhcp-hook.sh"
 # the JavaScript only: no source maps (they point at src/, which is not shipped)
-(cd dist && find . -name '*.js' -print0 | cpio -0 -pdm --quiet "$lib/dist")
+# only what the current sources build (tsc leaves the output of a deleted or renamed source in dist/)
+(cd dist && find . -name '*.js' -print0 | while IFS= read -r -d '' f; do [ -f "../src/${f%.js}.ts" ] && printf '%s\0' "$f"; done \
+  | cpio -0 -pdm --quiet "$lib/dist")
 install -m 0644 build/Release/hostnet_libvirt.node build/Release/hostnet_notify.node "$lib/build/Release/"
 # dist/kernel/netlink.js loads it from ../../native/netlink/build/Release
 install -m 0644 native/netlink/build/Release/hostnet_netlink.node "$lib/native/netlink/build/Release/"

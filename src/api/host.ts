@@ -12,7 +12,7 @@ import type { LibvirtStatus } from '../model/libvirt-status.js';
 import type { DeviceTc, KernelFeatures, KernelState } from '../model/kernel-state.js';
 import type { HostConfig, SetupRequest } from '../model/types.js';
 import { ErrorCode, HostnetError } from '../errors.js';
-import { FreshCoalescer } from '../model/async.js';
+import { FreshCoalescer } from '../model/concurrency.js';
 import { deepFreeze } from '../model/freeze.js';
 import { progressSinkFor } from './progress.js';
 import type { HostFacts } from '../kernel/host-facts.js';

@@ -26,7 +26,7 @@ import { faultPoint } from '../faults.js';
 import { clientConf, planClients, sameSpec, type ClientSpec } from './spec.js';
 import { hasAddress, parseLeaseFile, sameLease } from './lease.js';
 import type { FamilyLease, Lease } from '../model/lease.js';
-import { Lane } from '../model/async.js';
+import { Lane } from '../model/concurrency.js';
 
 export const DHCPCD = process.env.HOSTNETD_DHCPCD ?? '/usr/sbin/dhcpcd';
 const HOOK = fileURLToPath(new URL('../../scripts/dhcp-hook.sh', import.meta.url));

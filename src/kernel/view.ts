@@ -20,7 +20,7 @@ import type { Logger } from 'pino';
 import { openRtnl, type RtnlMsg, type RtnlRequest, type RtnlSocket } from './netlink.js';
 import { KernelTables, type SnapshotScope } from './tables.js';
 import type { KernelState } from '../model/kernel-state.js';
-import { Lane } from '../model/async.js';
+import { Lane } from '../model/concurrency.js';
 
 export interface LinkEvent {
   ifindex: number;

@@ -24,7 +24,7 @@ import { ErrorCode, HostnetError } from '../errors.js';
 import type { HostConfig, MacTableManager } from '../model/types.js';
 import type { LibvirtConnection, NetworkInfo } from './binding.js';
 import type { LibvirtSession } from './session.js';
-import type { Lane } from '../model/async.js';
+import type { Lane } from '../model/concurrency.js';
 import { child, readNetworkRoot, serializeNetworkXml, type NetworkDef } from './network-xml.js';
 import { dict } from '../model/dict.js';
 

@@ -19,7 +19,7 @@ import { DOMParser } from '@xmldom/xmldom';
 import type { Logger } from 'pino';
 import type { LibvirtConnection } from './binding.js';
 import type { LibvirtSession } from './session.js';
-import type { Lane } from '../model/async.js';
+import type { Lane } from '../model/concurrency.js';
 
 export const NO_MAC_SPOOFING = 'vdsm-no-mac-spoofing';
 /** the filter's chain and the libvirt built-in filters it references, in order (VDSM's nwfilter.py) */

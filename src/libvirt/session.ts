@@ -22,7 +22,7 @@
 import type { Logger } from 'pino';
 import { ErrorCode, isHostnetError } from '../errors.js';
 import { connectionLost, LibvirtConnection, type LibvirtEvent } from './binding.js';
-import { Lane } from '../model/async.js';
+import { Lane } from '../model/concurrency.js';
 
 export interface SessionOptions {
   /** libvirt URI, or 'none' to run without libvirt */

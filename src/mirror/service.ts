@@ -22,7 +22,7 @@ import { ErrorCode, HostnetError, resourceUnavailable } from '../errors.js';
 import type { Iproute } from '../kernel/iproute.js';
 import { bridgeNameProblem, isValidIfname } from '../model/names.js';
 import type { HostConfig } from '../model/types.js';
-import { Lane } from '../model/async.js';
+import { Lane } from '../model/concurrency.js';
 import { loadMirrors, saveMirrors, type MirrorTable } from './store.js';
 import { bridgesWithIngress, matches, planMirror, readBridgeTc, runMirrorPlan } from './tc.js';
 

@@ -35,7 +35,7 @@ import type { KernelView } from '../kernel/view.js';
 import type { KernelFeatures, KernelState } from '../model/kernel-state.js';
 import type { HostConfig } from '../model/types.js';
 import { managedBridges, planPorts, type PortWarning } from './policy.js';
-import { FreshCoalescer } from '../model/async.js';
+import { FreshCoalescer } from '../model/concurrency.js';
 
 export interface PortAgentOptions {
   ipr: Iproute;

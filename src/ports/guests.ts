@@ -13,7 +13,7 @@
 import { DOMParser, type Element } from '@xmldom/xmldom';
 import type { Logger } from 'pino';
 import type { LibvirtSession } from '../libvirt/session.js';
-import type { Lane } from '../model/async.js';
+import type { Lane } from '../model/concurrency.js';
 
 export interface DomainInterface {
   target: string;

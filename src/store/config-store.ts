@@ -22,7 +22,7 @@ import { emptyConfig } from '../model/types.js';
 import { errnoOf, fsyncDir, readTextIfExists, removeStaleTmpFiles, writeFileAtomic } from './atomic.js';
 import { sortKeysDeep } from '../model/canonical.js';
 import { CONFIG_FORMAT_VERSION, ConfigFileSchema, describeIssues } from './schema.js';
-import { Lane } from '../model/async.js';
+import { Lane } from '../model/concurrency.js';
 
 export { CONFIG_FORMAT_VERSION };
 export const RUNNING_FILE = 'running.json';

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { FreshCoalescer, Lane } from '../../../src/model/async.js';
+import { FreshCoalescer, Lane } from '../../../src/model/concurrency.js';
 
 /** A run whose end the test controls. */
 function controlled() {
