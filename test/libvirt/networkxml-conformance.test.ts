@@ -39,7 +39,10 @@ const REFUSED_FOR: Record<string, string> = {
 
 if (!existsSync(manifest)) {
   describe('networkxml conformance', () => {
-    it.skip(`skipped: fixtures folder ${dir} is missing (set HOSTNETD_FIXTURES)`, () => {});
+    // a missing corpus is a broken checkout, not a reason to pass: fail and say where it was looked for
+    it('finds the libvirt fixtures', () => {
+      throw new Error(`fixtures folder ${dir} is missing: put ../shared/fixtures beside the checkout or set HOSTNETD_FIXTURES`);
+    });
   });
 } else {
   const cases = readManifest();
