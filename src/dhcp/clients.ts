@@ -16,7 +16,7 @@
 import { spawn } from 'node:child_process';
 import { watch, type FSWatcher } from 'node:fs';
 import { mkdir, readdir, readFile, rm, writeFile } from 'node:fs/promises';
-import { existsSync, readFileSync } from 'node:fs';
+import { existsSync, readdirSync, readFileSync, readlinkSync } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { execa } from 'execa';
@@ -118,7 +118,7 @@ export class DhcpClients {
       this.wanted = new Map(want);
       const { stop, start } = planClients(want, this.running());
       for (const [dev, r] of [...this.records].filter(([d]) => !this.running().has(d) && !want.has(d))) {
-        killLeftovers(r);
+        await killLeftovers(r);
         await this.forget(dev);
       }
       // a client that will not run again releases its lease; one only being reconfigured keeps it
@@ -161,7 +161,8 @@ export class DhcpClients {
     if (faultPoint(`dhcp-start:${spec.dev}`)) throw new Error(`cannot start the DHCP client on ${spec.dev}: injected fault`);
     // a dead client's privilege-separation helpers outlive their master and hold the DHCPv6 port
     const dead = this.records.get(spec.dev);
-    if (dead && !clientAlive(dead.pid, spec.dev)) killLeftovers(dead);
+    // (a unit's are ended by startUnit itself)
+    if (dead && dead.unit === undefined && !clientAlive(dead.pid, spec.dev)) await killLeftovers(dead);
     await rm(this.file(spec.dev, 'lease4'), { force: true });
     await rm(this.file(spec.dev, 'lease6'), { force: true });
     if (this.leases.delete(spec.dev)) this.leaseVersion++;
@@ -170,9 +171,16 @@ export class DhcpClients {
       '-B', '-f', this.file(spec.dev, 'conf'), '-c', HOOK, '-e', `HOSTNETD_DHCP_DIR=${this.dir}`,
       '-j', this.file(spec.dev, 'log'), ...(spec.v4 && !spec.v6 ? ['-4'] : !spec.v4 ? ['-6'] : []), spec.dev,
     ];
-    const record = this.systemd ? await this.startUnit(spec, argv) : this.startDetached(spec, argv);
-    await writeFileAtomic(this.file(spec.dev, 'json'), `${JSON.stringify(record)}\n`, { mode: 0o644 });
+    // A record before the process, with pid 0: a crash before its pid is recorded must not leave
+    // a client nobody knows (the next start ends the one this record names, see killLeftovers).
+    const unit = this.systemd ? unitName(spec.dev) : undefined;
+    const pending: ClientRecord = { pid: 0, spec, ...(unit ? { unit } : {}) };
+    this.records.set(spec.dev, pending);
+    await writeFileAtomic(this.file(spec.dev, 'json'), `${JSON.stringify(pending)}\n`, { mode: 0o644 });
+    const record = unit ? await this.startUnit(spec, unit, argv) : this.startDetached(spec, argv);
+    // known before it is on disk: a failed write fails the change, whose undo stops this client
     this.records.set(spec.dev, record);
+    await writeFileAtomic(this.file(spec.dev, 'json'), `${JSON.stringify(record)}\n`, { mode: 0o644 });
     this.log.info({ event: 'dhcp-client-started', dev: spec.dev, network: spec.network, pid: record.pid, v4: spec.v4, v6: spec.v6, ...(record.unit ? { unit: record.unit } : {}) }, `DHCP client started on ${spec.dev}`);
   }
 
@@ -186,11 +194,18 @@ export class DhcpClients {
     return { pid, spec };
   }
 
-  /** A transient service of its own, with the capabilities dhcpcd needs (raw sockets, privilege separation). */
-  private async startUnit(spec: ClientSpec, argv: string[]): Promise<ClientRecord> {
-    const unit = `hostnetd-dhcp-${unitSafe(spec.dev)}`;
-    await execa('systemctl', ['reset-failed', unit], { reject: false });
-    await execa('systemd-run', ['--quiet', '--collect', `--unit=${unit}`, '--property=Type=simple',
+  /**
+   * A transient service of its own, with the capabilities dhcpcd needs (raw sockets, privilege
+   * separation). Type=exec: systemd-run returns once dhcpcd itself runs, so MainPID is dhcpcd and
+   * not systemd's fork before exec. No default dependencies: `hostnetd restore` starts clients
+   * before sysinit.target and basic.target, which such a unit would otherwise wait for.
+   */
+  private async startUnit(spec: ClientSpec, unit: string, argv: string[]): Promise<ClientRecord> {
+    // a killed client's unit may still hold its helpers, which ignore SIGTERM: systemd-run refuses a unit that exists
+    await endUnit(unit);
+    await execa('systemd-run', ['--quiet', '--collect', `--unit=${unit}`, '--property=Type=exec', '--property=TimeoutStopSec=10s',
+      '--property=DefaultDependencies=no', '--property=Conflicts=shutdown.target', '--property=Before=shutdown.target',
+      `--description=hostnetd DHCP client on ${spec.dev} (network ${spec.network})`,
       '--property=CapabilityBoundingSet=CAP_NET_ADMIN CAP_NET_RAW CAP_NET_BIND_SERVICE CAP_SETUID CAP_SETGID CAP_SYS_CHROOT CAP_CHOWN CAP_DAC_OVERRIDE CAP_KILL',
       DHCPCD, ...argv]);
     const { stdout } = await execa('systemctl', ['show', '--property=MainPID', '--value', unit]);
@@ -206,17 +221,17 @@ export class DhcpClients {
     if (record && clientAlive(record.pid, spec.dev)) {
       this.stopping.add(spec.dev);
       try {
-        process.kill(record.pid, release ? 'SIGALRM' : 'SIGTERM');
+        await signal(record, release ? 'SIGALRM' : 'SIGTERM');
         if (!(await exited(record.pid, spec.dev, 10_000))) {
           this.log.warn({ event: 'dhcp-client-killed', dev: spec.dev, pid: record.pid }, 'DHCP client did not stop in 10 s; killed');
-          process.kill(record.pid, 'SIGKILL');
+          await signal(record, 'SIGKILL');
           await exited(record.pid, spec.dev, 5_000);
         }
       } finally {
         this.stopping.delete(spec.dev);
       }
     }
-    if (record) killLeftovers(record);
+    if (record) await killLeftovers(record);
     await this.forget(spec.dev);
     this.log.info({ event: 'dhcp-client-stopped', dev: spec.dev, network: spec.network, release }, `DHCP client stopped on ${spec.dev}`);
   }
@@ -246,7 +261,8 @@ export class DhcpClients {
   private watchLiveness(): void {
     if (this.liveness || this.closed) return;
     this.liveness = setInterval(() => {
-      for (const [dev, r] of this.records) if (!clientAlive(r.pid, dev)) this.died(dev, r.pid, 'gone');
+      // pid 0: a client being started (its pid not known yet)
+      for (const [dev, r] of this.records) if (r.pid !== 0 && !clientAlive(r.pid, dev)) this.died(dev, r.pid, 'gone');
     }, 5_000);
     this.liveness.unref();
   }
@@ -308,16 +324,45 @@ function parseRecord(v: unknown, dev: string): ClientRecord {
 
 /**
  * A client's helper processes (dhcpcd's privilege separation forks proxies) that outlived its
- * master: outside systemd the client leads its own process group, so the group goes; a
- * systemd unit's cgroup is cleaned by systemd itself.
+ * master (they ignore SIGTERM): outside systemd the client leads its own process group, so the
+ * group goes; under systemd its unit's cgroup is killed and the unit stopped. A record with pid 0 was written just
+ * before its client started, which a crash interrupted: the client may run unrecorded, so its
+ * unit is stopped, or outside systemd the dhcpcd of that interface (it retitles itself
+ * `dhcpcd: <dev> ...`, its helpers `dhcpcd: [...] <dev>`) and its group are ended.
  */
-function killLeftovers(record: ClientRecord): void {
-  if (record.unit !== undefined) return;
-  try {
-    process.kill(-record.pid, 'SIGKILL');
-  } catch {
-    // no process left in the group
+async function killLeftovers(record: ClientRecord): Promise<void> {
+  if (record.unit !== undefined) return endUnit(record.unit);
+  const pids = record.pid === 0 ? dhcpcdPidsOn(record.spec.dev) : [record.pid];
+  for (const pid of pids) {
+    try {
+      process.kill(-pid, 'SIGKILL');
+    } catch {
+      // no process left in the group
+    }
   }
+}
+
+/**
+ * Signal a client's main process. A unit's goes through systemd: hostnetd.service lacks
+ * CAP_KILL, and the kernel refused it the signal to dhcpcd in its own unit (EPERM, VM tier).
+ */
+async function signal(record: ClientRecord, sig: 'SIGALRM' | 'SIGTERM' | 'SIGKILL'): Promise<void> {
+  if (record.unit === undefined) process.kill(record.pid, sig);
+  else await execa('systemctl', ['kill', '--kill-whom=main', `--signal=${sig}`, record.unit]);
+}
+
+/** A client's unit gone: whatever its cgroup holds killed, the unit stopped and its failure forgotten (each a no-op for a unit not loaded). */
+async function endUnit(unit: string): Promise<void> {
+  await execa('systemctl', ['kill', '--signal=SIGKILL', unit], { reject: false });
+  await execa('systemctl', ['stop', unit], { reject: false });
+  await execa('systemctl', ['reset-failed', unit], { reject: false });
+}
+
+/** The dhcpcd masters running for `dev` in this network namespace (from /proc). */
+function dhcpcdPidsOn(dev: string): number[] {
+  const netns = (pid: number | 'self') => { try { return readlinkSync(`/proc/${pid}/ns/net`); } catch { return null; } };
+  const ours = netns('self');
+  return readdirSync('/proc').filter((e) => /^\d+$/.test(e)).map(Number).filter((pid) => clientAlive(pid, dev) && netns(pid) === ours);
 }
 
 /** The pid is a live dhcpcd for this interface (not a recycled pid, not a zombie). */
@@ -343,6 +388,6 @@ async function exited(pid: number, dev: string, ms: number): Promise<boolean> {
   return true;
 }
 
-function unitSafe(dev: string): string {
-  return /^[A-Za-z0-9_.-]+$/.test(dev) ? dev : Buffer.from(dev).toString('hex');
+function unitName(dev: string): string {
+  return `hostnetd-dhcp-${/^[A-Za-z0-9_.-]+$/.test(dev) ? dev : Buffer.from(dev).toString('hex')}.service`;
 }

@@ -1,17 +1,20 @@
 // Second boot under systemd (test/vm/systemd.test.ts): eth1 is gone. The boot-time restore
-// brings back `mgmt` on eth0, skips `data`, and the daemon serves on the restored host.
+// brings back `mgmt` on eth0 and the DHCP network `dyn` on veth_0 (its switch and dnsmasq come
+// from a unit ordered before the restore) with its lease, skips `data`, and the daemon serves on
+// the restored host and adopts the DHCP client.
 import { readFile, writeFile } from 'node:fs/promises';
 import { execa } from 'execa';
 import { describe, expect, it } from 'vitest';
-import { hostnetctl, journal, prop } from './systemd.js';
+import { hostnetctl, journal, prop, show } from './systemd.js';
 
 // every systemctl, journalctl or node start takes seconds under TCG on a loaded machine
 describe('hostnetd under systemd, a reboot with a NIC gone', { timeout: 300_000 }, () => {
   it('restored the network whose NIC is there and skipped the other, before network-online.target', async () => {
     await readFile('/vmshare/boot1-done'); // the first boot got that far
+    await readFile('/vmshare/boot1-dhcp-done');
     expect(await prop('hostnetd-restore.service', 'Result')).toBe('success');
     const out = (await journal('hostnetd-restore')).join('\n');
-    expect(out).toContain('restored safe config: 1 network(s) [mgmt]');
+    expect(out).toContain('restored safe config: 2 network(s) [dyn, mgmt]');
     expect(out).toMatch(/warning: skipped network data: .*eth1/);
     const { stdout } = await execa('ip', ['-j', 'addr', 'show', 'dev', 'mgmt']);
     const [mgmt] = JSON.parse(stdout) as { operstate: string; addr_info: { local: string; prefixlen: number }[] }[];
@@ -20,6 +23,33 @@ describe('hostnetd under systemd, a reboot with a NIC gone', { timeout: 300_000 
     expect(eth0.master).toBe('mgmt');
     expect(Number(await prop('network-online.target', 'ActiveEnterTimestampMonotonic')))
       .toBeGreaterThan(Number(await prop('hostnetd-restore.service', 'ExecMainExitTimestampMonotonic')));
+  });
+
+  it('the DHCP network got its lease during the restore, within --dhcp-timeout; its client runs in its own unit', async () => {
+    const out = (await journal('hostnetd-restore')).join('\n');
+    expect(out).not.toContain('no DHCP lease');
+    const restore = await show('hostnetd-restore.service', 'ExecMainStartTimestampMonotonic', 'ExecMainExitTimestampMonotonic');
+    const tookUs = Number(restore.get('ExecMainExitTimestampMonotonic')) - Number(restore.get('ExecMainStartTimestampMonotonic'));
+    expect(tookUs).toBeGreaterThan(0);
+    expect(tookUs).toBeLessThan(Number(process.env.HOSTNETD_TEST_DHCP_TIMEOUT) * 1e6);
+    const { stdout } = await execa('ip', ['-j', '-4', 'addr', 'show', 'dev', 'dyn']);
+    const leased = (JSON.parse(stdout) as { addr_info: { local: string }[] }[]).flatMap((l) => l.addr_info.map((a) => a.local));
+    expect(leased).toEqual([expect.stringMatching(/^192\.0\.2\.1[0-5]\d$/)]);
+    expect(await readFile('/vmshare/boot2-dnsmasq.leases', 'utf8')).toContain(` ${leased[0]} `);
+    // started by the restore, before the daemon, and still the same process
+    const unit = await show('hostnetd-dhcp-dyn.service', 'ActiveState', 'ControlGroup', 'ExecMainStartTimestampMonotonic');
+    expect(unit.get('ActiveState')).toBe('active');
+    expect(unit.get('ControlGroup')).toBe('/system.slice/hostnetd-dhcp-dyn.service');
+    expect(Number(unit.get('ExecMainStartTimestampMonotonic'))).toBeLessThan(Number(restore.get('ExecMainExitTimestampMonotonic')));
+  });
+
+  it('the daemon adopted the client the restore started', async () => {
+    const events = (await journal('hostnetd')).map((l) => JSON.parse(l) as { event?: string; msg: string });
+    expect(events.some((e) => e.msg === 'ready')).toBe(true);
+    expect(events.filter((e) => e.event === 'dhcp-client-started')).toEqual([]);
+    const caps = await hostnetctl('--json', 'caps');
+    expect(caps.exitCode, caps.stderr).toBe(0);
+    expect(JSON.parse(caps.stdout).networks.dyn).toMatchObject({ dhcpv4: true, ipv4addrs: [expect.stringMatching(/^192\.0\.2\./)] });
   });
 
   it('the daemon serves on the restored host', async () => {
