@@ -65,8 +65,10 @@ describe('hostnetd under systemd, first boot', { timeout: 300_000 }, () => {
   });
 
   it('sets up two networks through the daemon and makes them safe', async () => {
+    // data stays off 192.0.2.0/24, the DHCP switch's subnet (systemd-dhcp.ts): its connected
+    // route has metric 0, so a client's unicast DHCPRELEASE to 192.0.2.1 would leave through eth1
     const setup = await hostnetctl('setup', '--net', 'mgmt', '--nic', 'eth0', '--ip', '10.0.2.15/24',
-      '--net', 'data', '--nic', 'eth1', '--ip', '192.0.2.10/24', '--no-check');
+      '--net', 'data', '--nic', 'eth1', '--ip', '203.0.113.10/24', '--no-check');
     expect(setup.exitCode, setup.stderr).toBe(0);
     expect((await hostnetctl('persist')).exitCode).toBe(0);
     const safe = JSON.parse(await readFile('/var/lib/hostnetd/safe.json', 'utf8'));

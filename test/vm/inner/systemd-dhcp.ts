@@ -113,7 +113,11 @@ describe('DHCP clients under systemd', { timeout: 300_000 }, () => {
     const mark = server!.log().length;
     const rm = await hostnetctl('setup', '--remove', 'dyn2', '--no-check');
     expect(rm.exitCode, rm.stderr).toBe(0);
-    await server!.waitLog(new RegExp(`DHCPRELEASE\\(sw\\) ${leased.replace(/\./g, '\\.')}`), 30_000, mark);
+    await server!.waitLog(new RegExp(`DHCPRELEASE\\(sw\\) ${leased.replace(/\./g, '\\.')}`), 30_000, mark).catch(async (e: Error) => {
+      const routes = (await execa('ip', ['-4', 'route'], { reject: false })).stdout;
+      const unitLog = (await execa('journalctl', ['--no-pager', '-o', 'cat', '-u', UNIT2], { reject: false })).stdout;
+      throw new Error(`${e.message}\nroutes:\n${routes}\n${UNIT2}:\n${unitLog.split('\n').slice(-15).join('\n')}`);
+    });
     // --collect: the unit is gone once its process ended
     const gone = await show(UNIT2, 'ActiveState', 'LoadState');
     expect(gone.get('ActiveState')).toBe('inactive');
