@@ -22,6 +22,7 @@ import { fileURLToPath } from 'node:url';
 import { execa } from 'execa';
 import type { Logger } from 'pino';
 import { errnoOf, writeFileAtomic } from '../store/atomic.js';
+import { DhcpClientRecordSchema, describeIssues } from '../store/schema.js';
 import { faultPoint } from '../faults.js';
 import { clientConf, planClients, sameSpec, type ClientSpec } from './spec.js';
 import { hasAddress, parseLeaseFile, sameLease } from './lease.js';
@@ -310,16 +311,17 @@ export class DhcpClients {
   }
 }
 
-/** The declared shape of `<dev>.json`. */
-function parseRecord(v: unknown, dev: string): ClientRecord {
-  const o = v as Record<string, unknown>;
-  const s = (o?.spec ?? {}) as Record<string, unknown>;
-  const bools = ['v4', 'v6', 'defaultRoute'].every((k) => typeof s[k] === 'boolean');
-  if (!Number.isInteger(o?.pid) || s.dev !== dev || typeof s.network !== 'string' || !bools || (o.unit !== undefined && typeof o.unit !== 'string')) {
-    throw new Error('not a client record');
-  }
-  const spec: ClientSpec = { dev, network: s.network, v4: s.v4 as boolean, v6: s.v6 as boolean, defaultRoute: s.defaultRoute as boolean };
-  return { pid: o.pid as number, spec, ...(typeof o.unit === 'string' ? { unit: o.unit } : {}) };
+/**
+ * `<dev>.json` against its schema. The unit must be the one this device's client gets: the
+ * record names what is SIGKILLed and stopped, and a record naming any other unit is refused.
+ */
+export function parseRecord(v: unknown, dev: string): ClientRecord {
+  const r = DhcpClientRecordSchema.safeParse(v);
+  if (!r.success) throw new Error(describeIssues(r.error));
+  const { pid, spec, unit } = r.data;
+  if (spec.dev !== dev) throw new Error(`field spec.dev: ${JSON.stringify(spec.dev)} is not the record's device ${dev}`);
+  if (unit !== undefined && unit !== unitName(dev)) throw new Error(`field unit: ${JSON.stringify(unit)} is not ${unitName(dev)}`);
+  return { pid, spec, ...(unit !== undefined ? { unit } : {}) };
 }
 
 /**

@@ -2,7 +2,7 @@
  * One declared schema per file format hostnetd reads from its state directory: running.json and
  * safe.json (ConfigFileSchema), journal.jsonl (JournalLineSchema). A file that does not match is
  * refused with 103, naming the file and the field (`readError`). --config has its own schema in
- * daemon/options.ts.
+ * daemon/options.ts. From the run directory: a DHCP client's record (DhcpClientRecordSchema).
  */
 import { z } from 'zod';
 import type { KernelState } from '../model/kernel-state.js';
@@ -151,6 +151,17 @@ export function withLegacyType(v: unknown): unknown {
   if ('phase' in v && 'at' in v) return { type: 'phase', ...v };
   return v;
 }
+
+// ---- <run-dir>/dhcp/<dev>.json ------------------------------------------------------------
+// A DHCP client's record (dhcp/clients.ts): what a later hostnetd adopts, signals and stops.
+
+export const DhcpClientRecordSchema = z.strictObject({
+  /** 0: written just before the client was started, its pid not known yet */
+  pid: z.int().min(0),
+  spec: z.strictObject({ dev: ifnameSchema, network: z.string().min(1), v4: z.boolean(), v6: z.boolean(), defaultRoute: z.boolean() }),
+  /** under systemd, the transient service it runs in */
+  unit: z.string().optional(),
+});
 
 // ---- refusals ---------------------------------------------------------------------------
 
