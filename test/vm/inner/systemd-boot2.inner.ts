@@ -28,10 +28,16 @@ describe('hostnetd under systemd, a reboot with a NIC gone', { timeout: 300_000 
   it('the DHCP network got its lease during the restore, within --dhcp-timeout; its client runs in its own unit', async () => {
     const out = (await journal('hostnetd-restore')).join('\n');
     expect(out).not.toContain('no DHCP lease');
+    // the restore itself saw the lease (it waits for it, then exits)
+    expect(out).toMatch(/"event":"dhcp-lease","dev":"dyn","family":4,"reason":"BOUND"/);
     const restore = await show('hostnetd-restore.service', 'ExecMainStartTimestampMonotonic', 'ExecMainExitTimestampMonotonic');
-    const tookUs = Number(restore.get('ExecMainExitTimestampMonotonic')) - Number(restore.get('ExecMainStartTimestampMonotonic'));
-    expect(tookUs).toBeGreaterThan(0);
-    expect(tookUs).toBeLessThan(Number(process.env.HOSTNETD_TEST_DHCP_TIMEOUT) * 1e6);
+    const client = Number(await prop('hostnetd-dhcp-dyn.service', 'ExecMainStartTimestampMonotonic'));
+    const [start, exit] = [Number(restore.get('ExecMainStartTimestampMonotonic')), Number(restore.get('ExecMainExitTimestampMonotonic'))];
+    expect(client).toBeGreaterThan(start);
+    // --dhcp-timeout bounds the wait for leases, which starts with the clients; before them the
+    // restore starts node, reads the kernel and applies the batch (13 s of 24 on a quiet machine
+    // under TCG, twice that on a loaded one)
+    expect(exit - client, `restore ran ${(exit - start) / 1e6} s in all`).toBeLessThan(Number(process.env.HOSTNETD_TEST_DHCP_TIMEOUT) * 1e6);
     const { stdout } = await execa('ip', ['-j', '-4', 'addr', 'show', 'dev', 'dyn']);
     const leased = (JSON.parse(stdout) as { addr_info: { local: string }[] }[]).flatMap((l) => l.addr_info.map((a) => a.local));
     expect(leased).toEqual([expect.stringMatching(/^192\.0\.2\.1[0-5]\d$/)]);
@@ -40,7 +46,8 @@ describe('hostnetd under systemd, a reboot with a NIC gone', { timeout: 300_000 
     const unit = await show('hostnetd-dhcp-dyn.service', 'ActiveState', 'ControlGroup', 'ExecMainStartTimestampMonotonic');
     expect(unit.get('ActiveState')).toBe('active');
     expect(unit.get('ControlGroup')).toBe('/system.slice/hostnetd-dhcp-dyn.service');
-    expect(Number(unit.get('ExecMainStartTimestampMonotonic'))).toBeLessThan(Number(restore.get('ExecMainExitTimestampMonotonic')));
+    expect(Number(unit.get('ExecMainStartTimestampMonotonic'))).toBe(client);
+    expect(client).toBeLessThan(exit);
   });
 
   it('the daemon adopted the client the restore started', async () => {
