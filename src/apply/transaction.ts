@@ -15,10 +15,10 @@ import type { DeviceTc, KernelFeatures, KernelState } from '../model/kernel-stat
 import { readTc } from '../kernel/tc-read.js';
 import { executeTc } from '../kernel/tc-exec.js';
 import { desiredQos, planQos, qosTarget, type DesiredQos } from '../plan/qos.js';
-import { isRemoval, type CanonicalRequest } from '../model/request.js';
+import { isRemoval, type CanonicalRequest, type Removal } from '../model/request.js';
 import { mergeRequest } from '../model/merge.js';
 import { sameConfig } from '../model/compare.js';
-import type { HostConfig, SetupOptions, SetupRequest } from '../model/types.js';
+import type { HostConfig, Network, SetupOptions, SetupRequest } from '../model/types.js';
 import { desiredKernel, networkDevices, usableNetworks } from '../plan/desired.js';
 import { autoconfValues, ownSysctls, type Ipv6Autoconf, type Ipv6Sysctls } from '../kernel/sysctl.js';
 import { deviceClashes, diff } from '../plan/diff.js';
@@ -84,6 +84,8 @@ export interface ChangeResult {
 
 export class Transactions implements NetworkChanger {
   private busy: string | null = null;
+  /** the running config and kernel state whose plan was last found empty */
+  private quietPlan: { running: HostConfig; before: KernelState } | undefined;
 
   private readonly journal: Journal;
 
@@ -102,15 +104,32 @@ export class Transactions implements NetworkChanger {
       // a rollback that could not finish left its journal: settle it before planning anew
       await this.recover(ctx.log);
       const t1 = performance.now();
-      // addresses read again, as for verification: an IPv6 address on a device without carrier is
-      // not notified yet, and planning without it would add it twice (100 "File exists")
-      const before = await (this.deps.current ? this.deps.current('view', { freshAddresses: true }) : readKernelState(this.deps.ipr, 'config'));
-      const t2 = performance.now();
       const running = this.deps.store.running();
+      // addresses read again, as for verification, when IPv6 ones are managed: planning without
+      // one the kernel has not notified yet would add it twice (100 "File exists")
+      const freshAddresses = managesIpv6Addresses(running.networks) || managesIpv6Addresses(req.networks);
+      const before = await (this.deps.current ? this.deps.current('view', { freshAddresses }) : readKernelState(this.deps.ipr, 'config'));
+      const t2 = performance.now();
       const desired = this.desiredFrom(running, req, before);
       const timings = { validateMs: Math.round(t1 - t0 + performance.now() - t2), snapshotMs: Math.round(t2 - t1) };
       await this.apply(desired, running, before, req.options, ctx.log.child(timings), { blockingDhcp: req.blockingDhcp, progress: tell });
     });
+  }
+
+  /**
+   * The kernel operations from `before` to `desired`. Planning is pure, so a request that leaves
+   * the config as it is, on the very kernel state (the view's shared rendering: nothing changed
+   * since) whose plan was found empty last time, is empty again without planning anew.
+   */
+  private kernelPlan(desired: HostConfig, running: HostConfig, before: KernelState, changedConfig: boolean): { want?: DesiredKernel; ops: Op[] } {
+    const quiet = this.quietPlan;
+    if (!changedConfig && quiet?.running === running && quiet.before === before) return { ops: [] };
+    const want = desiredKernel(desired, running, (d) => d in before.links);
+    const clash = deviceClashes(want, before)[0];
+    if (clash) throw badBridge(`device '${clash.name}' already exists as a ${clash.have} device; cannot use it as a ${clash.want}`);
+    const ops = diff(want, before);
+    this.quietPlan = !changedConfig && ops.length === 0 ? { running, before } : undefined;
+    return { want, ops };
   }
 
   /** A request for what this kernel cannot do is refused before anything is touched (21). */
@@ -162,11 +181,8 @@ export class Transactions implements NetworkChanger {
   async apply(
     desired: HostConfig, running: HostConfig, before: KernelState, options: SetupOptions, log: Logger, extras: ApplyExtras = {},
   ): Promise<ChangeResult> {
-    const want = desiredKernel(desired, running, (d) => d in before.links);
-    const clash = deviceClashes(want, before)[0];
-    if (clash) throw badBridge(`device '${clash.name}' already exists as a ${clash.have} device; cannot use it as a ${clash.want}`);
-    const ops = diff(want, before);
     const changedConfig = !sameConfig(desired, running);
+    const { want, ops } = this.kernelPlan(desired, running, before, changedConfig);
     const clients = clientSpecs(desired, (d) => d in before.links);
     const qos = desiredQos(desired, running, (d) => d in before.links);
     const qosDevices = Object.keys(qos);
@@ -219,7 +235,7 @@ export class Transactions implements NetworkChanger {
           await this.run(ops);
           lap('executeMs');
           tell({ phase: 'verifying' });
-          await this.verify(want);
+          await this.verify(want!, managesIpv6Addresses(desired.networks) || managesIpv6Addresses(running.networks));
           lap('verifyMs');
         });
       }
@@ -411,11 +427,11 @@ export class Transactions implements NetworkChanger {
     await executePlan(this.deps.ipr, ops, opts);
   }
 
-  private async verify(want: DesiredKernel): Promise<void> {
+  private async verify(want: DesiredKernel, freshAddresses: boolean): Promise<void> {
     // our batch has exited, so its notifications sit before the barrier's answer, but for IPv6
     // addresses: the kernel notifies one only when its DAD runs (on a device without carrier, not
     // before the carrier comes), while a dump lists it at once: those alone are read again
-    const now = await (this.deps.current ? this.deps.current('config', { freshAddresses: true }) : readKernelState(this.deps.ipr, 'config'));
+    const now = await (this.deps.current ? this.deps.current('config', { freshAddresses }) : readKernelState(this.deps.ipr, 'config'));
     const left = diff(want, now);
     if (left.length) {
       throw new HostnetError(ErrorCode.VERIFY_FAILED, `kernel state does not match the request after applying: still needed ${describeOps(left)}`);
@@ -533,3 +549,12 @@ function describeOps(ops: readonly Op[], max = 8): string {
 }
 
 const errText = (e: unknown) => (e instanceof Error ? e.message : String(e));
+
+/**
+ * Networks with static IPv6 addresses: the kernel notifies an IPv6 address from its DAD work,
+ * after the `ip` that added it returned, so a barrier alone may come before it; only a change
+ * that manages one pays for reading every address again.
+ */
+function managesIpv6Addresses(networks: Record<string, Network | Removal>): boolean {
+  return Object.values(networks).some((n) => !isRemoval(n) && n.ipv6.addresses.length > 0);
+}

@@ -81,6 +81,22 @@ describe('Host.setupNetworks on a real kernel', () => {
     expect(daemon.logs.slice(mark).some((l) => l.event === 'applied')).toBe(false);
   });
 
+  it('an identical request after the kernel changed behind the daemon plans again and repairs it', async () => {
+    const same = { flat: { nic: 'veth_1', bridged: false, ipaddr: '198.51.100.2', prefix: 24, mtu: 1400 } };
+    // twice on a quiet host: the second finds the plan of the first still empty
+    await setup(same);
+    await setup(same);
+    const mark = daemon.logs.length;
+    await host.ip(['link', 'set', 'dev', 'veth_1', 'mtu', '1500']);
+    await host.ip(['addr', 'del', '198.51.100.2/24', 'dev', 'veth_1']);
+    await setup(same);
+    const plans = daemon.logs.slice(mark).filter((l) => l.event === 'plan');
+    expect(plans).toHaveLength(1);
+    expect(plans[0]!.ops).toBeGreaterThan(0);
+    expect((( await host.links()).veth_1 as { mtu: number }).mtu).toBe(1400);
+    expect(await host.ip(['-4', 'addr', 'show', 'dev', 'veth_1'])).toContain('198.51.100.2/24');
+  });
+
   it('edits in place: MTU, address, gateway; moving to another NIC keeps the bridge', async () => {
     const before = await host.links();
     await setup({ mgmt: { nic: 'veth_2', ipaddr: '192.0.2.11', prefix: 24, gateway: '192.0.2.1', defaultRoute: true, mtu: 1450 } });
