@@ -3,12 +3,13 @@
  * socket like the engine would. After every successful call the running config must agree with
  * capabilities; after every failure the namespace must be exactly as before.
  */
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { ErrorCode } from '../../src/errors.js';
-import { createNetnsHost, type NetnsHost } from '../helpers/netns.js';
-import { startTestDaemon, type TestDaemon } from '../helpers/daemon.js';
+import type { NetnsHost } from '../helpers/netns.js';
+import { refusedUnchanged, useDaemonHost } from '../helpers/daemon-host.js';
+import type { TestDaemon } from '../helpers/daemon.js';
 import { RpcCallError, RpcTestClient } from '../helpers/rpc-client.js';
-import { comparableState, expectRunningMatchesCaps, readRunning } from '../helpers/state.js';
+import { expectRunningMatchesCaps, readRunning } from '../helpers/state.js';
 
 let host: NetnsHost;
 let daemon: TestDaemon;
@@ -23,29 +24,12 @@ async function setup(networks: Record<string, unknown>, bondings: Record<string,
 }
 
 async function expectRefusedUnchanged(code: number, word: string, networks: Record<string, unknown>, bondings: Record<string, unknown> = {}, options: Record<string, unknown> = noCheck) {
-  const before = await comparableState(host.ns);
-  const runningBefore = readRunning(daemon.stateDir);
-  const err = await client.call('Host.setupNetworks', { networks, bondings, options }).then(
-    () => { throw new Error('expected an error'); },
-    (e: unknown) => e as RpcCallError,
-  );
-  expect(err).toBeInstanceOf(RpcCallError);
+  const err = await refusedUnchanged({ host, daemon, client }, networks, bondings, options);
   expect(err.code).toBe(code);
   expect(err.message).toContain(word);
-  expect(await comparableState(host.ns)).toEqual(before);
-  expect(readRunning(daemon.stateDir)).toEqual(runningBefore);
 }
 
-beforeAll(async () => {
-  host = await createNetnsHost({ prefix: 'hnt-', nics: 4 });
-  daemon = await startTestDaemon({ ns: host.ns });
-  client = await RpcTestClient.connect({ socket: daemon.socket });
-});
-afterAll(async () => {
-  await client?.close();
-  await daemon?.cleanup();
-  await host?.destroy();
-});
+useDaemonHost({ prefix: 'hnt-', nics: 4 }, (e) => ({ host, daemon, client } = e));
 
 describe('Host.setupNetworks on a real kernel', () => {
   it('adds a bridged network with static IPv4/IPv6 and the default route, an isolated network and a bridgeless one', async () => {
