@@ -15,6 +15,8 @@ export interface DnsmasqOptions {
   hosts?: string[];
   /** also send router advertisements */
   ra?: boolean;
+  /** the advertised prefix is also for SLAAC (the A flag; with `ra`) */
+  slaac?: boolean;
   /** more dnsmasq arguments (another --interface with its --dhcp-range, for a VLAN) */
   extraArgs?: string[];
 }
@@ -32,7 +34,7 @@ export const DHCP_DNS6 = '2001:db8::53';
 export async function startDnsmasq(swNs: string, dir: string, o: DnsmasqOptions = {}): Promise<Dnsmasq> {
   const args = [
     'netns', 'exec', swNs, 'dnsmasq', '--no-daemon', '--conf-file=/dev/null', '--port=0', '--interface=sw', '--bind-interfaces',
-    '--dhcp-range=192.0.2.100,192.0.2.150,255.255.255.0,2m', '--dhcp-range=2001:db8::100,2001:db8::150,64,2m',
+    '--dhcp-range=192.0.2.100,192.0.2.150,255.255.255.0,2m', `--dhcp-range=2001:db8::100,2001:db8::150,${o.slaac ? 'slaac,' : ''}64,2m`,
     '--dhcp-option=option:router,192.0.2.1', `--dhcp-option=option:dns-server,${DHCP_DNS4}`, `--dhcp-option=option6:dns-server,[${DHCP_DNS6}]`,
     `--dhcp-leasefile=${path.join(dir, `dnsmasq-${swNs}.leases`)}`, '--dhcp-authoritative', '--log-dhcp', '--log-facility=-', '--pid-file=',
     ...(o.ra ? ['--enable-ra'] : []),
