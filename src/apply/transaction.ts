@@ -36,6 +36,7 @@ import { resolvConfText } from './resolv.js';
 import type { NetworkChanger, NetworkMirror } from '../model/changer.js';
 import type { DhcpClients } from '../dhcp/clients.js';
 import { clientSpecs, type ClientSpec } from '../dhcp/spec.js';
+import { holderLeaseResolvText, leaseDnsHolder } from '../dhcp/dns.js';
 import { guarded, noProgress, type ProgressSink } from '../model/progress.js';
 
 /** The one dependency bag of the transaction engine: the daemon, restore and the tests build it. */
@@ -252,7 +253,7 @@ export class Transactions implements NetworkChanger {
         undo.push({ what: 'libvirt', run: () => mirrored.undo(running) });
       }
       lap('libvirtMs');
-      if (resolv) await this.writeResolver(resolv, undo);
+      if (resolv) await this.writeResolver(resolv, desired, undo, log);
       if (options.connectivityCheck && ops.length > 0) {
         tell({ phase: 'confirming', timeoutSeconds: options.connectivityTimeout });
         await this.confirm(started, options.connectivityTimeout, log);
@@ -392,10 +393,16 @@ export class Transactions implements NetworkChanger {
     await this.sysctls.write(changes);
   }
 
-  /** The resolver file's new text and its current one (read before the journal), or null when it does not change. */
+  /**
+   * The resolver file's current text (read before the journal, which keeps it) and the static
+   * nameservers' new one; or null when the change cannot write the file. It can when the static
+   * nameservers change, and when the defaultRoute network takes its nameservers from a DHCP lease
+   * (auto DNS): the lease it has when the step runs is only known then, so the text from before
+   * is kept whether or not it ends up written.
+   */
   private async resolverChange(desired: HostConfig, running: HostConfig): Promise<ResolverChange | null> {
     const text = resolvConfText(desired, running);
-    if (text === null) return null;
+    if (text === null && !(this.deps.dhcp && leaseDnsHolder(desired))) return null;
     const path = this.deps.resolvConf;
     try {
       return { path, text, old: await readTextIfExists(path) };
@@ -404,10 +411,15 @@ export class Transactions implements NetworkChanger {
     }
   }
 
-  private async writeResolver(change: ResolverChange, undo: { what: string; run: () => Promise<void> }[]): Promise<void> {
+  /** The static nameservers, or else the holder's lease's (this change's blockingdhcp wait may have brought it), when they differ from the file. */
+  private async writeResolver(change: ResolverChange, desired: HostConfig, undo: { what: string; run: () => Promise<void> }[], log: Logger): Promise<void> {
+    const lease = change.text === null ? holderLeaseResolvText(desired, (dev) => this.deps.dhcp!.lease(dev)) : null;
+    const text = change.text ?? lease?.text ?? null;
+    if (text === null || text === change.old) return;
     undo.push({ what: 'resolver file', run: () => restoreFile(change.path, change.old) });
     try {
-      await writeFileAtomic(change.path, change.text, { mode: 0o644 });
+      await writeFileAtomic(change.path, text, { mode: 0o644 });
+      if (lease) log.info({ event: 'dhcp-nameservers', dev: lease.dev }, 'resolver file follows the DHCP lease');
     } catch (e) {
       throw new HostnetError(ErrorCode.STORE_FAILED, `cannot write the resolver file ${change.path}: ${errText(e)}`, { cause: e });
     }
@@ -521,13 +533,15 @@ async function clientStep(what: string, fn: () => Promise<unknown>): Promise<voi
 
 interface ResolverChange {
   path: string;
-  text: string;
+  /** the static nameservers' text; null: the defaultRoute network's DHCP lease names them */
+  text: string | null;
   /** null: the file did not exist */
   old: string | null;
 }
 
-/** Put a file back as it was: its old text, or no file. */
+/** Put a file back as it was: its old text, or no file (a recovery finds it as it was when the change wrote nothing). */
 async function restoreFile(file: string, text: string | null): Promise<void> {
+  if ((await readTextIfExists(file)) === text) return;
   if (text === null) await unlinkDurable(file);
   else await writeFileAtomic(file, text, { mode: 0o644 });
 }
