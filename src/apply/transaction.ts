@@ -35,7 +35,8 @@ import { adoptBonds } from './adopt.js';
 import { resolvConfText } from './resolv.js';
 import type { NetworkChanger, NetworkMirror } from '../model/changer.js';
 import type { DhcpClients } from '../dhcp/clients.js';
-import { clientSpecs, type ClientSpec } from '../dhcp/spec.js';
+import { clientSpecs, sameSpec, type ClientSpec } from '../dhcp/spec.js';
+import { learnedIpv4, type Learned } from '../plan/source-routes.js';
 import { guarded, noProgress, type ProgressSink } from '../model/progress.js';
 
 /** The one dependency bag of the transaction engine: the daemon, restore and the tests build it. */
@@ -121,10 +122,13 @@ export class Transactions implements NetworkChanger {
    * the config as it is, on the very kernel state (the view's shared rendering: nothing changed
    * since) whose plan was found empty last time, is empty again without planning anew.
    */
-  private kernelPlan(desired: HostConfig, running: HostConfig, before: KernelState, changedConfig: boolean): { want?: DesiredKernel; ops: Op[] } {
+  private kernelPlan(
+    desired: HostConfig, running: HostConfig, before: KernelState, changedConfig: boolean, learned: Learned | undefined,
+  ): { want?: DesiredKernel; ops: Op[] } {
     const quiet = this.quietPlan;
+    // a lease that changed no address (a new router alone) is LeaseRoutes' to follow, not a change's
     if (!changedConfig && quiet?.running === running && quiet.before === before) return { ops: [] };
-    const want = desiredKernel(desired, running, (d) => d in before.links);
+    const want = desiredKernel(desired, running, (d) => d in before.links, learned);
     const clash = deviceClashes(want, before)[0];
     if (clash) throw badBridge(`device '${clash.name}' already exists as a ${clash.have} device; cannot use it as a ${clash.want}`);
     const ops = diff(want, before);
@@ -182,8 +186,8 @@ export class Transactions implements NetworkChanger {
     desired: HostConfig, running: HostConfig, before: KernelState, options: SetupOptions, log: Logger, extras: ApplyExtras = {},
   ): Promise<ChangeResult> {
     const changedConfig = !sameConfig(desired, running);
-    const { want, ops } = this.kernelPlan(desired, running, before, changedConfig);
     const clients = clientSpecs(desired, (d) => d in before.links);
+    const { want, ops } = this.kernelPlan(desired, running, before, changedConfig, this.keptLeases(clients));
     const qos = desiredQos(desired, running, (d) => d in before.links);
     const qosDevices = Object.keys(qos);
     const tcBefore = qosDevices.length ? readTc(this.deps.ipr, before, qosDevices) : {};
@@ -282,6 +286,22 @@ export class Transactions implements NetworkChanger {
     }
     log.info({ event: 'applied', ops: ops.length, ms: Math.round(performance.now() - started), ...timings }, 'change applied');
     return { ops: ops.length, changedConfig };
+  }
+
+  /**
+   * The DHCPv4 leases this change keeps: those of clients that run on as they are. A client the
+   * change stops or reconfigures releases its lease before the batch, so its network's table
+   * waits for the next lease (LeaseRoutes adds it then).
+   */
+  private keptLeases(clients: ReadonlyMap<string, ClientSpec>): Learned | undefined {
+    const dhcp = this.deps.dhcp;
+    if (!dhcp) return undefined;
+    const running = dhcp.running();
+    return (dev) => {
+      const want = clients.get(dev);
+      const have = running.get(dev);
+      return want && have && sameSpec(want, have) ? learnedIpv4(dhcp.lease(dev)?.v4) : undefined;
+    };
   }
 
   /**

@@ -25,7 +25,9 @@ import { hostMethods } from '../rpc/host-methods.js';
 import { readNameservers } from '../store/resolv-read.js';
 import { detectKernelFeatures } from '../kernel/features.js';
 import { readTc } from '../kernel/tc-read.js';
-import { createIproute } from '../kernel/iproute.js';
+import { createIproute, type Iproute } from '../kernel/iproute.js';
+import { LeaseRoutes } from '../apply/lease-routes.js';
+import { learnedIpv4 } from '../plan/source-routes.js';
 import { BatchGuard } from '../kernel/batch-guard.js';
 import { readKernelState } from '../kernel/snapshot.js';
 import { KernelView } from '../kernel/view.js';
@@ -106,9 +108,11 @@ export async function startDaemon(opts: DaemonOptions, log: Logger, hooks: Daemo
     const leaseDns = async (dev: string) => {
       if (await writeLeaseNameservers(opts.resolvConf, store.running(), dev, clients.lease(dev))) log.info({ event: 'dhcp-nameservers', dev }, 'resolver file follows the DHCP lease');
     };
+    const leaseRoutes = dhcpSourceRoutes(ipr, view, store, () => clients, log);
     const clients = new DhcpClients({ runDir: opts.runDir, log, onLease: (dev) => {
       view.invalidate();
       netEvents.changed();
+      leaseRoutes.leaseChanged(dev);
       leaseDns(dev).catch((err: unknown) => log.error({ event: 'dhcp-dns-failed', dev, err: (err as Error).message }, 'could not write the DHCP nameservers'));
     } });
     dhcp = clients;
@@ -132,6 +136,7 @@ export async function startDaemon(opts: DaemonOptions, log: Logger, hooks: Daemo
     // clients of a previous run (or of `hostnetd restore`) are adopted, dead ones restarted, unneeded ones stopped
     const now = await readKernelState(ipr, 'config');
     await clients.apply(clientSpecs(store.running(), (d) => d in now.links));
+    await leaseRoutes.sync('start').catch(() => undefined);
     // the port agent owns the flags and FDB of every port of the bridges we manage
     ports = await startPorts({ ipr, config: () => store.running(), features, session, log, view,
       onPass: (r) => {
@@ -143,7 +148,7 @@ export async function startDaemon(opts: DaemonOptions, log: Logger, hooks: Daemo
     await portMirrors.start();
     mirrors = portMirrors;
     // a NIC that NetworkManager or a foreign DHCP client manages is refused (21) before anything changes
-    const guarded = refuseForeignNics(ports.wrap(transactions), {
+    const guarded = refuseForeignNics(leaseRoutes.wrap(ports.wrap(transactions)), {
       networkManager: networkManagerStates,
       dhcpClients: dhcpClientProcesses,
       ownDhcpPids: () => clients.pids(),
@@ -234,6 +239,13 @@ async function readTls(files: { cert: string; key: string; ca: string }): Promis
     }
   };
   return { cert: await read('cert', files.cert), key: await read('key', files.key), ca: await read('ca', files.ca) };
+}
+
+/** The source routes of DHCP networks without defaultRoute, following their leases between changes. */
+function dhcpSourceRoutes(ipr: Iproute, view: KernelView, store: ConfigStore, clients: () => DhcpClients, log: Logger): LeaseRoutes {
+  return new LeaseRoutes({
+    ipr, log, current: () => view.get('config'), config: () => store.running(), learned: (dev) => learnedIpv4(clients().lease(dev)?.v4),
+  });
 }
 
 function memo<T>(fn: () => Promise<T>): () => Promise<T> {
