@@ -228,15 +228,20 @@ export class Transactions implements NetworkChanger {
     const started = performance.now();
     const undo: { what: string; run: () => Promise<void> }[] = [];
     let dhcpTouched = false;
+    let runOps = ops;
     try {
       if (this.deps.dhcp) {
         // released while their devices still exist (a removed bridge takes its client's lease with it)
         dhcpTouched = true;
-        await clientStep('stop', () => this.deps.dhcp!.stopUnwanted(clients));
+        let stopped = 0;
+        await clientStep('stop', async () => { stopped = (await this.deps.dhcp!.stopUnwanted(clients)).stopped.length; });
+        // a released lease took its address and the routes through it along (the client's default
+        // route, the network's table): the batch must not delete them again
+        if (stopped > 0 && ops.length > 0) runOps = diff(want!, await this.kernelNow(managesIpv6Addresses(desired.networks) || managesIpv6Addresses(running.networks)));
       }
       if (ops.length > 0) {
         await this.quiet(async () => {
-          await this.run(ops);
+          await this.run(runOps);
           lap('executeMs');
           tell({ phase: 'verifying' });
           await this.verify(want!, managesIpv6Addresses(desired.networks) || managesIpv6Addresses(running.networks));
@@ -445,6 +450,10 @@ export class Transactions implements NetworkChanger {
 
   private async run(ops: readonly Op[], opts: { force?: boolean } = {}): Promise<void> {
     await executePlan(this.deps.ipr, ops, opts);
+  }
+
+  private kernelNow(freshAddresses: boolean): Promise<KernelState> {
+    return this.deps.current ? this.deps.current('config', { freshAddresses }) : readKernelState(this.deps.ipr, 'config');
   }
 
   private async verify(want: DesiredKernel, freshAddresses: boolean): Promise<void> {
