@@ -14,7 +14,7 @@
  *
  * Starts dhcpcd: run it under the DHCP lock (see the project's working rules).
  */
-import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { execa } from 'execa';
@@ -83,6 +83,7 @@ describe('source routing of DHCP-learned gateways', { timeout: 240_000 }, () => 
   }, 300_000);
 
   afterAll(async () => {
+    if (process.env.HOSTNETD_TEST_DUMP && daemon) writeFileSync(process.env.HOSTNETD_TEST_DUMP, daemon.logs.map((l) => JSON.stringify(l)).join('\n'));
     client?.ws.close();
     const pids = ['drnet1', 'drnet2'].map((dev) => daemon && record(dev)?.pid);
     await daemon?.stop('SIGKILL');

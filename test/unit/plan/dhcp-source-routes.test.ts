@@ -6,6 +6,7 @@ import { mergeRequest } from '../../../src/model/merge.js';
 import { emptyConfig, type HostConfig } from '../../../src/model/types.js';
 import { desiredKernel, learnedSourceOps } from '../../../src/plan/desired.js';
 import { diff } from '../../../src/plan/diff.js';
+import { rollbackTarget } from '../../../src/plan/rollback.js';
 import { learnedIpv4, SOURCE_RULE_PRIORITY, sourceRouteTable, type Learned, type LearnedIpv4 } from '../../../src/plan/source-routes.js';
 import { canonicalizeRequest } from '../../../src/validate/request.js';
 
@@ -105,5 +106,18 @@ describe('DHCP source routing', () => {
       `route del 198.51.100.0/24 dev dnet2 table ${T2}`, `route del 0.0.0.0/0 via 198.51.100.1 dev dnet2 table ${T2}`,
       `rule del from 198.51.100.120/32 priority 3200 table ${T2}`,
     ]));
+  });
+
+  it("a rollback leaves a DHCP client's default route to the client it restarts, and puts a static one back", () => {
+    const main = (dev: string, gateway: string, protocol: string): KernelRoute => ({ family: 'inet', table: 'main', dst: 'default', gateway, dev, protocol, type: 'unicast' });
+    // before: dnet1's learned default route; now: its client released the lease and the route went with it
+    const before = kernel({ routes: [main('dnet1', '192.0.2.1', 'dhcp')] });
+    const target = rollbackTarget(before, kernel(), ['dnet1', 'eth0']);
+    expect(target.defaultRoutes.inet).toBeNull();
+    expect(diff(target, kernel())).toEqual([]);
+    // the client is back before the next look: its route stays
+    expect(diff(target, before)).toEqual([]);
+    const staticBefore = kernel({ routes: [main('dnet1', '192.0.2.1', 'boot')] });
+    expect(lines(diff(rollbackTarget(staticBefore, kernel(), ['dnet1', 'eth0']), kernel()))).toEqual(['route replace 0.0.0.0/0 via 192.0.2.1 dev dnet1']);
   });
 });
