@@ -12,7 +12,7 @@
  *
  *   const routes = new LeaseRoutes({ ipr, current, config: () => store.running(), learned, log });
  *   const changer = routes.wrap(otherChanger);
- *   clients.onLease → routes.leaseChanged(dev);  await routes.sync('start');
+ *   clients.onLease → routes.leaseChanged(dev);  await routes.start();   // after the clients are adopted
  */
 import type { Logger } from 'pino';
 import type { NetworkChanger } from '../model/changer.js';
@@ -39,12 +39,20 @@ export class LeaseRoutes {
   /** setupNetworks calls in progress: a sync waits for the one that follows them */
   private changing = 0;
   private queued = false;
+  /** leases read before start() are the start's to sync: one by one, the first would drop the tables of the others not read yet */
+  private started = false;
 
   constructor(private readonly o: LeaseRoutesOptions) {}
 
+  /** Once the clients are adopted with their leases: the first sync, and leases count from now on. */
+  start(): Promise<void> {
+    this.started = true;
+    return this.sync('start');
+  }
+
   /** A lease of `dev` was gained, changed or lost. */
   leaseChanged(dev: string): void {
-    void this.sync(`lease ${dev}`).catch(() => undefined);
+    if (this.started) void this.sync(`lease ${dev}`).catch(() => undefined);
   }
 
   /** The changer, never running together with a sync, and followed by one. */
@@ -65,7 +73,7 @@ export class LeaseRoutes {
   }
 
   /** Brings the DHCP networks' tables in step with their leases; a failure is logged (and thrown). */
-  sync(why: string): Promise<void> {
+  private sync(why: string): Promise<void> {
     if (this.queued) return this.lane.idle();
     this.queued = true;
     return this.lane.run(async () => {

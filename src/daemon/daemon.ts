@@ -136,7 +136,7 @@ export async function startDaemon(opts: DaemonOptions, log: Logger, hooks: Daemo
     // clients of a previous run (or of `hostnetd restore`) are adopted, dead ones restarted, unneeded ones stopped
     const now = await readKernelState(ipr, 'config');
     await clients.apply(clientSpecs(store.running(), (d) => d in now.links));
-    await leaseRoutes.sync('start').catch(() => undefined);
+    await leaseRoutes.start().catch(() => undefined);
     // the port agent owns the flags and FDB of every port of the bridges we manage
     ports = await startPorts({ ipr, config: () => store.running(), features, session, log, view,
       onPass: (r) => {
