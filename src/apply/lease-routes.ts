@@ -21,6 +21,7 @@ import type { KernelState } from '../model/kernel-state.js';
 import type { HostConfig } from '../model/types.js';
 import type { Op } from '../model/op.js';
 import { executePlan } from '../kernel/executor.js';
+import { resetFaults } from '../faults.js';
 import type { Iproute } from '../kernel/iproute.js';
 import { learnedSourceOps } from '../plan/desired.js';
 import { diffSourceRouting, sourceRoutingOf, type Learned } from '../plan/source-routes.js';
@@ -89,6 +90,8 @@ export class LeaseRoutes {
   }
 
   private async syncNow(why: string): Promise<void> {
+    // a sync is a change of its own for the test-only fault points: its batch is `batch` 1, its undo 2
+    resetFaults();
     const before = await this.o.current();
     const exists = (d: string) => d in before.links;
     const ops = learnedSourceOps(this.o.config(), exists, this.o.learned, before);

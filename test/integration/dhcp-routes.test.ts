@@ -4,7 +4,7 @@
  * default route via the lease's router) and a rule from its leased address; a renewal with another
  * address moves the rule; moving defaultRoute between two DHCP networks moves the table; a static
  * edit and a removal take them away (the removal in the change's own batch); a restarted daemon
- * repairs a table a crash left half done.
+ * repairs a table a crash left half done, and a lease-time batch that fails is undone.
  *
  * Two subnets, two servers (as VDSM's test_default_route_of_two_dynamic_ip_networks has): the
  * switch bridge with 192.0.2.1 and its dnsmasq for veth_0; veth_1's far end is a routed port of its
@@ -132,17 +132,27 @@ describe('source routing of DHCP-learned gateways', { timeout: 240_000 }, () => 
     expect(ping.exitCode, ping.stdout + ping.stderr).toBe(0);
   });
 
-  it('a restarted hostnetd brings the table back in step at start (a crash in the middle of a sync left it half done)', async () => {
+  it('a restarted hostnetd brings the table back in step at start (a crash in the middle of a sync left it half done); a sync whose batch fails is undone', async () => {
     client.ws.close();
     await daemon.stop();
     // what a kill in the middle of a sync's batch may leave: the rule gone, the default route not there yet
     await execa('ip', ['-n', host.ns, '-batch', '-'], { input: `rule del from 198.51.100.160/32 priority ${SOURCE_RULE_PRIORITY} table ${T2}\nroute del default table ${T2}\n` });
     expect(await ourRules()).toEqual([]);
-    daemon = await startTestDaemon({ ns: host.ns, dir, stateDir: path.join(dir, 'state'), args: ['--dhcp-timeout', '30'] });
+    const halfDone = [`198.51.100.0/24 dev drnet2`];
+    expect(await tableRoutes(T2)).toEqual(halfDone);
+    // first the start's sync fails at its second line (the rule): the default route it added is taken back
+    const faults = path.join(dir, 'faults.json');
+    writeFileSync(faults, JSON.stringify([{ point: 'batch', n: 1, line: 2 }]));
+    daemon = await startTestDaemon({ ns: host.ns, dir, stateDir: path.join(dir, 'state'), args: ['--dhcp-timeout', '30'], env: { HOSTNETD_TEST_FAULTS: faults } });
     client = await RpcTestClient.connect(daemon.target);
-    // the client was adopted with its lease, and the sync at start repaired the table
-    const line = await daemon.waitForLog((l) => l.event === 'dhcp-routes' && l.why === 'start');
-    expect(line.ops).toEqual([`table-route-replace default via ${GW2} dev drnet2 table ${T2}`, `rule-add from 198.51.100.160/32 table ${T2}`]);
+    await daemon.waitForLog((l) => l.event === 'dhcp-routes-failed' && l.why === 'start');
+    expect(await ourRules()).toEqual([]);
+    expect(await tableRoutes(T2)).toEqual(halfDone);
+    // a change that keeps the lease plans its table too: the same request again repairs it
+    writeFileSync(faults, '[]');
+    const from = daemon.logs.length;
+    await setup({ drnet2: { nic: 'veth_1', bootproto: 'dhcp' } });
+    expect(daemon.logs.slice(from).find((l) => l.event === 'plan')?.ops).toBe(2);
     expect(await ourRules()).toEqual([`from 198.51.100.160/32 to all table ${T2}`]);
     expect(await tableRoutes(T2)).toEqual([`198.51.100.0/24 dev drnet2`, `default via ${GW2} dev drnet2`].sort());
   });
