@@ -35,8 +35,9 @@ import { adoptBonds } from './adopt.js';
 import { resolvConfText } from './resolv.js';
 import type { NetworkChanger, NetworkMirror } from '../model/changer.js';
 import type { DhcpClients } from '../dhcp/clients.js';
-import { clientSpecs, type ClientSpec } from '../dhcp/spec.js';
+import { clientSpecs, sameSpec, type ClientSpec } from '../dhcp/spec.js';
 import { holderLeaseResolvText, leaseDnsHolder } from '../dhcp/dns.js';
+import { learnedIpv4, type Learned } from '../plan/source-routes.js';
 import { guarded, noProgress, type ProgressSink } from '../model/progress.js';
 
 /** The one dependency bag of the transaction engine: the daemon, restore and the tests build it. */
@@ -122,10 +123,13 @@ export class Transactions implements NetworkChanger {
    * the config as it is, on the very kernel state (the view's shared rendering: nothing changed
    * since) whose plan was found empty last time, is empty again without planning anew.
    */
-  private kernelPlan(desired: HostConfig, running: HostConfig, before: KernelState, changedConfig: boolean): { want?: DesiredKernel; ops: Op[] } {
+  private kernelPlan(
+    desired: HostConfig, running: HostConfig, before: KernelState, changedConfig: boolean, learned: Learned | undefined,
+  ): { want?: DesiredKernel; ops: Op[] } {
     const quiet = this.quietPlan;
+    // a lease that changed no address (a new router alone) is LeaseRoutes' to follow, not a change's
     if (!changedConfig && quiet?.running === running && quiet.before === before) return { ops: [] };
-    const want = desiredKernel(desired, running, (d) => d in before.links);
+    const want = desiredKernel(desired, running, (d) => d in before.links, learned);
     const clash = deviceClashes(want, before)[0];
     if (clash) throw badBridge(`device '${clash.name}' already exists as a ${clash.have} device; cannot use it as a ${clash.want}`);
     const ops = diff(want, before);
@@ -183,8 +187,8 @@ export class Transactions implements NetworkChanger {
     desired: HostConfig, running: HostConfig, before: KernelState, options: SetupOptions, log: Logger, extras: ApplyExtras = {},
   ): Promise<ChangeResult> {
     const changedConfig = !sameConfig(desired, running);
-    const { want, ops } = this.kernelPlan(desired, running, before, changedConfig);
     const clients = clientSpecs(desired, (d) => d in before.links);
+    const { want, ops } = this.kernelPlan(desired, running, before, changedConfig, this.keptLeases(clients));
     const qos = desiredQos(desired, running, (d) => d in before.links);
     const qosDevices = Object.keys(qos);
     const tcBefore = qosDevices.length ? readTc(this.deps.ipr, before, qosDevices) : {};
@@ -225,15 +229,20 @@ export class Transactions implements NetworkChanger {
     const started = performance.now();
     const undo: { what: string; run: () => Promise<void> }[] = [];
     let dhcpTouched = false;
+    let runOps = ops;
     try {
       if (this.deps.dhcp) {
         // released while their devices still exist (a removed bridge takes its client's lease with it)
         dhcpTouched = true;
-        await clientStep('stop', () => this.deps.dhcp!.stopUnwanted(clients));
+        let stopped = 0;
+        await clientStep('stop', async () => { stopped = (await this.deps.dhcp!.stopUnwanted(clients)).stopped.length; });
+        // a released lease took its address and the routes through it along (the client's default
+        // route, the network's table): the batch must not delete them again
+        if (stopped > 0 && ops.length > 0) runOps = diff(want!, await this.kernelNow(managesIpv6Addresses(desired.networks) || managesIpv6Addresses(running.networks)));
       }
       if (ops.length > 0) {
         await this.quiet(async () => {
-          await this.run(ops);
+          await this.run(runOps);
           lap('executeMs');
           tell({ phase: 'verifying' });
           await this.verify(want!, managesIpv6Addresses(desired.networks) || managesIpv6Addresses(running.networks));
@@ -283,6 +292,22 @@ export class Transactions implements NetworkChanger {
     }
     log.info({ event: 'applied', ops: ops.length, ms: Math.round(performance.now() - started), ...timings }, 'change applied');
     return { ops: ops.length, changedConfig };
+  }
+
+  /**
+   * The DHCPv4 leases this change keeps: those of clients that run on as they are. A client the
+   * change stops or reconfigures releases its lease before the batch, so its network's table
+   * waits for the next lease (LeaseRoutes adds it then).
+   */
+  private keptLeases(clients: ReadonlyMap<string, ClientSpec>): Learned | undefined {
+    const dhcp = this.deps.dhcp;
+    if (!dhcp) return undefined;
+    const running = dhcp.running();
+    return (dev) => {
+      const want = clients.get(dev);
+      const have = running.get(dev);
+      return want && have && sameSpec(want, have) ? learnedIpv4(dhcp.lease(dev)?.v4) : undefined;
+    };
   }
 
   /**
@@ -437,6 +462,10 @@ export class Transactions implements NetworkChanger {
 
   private async run(ops: readonly Op[], opts: { force?: boolean } = {}): Promise<void> {
     await executePlan(this.deps.ipr, ops, opts);
+  }
+
+  private kernelNow(freshAddresses: boolean): Promise<KernelState> {
+    return this.deps.current ? this.deps.current('config', { freshAddresses }) : readKernelState(this.deps.ipr, 'config');
   }
 
   private async verify(want: DesiredKernel, freshAddresses: boolean): Promise<void> {

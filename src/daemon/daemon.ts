@@ -25,7 +25,9 @@ import { hostMethods } from '../rpc/host-methods.js';
 import { readNameservers } from '../store/resolv-read.js';
 import { detectKernelFeatures } from '../kernel/features.js';
 import { readTc } from '../kernel/tc-read.js';
-import { createIproute } from '../kernel/iproute.js';
+import { createIproute, type Iproute } from '../kernel/iproute.js';
+import { LeaseRoutes } from '../apply/lease-routes.js';
+import { learnedIpv4 } from '../plan/source-routes.js';
 import { BatchGuard } from '../kernel/batch-guard.js';
 import { readKernelState } from '../kernel/snapshot.js';
 import { KernelView } from '../kernel/view.js';
@@ -105,9 +107,11 @@ export async function startDaemon(opts: DaemonOptions, log: Logger, hooks: Daemo
     // a lease gained, changed or lost: the view is stale, the engine is told, auto DNS follows
     // (held until the crash recovery below is done, and while a change runs: see dhcp/dns.ts)
     const leaseDns = new LeaseDns({ file: opts.resolvConf, config: () => store.running(), lease: (dev) => clients.lease(dev), log });
+    const leaseRoutes = dhcpSourceRoutes(ipr, view, store, () => clients, log);
     const clients = new DhcpClients({ runDir: opts.runDir, log, onLease: (dev) => {
       view.invalidate();
       netEvents.changed();
+      leaseRoutes.leaseChanged(dev);
       leaseDns.follow(dev).catch((err: unknown) => dnsFailed(log, err, dev));
     } });
     dhcp = clients;
@@ -132,6 +136,7 @@ export async function startDaemon(opts: DaemonOptions, log: Logger, hooks: Daemo
     const now = await readKernelState(ipr, 'config');
     await clients.apply(clientSpecs(store.running(), (d) => d in now.links));
     await leaseDns.start().catch((err: unknown) => dnsFailed(log, err));
+    await leaseRoutes.start().catch(() => undefined);
     // the port agent owns the flags and FDB of every port of the bridges we manage
     ports = await startPorts({ ipr, config: () => store.running(), features, session, log, view,
       onPass: (r) => {
@@ -143,7 +148,7 @@ export async function startDaemon(opts: DaemonOptions, log: Logger, hooks: Daemo
     await portMirrors.start();
     mirrors = portMirrors;
     // a NIC that NetworkManager or a foreign DHCP client manages is refused (21) before anything changes
-    const guarded = refuseForeignNics(ports.wrap(transactions), {
+    const guarded = refuseForeignNics(leaseRoutes.wrap(ports.wrap(transactions)), {
       networkManager: networkManagerStates,
       dhcpClients: dhcpClientProcesses,
       ownDhcpPids: () => clients.pids(),
@@ -238,6 +243,13 @@ async function readTls(files: { cert: string; key: string; ca: string }): Promis
 
 function dnsFailed(log: Logger, err: unknown, dev?: string): void {
   log.error({ event: 'dhcp-dns-failed', ...(dev ? { dev } : {}), err: (err as Error).message }, 'could not write the DHCP nameservers');
+}
+
+/** The source routes of DHCP networks without defaultRoute, following their leases between changes. */
+function dhcpSourceRoutes(ipr: Iproute, view: KernelView, store: ConfigStore, clients: () => DhcpClients, log: Logger): LeaseRoutes {
+  return new LeaseRoutes({
+    ipr, log, current: () => view.get('config'), config: () => store.running(), learned: (dev) => learnedIpv4(clients().lease(dev)?.v4),
+  });
 }
 
 function memo<T>(fn: () => Promise<T>): () => Promise<T> {
