@@ -5,8 +5,8 @@
  *
  *  - raw:   one `bridge -batch` (N static FDB entries) + one `ip -batch` (N flag lines), the
  *           least any tool can do, on a fresh namespace;
- *  - agent: PortAgent.reconcile() on an identical fresh namespace: snapshot + plan + the same
- *           two batches;
+ *  - agent: PortAgent.reconcile() on an identical fresh namespace, reading a kernel view started
+ *           before (the daemon's is long-lived): a barrier + plan + the same two batches;
  *  - agent, in policy: a second reconcile with nothing to do (the periodic safety net's cost).
  *
  * Usage: npm run build && node bench/ports.mjs [N]. Needs root; deletes what it creates.
@@ -19,6 +19,7 @@ import { pino } from 'pino';
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 const { PortAgent } = await import(path.join(root, 'dist/ports/agent.js'));
 const { createIproute } = await import(path.join(root, 'dist/kernel/iproute.js'));
+const { KernelView } = await import(path.join(root, 'dist/kernel/view.js'));
 
 const N = Number(process.argv[2] ?? 1000);
 if (!(N > 0 && N <= 1022)) throw new Error('N must be 1..1022 (a bridge takes at most 1023 ports, one is the uplink)');
@@ -67,8 +68,11 @@ try {
   ip(['-n', a, '-batch', '-'], flags);
   const raw = ms(t0);
 
+  const view = new KernelView({ log: pino({ level: 'silent' }), netns: b });
+  await view.start();
   const agent = new PortAgent({
     ipr: createIproute({ netns: b }),
+    view,
     config: () => ({ networks: { vmnet: network }, bonds: {} }),
     guestMacs: async () => macs,
     features: { bonding: false, vlan: false, vlanFiltering: false, portIsolation: true },
@@ -82,6 +86,7 @@ try {
   t0 = now();
   const again = await agent.reconcile('bench');
   const noop = ms(t0);
+  await view.stop();
 
   if (r.ipLines !== N || r.bridgeLines !== N || r.errors.length) throw new Error(`unexpected reconcile: ${JSON.stringify({ ...r, warnings: r.warnings.length })}`);
   if (again.ipLines + again.bridgeLines !== 0) throw new Error('second reconcile was not a no-op');
@@ -93,7 +98,7 @@ try {
   const pad = (s) => String(s).padEnd(44);
   console.log(`ports on one bridge: ${N} (portIsolation + macTableManager libvirt, one guest MAC each)`);
   console.log(`${pad('raw bridge -batch + ip -batch')}${raw.toFixed(0)} ms`);
-  console.log(`${pad('agent full reconcile (snapshot + 2 batches)')}${full.toFixed(0)} ms   (${r.ipLines} flag lines, ${r.bridgeLines} FDB lines)`);
+  console.log(`${pad('agent full reconcile (view + 2 batches)')}${full.toFixed(0)} ms   (${r.ipLines} flag lines, ${r.bridgeLines} FDB lines)`);
   console.log(`${pad('ratio agent / raw')}${(full / raw).toFixed(2)}`);
   console.log(`${pad('agent reconcile, already in policy')}${noop.toFixed(0)} ms`);
 } finally {

@@ -9,6 +9,9 @@
  *  2. getNetworkCapabilities latency (median, p95) with those networks in place: right after the
  *     change (the kernel still sends its events) and once the host is quiet.
  *
+ * Each size runs BENCH_ROUNDS rounds (default 3), each in fresh namespaces with a fresh daemon,
+ * raw and hostnetd one after the other; the table shows the medians of the rounds.
+ *
  * Usage: node bench/run.mjs [N ...]   (default 100 500 1000). Needs root; deletes what it creates.
  */
 import { execFileSync, spawn } from 'node:child_process';
@@ -22,6 +25,8 @@ const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 const sizes = process.argv.slice(2).map(Number).filter((n) => n > 0);
 const Ns = sizes.length ? sizes : [100, 500, 1000];
 const tag = `hnb-${process.pid}`;
+const ROUNDS = Math.max(1, Number(process.env.BENCH_ROUNDS ?? 3));
+const median = (xs) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
 const created = [];
 
 const ip = (args, input) => execFileSync('ip', args, { input, stdio: ['pipe', 'pipe', 'inherit'], maxBuffer: 1 << 30 }).toString();
@@ -141,10 +146,16 @@ function cleanup() {
 
 process.on('SIGINT', () => { cleanup(); process.exit(130); });
 try {
-  console.log(`hostnetd benchmark (${new Date().toISOString()}), ${Ns.join(', ')} networks`);
+  console.log(`hostnetd benchmark (${new Date().toISOString()}), ${Ns.join(', ')} networks, medians of ${ROUNDS} round(s)`);
   console.log('N      raw ip -batch   setupNetworks   ratio   identical: right after / settled   remove all (raw)   caps median/p95 (links)   caps settled median/p95');
   for (const n of Ns) {
-    const r = await benchSize(n);
+    const rounds = [];
+    for (let i = 0; i < ROUNDS; i++) {
+      rounds.push(await benchSize(n));
+      cleanup();
+    }
+    const r = Object.fromEntries(Object.keys(rounds[0]).map((k) => [k, median(rounds.map((x) => x[k]))]));
+    if (ROUNDS > 1) console.log(`       rounds: ${rounds.map((x) => `${x.raw.toFixed(0)}/${x.setup.toFixed(0)} ms`).join(', ')} (raw/setupNetworks)`);
     console.log(`${String(r.n).padEnd(6)} ${r.raw.toFixed(0).padStart(10)} ms ${r.setup.toFixed(0).padStart(12)} ms ${r.ratio.toFixed(2).padStart(7)} ${r.again.toFixed(0).padStart(14)} ms / ${r.settled.toFixed(0).padStart(4)} ms ${r.remove.toFixed(0).padStart(10)} ms (${r.rawRemove.toFixed(0)} ms)   ${r.capsMedian.toFixed(0)}/${r.capsP95.toFixed(0)} ms (${r.links})   ${r.quietMedian.toFixed(1)}/${r.quietP95.toFixed(1)} ms`);
     cleanup();
   }

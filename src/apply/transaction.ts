@@ -15,10 +15,10 @@ import type { DeviceTc, KernelFeatures, KernelState } from '../model/kernel-stat
 import { readTc } from '../kernel/tc-read.js';
 import { executeTc } from '../kernel/tc-exec.js';
 import { desiredQos, planQos, qosTarget, type DesiredQos } from '../plan/qos.js';
-import { isRemoval, type CanonicalRequest } from '../model/request.js';
+import { isRemoval, type CanonicalRequest, type Removal } from '../model/request.js';
 import { mergeRequest } from '../model/merge.js';
 import { sameConfig } from '../model/compare.js';
-import type { HostConfig, SetupOptions, SetupRequest } from '../model/types.js';
+import type { HostConfig, Network, SetupOptions, SetupRequest } from '../model/types.js';
 import { desiredKernel, networkDevices, usableNetworks } from '../plan/desired.js';
 import { autoconfValues, ownSysctls, type Ipv6Autoconf, type Ipv6Sysctls } from '../kernel/sysctl.js';
 import { deviceClashes, diff } from '../plan/diff.js';
@@ -35,7 +35,9 @@ import { adoptBonds } from './adopt.js';
 import { resolvConfText } from './resolv.js';
 import type { NetworkChanger, NetworkMirror } from '../model/changer.js';
 import type { DhcpClients } from '../dhcp/clients.js';
-import { clientSpecs, type ClientSpec } from '../dhcp/spec.js';
+import { clientSpecs, sameSpec, type ClientSpec } from '../dhcp/spec.js';
+import { holderLeaseResolvText, leaseDnsHolder } from '../dhcp/dns.js';
+import { learnedIpv4, type Learned } from '../plan/source-routes.js';
 import { guarded, noProgress, type ProgressSink } from '../model/progress.js';
 
 /** The one dependency bag of the transaction engine: the daemon, restore and the tests build it. */
@@ -84,6 +86,8 @@ export interface ChangeResult {
 
 export class Transactions implements NetworkChanger {
   private busy: string | null = null;
+  /** the running config and kernel state whose plan was last found empty */
+  private quietPlan: { running: HostConfig; before: KernelState } | undefined;
 
   private readonly journal: Journal;
 
@@ -102,15 +106,35 @@ export class Transactions implements NetworkChanger {
       // a rollback that could not finish left its journal: settle it before planning anew
       await this.recover(ctx.log);
       const t1 = performance.now();
-      // addresses read again, as for verification: an IPv6 address on a device without carrier is
-      // not notified yet, and planning without it would add it twice (100 "File exists")
-      const before = await (this.deps.current ? this.deps.current('view', { freshAddresses: true }) : readKernelState(this.deps.ipr, 'config'));
-      const t2 = performance.now();
       const running = this.deps.store.running();
+      // addresses read again, as for verification, when IPv6 ones are managed: planning without
+      // one the kernel has not notified yet would add it twice (100 "File exists")
+      const freshAddresses = managesIpv6Addresses(running.networks) || managesIpv6Addresses(req.networks);
+      const before = await (this.deps.current ? this.deps.current('view', { freshAddresses }) : readKernelState(this.deps.ipr, 'config'));
+      const t2 = performance.now();
       const desired = this.desiredFrom(running, req, before);
       const timings = { validateMs: Math.round(t1 - t0 + performance.now() - t2), snapshotMs: Math.round(t2 - t1) };
       await this.apply(desired, running, before, req.options, ctx.log.child(timings), { blockingDhcp: req.blockingDhcp, progress: tell });
     });
+  }
+
+  /**
+   * The kernel operations from `before` to `desired`. Planning is pure, so a request that leaves
+   * the config as it is, on the very kernel state (the view's shared rendering: nothing changed
+   * since) whose plan was found empty last time, is empty again without planning anew.
+   */
+  private kernelPlan(
+    desired: HostConfig, running: HostConfig, before: KernelState, changedConfig: boolean, learned: Learned | undefined,
+  ): { want?: DesiredKernel; ops: Op[] } {
+    const quiet = this.quietPlan;
+    // a lease that changed no address (a new router alone) is LeaseRoutes' to follow, not a change's
+    if (!changedConfig && quiet?.running === running && quiet.before === before) return { ops: [] };
+    const want = desiredKernel(desired, running, (d) => d in before.links, learned);
+    const clash = deviceClashes(want, before)[0];
+    if (clash) throw badBridge(`device '${clash.name}' already exists as a ${clash.have} device; cannot use it as a ${clash.want}`);
+    const ops = diff(want, before);
+    this.quietPlan = !changedConfig && ops.length === 0 ? { running, before } : undefined;
+    return { want, ops };
   }
 
   /** A request for what this kernel cannot do is refused before anything is touched (21). */
@@ -162,12 +186,9 @@ export class Transactions implements NetworkChanger {
   async apply(
     desired: HostConfig, running: HostConfig, before: KernelState, options: SetupOptions, log: Logger, extras: ApplyExtras = {},
   ): Promise<ChangeResult> {
-    const want = desiredKernel(desired, running, (d) => d in before.links);
-    const clash = deviceClashes(want, before)[0];
-    if (clash) throw badBridge(`device '${clash.name}' already exists as a ${clash.have} device; cannot use it as a ${clash.want}`);
-    const ops = diff(want, before);
     const changedConfig = !sameConfig(desired, running);
     const clients = clientSpecs(desired, (d) => d in before.links);
+    const { want, ops } = this.kernelPlan(desired, running, before, changedConfig, this.keptLeases(clients));
     const qos = desiredQos(desired, running, (d) => d in before.links);
     const qosDevices = Object.keys(qos);
     const tcBefore = qosDevices.length ? readTc(this.deps.ipr, before, qosDevices) : {};
@@ -208,18 +229,23 @@ export class Transactions implements NetworkChanger {
     const started = performance.now();
     const undo: { what: string; run: () => Promise<void> }[] = [];
     let dhcpTouched = false;
+    let runOps = ops;
     try {
       if (this.deps.dhcp) {
         // released while their devices still exist (a removed bridge takes its client's lease with it)
         dhcpTouched = true;
-        await clientStep('stop', () => this.deps.dhcp!.stopUnwanted(clients));
+        let stopped = 0;
+        await clientStep('stop', async () => { stopped = (await this.deps.dhcp!.stopUnwanted(clients)).stopped.length; });
+        // a released lease took its address and the routes through it along (the client's default
+        // route, the network's table): the batch must not delete them again
+        if (stopped > 0 && ops.length > 0) runOps = diff(want!, await this.kernelNow(managesIpv6Addresses(desired.networks) || managesIpv6Addresses(running.networks)));
       }
       if (ops.length > 0) {
         await this.quiet(async () => {
-          await this.run(ops);
+          await this.run(runOps);
           lap('executeMs');
           tell({ phase: 'verifying' });
-          await this.verify(want);
+          await this.verify(want!, managesIpv6Addresses(desired.networks) || managesIpv6Addresses(running.networks));
           lap('verifyMs');
         });
       }
@@ -236,7 +262,7 @@ export class Transactions implements NetworkChanger {
         undo.push({ what: 'libvirt', run: () => mirrored.undo(running) });
       }
       lap('libvirtMs');
-      if (resolv) await this.writeResolver(resolv, undo);
+      if (resolv) await this.writeResolver(resolv, desired, undo, log);
       if (options.connectivityCheck && ops.length > 0) {
         tell({ phase: 'confirming', timeoutSeconds: options.connectivityTimeout });
         await this.confirm(started, options.connectivityTimeout, log);
@@ -266,6 +292,22 @@ export class Transactions implements NetworkChanger {
     }
     log.info({ event: 'applied', ops: ops.length, ms: Math.round(performance.now() - started), ...timings }, 'change applied');
     return { ops: ops.length, changedConfig };
+  }
+
+  /**
+   * The DHCPv4 leases this change keeps: those of clients that run on as they are. A client the
+   * change stops or reconfigures releases its lease before the batch, so its network's table
+   * waits for the next lease (LeaseRoutes adds it then).
+   */
+  private keptLeases(clients: ReadonlyMap<string, ClientSpec>): Learned | undefined {
+    const dhcp = this.deps.dhcp;
+    if (!dhcp) return undefined;
+    const running = dhcp.running();
+    return (dev) => {
+      const want = clients.get(dev);
+      const have = running.get(dev);
+      return want && have && sameSpec(want, have) ? learnedIpv4(dhcp.lease(dev)?.v4) : undefined;
+    };
   }
 
   /**
@@ -376,10 +418,16 @@ export class Transactions implements NetworkChanger {
     await this.sysctls.write(changes);
   }
 
-  /** The resolver file's new text and its current one (read before the journal), or null when it does not change. */
+  /**
+   * The resolver file's current text (read before the journal, which keeps it) and the static
+   * nameservers' new one; or null when the change cannot write the file. It can when the static
+   * nameservers change, and when the defaultRoute network takes its nameservers from a DHCP lease
+   * (auto DNS): the lease it has when the step runs is only known then, so the text from before
+   * is kept whether or not it ends up written.
+   */
   private async resolverChange(desired: HostConfig, running: HostConfig): Promise<ResolverChange | null> {
     const text = resolvConfText(desired, running);
-    if (text === null) return null;
+    if (text === null && !(this.deps.dhcp && leaseDnsHolder(desired))) return null;
     const path = this.deps.resolvConf;
     try {
       return { path, text, old: await readTextIfExists(path) };
@@ -388,10 +436,15 @@ export class Transactions implements NetworkChanger {
     }
   }
 
-  private async writeResolver(change: ResolverChange, undo: { what: string; run: () => Promise<void> }[]): Promise<void> {
+  /** The static nameservers, or else the holder's lease's (this change's blockingdhcp wait may have brought it), when they differ from the file. */
+  private async writeResolver(change: ResolverChange, desired: HostConfig, undo: { what: string; run: () => Promise<void> }[], log: Logger): Promise<void> {
+    const lease = change.text === null ? holderLeaseResolvText(desired, (dev) => this.deps.dhcp!.lease(dev)) : null;
+    const text = change.text ?? lease?.text ?? null;
+    if (text === null || text === change.old) return;
     undo.push({ what: 'resolver file', run: () => restoreFile(change.path, change.old) });
     try {
-      await writeFileAtomic(change.path, change.text, { mode: 0o644 });
+      await writeFileAtomic(change.path, text, { mode: 0o644 });
+      if (lease) log.info({ event: 'dhcp-nameservers', dev: lease.dev }, 'resolver file follows the DHCP lease');
     } catch (e) {
       throw new HostnetError(ErrorCode.STORE_FAILED, `cannot write the resolver file ${change.path}: ${errText(e)}`, { cause: e });
     }
@@ -411,11 +464,15 @@ export class Transactions implements NetworkChanger {
     await executePlan(this.deps.ipr, ops, opts);
   }
 
-  private async verify(want: DesiredKernel): Promise<void> {
+  private kernelNow(freshAddresses: boolean): Promise<KernelState> {
+    return this.deps.current ? this.deps.current('config', { freshAddresses }) : readKernelState(this.deps.ipr, 'config');
+  }
+
+  private async verify(want: DesiredKernel, freshAddresses: boolean): Promise<void> {
     // our batch has exited, so its notifications sit before the barrier's answer, but for IPv6
     // addresses: the kernel notifies one only when its DAD runs (on a device without carrier, not
     // before the carrier comes), while a dump lists it at once: those alone are read again
-    const now = await (this.deps.current ? this.deps.current('config', { freshAddresses: true }) : readKernelState(this.deps.ipr, 'config'));
+    const now = await (this.deps.current ? this.deps.current('config', { freshAddresses }) : readKernelState(this.deps.ipr, 'config'));
     const left = diff(want, now);
     if (left.length) {
       throw new HostnetError(ErrorCode.VERIFY_FAILED, `kernel state does not match the request after applying: still needed ${describeOps(left)}`);
@@ -505,13 +562,15 @@ async function clientStep(what: string, fn: () => Promise<unknown>): Promise<voi
 
 interface ResolverChange {
   path: string;
-  text: string;
+  /** the static nameservers' text; null: the defaultRoute network's DHCP lease names them */
+  text: string | null;
   /** null: the file did not exist */
   old: string | null;
 }
 
-/** Put a file back as it was: its old text, or no file. */
+/** Put a file back as it was: its old text, or no file (a recovery finds it as it was when the change wrote nothing). */
 async function restoreFile(file: string, text: string | null): Promise<void> {
+  if ((await readTextIfExists(file)) === text) return;
   if (text === null) await unlinkDurable(file);
   else await writeFileAtomic(file, text, { mode: 0o644 });
 }
@@ -533,3 +592,12 @@ function describeOps(ops: readonly Op[], max = 8): string {
 }
 
 const errText = (e: unknown) => (e instanceof Error ? e.message : String(e));
+
+/**
+ * Networks with static IPv6 addresses: the kernel notifies an IPv6 address from its DAD work,
+ * after the `ip` that added it returned, so a barrier alone may come before it; only a change
+ * that manages one pays for reading every address again.
+ */
+function managesIpv6Addresses(networks: Record<string, Network | Removal>): boolean {
+  return Object.values(networks).some((n) => !isRemoval(n) && n.ipv6.addresses.length > 0);
+}

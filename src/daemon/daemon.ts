@@ -25,7 +25,9 @@ import { hostMethods } from '../rpc/host-methods.js';
 import { readNameservers } from '../store/resolv-read.js';
 import { detectKernelFeatures } from '../kernel/features.js';
 import { readTc } from '../kernel/tc-read.js';
-import { createIproute } from '../kernel/iproute.js';
+import { createIproute, type Iproute } from '../kernel/iproute.js';
+import { LeaseRoutes } from '../apply/lease-routes.js';
+import { learnedIpv4 } from '../plan/source-routes.js';
 import { BatchGuard } from '../kernel/batch-guard.js';
 import { readKernelState } from '../kernel/snapshot.js';
 import { KernelView } from '../kernel/view.js';
@@ -40,7 +42,7 @@ import type { Metrics } from './metrics.js';
 import { serveMetrics } from './metrics.js';
 import { hostnetVersion } from './version.js';
 import { DhcpClients } from '../dhcp/clients.js';
-import { withLeaseDns, writeLeaseNameservers } from '../dhcp/dns.js';
+import { LeaseDns } from '../dhcp/dns.js';
 import { clientSpecs } from '../dhcp/spec.js';
 
 export interface DaemonHooks {
@@ -103,13 +105,14 @@ export async function startDaemon(opts: DaemonOptions, log: Logger, hooks: Daemo
     kernel.onResync(() => metrics?.kernelReenumerations.inc());
     const view = kernel;
     // a lease gained, changed or lost: the view is stale, the engine is told, auto DNS follows
-    const leaseDns = async (dev: string) => {
-      if (await writeLeaseNameservers(opts.resolvConf, store.running(), dev, clients.lease(dev))) log.info({ event: 'dhcp-nameservers', dev }, 'resolver file follows the DHCP lease');
-    };
+    // (held until the crash recovery below is done, and while a change runs: see dhcp/dns.ts)
+    const leaseDns = new LeaseDns({ file: opts.resolvConf, config: () => store.running(), lease: (dev) => clients.lease(dev), log });
+    const leaseRoutes = dhcpSourceRoutes(ipr, view, store, () => clients, log);
     const clients = new DhcpClients({ runDir: opts.runDir, log, onLease: (dev) => {
       view.invalidate();
       netEvents.changed();
-      leaseDns(dev).catch((err: unknown) => log.error({ event: 'dhcp-dns-failed', dev, err: (err as Error).message }, 'could not write the DHCP nameservers'));
+      leaseRoutes.leaseChanged(dev);
+      leaseDns.follow(dev).catch((err: unknown) => dnsFailed(log, err, dev));
     } });
     dhcp = clients;
     await clients.open();
@@ -132,6 +135,8 @@ export async function startDaemon(opts: DaemonOptions, log: Logger, hooks: Daemo
     // clients of a previous run (or of `hostnetd restore`) are adopted, dead ones restarted, unneeded ones stopped
     const now = await readKernelState(ipr, 'config');
     await clients.apply(clientSpecs(store.running(), (d) => d in now.links));
+    await leaseDns.start().catch((err: unknown) => dnsFailed(log, err));
+    await leaseRoutes.start().catch(() => undefined);
     // the port agent owns the flags and FDB of every port of the bridges we manage
     ports = await startPorts({ ipr, config: () => store.running(), features, session, log, view,
       onPass: (r) => {
@@ -143,13 +148,13 @@ export async function startDaemon(opts: DaemonOptions, log: Logger, hooks: Daemo
     await portMirrors.start();
     mirrors = portMirrors;
     // a NIC that NetworkManager or a foreign DHCP client manages is refused (21) before anything changes
-    const guarded = refuseForeignNics(ports.wrap(transactions), {
+    const guarded = refuseForeignNics(leaseRoutes.wrap(ports.wrap(transactions)), {
       networkManager: networkManagerStates,
       dhcpClients: dhcpClientProcesses,
       ownDhcpPids: () => clients.pids(),
       managedNics: () => configNics(store.running()),
     });
-    const changer = portMirrors.wrap(withLeaseDns(guarded, async () => { for (const dev of clients.running().keys()) await leaseDns(dev); }));
+    const changer = portMirrors.wrap(leaseDns.wrap(guarded));
     // after a restart (or a crash rolled back), libvirt's networks follow the running config again
     await libvirt.sync(desiredFromConfig(store.running())).catch((err: unknown) =>
       log.error({ event: 'libvirt-sync-failed', err: (err as Error).message }, 'could not bring libvirt networks in step'));
@@ -234,6 +239,17 @@ async function readTls(files: { cert: string; key: string; ca: string }): Promis
     }
   };
   return { cert: await read('cert', files.cert), key: await read('key', files.key), ca: await read('ca', files.ca) };
+}
+
+function dnsFailed(log: Logger, err: unknown, dev?: string): void {
+  log.error({ event: 'dhcp-dns-failed', ...(dev ? { dev } : {}), err: (err as Error).message }, 'could not write the DHCP nameservers');
+}
+
+/** The source routes of DHCP networks without defaultRoute, following their leases between changes. */
+function dhcpSourceRoutes(ipr: Iproute, view: KernelView, store: ConfigStore, clients: () => DhcpClients, log: Logger): LeaseRoutes {
+  return new LeaseRoutes({
+    ipr, log, current: () => view.get('config'), config: () => store.running(), learned: (dev) => learnedIpv4(clients().lease(dev)?.v4),
+  });
 }
 
 function memo<T>(fn: () => Promise<T>): () => Promise<T> {

@@ -17,7 +17,7 @@
  *   const state = await view.get();   // after a barrier
  */
 import type { Logger } from 'pino';
-import { openRtnl, type RtnlMsg, type RtnlRequest, type RtnlSocket } from './netlink.js';
+import { openRtnl, type AddrMsg, type RtnlMsg, type RtnlRequest, type RtnlSocket } from './netlink.js';
 import { KernelTables, type SnapshotScope } from './tables.js';
 import type { KernelState } from '../model/kernel-state.js';
 import { Lane } from '../model/concurrency.js';
@@ -65,6 +65,8 @@ export class KernelView {
   private version = 0;
   private rendered = new Map<SnapshotScope, { version: number; state: KernelState }>();
   private stalled = false;
+  /** a dump's answers are applied without a version bump: the caller compares and bumps once */
+  private quietDump = false;
   private readonly linkListeners = new Set<(ev: LinkEvent) => void>();
   private readonly resyncListeners = new Set<() => void>();
   /** enumerations done (the first one and every recovery); for tests and logs */
@@ -184,10 +186,18 @@ export class KernelView {
       await this.request('link');
     }
     if (this.tables.addrsStale) {
+      // a re-read that finds what the view had keeps its version (and its rendered state, which
+      // planning may then take as unchanged)
       this.tables.addrsStale = false;
+      const had = new Map(this.tables.addrs);
       this.tables.addrs.clear();
-      this.bump();
-      await this.request('addr');
+      this.quietDump = true;
+      try {
+        await this.request('addr');
+      } finally {
+        this.quietDump = false;
+      }
+      if (!sameAddrs(had, this.tables.addrs)) this.bump();
     }
     if (this.tables.routesStale) {
       this.tables.routesStale = false;
@@ -280,7 +290,7 @@ export class KernelView {
 
   private apply(m: RtnlMsg, notification: boolean): void {
     const ifindex = this.tables.apply(m, notification);
-    this.bump();
+    if (notification || !this.quietDump) this.bump();
     if (!notification || ifindex === undefined) return;
     const link = this.tables.links.get(ifindex);
     const name = link?.name ?? ('name' in m && typeof m.name === 'string' ? m.name : undefined);
@@ -305,4 +315,14 @@ export class KernelView {
       this.opts.log.error({ err: (e as Error).message }, 'kernel view listener failed');
     }
   }
+}
+
+function sameAddrs(a: ReadonlyMap<string, AddrMsg>, b: ReadonlyMap<string, AddrMsg>): boolean {
+  if (a.size !== b.size) return false;
+  for (const [k, x] of a) {
+    const y = b.get(k);
+    if (y === undefined || x.ifindex !== y.ifindex || x.family !== y.family || x.local !== y.local || x.prefixlen !== y.prefixlen
+      || x.scope !== y.scope || x.dynamic !== y.dynamic || x.tentative !== y.tentative) return false;
+  }
+  return true;
 }

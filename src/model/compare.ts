@@ -1,5 +1,5 @@
 /** Config equality that costs nothing for entries a merge left untouched (same object). */
-import { canonicalJson } from './canonical.js';
+import { sameJson } from './canonical.js';
 import type { HostConfig } from './types.js';
 
 export function sameConfig(a: HostConfig, b: HostConfig): boolean {
@@ -9,5 +9,5 @@ export function sameConfig(a: HostConfig, b: HostConfig): boolean {
 function sameEntries<T>(a: Record<string, T>, b: Record<string, T>): boolean {
   const keys = Object.keys(a);
   if (keys.length !== Object.keys(b).length) return false;
-  return keys.every((k) => k in b && (a[k] === b[k] || canonicalJson(a[k]) === canonicalJson(b[k])));
+  return keys.every((k) => k in b && sameJson(a[k], b[k]));
 }

@@ -9,9 +9,10 @@
  */
 import type { Bond, HostConfig, Network } from '../model/types.js';
 import { DEFAULT_MTU } from '../model/request.js';
-import type { DesiredKernel, DesiredLink, DesiredRoute } from '../model/op.js';
+import type { DesiredKernel, DesiredLink, DesiredRoute, Op } from '../model/op.js';
+import type { KernelState } from '../model/kernel-state.js';
 import { dict, getKey, hasKey } from '../model/dict.js';
-import { desiredSourceRouting } from './source-routes.js';
+import { desiredSourceRouting, diffSourceRouting, type Learned } from './source-routes.js';
 
 /** The devices one network stands on. */
 export interface NetworkDevices {
@@ -41,8 +42,9 @@ export function networkAddresses(net: Network): string[] {
 /**
  * @param exists which devices are present, so a network or bond whose NIC vanished is skipped
  *   (reported by the caller) instead of failing everything else
+ * @param learned the DHCPv4 leases that outlive this change: their networks keep their tables
  */
-export function desiredKernel(desired: HostConfig, previous: HostConfig, exists: (dev: string) => boolean): DesiredKernel {
+export function desiredKernel(desired: HostConfig, previous: HostConfig, exists: (dev: string) => boolean, learned?: Learned): DesiredKernel {
   const links = dict<DesiredLink>();
   const usable = usableNetworks(desired, exists);
   const bonds = Object.values(desired.bonds).filter((b) => b.nics.some(exists));
@@ -61,8 +63,23 @@ export function desiredKernel(desired: HostConfig, previous: HostConfig, exists:
     defaultRoutes: defaultRoutes(usable),
     routeDevices,
     dynamicRouteDevices: usable.filter((n) => n.defaultRoute && (n.bootproto === 'dhcp' || n.dhcpv6 || n.ipv6.autoconf)).map((n) => networkDevices(n).top),
-    sourceRouting: desiredSourceRouting(usable.map((net) => ({ net, dev: networkDevices(net).top })), routeDevices),
+    sourceRouting: desiredSourceRouting(usable.map((net) => ({ net, dev: networkDevices(net).top })), routeDevices, learned),
   };
+}
+
+/**
+ * Lease time (no change running): the ops that bring the tables of the config's DHCP networks
+ * in step with their leases, deletions first. Only those devices' tables are owned here, so a
+ * static network's table is never touched outside a change.
+ */
+export function learnedSourceOps(config: HostConfig, exists: (dev: string) => boolean, learned: Learned, state: KernelState): Op[] {
+  const nets = usableNetworks(config, exists).filter((net) => net.bootproto === 'dhcp')
+    .map((net) => ({ net, dev: networkDevices(net).top })).filter(({ dev }) => exists(dev));
+  const want = desiredSourceRouting(nets, nets.map((n) => n.dev), learned);
+  const del: Op[] = [];
+  const add: Op[] = [];
+  diffSourceRouting(want, state, new Set(), new Set(), (phase, op) => (phase === 'del' ? del : add).push(op));
+  return [...del, ...add];
 }
 
 export function usableNetworks(config: HostConfig, exists: (dev: string) => boolean): Network[] {

@@ -2,7 +2,7 @@
  * Rollback as a plan: the snapshot taken before a change, restricted to the devices the change
  * touched, becomes a DesiredKernel, and the ordinary diff takes the kernel back to it. Pure.
  */
-import type { KernelLink, KernelState } from '../model/kernel-state.js';
+import type { KernelLink, KernelRoute, KernelState } from '../model/kernel-state.js';
 import { BOND_OPTIONS } from '../model/bond-options.js';
 import type { DesiredKernel, DesiredLink, Op } from '../model/op.js';
 import { dict, getKey } from '../model/dict.js';
@@ -52,10 +52,14 @@ export function rollbackTarget(before: KernelState, now: KernelState, touched: r
     if (was) links[dev] = fromSnapshot(was, before);
     else if (is && VIRTUAL.has(is.kind)) remove.push(dev);
   }
+  // a DHCP client's default route comes back with the client (restarted after the kernel); put
+  // back before it, its gateway may not be reachable yet (the released lease took the address)
+  const mainDefault = (x: KernelRoute) => x.dst === 'default' && x.gateway !== undefined && x.dev !== undefined && x.table === 'main';
   const defaultOf = (family: 'inet' | 'inet6') => {
-    const r = before.routes.find((x) => x.family === family && x.dst === 'default' && x.gateway && x.dev && (x.table === 'main'));
+    const r = before.routes.find((x) => x.family === family && mainDefault(x) && x.protocol !== 'dhcp');
     return r ? { gateway: r.gateway!, dev: r.dev! } : null;
   };
+  const clientRoutes = before.routes.filter((x) => mainDefault(x) && x.protocol === 'dhcp').map((x) => x.dev!);
   const inet = defaultOf('inet');
   const inet6 = defaultOf('inet6');
   const routeDevices = new Set(touched);
@@ -63,6 +67,7 @@ export function rollbackTarget(before: KernelState, now: KernelState, touched: r
   if (inet6) routeDevices.add(inet6.dev);
   return {
     links, remove, defaultRoutes: { inet, inet6 }, routeDevices: [...routeDevices], sourceRouting: sourceRoutingOf(before, touched),
+    ...(clientRoutes.length ? { dynamicRouteDevices: clientRoutes } : {}),
   };
 }
 

@@ -15,9 +15,16 @@
  *
  * VDSM installs IPv4 source routes only; hostnetd does both families the same way (each family
  * has its own tables and rules in the kernel, so the one number serves both).
+ *
+ * A DHCP network without defaultRoute gets the same table from its lease (the leased subnet, a
+ * default route via the lease's router) but one rule only, `from <leased address>/32`: the
+ * subnet is the DHCP server's, and other networks of the host may lease on it too (a
+ * `from/to <subnet>` rule would take their traffic, DHCP and ARP included, through this
+ * network's device). DHCPv6 leases carry no router (router advertisements do), so IPv4 only.
  */
 import type { KernelRoute, KernelRule, KernelState } from '../model/kernel-state.js';
 import type { Network } from '../model/types.js';
+import type { FamilyLease } from '../model/lease.js';
 import { canonicalIpv6, networkOf } from '../model/ip.js';
 import type { DesiredRule, DesiredTableRoute, Op, SourceRouting } from '../model/op.js';
 
@@ -34,16 +41,42 @@ export function sourceRouteTable(dev: string): number {
   return ((b << 16) | a) >>> 0;
 }
 
+/** What a DHCPv4 lease taught about a device: its address and the router to leave through. */
+export interface LearnedIpv4 {
+  address: string;
+  prefix: number;
+  gateway: string;
+}
+
+/** The lease's first address and router, or undefined when it lacks either (lost, or a server sending no router). */
+export function learnedIpv4(lease: FamilyLease | undefined): LearnedIpv4 | undefined {
+  const cidr = lease?.addresses[0];
+  const gateway = lease?.routers[0];
+  if (cidr === undefined || gateway === undefined) return undefined;
+  const [address, len] = cidr.split('/') as [string, string];
+  return { address, prefix: Number(len), gateway };
+}
+
+/** A device's DHCPv4 knowledge, when its lease still holds (see the transaction for which do). */
+export type Learned = (dev: string) => LearnedIpv4 | undefined;
+
 /**
  * @param nets the usable networks of the new config, with their IP device
  * @param owners every device whose table this plan owns (the IP devices of old and new networks)
+ * @param learned the leases of DHCP networks (none: a DHCP network gets no table)
  */
-export function desiredSourceRouting(nets: readonly { net: Network; dev: string }[], owners: readonly string[]): SourceRouting {
+export function desiredSourceRouting(nets: readonly { net: Network; dev: string }[], owners: readonly string[], learned?: Learned): SourceRouting {
   const routes: DesiredTableRoute[] = [];
   const rules: DesiredRule[] = [];
   for (const { net, dev } of nets) {
     if (net.defaultRoute) continue;
     const table = sourceRouteTable(dev);
+    const lease = net.bootproto === 'dhcp' ? learned?.(dev) : undefined;
+    if (lease) {
+      routes.push({ family: 'inet', table, dst: networkOf(lease.address, lease.prefix), dev });
+      routes.push({ family: 'inet', table, dst: 'default', gateway: lease.gateway, dev });
+      rules.push({ family: 'inet', priority: SOURCE_RULE_PRIORITY, table, src: `${lease.address}/32`, dst: 'all', dev });
+    }
     const add = (family: 'inet' | 'inet6', subnet: string, gateway: string) => {
       routes.push({ family, table, dst: subnet, dev });
       routes.push({ family, table, dst: 'default', gateway, dev });

@@ -14,6 +14,7 @@ import {
   resultResponse,
   type RpcRequest,
   type RpcResponse,
+  type Answer,
 } from './codec.js';
 import type { RequestLimiter } from './limit.js';
 import { bindParams, type MethodTable } from './methods.js';
@@ -54,7 +55,7 @@ export class Dispatcher {
   constructor(private readonly opts: DispatcherOptions) {}
 
   /** The answer frame for one received frame, or undefined when nothing is owed. */
-  async handleFrame(text: string, from: Peer, opts: FrameOptions = {}): Promise<string | undefined> {
+  async handleFrame(text: string, from: Peer, opts: FrameOptions = {}): Promise<Answer | undefined> {
     const frame = decodeFrame(text);
     const responses = await Promise.all(
       frame.items.map((item) => {

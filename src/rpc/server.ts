@@ -21,6 +21,7 @@ import type { Duplex } from 'node:stream';
 import { chmod } from 'node:fs/promises';
 import type { Logger } from 'pino';
 import { WebSocket, WebSocketServer, type RawData } from 'ws';
+import type { Answer } from './codec.js';
 import { detectProtocol } from './detect.js';
 import type { FrameOptions, Peer } from './dispatch.js';
 import { RequestLimiter } from './limit.js';
@@ -54,7 +55,7 @@ export interface RpcServerOptions {
   /** a connection must complete its TLS handshake and its WebSocket upgrade or STOMP CONNECT within this (default 10 s) */
   handshakeTimeoutMs?: number;
   log: Logger;
-  handleFrame(text: string, from: Peer, opts: FrameOptions): Promise<string | undefined>;
+  handleFrame(text: string, from: Peer, opts: FrameOptions): Promise<Answer | undefined>;
 }
 
 /** 16 MiB: a 1000-network setupNetworks with every attribute is about 1 MiB. */
@@ -359,18 +360,23 @@ export class RpcServer {
       .catch((err: unknown) => log.error({ err }, 'frame handling failed'));
   }
 
-  private answer(conn: WsConnection, answer: string | undefined, log: Logger): void {
+  private answer(conn: WsConnection, answer: Answer | undefined, log: Logger): void {
     if (answer === undefined) return;
     if (conn.ws.readyState !== WebSocket.OPEN) {
       log.info('client left before its answer; dropped');
       return;
     }
-    const bytes = Buffer.byteLength(answer);
+    const pieces = typeof answer === 'string' ? [answer] : answer;
+    const bytes = pieces.reduce((n, p) => n + (typeof p === 'string' ? Buffer.byteLength(p) : p.length), 0);
     conn.unsent += bytes;
-    conn.ws.send(answer, (err) => {
-      if (err) log.warn({ err: err.message }, 'sending an answer failed');
-      conn.unsent -= bytes;
-      if (conn.unsent <= MAX_UNSENT_BYTES / 2 && conn.holds.has('unsent')) hold(conn, 'unsent', false);
+    // one text message; pieces go as its fragments (RFC 6455 5.4), sent back to back so nothing interleaves
+    pieces.forEach((p, i) => {
+      const last = i === pieces.length - 1;
+      conn.ws.send(p, { binary: false, fin: last }, last ? (err) => {
+        if (err) log.warn({ err: err.message }, 'sending an answer failed');
+        conn.unsent -= bytes;
+        if (conn.unsent <= MAX_UNSENT_BYTES / 2 && conn.holds.has('unsent')) hold(conn, 'unsent', false);
+      } : undefined);
     });
     if (conn.unsent > MAX_UNSENT_BYTES && !conn.holds.has('unsent')) {
       log.warn({ unsentBytes: conn.unsent }, 'client does not read its answers; its requests wait until it does');

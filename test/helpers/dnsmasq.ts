@@ -15,8 +15,16 @@ export interface DnsmasqOptions {
   hosts?: string[];
   /** also send router advertisements */
   ra?: boolean;
+  /** the advertised prefix is also for SLAAC (the A flag; with `ra`) */
+  slaac?: boolean;
   /** more dnsmasq arguments (another --interface with its --dhcp-range, for a VLAN) */
   extraArgs?: string[];
+  /**
+   * A DHCPv4-only server on another interface of the switch namespace (a routed port with a
+   * subnet of its own): dnsmasq binds its DHCP socket to its one interface, so it runs next to
+   * the switch's own server.
+   */
+  subnet?: { iface: string; range: string; router: string };
 }
 
 export interface Dnsmasq {
@@ -30,11 +38,14 @@ export const DHCP_DNS4 = '192.0.2.53';
 export const DHCP_DNS6 = '2001:db8::53';
 
 export async function startDnsmasq(swNs: string, dir: string, o: DnsmasqOptions = {}): Promise<Dnsmasq> {
+  const sub = o.subnet;
+  const serve = sub
+    ? [`--interface=${sub.iface}`, `--dhcp-range=${sub.range},255.255.255.0,2m`, `--dhcp-option=option:router,${sub.router}`]
+    : ['--interface=sw', '--dhcp-range=192.0.2.100,192.0.2.150,255.255.255.0,2m', `--dhcp-range=2001:db8::100,2001:db8::150,${o.slaac ? 'slaac,' : ''}64,2m`,
+      '--dhcp-option=option:router,192.0.2.1', `--dhcp-option=option:dns-server,${DHCP_DNS4}`, `--dhcp-option=option6:dns-server,[${DHCP_DNS6}]`];
   const args = [
-    'netns', 'exec', swNs, 'dnsmasq', '--no-daemon', '--conf-file=/dev/null', '--port=0', '--interface=sw', '--bind-interfaces',
-    '--dhcp-range=192.0.2.100,192.0.2.150,255.255.255.0,2m', '--dhcp-range=2001:db8::100,2001:db8::150,64,2m',
-    '--dhcp-option=option:router,192.0.2.1', `--dhcp-option=option:dns-server,${DHCP_DNS4}`, `--dhcp-option=option6:dns-server,[${DHCP_DNS6}]`,
-    `--dhcp-leasefile=${path.join(dir, `dnsmasq-${swNs}.leases`)}`, '--dhcp-authoritative', '--log-dhcp', '--log-facility=-', '--pid-file=',
+    'netns', 'exec', swNs, 'dnsmasq', '--no-daemon', '--conf-file=/dev/null', '--port=0', '--bind-interfaces', ...serve,
+    `--dhcp-leasefile=${path.join(dir, `dnsmasq-${swNs}${sub ? `-${sub.iface}` : ''}.leases`)}`, '--dhcp-authoritative', '--log-dhcp', '--log-facility=-', '--pid-file=',
     ...(o.ra ? ['--enable-ra'] : []),
     ...(o.extraArgs ?? []),
     ...(o.hosts ?? []).map((h) => `--dhcp-host=${h}`),
@@ -62,7 +73,7 @@ export async function startDnsmasq(swNs: string, dir: string, o: DnsmasqOptions 
   });
   await waitLog(/started, version/);
   // DHCPv6 needs its socket bound on sw; dnsmasq says so when it has the range
-  await waitLog(/DHCPv6, IP range/);
+  await waitLog(sub ? /DHCP, IP range/ : /DHCPv6, IP range/);
   return {
     proc,
     log: () => text,

@@ -8,9 +8,10 @@
 import { spawn } from 'node:child_process';
 import { chmodSync, chownSync, mkdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import * as path from 'node:path';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { ErrorCode } from '../../src/errors.js';
-import { createNetnsHost, type NetnsHost } from '../helpers/netns.js';
+import type { NetnsHost } from '../helpers/netns.js';
+import { useDaemonHost } from '../helpers/daemon-host.js';
 import { DAEMON_MAIN, inNetns, startTestDaemon, type TestDaemon } from '../helpers/daemon.js';
 import { RpcTestClient } from '../helpers/rpc-client.js';
 import { comparableState, expectRunningMatchesCaps, readRunning } from '../helpers/state.js';
@@ -22,16 +23,7 @@ let client: RpcTestClient;
 const noCheck = { connectivityCheck: false };
 const PROTO = ['toString', 'constructor', '__proto__'] as const;
 
-beforeAll(async () => {
-  host = await createNetnsHost({ prefix: 'hbi-', nics: 4 });
-  daemon = await startTestDaemon({ ns: host.ns });
-  client = await RpcTestClient.connect({ socket: daemon.socket });
-});
-afterAll(async () => {
-  await client?.close();
-  await daemon?.cleanup();
-  await host?.destroy();
-});
+useDaemonHost({ prefix: 'hbi-', nics: 4 }, (e) => ({ host, daemon, client } = e));
 
 /** The request as text: a JS object literal cannot carry an own "__proto__" key, JSON can. */
 const setupFrame = (id: number, networksJson: string, bondingsJson = '{}') =>

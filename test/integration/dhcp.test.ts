@@ -258,3 +258,53 @@ describe('DHCP (dhcpcd against dnsmasq)', { timeout: 240_000 }, () => {
     await leased('dhnet1', 4, from);
   });
 });
+
+/**
+ * Router advertisements stay the kernel's job (issue 12, item 1): dnsmasq advertises the prefix
+ * for SLAAC, the DHCP network with ipv6autoconf gets a kernel SLAAC address while its dhcpcd
+ * never solicits routers (noipv6rs) and does DHCPv4 only.
+ */
+describe('DHCP with router advertisements (ipv6autoconf)', { timeout: 240_000 }, () => {
+  let host: NetnsHost;
+  let dir: string;
+  let daemon: TestDaemon;
+  let client: RpcTestClient;
+  let server: Dnsmasq | undefined;
+
+  beforeAll(async () => {
+    await cleanupStaleNetns('hdr-');
+    dir = mkdtempSync(path.join(tmpdir(), 'hostnetd-dhcp-ra-'));
+    host = await createNetnsHost({ prefix: 'hdr-', nics: 1 });
+    server = await startDnsmasq(host.swNs, dir, { ra: true, slaac: true });
+    daemon = await startTestDaemon({ ns: host.ns, dir, stateDir: path.join(dir, 'state'), args: ['--dhcp-timeout', '30'] });
+    client = await RpcTestClient.connect(daemon.target);
+  }, 300_000);
+
+  afterAll(async () => {
+    client?.ws.close();
+    await daemon?.stop('SIGKILL');
+    const f = daemon && path.join(daemon.runDir, 'dhcp', 'dra.json');
+    if (f && existsSync(f)) try { process.kill(-(JSON.parse(readFileSync(f, 'utf8')) as ClientRecord).pid, 'SIGKILL'); } catch { /* gone */ }
+    await server?.stop();
+    await host?.destroy();
+    rmSync(dir, { recursive: true, force: true });
+  });
+
+  it('bootproto dhcp with ipv6autoconf: the DHCPv4 lease from dhcpcd, the IPv6 address from the kernel\'s SLAAC', async () => {
+    await client.call('Host.setupNetworks', { networks: { dra: { nic: 'veth_0', bootproto: 'dhcp', ipv6autoconf: true, blockingdhcp: true } }, bondings: {}, options: NO_CHECK });
+    const conf = readFileSync(path.join(daemon.runDir, 'dhcp', 'dra.conf'), 'utf8');
+    expect(conf).toMatch(/^noipv6rs$/m);
+    // the kernel forms 2001:db8::<EUI-64>/64 from the advertised prefix once the RA comes
+    const slaac = /2001:db8::[0-9a-f:]+\/64/;
+    const deadline = Date.now() + 60_000;
+    let v6 = '';
+    while (!slaac.test(v6) && Date.now() < deadline) {
+      await execa('ip', ['netns', 'exec', host.ns, 'ip', '-6', 'monitor', 'address'], { timeout: 3_000, reject: false });
+      v6 = await host.ip(['-6', '-o', 'addr', 'show', 'dev', 'dra', 'scope', 'global']);
+    }
+    expect(v6).toMatch(/2001:db8::[0-9a-f:]+\/64 scope global dynamic mngtmpaddr|2001:db8::[0-9a-f:]+\/64 scope global dynamic/);
+    const net = (await client.call<{ networks: Record<string, any> }>('Host.getNetworkCapabilities')).networks.dra;
+    expect(net).toMatchObject({ dhcpv4: true, dhcpv6: false, ipv6autoconf: true, ipv4addrs: [expect.stringMatching(/^192\.0\.2\./)] });
+    expect(net.ipv6addrs).toEqual(expect.arrayContaining([expect.stringMatching(slaac)]));
+  });
+});

@@ -167,6 +167,21 @@ describe('KernelView', () => {
     }
   });
 
+  it('reading addresses again keeps the rendered state when they are as the view had them, and shows an IPv6 address at once', async () => {
+    const settled = await view.get();
+    expect(await view.get('view', { freshAddresses: true })).toBe(settled);
+    // the kernel notifies an IPv6 address from its DAD work, after `ip` returned: a fresh read lists it at once
+    batch(['link add nodad0 type veth peer name nodad0b', 'link set nodad0 up']);
+    execFileSync('ip', ['netns', 'exec', ns, 'sysctl', '-qw', 'net.ipv6.conf.nodad0.accept_dad=1']);
+    const before = await view.get();
+    ip('-6', 'addr', 'add', '2001:db8:77::1/64', 'dev', 'nodad0');
+    const fresh = await view.get('view', { freshAddresses: true });
+    expect(fresh).not.toBe(before);
+    expect(fresh.addresses).toContainEqual(expect.objectContaining({ ifname: 'nodad0', local: '2001:db8:77::1', tentative: true }));
+    ip('link', 'del', 'nodad0');
+    expect((await view.get()).links.nodad0).toBeUndefined();
+  });
+
   it('a port flag changed with `bridge link set` (an AF_BRIDGE notification only) is seen', async () => {
     execFileSync('bridge', ['-n', ns, 'link', 'set', 'dev', 'veth_0', 'isolated', 'on']);
     expect((await view.get()).links.veth_0!.bridgePort!.isolated).toBe(true);

@@ -5,12 +5,13 @@
  * is refused first with its own field. The HFSC layout itself is proven in the VM tier
  * (test/vm/qos.test.ts).
  */
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { ErrorCode } from '../../src/errors.js';
-import { createNetnsHost, type NetnsHost } from '../helpers/netns.js';
-import { runCli, startTestDaemon, type TestDaemon } from '../helpers/daemon.js';
-import { RpcCallError, RpcTestClient } from '../helpers/rpc-client.js';
-import { comparableState, readRunning } from '../helpers/state.js';
+import type { NetnsHost } from '../helpers/netns.js';
+import { refusedUnchanged, useDaemonHost } from '../helpers/daemon-host.js';
+import { runCli, type TestDaemon } from '../helpers/daemon.js';
+import { RpcTestClient } from '../helpers/rpc-client.js';
+import { readRunning } from '../helpers/state.js';
 
 let host: NetnsHost;
 let daemon: TestDaemon;
@@ -18,27 +19,8 @@ let client: RpcTestClient;
 
 const QOS = { out: { ls: { m1: 4_000_000, d: 100_000, m2: 3_000_000 }, ul: { m2: 8_000_000 } } };
 
-async function refused(networks: Record<string, unknown>): Promise<RpcCallError> {
-  const before = await comparableState(host.ns);
-  const running = readRunning(daemon.stateDir);
-  const err = await client.call('Host.setupNetworks', { networks, bondings: {}, options: { connectivityCheck: false } })
-    .then(() => { throw new Error('expected a refusal'); }, (e: unknown) => e as RpcCallError);
-  expect(err).toBeInstanceOf(RpcCallError);
-  expect(await comparableState(host.ns)).toEqual(before);
-  expect(readRunning(daemon.stateDir)).toEqual(running);
-  return err;
-}
-
-beforeAll(async () => {
-  host = await createNetnsHost({ prefix: 'hnq-', nics: 2 });
-  daemon = await startTestDaemon({ ns: host.ns });
-  client = await RpcTestClient.connect({ socket: daemon.socket });
-});
-afterAll(async () => {
-  await client?.close();
-  await daemon?.cleanup();
-  await host?.destroy();
-});
+useDaemonHost({ prefix: 'hnq-', nics: 2 }, (e) => ({ host, daemon, client } = e));
+const env = () => ({ host, daemon, client });
 
 describe('hostQos on a kernel without HFSC', () => {
   it('capabilities list the missing qdiscs under hostnet.kernel', async () => {
@@ -53,13 +35,13 @@ describe('hostQos on a kernel without HFSC', () => {
   });
 
   it('a network with hostQos is refused with 21 naming HFSC and fq_codel; nothing changes', async () => {
-    const err = await refused({ shaped: { nic: 'veth_0', hostQos: QOS } });
+    const err = await refusedUnchanged(env(), { shaped: { nic: 'veth_0', hostQos: QOS } });
     expect(err.code).toBe(ErrorCode.BAD_PARAMS);
     expect(err.message).toBe("RPC error 21: network 'shaped': hostQos needs the kernel's HFSC (sch_hfsc) and fq_codel (sch_fq_codel) qdisc, which this kernel lacks (see hostnet.kernel in the capabilities)");
   });
 
   it('a bad curve is named before the kernel is asked', async () => {
-    const err = await refused({ shaped: { nic: 'veth_0', hostQos: { out: { ul: { m2: 8_000_000 } } } } });
+    const err = await refusedUnchanged(env(), { shaped: { nic: 'veth_0', hostQos: { out: { ul: { m2: 8_000_000 } } } } });
     expect(err.code).toBe(ErrorCode.BAD_PARAMS);
     expect(err.message).toContain("network 'shaped': hostQos.out.ls is required");
   });

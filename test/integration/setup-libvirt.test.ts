@@ -2,9 +2,10 @@
  * setupNetworks keeps one libvirt network per bridged network in step, through the in-project
  * binding against libvirt's test driver (inside the daemon: no libvirtd).
  */
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createNetnsHost, type NetnsHost } from '../helpers/netns.js';
-import { startTestDaemon, type TestDaemon } from '../helpers/daemon.js';
+import { describe, expect, it } from 'vitest';
+import type { NetnsHost } from '../helpers/netns.js';
+import { useDaemonHost } from '../helpers/daemon-host.js';
+import type { TestDaemon } from '../helpers/daemon.js';
 import { RpcTestClient } from '../helpers/rpc-client.js';
 import { expectRunningMatchesCaps, readRunning } from '../helpers/state.js';
 
@@ -13,16 +14,7 @@ let daemon: TestDaemon;
 let client: RpcTestClient;
 const opts = { connectivityCheck: false };
 
-beforeAll(async () => {
-  host = await createNetnsHost({ prefix: 'hnt-', nics: 2 });
-  daemon = await startTestDaemon({ ns: host.ns, args: ['--libvirt-uri', 'test:///default'] });
-  client = await RpcTestClient.connect({ socket: daemon.socket });
-});
-afterAll(async () => {
-  await client?.close();
-  await daemon?.cleanup();
-  await host?.destroy();
-});
+useDaemonHost({ prefix: 'hnt-', nics: 2, daemon: { args: ['--libvirt-uri', 'test:///default'] } }, (e) => ({ host, daemon, client } = e));
 
 type Caps = { networks: Record<string, { libvirtNetwork: unknown }>; hostnet: { libvirt: { connected: boolean; uri: string } } };
 

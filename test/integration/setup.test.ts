@@ -3,12 +3,13 @@
  * socket like the engine would. After every successful call the running config must agree with
  * capabilities; after every failure the namespace must be exactly as before.
  */
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { ErrorCode } from '../../src/errors.js';
-import { createNetnsHost, type NetnsHost } from '../helpers/netns.js';
-import { startTestDaemon, type TestDaemon } from '../helpers/daemon.js';
+import type { NetnsHost } from '../helpers/netns.js';
+import { refusedUnchanged, useDaemonHost } from '../helpers/daemon-host.js';
+import type { TestDaemon } from '../helpers/daemon.js';
 import { RpcCallError, RpcTestClient } from '../helpers/rpc-client.js';
-import { comparableState, expectRunningMatchesCaps, readRunning } from '../helpers/state.js';
+import { expectRunningMatchesCaps, readRunning } from '../helpers/state.js';
 
 let host: NetnsHost;
 let daemon: TestDaemon;
@@ -23,29 +24,12 @@ async function setup(networks: Record<string, unknown>, bondings: Record<string,
 }
 
 async function expectRefusedUnchanged(code: number, word: string, networks: Record<string, unknown>, bondings: Record<string, unknown> = {}, options: Record<string, unknown> = noCheck) {
-  const before = await comparableState(host.ns);
-  const runningBefore = readRunning(daemon.stateDir);
-  const err = await client.call('Host.setupNetworks', { networks, bondings, options }).then(
-    () => { throw new Error('expected an error'); },
-    (e: unknown) => e as RpcCallError,
-  );
-  expect(err).toBeInstanceOf(RpcCallError);
+  const err = await refusedUnchanged({ host, daemon, client }, networks, bondings, options);
   expect(err.code).toBe(code);
   expect(err.message).toContain(word);
-  expect(await comparableState(host.ns)).toEqual(before);
-  expect(readRunning(daemon.stateDir)).toEqual(runningBefore);
 }
 
-beforeAll(async () => {
-  host = await createNetnsHost({ prefix: 'hnt-', nics: 4 });
-  daemon = await startTestDaemon({ ns: host.ns });
-  client = await RpcTestClient.connect({ socket: daemon.socket });
-});
-afterAll(async () => {
-  await client?.close();
-  await daemon?.cleanup();
-  await host?.destroy();
-});
+useDaemonHost({ prefix: 'hnt-', nics: 4 }, (e) => ({ host, daemon, client } = e));
 
 describe('Host.setupNetworks on a real kernel', () => {
   it('adds a bridged network with static IPv4/IPv6 and the default route, an isolated network and a bridgeless one', async () => {
@@ -79,6 +63,22 @@ describe('Host.setupNetworks on a real kernel', () => {
     const plans = daemon.logs.slice(mark).filter((l) => l.event === 'plan');
     expect(plans.map((p) => [p.ops, p.changedConfig])).toEqual([[0, false]]);
     expect(daemon.logs.slice(mark).some((l) => l.event === 'applied')).toBe(false);
+  });
+
+  it('an identical request after the kernel changed behind the daemon plans again and repairs it', async () => {
+    const same = { flat: { nic: 'veth_1', bridged: false, ipaddr: '198.51.100.2', prefix: 24, mtu: 1400 } };
+    // twice on a quiet host: the second finds the plan of the first still empty
+    await setup(same);
+    await setup(same);
+    const mark = daemon.logs.length;
+    await host.ip(['link', 'set', 'dev', 'veth_1', 'mtu', '1500']);
+    await host.ip(['addr', 'del', '198.51.100.2/24', 'dev', 'veth_1']);
+    await setup(same);
+    const plans = daemon.logs.slice(mark).filter((l) => l.event === 'plan');
+    expect(plans).toHaveLength(1);
+    expect(plans[0]!.ops).toBeGreaterThan(0);
+    expect((( await host.links()).veth_1 as { mtu: number }).mtu).toBe(1400);
+    expect(await host.ip(['-4', 'addr', 'show', 'dev', 'veth_1'])).toContain('198.51.100.2/24');
   });
 
   it('edits in place: MTU, address, gateway; moving to another NIC keeps the bridge', async () => {

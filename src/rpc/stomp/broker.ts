@@ -4,14 +4,14 @@
  * subscribe on one connection and send on another), and events go to every subscriber of
  * their destination.
  */
-import { encodeFrame } from './frame.js';
+import { framePieces } from './frame.js';
 
 /** What the broker needs of a connection. */
 export interface Subscriber {
   /** a number unique within this daemon's lifetime */
   readonly connId: number;
-  /** queues one encoded frame; false when the connection is gone */
-  sendFrame(frame: Buffer): boolean;
+  /** queues one encoded frame (or its pieces, written back to back); false when the connection is gone */
+  sendFrame(frame: Buffer | readonly Buffer[]): boolean;
 }
 
 export interface Subscription {
@@ -75,7 +75,7 @@ export class Broker {
 }
 
 /** A MESSAGE for one subscription; clients drop one whose subscription id they do not know. */
-export function messageFrame(sub: Subscription, body: string | Buffer, extraHeaders: [string, string][] = []): Buffer {
+export function messageFrame(sub: Subscription, body: string | Buffer | readonly Buffer[], extraHeaders: [string, string][] = []): Buffer[] {
   const own = new Map<string, string>([
     ['destination', sub.destination],
     ['subscription', sub.id],
@@ -83,5 +83,5 @@ export function messageFrame(sub: Subscription, body: string | Buffer, extraHead
   ]);
   // a forwarded SEND keeps its own headers, except those that route it (its content-type wins)
   for (const [k, v] of extraHeaders) if (k !== 'destination' && k !== 'subscription') own.set(k, v);
-  return encodeFrame('MESSAGE', own, body);
+  return framePieces('MESSAGE', own, typeof body === 'string' ? [Buffer.from(body, 'utf8')] : Buffer.isBuffer(body) ? [body] : body);
 }

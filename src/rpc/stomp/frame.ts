@@ -45,16 +45,22 @@ export function escapeHeader(value: string): string {
 
 /** A frame on the wire; a body gets its content-length (clients need it on MESSAGE). */
 export function encodeFrame(command: string, headers: Iterable<readonly [string, string]>, body?: Buffer | string): Buffer {
-  const payload = body === undefined ? undefined : Buffer.isBuffer(body) ? body : Buffer.from(body, 'utf8');
+  return Buffer.concat(framePieces(command, headers, body === undefined ? undefined : [Buffer.isBuffer(body) ? body : Buffer.from(body, 'utf8')]));
+}
+
+/** A frame as pieces to write back to back: a large body is never copied into a frame buffer. */
+export function framePieces(command: string, headers: Iterable<readonly [string, string]>, body?: readonly Buffer[]): Buffer[] {
   let head = `${command}\n`;
   for (const [k, v] of headers) {
     if (k === 'content-length') continue;
     head += `${escapeHeader(k)}:${escapeHeader(v)}\n`;
   }
-  if (payload !== undefined) head += `content-length:${payload.length}\n`;
+  if (body !== undefined) head += `content-length:${body.reduce((n, b) => n + b.length, 0)}\n`;
   head += '\n';
-  return Buffer.concat([Buffer.from(head, 'utf8'), payload ?? Buffer.alloc(0), Buffer.from([0])]);
+  return [Buffer.from(head, 'utf8'), ...(body ?? []), NUL];
 }
+
+const NUL = Buffer.from([0]);
 
 /** The heart-beat frame: a lone end-of-line between frames. */
 export const HEARTBEAT = Buffer.from('\n');

@@ -15,6 +15,7 @@
  */
 import type { Socket } from 'node:net';
 import type { Logger } from 'pino';
+import type { Answer } from '../codec.js';
 import type { FrameOptions, Peer } from '../dispatch.js';
 import { ErrorCode, isHostnetError } from '../../errors.js';
 import { RequestLimiter } from '../limit.js';
@@ -28,7 +29,7 @@ export interface StompSessionOptions {
   log: Logger;
   maxFrameBytes: number;
   maxInFlight: number;
-  handleFrame(text: string, from: Peer, opts: FrameOptions): Promise<string | undefined>;
+  handleFrame(text: string, from: Peer, opts: FrameOptions): Promise<Answer | undefined>;
   /** the client completed CONNECT: its handshake deadline no longer applies */
   onConnected(): void;
 }
@@ -67,9 +68,15 @@ export class StompSession implements Subscriber {
     if (initial.length > 0) this.receive(initial);
   }
 
-  sendFrame(frame: Buffer): boolean {
+  sendFrame(frame: Buffer | readonly Buffer[]): boolean {
     if (this.closed || this.o.socket.destroyed) return false;
-    this.o.socket.write(frame);
+    if (Buffer.isBuffer(frame)) this.o.socket.write(frame);
+    else {
+      // one writev for the pieces
+      this.o.socket.cork();
+      for (const piece of frame) this.o.socket.write(piece);
+      this.o.socket.uncork();
+    }
     this.lastSent = Date.now();
     if (this.o.socket.writableLength > MAX_UNSENT_BYTES && !this.holds.has('unsent')) {
       this.o.log.warn({ unsentBytes: this.o.socket.writableLength }, 'client does not read its answers; its requests wait until it does');

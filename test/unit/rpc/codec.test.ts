@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { decodeFrame, decodeRequest, encodeResponses, errorResponse, resultResponse } from '../../../src/rpc/codec.js';
+import { answerText, decodeFrame, decodeRequest, encodeResponses, errorResponse, resultResponse } from '../../../src/rpc/codec.js';
 
 const codeOf = (text: string) => {
   const item = decodeFrame(text).items[0]!;
@@ -72,10 +72,27 @@ describe('decodeFrame', () => {
 
 describe('encodeResponses', () => {
   it('encodes a single answer as an object and a batch as an array', () => {
-    expect(JSON.parse(encodeResponses(false, [resultResponse(1, true)])!)).toEqual({ jsonrpc: '2.0', id: 1, result: true });
-    expect(JSON.parse(encodeResponses(true, [resultResponse(1, true), errorResponse(2, 21, 'x')])!)).toEqual([
+    expect(JSON.parse(answerText(encodeResponses(false, [resultResponse(1, true)])!))).toEqual({ jsonrpc: '2.0', id: 1, result: true });
+    expect(JSON.parse(answerText(encodeResponses(true, [resultResponse(1, true), errorResponse(2, 21, 'x')])!))).toEqual([
       { jsonrpc: '2.0', id: 1, result: true },
       { jsonrpc: '2.0', id: 2, error: { code: 21, message: 'x' } },
+    ]);
+  });
+
+  it('sends a frozen result as the UTF-8 bytes of its JSON, made once, alone and in a batch', () => {
+    const caps = Object.freeze({ bridges: Object.freeze({ 'ünï': Object.freeze({ mtu: '1500' }) }) });
+    const one = encodeResponses(false, [resultResponse(7, caps)])!;
+    expect(Array.isArray(one)).toBe(true);
+    expect(JSON.parse(answerText(one))).toEqual({ jsonrpc: '2.0', id: 7, result: caps });
+    // another request for the same result: the very same bytes after its own id
+    const again = encodeResponses(false, [resultResponse('x', caps)]) as readonly Buffer[];
+    expect(again[1]).toBe((one as readonly Buffer[])[1]);
+    expect(answerText(again)).toBe(`{"jsonrpc":"2.0","id":"x","result":${JSON.stringify(caps)}}`);
+    const batch = encodeResponses(true, [resultResponse(1, caps), errorResponse(2, 21, 'x'), resultResponse(3, true)])!;
+    expect(JSON.parse(answerText(batch))).toEqual([
+      { jsonrpc: '2.0', id: 1, result: caps },
+      { jsonrpc: '2.0', id: 2, error: { code: 21, message: 'x' } },
+      { jsonrpc: '2.0', id: 3, result: true },
     ]);
   });
 

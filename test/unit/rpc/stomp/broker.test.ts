@@ -7,8 +7,8 @@ function conn(connId: number): Subscriber & { frames: () => { command: string; h
   const got: { command: string; headers: Record<string, string>; body: string }[] = [];
   return {
     connId,
-    sendFrame(frame: Buffer) {
-      for (const f of parser.push(frame)) got.push({ command: f.command, headers: Object.fromEntries(f.headers), body: f.body.toString() });
+    sendFrame(frame: Buffer | readonly Buffer[]) {
+      for (const f of parser.push(Buffer.isBuffer(frame) ? frame : Buffer.concat(frame))) got.push({ command: f.command, headers: Object.fromEntries(f.headers), body: f.body.toString() });
       return true;
     },
     frames: () => got,
