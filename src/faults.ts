@@ -3,7 +3,8 @@
  * environment variable HOSTNETD_TEST_FAULTS naming a JSON file; production never sets it.
  *
  * Each side effect of a change passes a named point: `batch` (each `ip -batch` of a change: the
- * plan, then the rollback; a lease-time sync of the DHCP source routes counts as a change), `fsync:<file>`, `rename:<file>`, `fsync-dir:<file>`, `unlink:<file>`
+ * plan, then the rollback), `lease-batch` (the same for a lease-time sync of the DHCP source
+ * routes, which counts as a change of its own), `fsync:<file>`, `rename:<file>`, `fsync-dir:<file>`, `unlink:<file>`
  * (the store's durable writes: journal.jsonl, running.json, safe.json, the resolver file),
  * `sysctl:<dev>` (IPv6 sysctl writes), `tc-batch` (each `tc -batch` of hostQos; `line` works as
  * for `batch`), `libvirt` (the libvirt mirror), and `dhcp-start:<dev>` /

@@ -90,14 +90,15 @@ export class LeaseRoutes {
   }
 
   private async syncNow(why: string): Promise<void> {
-    // a sync is a change of its own for the test-only fault points: its batch is `batch` 1, its undo 2
+    // a sync is a change of its own for the test-only fault points: its batch is `lease-batch` 1,
+    // its undo 2 (a point of its own, so that a change's trace never holds a sync's batch)
     resetFaults();
     const before = await this.o.current();
     const exists = (d: string) => d in before.links;
     const ops = learnedSourceOps(this.o.config(), exists, this.o.learned, before);
     if (ops.length === 0) return;
     try {
-      await executePlan(this.o.ipr, ops);
+      await executePlan(this.o.ipr, ops, { faultPoint: 'lease-batch' });
     } catch (err) {
       await this.undo(before, ops).catch((e: unknown) =>
         this.o.log.error({ event: 'undo-failed', step: 'dhcp-routes', err: (e as Error).message }, 'could not put the DHCP source routes back'));
@@ -111,7 +112,7 @@ export class LeaseRoutes {
     const devices = [...new Set(ops.map((op) => ('dev' in op ? op.dev : '')).filter(Boolean))];
     const back: Op[] = [];
     diffSourceRouting(sourceRoutingOf(before, devices), await this.o.current(), new Set(), new Set(), (_, op) => back.push(op));
-    await executePlan(this.o.ipr, back, { force: true });
+    await executePlan(this.o.ipr, back, { force: true, faultPoint: 'lease-batch' });
   }
 }
 

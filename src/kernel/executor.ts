@@ -11,6 +11,8 @@ import { faultPoint, killSelf, type FaultRule } from '../faults.js';
 export interface ExecuteOptions {
   /** keep going past failing lines (rollback: restore as much as possible) */
   force?: boolean;
+  /** the test-only fault point of these batches (faults.ts; default `batch`, a change's) */
+  faultPoint?: string;
 }
 
 export async function executePlan(ipr: Iproute, ops: readonly Op[], opts: ExecuteOptions = {}): Promise<void> {
@@ -44,7 +46,7 @@ async function runBatch(ipr: Iproute, ops: readonly Op[], indexes: readonly numb
   const script = renderBatch(part);
   const args = [...family, ...(opts.force ? ['-force'] : []), '-batch', '-'];
   try {
-    const fault = faultPoint('batch', { lines: script.opOfLine.length - 1, force: opts.force === true });
+    const fault = faultPoint(opts.faultPoint ?? 'batch', { lines: script.opOfLine.length - 1, force: opts.force === true });
     if (fault?.line !== undefined) await failLine(ipr, args, script.text, fault, opts.force === true);
     else await ipr.ip(args, { input: script.text });
   } catch (e) {

@@ -142,7 +142,7 @@ describe('source routing of DHCP-learned gateways', { timeout: 240_000 }, () => 
     expect(await tableRoutes(T2)).toEqual(halfDone);
     // first the start's sync fails at its second line (the rule): the default route it added is taken back
     const faults = path.join(dir, 'faults.json');
-    writeFileSync(faults, JSON.stringify([{ point: 'batch', n: 1, line: 2 }]));
+    writeFileSync(faults, JSON.stringify([{ point: 'lease-batch', n: 1, line: 2 }]));
     daemon = await startTestDaemon({ ns: host.ns, dir, stateDir: path.join(dir, 'state'), args: ['--dhcp-timeout', '30'], env: { HOSTNETD_TEST_FAULTS: faults } });
     client = await RpcTestClient.connect(daemon.target);
     await daemon.waitForLog((l) => l.event === 'dhcp-routes-failed' && l.why === 'start');
