@@ -9,17 +9,8 @@ import { diff } from '../../../src/plan/diff.js';
 import { rollbackTarget } from '../../../src/plan/rollback.js';
 import { learnedIpv4, SOURCE_RULE_PRIORITY, sourceRouteTable, type Learned, type LearnedIpv4 } from '../../../src/plan/source-routes.js';
 import { canonicalizeRequest } from '../../../src/validate/request.js';
+import { bridge, link, state } from '../../helpers/kernel-fixtures.js';
 
-function link(name: string, extra: Partial<KernelLink> = {}): KernelLink {
-  return { ifindex: 1, name, kind: 'device', mtu: 1500, address: '02:00:00:00:00:01', up: true, operstate: 'UP', promiscuity: 0, ...extra };
-}
-const bridge = (name: string, port: string) => [
-  link(name, { kind: 'bridge', bridge: { stp: false, vlanFiltering: false, opts: {} } }),
-  link(port, { master: name }),
-];
-function state(links: KernelLink[], extra: Partial<KernelState> = {}): KernelState {
-  return { links: Object.fromEntries(links.map((l) => [l.name, l])), addresses: [], routes: [], rules: [], fdb: [], takenAt: 0, ...extra };
-}
 const config = (networks: Record<string, Record<string, unknown>>, running: HostConfig = emptyConfig()): HostConfig =>
   mergeRequest(running, canonicalizeRequest({ networks, bondings: {}, options: {} }), new Set());
 const rule = (table: number, src: string, dst = 'all'): KernelRule =>
