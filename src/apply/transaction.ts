@@ -230,6 +230,8 @@ export class Transactions implements NetworkChanger {
     const undo: { what: string; run: () => Promise<void> }[] = [];
     let dhcpTouched = false;
     let runOps = ops;
+    // the kernel read after our own batch: addresses afresh only where IPv6 ones are managed
+    const freshAddresses = managesIpv6Addresses(desired.networks) || managesIpv6Addresses(running.networks);
     try {
       if (this.deps.dhcp) {
         // released while their devices still exist (a removed bridge takes its client's lease with it)
@@ -238,14 +240,14 @@ export class Transactions implements NetworkChanger {
         await clientStep('stop', async () => { stopped = (await this.deps.dhcp!.stopUnwanted(clients)).stopped.length; });
         // a released lease took its address and the routes through it along (the client's default
         // route, the network's table): the batch must not delete them again
-        if (stopped > 0 && ops.length > 0) runOps = diff(want!, await this.kernelNow(managesIpv6Addresses(desired.networks) || managesIpv6Addresses(running.networks)));
+        if (stopped > 0 && ops.length > 0) runOps = diff(want!, await this.kernelNow(freshAddresses));
       }
       if (ops.length > 0) {
         await this.quiet(async () => {
           await this.run(runOps);
           lap('executeMs');
           tell({ phase: 'verifying' });
-          await this.verify(want!, managesIpv6Addresses(desired.networks) || managesIpv6Addresses(running.networks));
+          await this.verify(want!, freshAddresses);
           lap('verifyMs');
         });
       }
@@ -472,7 +474,7 @@ export class Transactions implements NetworkChanger {
     // our batch has exited, so its notifications sit before the barrier's answer, but for IPv6
     // addresses: the kernel notifies one only when its DAD runs (on a device without carrier, not
     // before the carrier comes), while a dump lists it at once: those alone are read again
-    const now = await (this.deps.current ? this.deps.current('config', { freshAddresses }) : readKernelState(this.deps.ipr, 'config'));
+    const now = await this.kernelNow(freshAddresses);
     const left = diff(want, now);
     if (left.length) {
       throw new HostnetError(ErrorCode.VERIFY_FAILED, `kernel state does not match the request after applying: still needed ${describeOps(left)}`);
