@@ -56,7 +56,9 @@ function rawScript(n) {
 
 async function startDaemon(ns, dir) {
   const sock = path.join(dir, 'run', 'hostnetd.sock');
-  const proc = spawn('ip', ['netns', 'exec', ns, process.execPath, path.join(root, 'dist/daemon/main.js'),
+  // BENCH_NODE_ARGS: extra node flags for the daemon, e.g. '--cpu-prof --cpu-prof-dir=/tmp/prof'
+  const nodeArgs = (process.env.BENCH_NODE_ARGS ?? '').split(' ').filter(Boolean);
+  const proc = spawn('ip', ['netns', 'exec', ns, process.execPath, ...nodeArgs, path.join(root, 'dist/daemon/main.js'),
     '--state-dir', path.join(dir, 'state'), '--run-dir', path.join(dir, 'run'), '--listen', `unix:${sock}`,
     '--resolv-conf', path.join(dir, 'resolv.conf'), '--libvirt-uri', 'none', '--log-level', process.env.BENCH_LOG ?? 'warn'], { stdio: ['ignore', process.env.BENCH_LOG ? 'inherit' : 'ignore', 'inherit'] });
   for (let i = 0; i < 200; i++) {

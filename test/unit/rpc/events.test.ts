@@ -1,5 +1,6 @@
 import { describe, expect, it, vi } from 'vitest';
 import { managedDevices, NetworkEvents } from '../../../src/api/events.js';
+import { deepFreeze } from '../../../src/model/freeze.js';
 import type { HostConfig, Network } from '../../../src/model/types.js';
 
 const net = (over: Partial<Network> & { name: string }): Network => ({
@@ -14,6 +15,20 @@ describe('managedDevices', () => {
       bonds: { bond0: { name: 'bond0', nics: ['eth1', 'eth2'], options: { mode: 'balance-rr' } }, idle: { name: 'idle', nics: ['eth3'], options: { mode: 'balance-rr' } } },
     };
     expect([...managedDevices(config)].sort()).toEqual(['bond0', 'bond0.100', 'eth0', 'eth1', 'eth2', 'mgmt']);
+  });
+
+  it('is computed once per frozen running config (asked on every kernel event), anew for the next config', () => {
+    const first = deepFreeze<HostConfig>({ networks: { a: net({ name: 'a', nic: 'eth0' }) }, bonds: {} });
+    const set = managedDevices(first);
+    expect(managedDevices(first)).toBe(set);
+    const next = deepFreeze<HostConfig>({ networks: { b: net({ name: 'b', nic: 'eth1' }) }, bonds: {} });
+    expect([...managedDevices(next)].sort()).toEqual(['b', 'eth1']);
+    expect([...managedDevices(first)].sort()).toEqual(['a', 'eth0']);
+    // a config still being built (not frozen) is never cached: its later edits count
+    const open: HostConfig = { networks: {}, bonds: {} };
+    expect(managedDevices(open).size).toBe(0);
+    open.networks.c = net({ name: 'c', nic: 'eth2' });
+    expect([...managedDevices(open)].sort()).toEqual(['c', 'eth2']);
   });
 });
 
