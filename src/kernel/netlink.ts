@@ -48,6 +48,8 @@ export interface LinkMsg extends MsgBase {
   vlan?: { id: number; protocol: string };
   parentBus?: string;
   stats?: LinkStats;
+  /** the IPv6 sysctls autoconf and accept_ra as /proc/sys prints them (read with `ipv6Conf` only; absent without IPv6) */
+  ipv6Conf?: { autoconf: string; acceptRa: string };
 }
 
 /** AF_BRIDGE RTM_NEWLINK/DELLINK: a bridge port's own notification (flags, STP state) */
@@ -153,8 +155,8 @@ export type RtnlMsg =
 export interface RtnlSocket {
   /** a dump, or with `ifindex` one link ('link'), or one device's classes or filters (under `parent`) */
   request(what: RtnlRequest, seq: number, ifindex?: number, parent?: number): void;
-  /** every message queued now, parsed (link counters only with `withStats`); never blocks */
-  read(maxDatagrams?: number, withStats?: boolean): RtnlMsg[];
+  /** every message queued now, parsed (link counters only with `withStats`, IPv6 sysctls only with `withIpv6Conf`); never blocks */
+  read(maxDatagrams?: number, withStats?: boolean, withIpv6Conf?: boolean): RtnlMsg[];
   poll(on: boolean): void;
   close(): void;
 }
@@ -198,13 +200,14 @@ export function openRtnl(o: OpenOptions, onReadable?: () => void): RtnlSocket {
  * One dump on a socket nobody else uses (no subscription): every answer until NLMSG_DONE.
  * Synchronous: the kernel fills the next part of a dump while we read the previous one.
  */
-export function dumpOnce(sock: RtnlSocket, what: RtnlRequest, seq: number, withStats = false, ifindex?: number, parent?: number): RtnlMsg[] {
+export function dumpOnce(sock: RtnlSocket, what: RtnlRequest, seq: number, parse: { stats?: boolean; ipv6Conf?: boolean } = {},
+  ifindex?: number, parent?: number): RtnlMsg[] {
   if (ifindex === undefined) sock.request(what, seq);
   else if (parent === undefined) sock.request(what, seq, ifindex);
   else sock.request(what, seq, ifindex, parent);
   const out: RtnlMsg[] = [];
   for (;;) {
-    const batch = sock.read(-1, withStats);
+    const batch = sock.read(-1, parse.stats === true, parse.ipv6Conf === true);
     for (const m of batch) {
       if (m.t === 'overflow') throw new HostnetError(ErrorCode.KERNEL_READ_FAILED, `netlink ${what} dump: receive buffer overflow`);
       if (!m.mine || m.seq !== seq) continue;

@@ -52,7 +52,7 @@ export async function readKernelState(ipr: Pick<Iproute, 'netns'>, scope: Snapsh
   try {
     const tables = new KernelTables();
     let seq = 1;
-    for (const what of DUMPS[scope]) for (const m of dumpOnce(sock, what, seq++, scope === 'stats')) tables.apply(m);
+    for (const what of DUMPS[scope]) for (const m of dumpOnce(sock, what, seq++, { stats: scope === 'stats' })) tables.apply(m);
     return tables.render(scope, takenAt);
   } finally {
     sock.close();

@@ -9,6 +9,7 @@ import { readFileSync, writeFileSync } from 'node:fs';
 import { ErrorCode, HostnetError } from '../errors.js';
 import { isValidIfname } from '../model/names.js';
 import { ioFaultPoint } from '../faults.js';
+import { dumpOnce, openRtnl } from './netlink.js';
 
 export interface Ipv6Autoconf {
   autoconf: string;
@@ -20,8 +21,20 @@ const path = (dev: string, key: string) => {
   return `/proc/sys/net/ipv6/conf/${dev}/${key}`;
 };
 
-/** Current values; a device without IPv6 (or gone) is left out. */
-export async function readIpv6Autoconf(devs: readonly string[]): Promise<Map<string, Ipv6Autoconf>> {
+/**
+ * Current values; a device without IPv6 (or gone) is left out. A few devices are read from
+ * their files; many (a change of hundreds of networks) from one link dump, whose IPv6 part
+ * carries every device's sysctls: 2000 file reads cost ~60 ms at 1000 devices, the dump of 3000
+ * links ~15. `netns`: another namespace's (tests; its /proc/sys is not the process's).
+ */
+export async function readIpv6Autoconf(devs: readonly string[], netns?: string): Promise<Map<string, Ipv6Autoconf>> {
+  return devs.length > FILES_UP_TO || netns !== undefined ? readIpv6AutoconfDump(devs, netns) : readIpv6AutoconfFiles(devs);
+}
+
+/** Above this many devices one dump is cheaper than two file reads each. */
+const FILES_UP_TO = 100;
+
+export function readIpv6AutoconfFiles(devs: readonly string[]): Map<string, Ipv6Autoconf> {
   const out = new Map<string, Ipv6Autoconf>();
   for (const dev of devs) {
     try {
@@ -29,6 +42,25 @@ export async function readIpv6Autoconf(devs: readonly string[]): Promise<Map<str
     } catch {
       // no IPv6 on this device
     }
+  }
+  return out;
+}
+
+export function readIpv6AutoconfDump(devs: readonly string[], netns?: string): Map<string, Ipv6Autoconf> {
+  const all = new Map<string, Ipv6Autoconf>();
+  const sock = openRtnl({ subscribe: false, ...(netns !== undefined ? { netns } : {}) });
+  try {
+    for (const m of dumpOnce(sock, 'link', 1, { ipv6Conf: true })) {
+      if (m.t === 'link' && m.ipv6Conf) all.set(m.name, { autoconf: m.ipv6Conf.autoconf, acceptRa: m.ipv6Conf.acceptRa });
+    }
+  } finally {
+    sock.close();
+  }
+  // in the order asked, as the file reads give them (the journal keeps this order)
+  const out = new Map<string, Ipv6Autoconf>();
+  for (const dev of devs) {
+    const v = all.get(dev);
+    if (v) out.set(dev, v);
   }
   return out;
 }

@@ -77,9 +77,9 @@ export function readTc(ipr: Pick<Iproute, 'netns'>, state: Pick<KernelState, 'li
       const root = byIndex.get(ifindex)?.root;
       // a device with the kernel's default qdisc has no classes or filters of ours to read
       if (root && root.handle !== '0:') {
-        msgs.push(...dumpOnce(sock, 'class', seq++, false, ifindex));
+        msgs.push(...dumpOnce(sock, 'class', seq++, {}, ifindex));
         // no parent: the root qdisc's filters
-        msgs.push(...dumpOnce(sock, 'filter', seq++, false, ifindex));
+        msgs.push(...dumpOnce(sock, 'filter', seq++, {}, ifindex));
       }
     }
     const all = tcFromMessages(msgs);
