@@ -8,6 +8,7 @@
  *  - agent: PortAgent.reconcile() on an identical fresh namespace, reading a kernel view started
  *           before (the daemon's is long-lived): a barrier + plan + the same two batches;
  *  - agent, in policy: a second reconcile with nothing to do (the periodic safety net's cost).
+ * BENCH_ROUNDS rounds (default 3) on fresh namespaces; the medians are printed.
  *
  * Usage: npm run build && node bench/ports.mjs [N]. Needs root; deletes what it creates.
  */
@@ -23,6 +24,7 @@ const { KernelView } = await import(path.join(root, 'dist/kernel/view.js'));
 
 const N = Number(process.argv[2] ?? 1000);
 if (!(N > 0 && N <= 1022)) throw new Error('N must be 1..1022 (a bridge takes at most 1023 ports, one is the uplink)');
+const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 3);
 const tag = `hnp-bench-${process.pid}`;
 const created = [];
 const ip = (args, input) => execFileSync('ip', args, { input, stdio: ['pipe', 'pipe', 'inherit'], maxBuffer: 1 << 30 }).toString();
@@ -51,18 +53,19 @@ const network = {
 };
 const macs = new Map(Array.from({ length: N }, (_, i) => [`vnet${i}`, [mac(i)]]));
 
-try {
-  const a = `${tag}-raw`;
-  const b = `${tag}-agent`;
+let fdb = '';
+let flags = '';
+for (let i = 0; i < N; i++) {
+  fdb += `fdb replace ${mac(i)} dev vnet${i} master static\n`;
+  flags += `link set dev vnet${i} type bridge_slave isolated on learning off flood off\n`;
+}
+
+/** One round: raw and the agent on two fresh, identical namespaces, one after the other. */
+async function round(k) {
+  const a = `${tag}-raw${k}`;
+  const b = `${tag}-agent${k}`;
   build(a);
   build(b);
-
-  let fdb = '';
-  let flags = '';
-  for (let i = 0; i < N; i++) {
-    fdb += `fdb replace ${mac(i)} dev vnet${i} master static\n`;
-    flags += `link set dev vnet${i} type bridge_slave isolated on learning off flood off\n`;
-  }
   let t0 = now();
   bridgeCmd(['-n', a, '-batch', '-'], fdb);
   ip(['-n', a, '-batch', '-'], flags);
@@ -94,12 +97,23 @@ try {
   const pick = (ns) => JSON.parse(ip(['-n', ns, '-j', '-d', 'link', 'show', 'master', 'vmnet']))
     .map((l) => `${l.ifname} ${l.linkinfo.info_slave_data.isolated} ${l.linkinfo.info_slave_data.learning} ${l.linkinfo.info_slave_data.flood}`).sort().join('\n');
   if (pick(a) !== pick(b)) throw new Error('agent and raw batches left different port flags');
+  for (const ns of [a, `${a}-p`, b, `${b}-p`]) ip(['netns', 'del', ns]);
+  created.splice(0, created.length, ...created.filter((c) => !c.startsWith(a) && !c.startsWith(b)));
+  return { raw, full, noop, lines: r };
+}
 
+try {
+  const rounds = [];
+  for (let k = 0; k < ROUNDS; k++) rounds.push(await round(k));
+  const median = (xs) => [...xs].sort((x, y) => x - y)[Math.floor(xs.length / 2)];
+  const raw = median(rounds.map((r) => r.raw));
+  const full = median(rounds.map((r) => r.full));
+  const noop = median(rounds.map((r) => r.noop));
   const pad = (s) => String(s).padEnd(44);
-  console.log(`ports on one bridge: ${N} (portIsolation + macTableManager libvirt, one guest MAC each)`);
+  console.log(`ports on one bridge: ${N} (portIsolation + macTableManager libvirt, one guest MAC each), medians of ${ROUNDS} round(s)`);
   console.log(`${pad('raw bridge -batch + ip -batch')}${raw.toFixed(0)} ms`);
-  console.log(`${pad('agent full reconcile (view + 2 batches)')}${full.toFixed(0)} ms   (${r.ipLines} flag lines, ${r.bridgeLines} FDB lines)`);
-  console.log(`${pad('ratio agent / raw')}${(full / raw).toFixed(2)}`);
+  console.log(`${pad('agent full reconcile (view + 2 batches)')}${full.toFixed(0)} ms   (${N} flag lines, ${N} FDB lines)`);
+  console.log(`${pad('ratio agent / raw')}${(full / raw).toFixed(2)}   (rounds: ${rounds.map((r) => `${r.raw.toFixed(0)}/${r.full.toFixed(0)}`).join(', ')} ms raw/agent)`);
   console.log(`${pad('agent reconcile, already in policy')}${noop.toFixed(0)} ms`);
 } finally {
   for (const ns of created.reverse()) {
