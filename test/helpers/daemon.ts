@@ -14,12 +14,13 @@
  * Pass `stateDir` to start a second daemon on the same state (restart after kill -9 etc.).
  */
 import { spawn, type ChildProcess } from 'node:child_process';
-import { existsSync, mkdirSync, mkdtempSync, readdirSync, rmdirSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmdirSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import * as path from 'node:path';
 import { connect } from 'node:net';
 import { fileURLToPath } from 'node:url';
 import { execa } from 'execa';
+import { parseRecord } from '../../src/dhcp/clients.js';
 import type { RpcTarget } from './rpc-client.js';
 
 export const REPO_ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
@@ -328,4 +329,13 @@ export async function runCli(args: string[], opts: { ns?: string; input?: string
     ...(opts.input !== undefined ? { input: opts.input } : { stdin: 'ignore' as const }),
   });
   return { code: r.exitCode ?? -1, stdout: String(r.stdout), stderr: String(r.stderr) };
+}
+
+/**
+ * The record the daemon keeps of `dev`'s DHCP client (run/dhcp/<dev>.json), checked as the daemon
+ * itself reads it; null when there is none.
+ */
+export function dhcpClientRecord(d: Pick<TestDaemon, 'runDir'>, dev: string): ReturnType<typeof parseRecord> | null {
+  const f = path.join(d.runDir, 'dhcp', `${dev}.json`);
+  return existsSync(f) ? parseRecord(JSON.parse(readFileSync(f, 'utf8')), dev) : null;
 }

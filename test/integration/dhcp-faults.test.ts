@@ -21,7 +21,7 @@ import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ErrorCode } from '../../src/errors.js';
 import { cleanupStaleNetns, createNetnsHost, type NetnsHost } from '../helpers/netns.js';
-import { startTestDaemon, type LogLine, type TestDaemon } from '../helpers/daemon.js';
+import { dhcpClientRecord, startTestDaemon, type LogLine, type TestDaemon } from '../helpers/daemon.js';
 import { startDnsmasq, DHCP_DNS4, type Dnsmasq } from '../helpers/dnsmasq.js';
 import { RpcCallError, RpcTestClient } from '../helpers/rpc-client.js';
 import { expectRunningMatchesCaps, readRunning } from '../helpers/state.js';
@@ -47,15 +47,11 @@ let client: RpcTestClient;
 let server: Dnsmasq | undefined;
 const count = { faults: 0, kills: 0, killsKept: 0 };
 
-interface ClientRecord { pid: number }
 type Rule = { point: string; n: number; line?: number };
 
 const setRules = (rules: unknown[]) => writeFileSync(faultsFile, JSON.stringify(rules));
 const setup = (networks: Record<string, unknown>) => client.call('Host.setupNetworks', { networks, bondings: {}, options: NO_CHECK });
-const record = (dev: string): ClientRecord | null => {
-  const f = path.join(daemon.runDir, 'dhcp', `${dev}.json`);
-  return existsSync(f) ? (JSON.parse(readFileSync(f, 'utf8')) as ClientRecord) : null;
-};
+const record = (dev: string) => dhcpClientRecord(daemon, dev);
 const snapshot = (): Promise<HostState> => hostState(host.ns, daemon.stateDir, daemon.resolvConf);
 const since = (mark: number, pred: (l: LogLine) => boolean) => daemon.logs.slice(mark).filter(pred);
 /** a dhcpcd that exists and is not a zombie */

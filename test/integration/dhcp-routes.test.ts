@@ -15,13 +15,13 @@
  *
  * Starts dhcpcd: run it under the DHCP lock (see the project's working rules).
  */
-import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { execa } from 'execa';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { SOURCE_RULE_PRIORITY, sourceRouteTable } from '../../src/plan/source-routes.js';
-import { startTestDaemon, type TestDaemon } from '../helpers/daemon.js';
+import { dhcpClientRecord, startTestDaemon, type TestDaemon } from '../helpers/daemon.js';
 import { startDnsmasq, type Dnsmasq } from '../helpers/dnsmasq.js';
 import { cleanupStaleNetns, createNetnsHost, type NetnsHost } from '../helpers/netns.js';
 import { RpcTestClient } from '../helpers/rpc-client.js';
@@ -32,6 +32,9 @@ const GW2 = '198.51.100.1';
 const BEHIND = '203.0.113.7';
 const T1 = sourceRouteTable('drnet1');
 const T2 = sourceRouteTable('drnet2');
+/** the two DHCP networks: device, source-route table, leased subnet, the lease's router */
+const NET1 = { dev: 'drnet1', table: T1, subnet: '192.0.2.0/24', gw: GW1 };
+const NET2 = { dev: 'drnet2', table: T2, subnet: '198.51.100.0/24', gw: GW2 };
 
 describe('source routing of DHCP-learned gateways', { timeout: 240_000 }, () => {
   let host: NetnsHost;
@@ -41,10 +44,7 @@ describe('source routing of DHCP-learned gateways', { timeout: 240_000 }, () => 
   let server1: Dnsmasq | undefined;
   let server2: Dnsmasq | undefined;
 
-  const record = (dev: string): { pid: number } | null => {
-    const f = path.join(daemon.runDir, 'dhcp', `${dev}.json`);
-    return existsSync(f) ? (JSON.parse(readFileSync(f, 'utf8')) as { pid: number }) : null;
-  };
+  const record = (dev: string) => dhcpClientRecord(daemon, dev);
   const setup = async (networks: Record<string, unknown>) =>
     expect(await client.call('Host.setupNetworks', { networks, bondings: {}, options: NO_CHECK })).toEqual({ code: 0, message: 'Done' });
   const caps = () => client.call<{ networks: Record<string, any>; bridges: Record<string, any> }>('Host.getNetworkCapabilities');
@@ -66,6 +66,20 @@ describe('source routing of DHCP-learned gateways', { timeout: 240_000 }, () => 
       .map((x) => `${String(x.dst)}${x.gateway ? ` via ${String(x.gateway)}` : ''} dev ${String(x.dev)}`).sort();
   };
   const pingFrom = (src: string) => execa('ip', ['netns', 'exec', host.ns, 'ping', '-c1', '-W2', '-I', src, BEHIND], { reject: false });
+  /**
+   * `own` (leased `ip`) is routed by its source: one rule from `ip` to its table, which holds the
+   * subnet and a default via its router, and its traffic leaves through that router; `other`
+   * holds defaultRoute: main's default route via its router, no table of its own.
+   */
+  const expectSourceRouted = async (own: typeof NET1, ip: string, other: typeof NET1) => {
+    expect(await ourRules()).toEqual([`from ${ip}/32 to all table ${own.table}`]);
+    expect(await tableRoutes(own.table)).toEqual([`${own.subnet} dev ${own.dev}`, `default via ${own.gw} dev ${own.dev}`].sort());
+    expect(await tableRoutes(other.table)).toEqual([]);
+    expect((await jsonIp(['-4', 'route', 'show', 'default'])).map((r) => `${String(r.gateway)} ${String(r.dev)}`)).toEqual([`${other.gw} ${other.dev}`]);
+    expect(await host.ip(['route', 'get', BEHIND, 'from', ip])).toContain(`via ${own.gw} dev ${own.dev} table ${own.table}`);
+    const ping = await pingFrom(ip);
+    expect(ping.exitCode, ping.stdout + ping.stderr).toBe(0);
+  };
   /** the lease-time sync that adds `line` (e.g. 'rule-add from 198.51.100.120/32 table N'), logged after log index `from` */
   const synced = (from: number, line: string) => daemon.waitForLog(
     (l) => daemon.logs.indexOf(l) >= from && l.event === 'dhcp-routes' && (l.ops as string[]).includes(line), 60_000);
@@ -103,14 +117,8 @@ describe('source routing of DHCP-learned gateways', { timeout: 240_000 }, () => 
     const ip2 = await v4addr('drnet2');
     expect(ip2).toMatch(/^198\.51\.100\.1[0-5]\d$/);
     await synced(from, `rule-add from ${ip2}/32 table ${T2}`);
-    expect(await ourRules()).toEqual([`from ${ip2}/32 to all table ${T2}`]);
-    expect(await tableRoutes(T2)).toEqual([`198.51.100.0/24 dev drnet2`, `default via ${GW2} dev drnet2`].sort());
     // the defaultRoute network's learned default route stays in main, with no table of its own
-    expect(await tableRoutes(T1)).toEqual([]);
-    expect((await jsonIp(['-4', 'route', 'show', 'default'])).map((r) => `${String(r.gateway)} ${String(r.dev)}`)).toEqual([`${GW1} drnet1`]);
-    expect(await host.ip(['route', 'get', BEHIND, 'from', ip2])).toContain(`via ${GW2} dev drnet2 table ${T2}`);
-    const ping = await pingFrom(ip2);
-    expect(ping.exitCode, ping.stdout + ping.stderr).toBe(0);
+    await expectSourceRouted(NET2, ip2, NET1);
     const c = await caps();
     expect(c.networks.drnet2).toMatchObject({ bootproto4: 'dhcp', gateway: GW2, ipv4defaultroute: false });
     expect(c.bridges.drnet2.gateway).toBe(GW2);
@@ -126,10 +134,7 @@ describe('source routing of DHCP-learned gateways', { timeout: 240_000 }, () => 
     process.kill(record('drnet2')!.pid, 'SIGHUP');
     await synced(from, `rule-add from 198.51.100.160/32 table ${T2}`);
     expect(await v4addr('drnet2')).toBe('198.51.100.160');
-    expect(await ourRules()).toEqual([`from 198.51.100.160/32 to all table ${T2}`]);
-    expect(await tableRoutes(T2)).toEqual([`198.51.100.0/24 dev drnet2`, `default via ${GW2} dev drnet2`].sort());
-    const ping = await pingFrom('198.51.100.160');
-    expect(ping.exitCode, ping.stdout + ping.stderr).toBe(0);
+    await expectSourceRouted(NET2, '198.51.100.160', NET1);
   });
 
   it('a restarted hostnetd brings the table back in step at start (a crash in the middle of a sync left it half done); a sync whose batch fails is undone', async () => {
@@ -165,13 +170,7 @@ describe('source routing of DHCP-learned gateways', { timeout: 240_000 }, () => 
       && (l.ops as string[]).some((o) => o.startsWith('rule-add from 192.0.2.') && o.endsWith(`table ${T1}`)), 60_000);
     await line;
     const ip1 = await v4addr('drnet1');
-    expect(await ourRules()).toEqual([`from ${ip1}/32 to all table ${T1}`]);
-    expect(await tableRoutes(T1)).toEqual([`192.0.2.0/24 dev drnet1`, `default via ${GW1} dev drnet1`].sort());
-    expect(await tableRoutes(T2)).toEqual([]);
-    expect((await jsonIp(['-4', 'route', 'show', 'default'])).map((r) => `${String(r.gateway)} ${String(r.dev)}`)).toEqual([`${GW2} drnet2`]);
-    expect(await host.ip(['route', 'get', BEHIND, 'from', ip1])).toContain(`via ${GW1} dev drnet1 table ${T1}`);
-    const ping = await pingFrom(ip1);
-    expect(ping.exitCode, ping.stdout + ping.stderr).toBe(0);
+    await expectSourceRouted(NET1, ip1, NET2);
     const c = await caps();
     expect(c.networks.drnet1).toMatchObject({ gateway: GW1, ipv4defaultroute: false });
     expect(c.networks.drnet2).toMatchObject({ gateway: GW2, ipv4defaultroute: true });

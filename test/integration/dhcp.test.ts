@@ -11,7 +11,7 @@ import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'no
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { startTestDaemon, type TestDaemon } from '../helpers/daemon.js';
+import { dhcpClientRecord, startTestDaemon, type TestDaemon } from '../helpers/daemon.js';
 import { startDnsmasq, DHCP_DNS4, DHCP_DNS6, type Dnsmasq } from '../helpers/dnsmasq.js';
 import { cleanupStaleNetns, createNetnsHost, type NetnsHost } from '../helpers/netns.js';
 import { execa } from 'execa';
@@ -21,8 +21,6 @@ import { comparableState, readRunning } from '../helpers/state.js';
 
 const NO_CHECK = { connectivityCheck: false };
 
-interface ClientRecord { pid: number; spec: { dev: string } }
-
 // generous: every step waits for a real server and client on a machine that may be loaded
 describe('DHCP (dhcpcd against dnsmasq)', { timeout: 240_000 }, () => {
   let host: NetnsHost;
@@ -31,10 +29,7 @@ describe('DHCP (dhcpcd against dnsmasq)', { timeout: 240_000 }, () => {
   let client: RpcTestClient;
   let server: Dnsmasq | undefined;
 
-  const record = (dev: string): ClientRecord | null => {
-    const f = path.join(daemon.runDir, 'dhcp', `${dev}.json`);
-    return existsSync(f) ? (JSON.parse(readFileSync(f, 'utf8')) as ClientRecord) : null;
-  };
+  const record = (dev: string) => dhcpClientRecord(daemon, dev);
   const setup = (networks: Record<string, unknown>) => client.call('Host.setupNetworks', { networks, bondings: {}, options: NO_CHECK });
   const caps = () => client.call<{ networks: Record<string, any>; nameservers: string[] }>('Host.getNetworkCapabilities');
   const start = async (args: string[] = []) => {
@@ -283,8 +278,8 @@ describe('DHCP with router advertisements (ipv6autoconf)', { timeout: 240_000 },
   afterAll(async () => {
     client?.ws.close();
     await daemon?.stop('SIGKILL');
-    const f = daemon && path.join(daemon.runDir, 'dhcp', 'dra.json');
-    if (f && existsSync(f)) try { process.kill(-(JSON.parse(readFileSync(f, 'utf8')) as ClientRecord).pid, 'SIGKILL'); } catch { /* gone */ }
+    const pid = daemon && dhcpClientRecord(daemon, 'dra')?.pid;
+    if (pid) try { process.kill(-pid, 'SIGKILL'); } catch { /* gone */ }
     await server?.stop();
     await host?.destroy();
     rmSync(dir, { recursive: true, force: true });
