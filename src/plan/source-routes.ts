@@ -71,17 +71,20 @@ export function desiredSourceRouting(nets: readonly { net: Network; dev: string 
   for (const { net, dev } of nets) {
     if (net.defaultRoute) continue;
     const table = sourceRouteTable(dev);
-    const lease = net.bootproto === 'dhcp' ? learned?.(dev) : undefined;
-    if (lease) {
-      routes.push({ family: 'inet', table, dst: networkOf(lease.address, lease.prefix), dev });
-      routes.push({ family: 'inet', table, dst: 'default', gateway: lease.gateway, dev });
-      rules.push({ family: 'inet', priority: SOURCE_RULE_PRIORITY, table, src: `${lease.address}/32`, dst: 'all', dev });
-    }
-    const add = (family: 'inet' | 'inet6', subnet: string, gateway: string) => {
+    const fill = (family: 'inet' | 'inet6', subnet: string, gateway: string) => {
       routes.push({ family, table, dst: subnet, dev });
       routes.push({ family, table, dst: 'default', gateway, dev });
-      rules.push({ family, priority: SOURCE_RULE_PRIORITY, table, src: subnet, dst: 'all', dev });
-      rules.push({ family, priority: SOURCE_RULE_PRIORITY, table, src: 'all', dst: subnet, dev });
+    };
+    const rule = (family: 'inet' | 'inet6', src: string, dst: string) => rules.push({ family, priority: SOURCE_RULE_PRIORITY, table, src, dst, dev });
+    const lease = net.bootproto === 'dhcp' ? learned?.(dev) : undefined;
+    if (lease) {
+      fill('inet', networkOf(lease.address, lease.prefix), lease.gateway);
+      rule('inet', `${lease.address}/32`, 'all');
+    }
+    const add = (family: 'inet' | 'inet6', subnet: string, gateway: string) => {
+      fill(family, subnet, gateway);
+      rule(family, subnet, 'all');
+      rule(family, 'all', subnet);
     };
     if (net.ipv4?.gateway !== undefined) add('inet', networkOf(net.ipv4.address, net.ipv4.prefix), net.ipv4.gateway);
     const v6 = net.ipv6.addresses[0];
