@@ -8,10 +8,10 @@ import { execFileSync } from 'node:child_process';
 import { pino } from 'pino';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createIproute } from '../../src/kernel/iproute.js';
-import { parseJsonDump, parseKernelState, parseRules } from '../../src/kernel/parse.js';
-import { readDumps, readKernelState, RULE_COMMANDS } from '../../src/kernel/snapshot.js';
-import type { KernelState } from '../../src/model/kernel-state.js';
+import { parseJsonDump, parseRules } from '../../src/kernel/parse.js';
+import { readKernelState, RULE_COMMANDS } from '../../src/kernel/snapshot.js';
 import { KernelView } from '../../src/kernel/view.js';
+import { comparable, noDad, viaIproute } from '../helpers/kernel-compare.js';
 import { createNetns, deleteNetns } from '../helpers/netns.js';
 
 const log = pino({ level: 'silent' });
@@ -23,35 +23,11 @@ beforeAll(async () => {
   ns = await createNetns('hnt-view');
   ip = (...a) => void execFileSync('ip', ['-n', ns, ...a]);
   batch = (lines) => void execFileSync('ip', ['-n', ns, '-batch', '-'], { input: `${lines.join('\n')}\n` });
-  // no IPv6 duplicate address detection: it would change addresses between two reads compared
-  for (const c of ['all', 'default']) execFileSync('ip', ['netns', 'exec', ns, 'sysctl', '-qw', `net.ipv6.conf.${c}.accept_dad=0`]);
+  noDad(ns);
 });
 afterAll(async () => {
   if (ns) await deleteNetns(ns);
 });
-
-/** iproute2's view of the namespace, through the project's JSON parser */
-async function viaIproute(): Promise<KernelState> {
-  const t = await readDumps(createIproute({ netns: ns }));
-  return parseKernelState({
-    link: parseJsonDump(t.link), addr: parseJsonDump(t.addr), route4: parseJsonDump(t.route4),
-    route6: parseJsonDump(t.route6), fdb: parseJsonDump(t.fdb),
-  }, 0);
-}
-
-// running timers tick between two reads; counters too
-const TIMERS = ['hello_timer', 'tcn_timer', 'topology_change_timer', 'gc_timer'];
-function comparable(s: KernelState) {
-  const links = Object.fromEntries(Object.entries(s.links).map(([n, l]) => {
-    const { stats: _s, ...rest } = l;
-    if (rest.bridge) rest.bridge = { ...rest.bridge, opts: Object.fromEntries(Object.entries(rest.bridge.opts).filter(([k]) => !TIMERS.includes(k))) };
-    return [n, rest];
-  }));
-  // the reader keeps the bridges' tables only: entries with a master (netlink_addon.cc)
-  const fdb = s.fdb.filter((e) => e.master !== undefined);
-  const sortBy = <T>(a: T[]) => a.map((x) => JSON.stringify(x, Object.keys(x as object).sort())).sort();
-  return { links, addresses: sortBy(s.addresses), routes: sortBy(s.routes), fdb: sortBy(fdb) };
-}
 
 describe('rtnetlink reader vs iproute2 JSON', () => {
   it('parses every device kind managed in a namespace as the iproute2 parser does', async () => {
@@ -72,7 +48,7 @@ describe('rtnetlink reader vs iproute2 JSON', () => {
     ip('link', 'set', 'veth_1', 'type', 'bridge_slave', 'isolated', 'on', 'learning', 'off', 'flood', 'off', 'mcast_flood', 'off');
     execFileSync('bridge', ['-n', ns, 'fdb', 'add', '02:00:00:00:00:09', 'dev', 'veth_1', 'master', 'static']);
     const native = await readKernelState({ netns: ns }, 'full');
-    const json = await viaIproute();
+    const json = await viaIproute(ns);
     expect(comparable(native)).toEqual(comparable(json));
     expect(native.links.veth_1!.bridgePort).toMatchObject({ isolated: true, learning: false, flood: false, mcastFlood: false });
     expect(native.links.br0!.bridge!.opts.forward_delay).toBe('300');
@@ -134,9 +110,9 @@ describe('KernelView', () => {
   });
 
   it('matches iproute2 after it started, and again after changes made behind it', async () => {
-    expect(comparable(await view.get('full'))).toEqual(comparable(await viaIproute()));
+    expect(comparable(await view.get('full'))).toEqual(comparable(await viaIproute(ns)));
     batch(['link add hot0 type veth peer name hot0b', 'addr add 203.0.113.1/24 dev hot0', 'link set hot0 up', 'link set veth_1 nomaster', 'link del brplain']);
-    expect(comparable(await view.get('full'))).toEqual(comparable(await viaIproute()));
+    expect(comparable(await view.get('full'))).toEqual(comparable(await viaIproute(ns)));
     expect(devices).toContain('hot0');
   });
 
@@ -212,7 +188,7 @@ describe('KernelView', () => {
     done = true;
     expect((await readers).every((r) => r > 0)).toBe(true);
     const mine = Object.keys((await view.get()).links).sort();
-    const kernel = Object.keys((await viaIproute()).links).sort();
+    const kernel = Object.keys((await viaIproute(ns)).links).sort();
     expect(mine).toEqual(kernel);
     expect(mine.filter((x) => /^c[hr]\d+$/.test(x))).toHaveLength(n - Math.ceil(n / 8));
   }, 300_000);
@@ -228,7 +204,7 @@ describe('KernelView', () => {
       const s = await small.get();
       expect(small.enumerations).toBeGreaterThan(before);
       expect(Object.keys(s.links).filter((x) => x.startsWith('of'))).toHaveLength(300);
-      expect(Object.keys(s.links).sort()).toEqual(Object.keys((await viaIproute()).links).sort());
+      expect(Object.keys(s.links).sort()).toEqual(Object.keys((await viaIproute(ns)).links).sort());
     } finally {
       await small.stop();
     }

@@ -7,6 +7,7 @@ import { readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { execa } from 'execa';
 import { afterEach, describe, expect, it } from 'vitest';
+import { until } from './vmhost.js';
 
 interface Link {
   ifname: string;
@@ -50,16 +51,6 @@ afterEach(async () => {
     await execa('ip', ['link', 'set', nic, 'nomaster'], { reject: false });
   }
 });
-
-async function until<T>(what: string, probe: () => Promise<T | undefined>, timeoutMs = 40_000): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const value = await probe();
-    if (value !== undefined) return value;
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 250));
-  }
-}
 
 describe('the guest', () => {
   it('has the NICs asked for, virtio, with fixed MACs, and no bond0 or dummy0 of its own', async () => {
@@ -118,7 +109,7 @@ describe('kernel features missing on the host', () => {
     const active = await until('an active slave', async () => {
       const name = (await readFile('/sys/class/net/bond1/bonding/active_slave', 'utf8')).trim();
       return name === '' ? undefined : name;
-    });
+    }, 40_000);
     expect(['eth1', 'eth2']).toContain(active);
   });
 
@@ -134,7 +125,7 @@ describe('kernel features missing on the host', () => {
     const adInfo = await until('LACP partner on bonda', async () => {
       const info = (await link('bonda')).linkinfo?.info_data?.ad_info as { partner_mac?: string } | undefined;
       return info?.partner_mac === macB ? info : undefined;
-    });
+    }, 40_000);
     expect(adInfo.partner_mac).toBe(macB);
     expect((await link('bonda')).linkinfo?.info_data?.mode).toBe('802.3ad');
   });

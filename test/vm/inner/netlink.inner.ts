@@ -5,46 +5,20 @@
 import { execFileSync } from 'node:child_process';
 import { pino } from 'pino';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
-import { createIproute } from '../../../src/kernel/iproute.js';
-import { parseJsonDump, parseKernelState } from '../../../src/kernel/parse.js';
-import { readDumps, readKernelState } from '../../../src/kernel/snapshot.js';
-import type { KernelState } from '../../../src/model/kernel-state.js';
+import { readKernelState } from '../../../src/kernel/snapshot.js';
 import { KernelView } from '../../../src/kernel/view.js';
+import { comparable, noDad, viaIproute } from '../../helpers/kernel-compare.js';
 
 const ns = 'hnvm-nl';
 const batch = (lines: string[]) => execFileSync('ip', ['-n', ns, '-batch', '-'], { input: `${lines.join('\n')}\n` });
 
 beforeAll(() => {
   execFileSync('ip', ['netns', 'add', ns]);
-  for (const c of ['all', 'default']) execFileSync('ip', ['netns', 'exec', ns, 'sysctl', '-qw', `net.ipv6.conf.${c}.accept_dad=0`]);
+  noDad(ns);
 });
 afterAll(() => {
   execFileSync('ip', ['netns', 'del', ns]);
 });
-
-async function viaIproute(): Promise<KernelState> {
-  const t = await readDumps(createIproute({ netns: ns }));
-  return parseKernelState({
-    link: parseJsonDump(t.link), addr: parseJsonDump(t.addr), route4: parseJsonDump(t.route4),
-    route6: parseJsonDump(t.route6), fdb: parseJsonDump(t.fdb),
-  }, 0);
-}
-
-// running timers tick between two reads; counters too. The reader keeps the bridges' tables
-// only: FDB entries with a master (native/netlink/netlink_addon.cc).
-const TIMERS = ['hello_timer', 'tcn_timer', 'topology_change_timer', 'gc_timer'];
-function comparable(s: KernelState) {
-  const links = Object.fromEntries(Object.entries(s.links).map(([n, l]) => {
-    const { stats: _s, ...rest } = l;
-    if (rest.bridge) rest.bridge = { ...rest.bridge, opts: Object.fromEntries(Object.entries(rest.bridge.opts).filter(([k]) => !TIMERS.includes(k))) };
-    return [n, rest];
-  }));
-  const sorted = <T>(a: T[]) => a.map((x) => JSON.stringify(x, Object.keys(x as object).sort())).sort();
-  return {
-    links, addresses: sorted(s.addresses), routes: sorted(s.routes),
-    fdb: sorted(s.fdb.filter((e) => e.master !== undefined)),
-  };
-}
 
 /**
  * The kernel sets a device's operstate from its linkwatch work, after the command that brought it
@@ -80,7 +54,7 @@ describe('rtnetlink reader vs iproute2 JSON (bonds, VLANs, vlan_filtering)', () 
     execFileSync('bridge', ['-n', ns, 'fdb', 'add', '02:00:00:00:00:09', 'dev', 'v0', 'master', 'static']);
     await operstatesSettled(['bondab', 'bondad', 'bondab.100', 'bondad.200', 'brvf']);
     const native = await readKernelState({ netns: ns }, 'full');
-    expect(comparable(native)).toEqual(comparable(await viaIproute()));
+    expect(comparable(native)).toEqual(comparable(await viaIproute(ns)));
     expect(native.links.bondab!.bond).toMatchObject({ mode: 'active-backup', opts: { primary: 'e1', miimon: '150' } });
     expect(native.links.bondad!.bond).toMatchObject({ mode: '802.3ad', opts: { lacp_rate: 'fast', xmit_hash_policy: 'layer2+3' } });
     expect(native.links['bondab.100']!.vlan).toEqual({ id: 100, protocol: '802.1Q' });
@@ -99,7 +73,7 @@ describe('rtnetlink reader vs iproute2 JSON (bonds, VLANs, vlan_filtering)', () 
         'link del bondad.200', 'link add link bondab name bondab.101 type vlan id 101',
         'link set bondab.100 nomaster', 'link set bondab.101 master brvf',
       ]);
-      expect(comparable(await view.get('full'))).toEqual(comparable(await viaIproute()));
+      expect(comparable(await view.get('full'))).toEqual(comparable(await viaIproute(ns)));
     } finally {
       await view.stop();
     }
