@@ -21,6 +21,7 @@ import { connect } from 'node:net';
 import { fileURLToPath } from 'node:url';
 import { execa } from 'execa';
 import { parseRecord } from '../../src/dhcp/clients.js';
+import { FAULTS_ENV, type FaultRule } from '../../src/faults.js';
 import type { RpcTarget } from './rpc-client.js';
 
 export const REPO_ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
@@ -338,4 +339,20 @@ export async function runCli(args: string[], opts: { ns?: string; input?: string
 export function dhcpClientRecord(d: Pick<TestDaemon, 'runDir'>, dev: string): ReturnType<typeof parseRecord> | null {
   const f = path.join(d.runDir, 'dhcp', `${dev}.json`);
   return existsSync(f) ? parseRecord(JSON.parse(readFileSync(f, 'utf8')), dev) : null;
+}
+
+/** The daemon's test-only fault seam (src/faults.ts): rules in a file the daemon reads at each fault point. */
+export interface FaultRules {
+  /** the environment that points a daemon at the file */
+  env: Record<string, string>;
+  /** replaces the rules (an empty list: no faults) */
+  set(rules: readonly FaultRule[]): void;
+}
+
+/** `dir`/faults.json, written with `rules` (none by default). */
+export function faultRules(dir: string, rules: readonly FaultRule[] = []): FaultRules {
+  const file = path.join(dir, 'faults.json');
+  const set = (r: readonly FaultRule[]) => writeFileSync(file, JSON.stringify(r));
+  set(rules);
+  return { env: { [FAULTS_ENV]: file }, set };
 }

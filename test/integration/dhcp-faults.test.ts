@@ -21,7 +21,7 @@ import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ErrorCode } from '../../src/errors.js';
 import { cleanupStaleNetns, createNetnsHost, type NetnsHost } from '../helpers/netns.js';
-import { dhcpClientRecord, startTestDaemon, type LogLine, type TestDaemon } from '../helpers/daemon.js';
+import { dhcpClientRecord, faultRules, startTestDaemon, type FaultRules, type LogLine, type TestDaemon } from '../helpers/daemon.js';
 import { startDnsmasq, DHCP_DNS4, type Dnsmasq } from '../helpers/dnsmasq.js';
 import { RpcCallError, RpcTestClient } from '../helpers/rpc-client.js';
 import { expectRunningMatchesCaps, readRunning } from '../helpers/state.js';
@@ -41,7 +41,7 @@ const back = { [NEW]: { remove: true }, ...initial };
 
 let host: NetnsHost;
 let dir: string;
-let faultsFile: string;
+let faults: FaultRules;
 let daemon: TestDaemon;
 let client: RpcTestClient;
 let server: Dnsmasq | undefined;
@@ -49,7 +49,6 @@ const count = { faults: 0, kills: 0, killsKept: 0 };
 
 type Rule = { point: string; n: number; line?: number };
 
-const setRules = (rules: unknown[]) => writeFileSync(faultsFile, JSON.stringify(rules));
 const setup = (networks: Record<string, unknown>) => client.call('Host.setupNetworks', { networks, bondings: {}, options: NO_CHECK });
 const record = (dev: string) => dhcpClientRecord(daemon, dev);
 const snapshot = (): Promise<HostState> => hostState(host.ns, daemon.stateDir, daemon.resolvConf);
@@ -83,7 +82,7 @@ const progress = (what: string, t0: number) => {
 };
 
 async function start(): Promise<void> {
-  daemon = await startTestDaemon({ ns: host.ns, dir, stateDir: path.join(dir, 'state'), args: ['--dhcp-timeout', '20'], env: { HOSTNETD_TEST_FAULTS: faultsFile } });
+  daemon = await startTestDaemon({ ns: host.ns, dir, stateDir: path.join(dir, 'state'), args: ['--dhcp-timeout', '20'], env: faults.env });
   client = await RpcTestClient.connect({ socket: daemon.socket });
 }
 
@@ -108,7 +107,7 @@ async function expectClientsBefore(label: string, leaseFrom: number | null, newP
 
 /** From the after-state back to `initial`; the resolver file is the admin's again (nothing of hostnetd's restores it after a committed change). */
 async function backToInitial(): Promise<void> {
-  setRules([]);
+  faults.set([]);
   await setup(back);
   writeFileSync(daemon.resolvConf, RESOLV_BEFORE);
 }
@@ -116,9 +115,8 @@ async function backToInitial(): Promise<void> {
 beforeAll(async () => {
   await cleanupStaleNetns('hdf-');
   dir = mkdtempSync(path.join(tmpdir(), 'hostnetd-dhcp-faults-'));
-  faultsFile = path.join(dir, 'faults.json');
-  setRules([]);
-  host = await createNetnsHost({ prefix: 'hdf-', nics: 2 });
+  faults = faultRules(dir);
+    host = await createNetnsHost({ prefix: 'hdf-', nics: 2 });
   server = await startDnsmasq(host.swNs, dir);
   writeFileSync(path.join(dir, 'resolv.conf'), RESOLV_BEFORE);
   await start();
@@ -192,7 +190,7 @@ describe('faults and kill -9 through the DHCP steps of a change', { timeout: 900
       const label = JSON.stringify(rule);
       const t0 = performance.now();
       const before = await snapshot();
-      setRules([rule]);
+      faults.set([rule]);
       const mark = daemon.logs.length;
       const err = await setup(change).then(() => null, (e: unknown) => e);
       expect(err, label).toBeInstanceOf(RpcCallError);
@@ -213,7 +211,7 @@ describe('faults and kill -9 through the DHCP steps of a change', { timeout: 900
       const t0 = performance.now();
       const before = await snapshot();
       const mark = daemon.logs.length;
-      setRules([{ ...rule, action: 'kill' }]);
+      faults.set([{ ...rule, action: 'kill' }]);
       await setup(change).catch(() => undefined); // the connection drops with the daemon
       const newPids = startedPids(mark, NEW);
       await restartAfterKill(label);
@@ -258,7 +256,7 @@ async function restartAfterKill(label: string): Promise<void> {
   expect(killed.signal, label).toBe('SIGKILL');
   await client.close().catch(() => undefined);
   count.kills++;
-  setRules([]); // the restart's own recovery passes fault points too
+  faults.set([]); // the restart's own recovery passes fault points too
   await start();
   expect(existsSync(path.join(daemon.stateDir, 'journal.jsonl')), label).toBe(false);
   expectRunningMatchesCaps(readRunning(daemon.stateDir), await client.call('Host.getNetworkCapabilities'));

@@ -9,13 +9,14 @@
  * documented code and the host must be exactly as before: links, MACs, addresses, routes,
  * sysctls, the resolver file and the state directory's files.
  */
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ErrorCode } from '../../src/errors.js';
+import type { FaultRule } from '../../src/faults.js';
 import { createNetnsHost, type NetnsHost } from '../helpers/netns.js';
-import { startTestDaemon, type LogLine, type TestDaemon } from '../helpers/daemon.js';
+import { faultRules, startTestDaemon, type FaultRules, type LogLine, type TestDaemon } from '../helpers/daemon.js';
 import { RpcCallError, RpcTestClient } from '../helpers/rpc-client.js';
 import { expectRunningMatchesCaps, readRunning } from '../helpers/state.js';
 import { hostState, type HostState } from '../helpers/host-state.js';
@@ -24,7 +25,7 @@ import { backToInitial, change, initial, options, setupNetworks } from '../helpe
 let host: NetnsHost;
 let daemon: TestDaemon;
 let client: RpcTestClient;
-let faultsFile: string;
+let faults: FaultRules;
 let dir: string | undefined;
 
 interface Point { point: string; n: number; lines?: number }
@@ -37,14 +38,13 @@ function expectedCode(point: string): number {
 }
 
 const snapshot = (): Promise<HostState> => hostState(host.ns, daemon.stateDir, daemon.resolvConf);
-const setRules = (rules: unknown[]) => writeFileSync(faultsFile, JSON.stringify(rules));
 const since = (mark: number, pred: (l: LogLine) => boolean) => daemon.logs.slice(mark).filter(pred);
 
 const call = (networks: Record<string, unknown>) => setupNetworks(client, networks);
 
 /** Run the change with these rules; it must fail with `code` and leave the host as `before`. */
-async function expectFailsExactly(rules: { point: string; n: number; line?: number }[], code: number, before: HostState, opts = options) {
-  setRules(rules);
+async function expectFailsExactly(rules: FaultRule[], code: number, before: HostState, opts: Record<string, unknown> = options) {
+  faults.set(rules);
   const mark = daemon.logs.length;
   const err = await setupNetworks(client, change, opts).then(() => null, (e: unknown) => e);
   const label = JSON.stringify(rules);
@@ -62,10 +62,10 @@ const total = () => Object.values(injected).reduce((a, b) => a + b, 0);
 beforeAll(async () => {
   host = await createNetnsHost({ prefix: 'hnf-', nics: 3 });
   dir = mkdtempSync(path.join(tmpdir(), 'hostnetd-faults-'));
-  faultsFile = path.join(dir, 'faults.json');
-  daemon = await startTestDaemon({ ns: host.ns, dir, resolvConf: 'nameserver 192.0.2.99\n', env: { HOSTNETD_TEST_FAULTS: faultsFile } });
+  faults = faultRules(dir);
+  daemon = await startTestDaemon({ ns: host.ns, dir, resolvConf: 'nameserver 192.0.2.99\n', env: faults.env });
   client = await RpcTestClient.connect({ socket: daemon.socket });
-  setRules([]);
+  faults.set([]);
   await call(initial);
   await client.call('Host.setSafeNetworkConfig');
 }, 120_000);
@@ -132,7 +132,7 @@ describe('fault injection at every step of a change', () => {
       injected.rollbackLines++;
     }
     // and the same request goes through once nothing fails
-    setRules([]);
+    faults.set([]);
     expect(await call(change)).toEqual({ code: 0, message: 'Done' });
     expectRunningMatchesCaps(readRunning(daemon.stateDir), await client.call('Host.getNetworkCapabilities'));
     process.stdout.write(`fault injection: ${total()} faults injected (${JSON.stringify(injected)}), host exact after each\n`);

@@ -17,7 +17,7 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createNetnsHost, type NetnsHost } from '../helpers/netns.js';
-import { startTestDaemon, type LogLine, type TestDaemon } from '../helpers/daemon.js';
+import { faultRules, startTestDaemon, type FaultRules, type LogLine, type TestDaemon } from '../helpers/daemon.js';
 import { RpcTestClient } from '../helpers/rpc-client.js';
 import { expectRunningMatchesCaps, readRunning } from '../helpers/state.js';
 import { hostState, withoutMacs, type HostState } from '../helpers/host-state.js';
@@ -31,15 +31,13 @@ let host: NetnsHost;
 let daemon: TestDaemon;
 let client: RpcTestClient;
 let dir: string;
-let faultsFile: string;
+let faults: FaultRules;
 let kills = 0;
 
-const env = () => ({ HOSTNETD_TEST_FAULTS: faultsFile });
 const snapshot = (): Promise<HostState> => hostState(host.ns, daemon.stateDir, daemon.resolvConf);
-const setRules = (rules: unknown[]) => writeFileSync(faultsFile, JSON.stringify(rules));
 
 async function start(): Promise<void> {
-  daemon = await startTestDaemon({ ns: host.ns, dir, stateDir: path.join(dir, 'state'), env: env() });
+  daemon = await startTestDaemon({ ns: host.ns, dir, stateDir: path.join(dir, 'state'), env: faults.env });
   client = await RpcTestClient.connect({ socket: daemon.socket });
 }
 
@@ -49,7 +47,7 @@ async function restartAfterKill(): Promise<LogLine[]> {
   expect(killed.signal).toBe('SIGKILL');
   await client.close().catch(() => undefined);
   kills++;
-  setRules([]); // the restart's own recovery passes fault points too
+  faults.set([]); // the restart's own recovery passes fault points too
   await start();
   expect(existsSync(path.join(daemon.stateDir, 'journal.jsonl'))).toBe(false);
   expectRunningMatchesCaps(readRunning(daemon.stateDir), await client.call('Host.getNetworkCapabilities'));
@@ -59,9 +57,9 @@ async function restartAfterKill(): Promise<LogLine[]> {
 beforeAll(async () => {
   host = await createNetnsHost({ prefix: 'hnk-', nics: 3 });
   dir = mkdtempSync(path.join(tmpdir(), 'hostnetd-kill-'));
-  faultsFile = path.join(dir, 'faults.json');
+  faults = faultRules(dir);
   writeFileSync(path.join(dir, 'resolv.conf'), 'nameserver 192.0.2.99\n');
-  setRules([]);
+  faults.set([]);
   await start();
   await setupNetworks(client, initial);
   await client.call('Host.setSafeNetworkConfig');
@@ -98,7 +96,7 @@ describe('kill -9 at every phase of a change, then one restart', () => {
     for (const rule of rules) {
       const before = await snapshot();
       const runningBefore = readRunning(daemon.stateDir);
-      setRules([{ ...rule, action: 'kill' }]);
+      faults.set([{ ...rule, action: 'kill' }]);
       await setupNetworks(client, change).catch(() => undefined); // the connection drops with the daemon
       await restartAfterKill();
       const now = await snapshot();

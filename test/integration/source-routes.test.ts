@@ -11,7 +11,7 @@
  * reverse-path filtering there drops a packet from 198.51.100.10 that arrives through the main
  * gateway's port, so a ping from that address succeeds only through the secondary gateway.
  */
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { execa } from 'execa';
@@ -19,7 +19,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ErrorCode } from '../../src/errors.js';
 import { SOURCE_RULE_PRIORITY, sourceRouteTable } from '../../src/plan/source-routes.js';
 import { createNetnsHost, type NetnsHost } from '../helpers/netns.js';
-import { startTestDaemon, type TestDaemon } from '../helpers/daemon.js';
+import { faultRules, startTestDaemon, type FaultRules, type TestDaemon } from '../helpers/daemon.js';
 import { RpcCallError, RpcTestClient } from '../helpers/rpc-client.js';
 import { expectRunningMatchesCaps, readRunning } from '../helpers/state.js';
 import { hostState } from '../helpers/host-state.js';
@@ -28,7 +28,7 @@ let host: NetnsHost;
 let daemon: TestDaemon;
 let client: RpcTestClient;
 let dir: string;
-let faultsFile: string;
+let faults: FaultRules;
 
 const noCheck = { connectivityCheck: false };
 const NET = 'srnet1';
@@ -107,9 +107,8 @@ beforeAll(async () => {
   });
   await execa('ip', ['netns', 'exec', host.swNs, 'sysctl', '-q', '-w', 'net.ipv4.conf.all.rp_filter=1', 'net.ipv4.conf.sw.rp_filter=1']);
   dir = mkdtempSync(path.join(tmpdir(), 'hostnetd-sr-'));
-  faultsFile = path.join(dir, 'faults.json');
-  writeFileSync(faultsFile, '[]');
-  daemon = await startTestDaemon({ ns: host.ns, dir, resolvConf: 'nameserver 192.0.2.99\n', env: { HOSTNETD_TEST_FAULTS: faultsFile } });
+  faults = faultRules(dir);
+    daemon = await startTestDaemon({ ns: host.ns, dir, resolvConf: 'nameserver 192.0.2.99\n', env: faults.env });
   client = await RpcTestClient.connect({ socket: daemon.socket });
 }, 120_000);
 
@@ -243,7 +242,7 @@ async function assertNoTables() {
 
 describe('source routing beyond the scenarios', () => {
   it('traffic from the secondary address leaves through its own gateway (v4 and v6); without the rules it cannot', { timeout: 120_000 }, async () => {
-    const b = { ...net2(), ipv6addr: `${IPv6_ADDRESS2}/64`, ipv6gateway: IPv6_GATEWAY2 };
+    const b: Record<string, any> = { ...net2(), ipv6addr: `${IPv6_ADDRESS2}/64`, ipv6gateway: IPv6_GATEWAY2 };
     await setup({ [NET]: net1() });
     // before source routing: the reply path is strict, so a ping from the secondary address through the main gateway dies
     const { gateway: _g, ipv6gateway: _g6, ...noGateway } = b;
@@ -304,7 +303,7 @@ describe('source routing beyond the scenarios', () => {
     expect(await hostState(host.ns, daemon.stateDir, daemon.resolvConf)).toEqual(before);
 
     for (const rule of [{ point: 'batch', n: 1, line: lines }, { point: 'rename:running.json', n: 1 }]) {
-      writeFileSync(faultsFile, JSON.stringify([rule]));
+      faults.set([rule]);
       const err = await client.call('Host.setupNetworks', { networks: change, bondings: {}, options: noCheck }).then(() => null, (e: unknown) => e);
       expect(err, JSON.stringify(rule)).toBeInstanceOf(RpcCallError);
       expect((err as RpcCallError).code).toBe(rule.point === 'batch' ? ErrorCode.APPLY_FAILED : ErrorCode.STORE_FAILED);
@@ -312,13 +311,13 @@ describe('source routing beyond the scenarios', () => {
     }
 
     // kill -9 after the batch (writing the running config): the next start rolls the tables and rules back from the journal
-    writeFileSync(faultsFile, JSON.stringify([{ point: 'fsync:running.json', n: 1, action: 'kill' }]));
+    faults.set([{ point: 'fsync:running.json', n: 1, action: 'kill' }]);
     await client.call('Host.setupNetworks', { networks: change, bondings: {}, options: noCheck }).catch(() => undefined);
     expect((await daemon.exited).signal).toBe('SIGKILL');
     await client.close().catch(() => undefined);
     expect(await ourRules()).toEqual(moved); // the kill left the change half done
-    writeFileSync(faultsFile, '[]');
-    daemon = await startTestDaemon({ ns: host.ns, dir, stateDir: daemon.stateDir, env: { HOSTNETD_TEST_FAULTS: faultsFile } });
+    faults.set([]);
+    daemon = await startTestDaemon({ ns: host.ns, dir, stateDir: daemon.stateDir, env: faults.env });
     client = await RpcTestClient.connect({ socket: daemon.socket });
     expect(daemon.logs.some((l) => l.event === 'recovered')).toBe(true);
     expect(await hostState(host.ns, daemon.stateDir, daemon.resolvConf)).toEqual(before);

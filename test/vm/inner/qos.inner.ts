@@ -2,23 +2,23 @@
 // the real daemon, the kernel's tc checked against `tc` itself (its text: `tc -j` prints an
 // hfsc class, and the hfsc qdisc's options, as text that is not JSON in iproute2 6.1), curves
 // edited and removed, networks removed (our qdisc gone), and failures rolled back.
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { execa } from 'execa';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ErrorCode } from '../../../src/errors.js';
+import type { FaultRule } from '../../../src/faults.js';
 import { readKernelState } from '../../../src/kernel/snapshot.js';
 import { readTc } from '../../../src/kernel/tc-read.js';
 import type { DeviceTc } from '../../../src/model/kernel-state.js';
-import { CLI_MAIN } from '../../helpers/daemon.js';
+import { CLI_MAIN, faultRules, type FaultRules } from '../../helpers/daemon.js';
 import { RpcCallError } from '../../helpers/rpc-client.js';
 import { noCheck, startVmHost, type Dict, type VmHost } from './vmhost.js';
 
 let host: VmHost;
 let dir: string;
-let faultsFile: string;
-const setRules = (rules: unknown[]) => writeFileSync(faultsFile, JSON.stringify(rules));
+let faults: FaultRules;
 
 // net_qos_test.py's values: rate(mbps) = mbps * 1000**2, _100USEC = 100 * 1000
 const rate = (mbps: number) => mbps * 1000 ** 2;
@@ -127,13 +127,12 @@ const FULL_CLASS = { ls: { m1: rate(4), d: 100_000, m2: rate(3) }, ul: { m1: 0, 
 
 beforeAll(async () => {
   dir = mkdtempSync(join(tmpdir(), 'hostnetd-vmqos-'));
-  faultsFile = join(dir, 'faults.json');
-  setRules([]);
-  // a loaded machine under TCG: the daemon's start alone took over a minute once
-  host = await startVmHost({ dir, env: { HOSTNETD_TEST_FAULTS: faultsFile }, readyTimeoutMs: 240_000 });
+  faults = faultRules(dir);
+    // a loaded machine under TCG: the daemon's start alone took over a minute once
+  host = await startVmHost({ dir, env: faults.env, readyTimeoutMs: 240_000 });
 }, 5 * 60_000);
 afterAll(async () => {
-  setRules([]);
+  faults.set([]);
   await host?.clear();
   await host?.stop();
   rmSync(dir, { recursive: true, force: true });
@@ -242,8 +241,8 @@ describe("hostQos, VDSM's net_qos_test scenarios on HFSC", () => {
 });
 
 describe('hostQos failures roll back', () => {
-  async function failed(rule: Dict, networks: Dict, code: number): Promise<void> {
-    setRules([rule]);
+  async function failed(rule: FaultRule, networks: Dict, code: number): Promise<void> {
+    faults.set([rule]);
     try {
       const err = await host.client.call('Host.setupNetworks', { networks, bondings: {}, options: noCheck }).then(
         () => { throw new Error('expected the injected fault to fail the change'); },
@@ -252,7 +251,7 @@ describe('hostQos failures roll back', () => {
       expect(err).toBeInstanceOf(RpcCallError);
       expect(err.code, err.message).toBe(code);
     } finally {
-      setRules([]);
+      faults.set([]);
     }
   }
 
@@ -286,7 +285,7 @@ describe('hostQos across kill -9', () => {
     await host.setup({ n1: { nic: 'eth1', vlan: 10, hostQos: QOS_1 } });
     const running = host.running();
     const oldLayout = { a: { ls: { m1: 0, d: 0, m2: rate(1) } }, 1388: { ls: { m1: 0, d: 0, m2: rate(1) } } };
-    setRules([{ point: 'rename:running.json', n: 1, action: 'kill' }]);
+    faults.set([{ point: 'rename:running.json', n: 1, action: 'kill' }]);
     const mark = host.daemon.logs.length;
     // the connection drops with the daemon
     await host.client.call('Host.setupNetworks', { networks: { n1: { nic: 'eth1', vlan: 10, hostQos: QOS_FULL } }, bondings: {}, options: noCheck }).catch(() => undefined);
@@ -294,9 +293,9 @@ describe('hostQos across kill -9', () => {
     expect(host.daemon.logs.slice(mark).some((l) => l.event === 'fault-point' && l.point === 'tc-batch')).toBe(true);
     // the new curves are in the kernel: the kill came after the tc step
     await expectLayout('eth1', { a: FULL_CLASS, 1388: { ls: { m1: 0, d: 0, m2: rate(3) } } }, [10]);
-    setRules([]);
+    faults.set([]);
     await host.client.close().catch(() => undefined);
-    host = await startVmHost({ dir, env: { HOSTNETD_TEST_FAULTS: faultsFile }, readyTimeoutMs: 240_000 });
+    host = await startVmHost({ dir, env: faults.env, readyTimeoutMs: 240_000 });
     expect(host.daemon.logs.some((l) => l.event === 'recovered')).toBe(true);
     await expectLayout('eth1', oldLayout, [10]);
     expect(host.running()).toEqual(running);
