@@ -11,8 +11,9 @@
 #                                         the named tiers/steps only, in that order
 #
 # Steps besides the vitest projects of vitest.config.ts: `unused` (knip: unused files, exports
-# and types; knip.json) and `layers` (scripts/check-layers.mjs: every import in src/ against the
-# README's layer table). Both run before the vitest tiers, and not when file filters are given.
+# and types; knip.json), `types` (the tests type-checked with the sources: tsconfig.test.json) and
+# `layers` (scripts/check-layers.mjs: every import in src/ against the README's layer table).
+# They run before the vitest tiers, and not when file filters are given.
 set -uo pipefail
 cd "$(dirname "$0")/.."
 
@@ -25,7 +26,7 @@ if [ -f scripts/vm/prepare.sh ]; then bash scripts/vm/prepare.sh; fi
 set +e
 
 VITEST_TIERS="unit integration libvirt package vm"
-if [ $# -gt 0 ]; then default="$VITEST_TIERS"; else default="unused layers $VITEST_TIERS"; fi
+if [ $# -gt 0 ]; then default="$VITEST_TIERS"; else default="unused types layers $VITEST_TIERS"; fi
 read -r -a tiers <<< "${HOSTNETD_TEST_TIERS:-$default}"
 
 log_dir=$(mktemp -d /tmp/hostnetd-test.XXXXXX)
@@ -41,6 +42,7 @@ run_tier() {
   start=$(date +%s)
   case "$tier" in
     unused) npx knip --no-progress ;;
+    types) npx tsc -p tsconfig.test.json ;;
     layers) node scripts/check-layers.mjs ;;
     unit|integration|libvirt|package|vm)
       if [ $# -gt 0 ]; then
@@ -48,7 +50,7 @@ run_tier() {
       else
         npx vitest run --project "$tier" 2>&1 | tee "$log"
       fi ;;
-    *) echo "unknown tier '$tier' (tiers: unused layers $VITEST_TIERS)" >&2; false ;;
+    *) echo "unknown tier '$tier' (tiers: unused types layers $VITEST_TIERS)" >&2; false ;;
   esac
   rc=$?
   end=$(date +%s)

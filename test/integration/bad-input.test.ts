@@ -20,7 +20,6 @@ let host: NetnsHost;
 let daemon: TestDaemon;
 let client: RpcTestClient;
 
-const noCheck = { connectivityCheck: false };
 const PROTO = ['toString', 'constructor', '__proto__'] as const;
 
 useDaemonHost({ prefix: 'hbi-', nics: 4 }, (e) => ({ host, daemon, client } = e));

@@ -19,9 +19,10 @@ import { makeTransactions } from '../../src/apply/factory.js';
 import { noSysctls } from '../../src/kernel/sysctl.js';
 import { ConfigStore } from '../../src/store/config-store.js';
 import { createNetns, createNetnsHost, deleteNetns } from '../helpers/netns.js';
+import { features } from '../helpers/kernel-fixtures.js';
 
 const log = pino({ level: process.env.HNP_DEBUG ? 'debug' : 'silent' });
-const FEATURES = { bonding: false, vlan: false, vlanFiltering: false, portIsolation: true };
+const FEATURES = features();
 
 function net(name: string, over: Partial<Network> = {}): Network {
   return {

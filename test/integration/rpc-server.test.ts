@@ -31,7 +31,6 @@ const log = pino(
   { write: (line: string) => void records.push(JSON.parse(line) as LogRecord) },
 );
 
-let release: (() => void) | undefined;
 let slowRunning = 0;
 let slowMax = 0;
 const methods: MethodTable = {
@@ -50,7 +49,7 @@ const methods: MethodTable = {
     },
   },
   'Test.hang': { params: [], handler: () => new Promise(() => undefined), timeoutMs: 200 },
-  'Test.block': { params: [], handler: () => new Promise<string>((r) => { release = () => r('released'); }) },
+  'Test.block': { params: [], handler: () => new Promise<string>(() => undefined) },
   'Test.setup': {
     params: [
       { name: 'networks', shape: anObjectOfObjects },

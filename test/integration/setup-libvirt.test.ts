@@ -3,18 +3,16 @@
  * binding against libvirt's test driver (inside the daemon: no libvirtd).
  */
 import { describe, expect, it } from 'vitest';
-import type { NetnsHost } from '../helpers/netns.js';
 import { useDaemonHost } from '../helpers/daemon-host.js';
 import type { TestDaemon } from '../helpers/daemon.js';
 import { RpcTestClient } from '../helpers/rpc-client.js';
 import { expectRunningMatchesCaps, readRunning } from '../helpers/state.js';
 
-let host: NetnsHost;
 let daemon: TestDaemon;
 let client: RpcTestClient;
 const opts = { connectivityCheck: false };
 
-useDaemonHost({ prefix: 'hnt-', nics: 2, daemon: { args: ['--libvirt-uri', 'test:///default'] } }, (e) => ({ host, daemon, client } = e));
+useDaemonHost({ prefix: 'hnt-', nics: 2, daemon: { args: ['--libvirt-uri', 'test:///default'] } }, (e) => ({ daemon, client } = e));
 
 type Caps = { networks: Record<string, { libvirtNetwork: unknown }>; hostnet: { libvirt: { connected: boolean; uri: string } } };
 

@@ -17,6 +17,7 @@ import type { KernelState } from '../../src/model/kernel-state.js';
 import { parseJsonDump, parseKernelState } from '../../src/kernel/parse.js';
 import type { HostConfig } from '../../src/model/types.js';
 import { cleanupStaleNetns, createNetns, createNetnsHost, deleteNetns, type NetnsHost } from '../helpers/netns.js';
+import { features } from '../helpers/kernel-fixtures.js';
 
 const PREFIX = 'hnk-';
 
@@ -85,7 +86,7 @@ describe('readKernelState + buildNetworkCapabilities in a namespace', () => {
       bonds: {},
     };
     const caps = buildNetworkCapabilities({
-      state, running, netConfigDirty: false, features: { bonding: false, vlan: false, vlanFiltering: false, portIsolation: true },
+      state, running, netConfigDirty: false, features: features(),
       fakeNics: ['veth_*'], nameservers: [], version: 'test', libvirt: { uri: 'test:///default', connected: false },
     });
 

@@ -99,7 +99,7 @@ describe('STOMP on a tcp:// listener', () => {
   });
 
   it('no 1.2 in accept-version: ERROR "Version unsupported", then the connection closes', async () => {
-    for (const headers of [{ 'accept-version': '1.0,1.1' }, {}]) {
+    for (const headers of [{ 'accept-version': '1.0,1.1' }, {}] as Record<string, string>[]) {
       const c = await open();
       c.send('CONNECT', headers);
       const f = await c.next();

@@ -136,7 +136,7 @@ describe('a real libvirtd', () => {
 
   it('defines, starts and autostarts vdsm-<bridge>, read back with virsh net-dumpxml', async () => {
     expect(mgr.status().connected).toBe(true);
-    const r = await mgr.sync([{ name: bridge, mtu: 1500, portIsolation: true, macTableManager: 'libvirt' }]);
+    const r = await mgr.sync([{ name: bridge, portIsolation: true, macTableManager: 'libvirt' }]);
     expect(r.applied).toBe(true);
 
     const dump = await virsh('net-dumpxml', lvName);

@@ -4,6 +4,7 @@ import { buildNetworkCapabilities } from '../../../src/caps/network.js';
 import { buildStatistics } from '../../../src/caps/statistics.js';
 import type { HostConfig, Network } from '../../../src/model/types.js';
 import { fixtureState } from '../kernel/fixtures.js';
+import { features } from '../../helpers/kernel-fixtures.js';
 
 const base: Omit<Network, 'name'> = {
   bridged: true, mtu: 1500, stp: false, ipv6: { addresses: [], autoconf: false }, defaultRoute: false, nameservers: [],
@@ -24,7 +25,7 @@ describe('capabilities of vm-bond-vlan', () => {
   const state = fixtureState('vm-bond-vlan');
   const caps = buildNetworkCapabilities({
     state, running: RUNNING, netConfigDirty: false,
-    features: { bonding: true, vlan: true, vlanFiltering: true, portIsolation: true },
+    features: features({ bonding: true, vlan: true, vlanFiltering: true }),
     fakeNics: [], nameservers: [], version: 'test', libvirt: { uri: 'qemu:///system', connected: true },
   });
 

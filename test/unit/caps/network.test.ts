@@ -7,6 +7,7 @@ import type { CapsInput } from '../../../src/caps/types.js';
 import type { KernelLink, KernelState } from '../../../src/model/kernel-state.js';
 import type { HostConfig, Network } from '../../../src/model/types.js';
 import { fixtureState } from '../kernel/fixtures.js';
+import { features } from '../../helpers/kernel-fixtures.js';
 
 function net(name: string, over: Partial<Network>): Network {
   return {
@@ -16,7 +17,7 @@ function net(name: string, over: Partial<Network>): Network {
   };
 }
 
-const FEATURES = { bonding: false, vlan: false, vlanFiltering: false, portIsolation: true };
+const FEATURES = features();
 
 function input(state: KernelState, running: HostConfig, over: Partial<CapsInput> = {}): CapsInput {
   return {

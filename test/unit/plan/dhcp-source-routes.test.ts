@@ -1,7 +1,7 @@
 /** Source routing of DHCP networks in the pure planner: from the lease, at lease time and in a change. */
 import { describe, expect, it } from 'vitest';
 import { renderBatch } from '../../../src/kernel/batch.js';
-import type { KernelLink, KernelRoute, KernelRule, KernelState } from '../../../src/model/kernel-state.js';
+import type { KernelRoute, KernelRule, KernelState } from '../../../src/model/kernel-state.js';
 import { mergeRequest } from '../../../src/model/merge.js';
 import { emptyConfig, type HostConfig } from '../../../src/model/types.js';
 import { desiredKernel, learnedSourceOps } from '../../../src/plan/desired.js';
@@ -9,7 +9,7 @@ import { diff } from '../../../src/plan/diff.js';
 import { rollbackTarget } from '../../../src/plan/rollback.js';
 import { learnedIpv4, SOURCE_RULE_PRIORITY, sourceRouteTable, type Learned, type LearnedIpv4 } from '../../../src/plan/source-routes.js';
 import { canonicalizeRequest } from '../../../src/validate/request.js';
-import { bridge, link, state } from '../../helpers/kernel-fixtures.js';
+import { bridge, state } from '../../helpers/kernel-fixtures.js';
 
 const config = (networks: Record<string, Record<string, unknown>>, running: HostConfig = emptyConfig()): HostConfig =>
   mergeRequest(running, canonicalizeRequest({ networks, bondings: {}, options: {} }), new Set());

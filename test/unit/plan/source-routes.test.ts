@@ -1,7 +1,7 @@
 /** Source routing (VDSM's multiple gateways) in the pure planner: tables, rules, edits, rollback. */
 import { describe, expect, it } from 'vitest';
 import { renderBatch } from '../../../src/kernel/batch.js';
-import type { KernelLink, KernelRoute, KernelRule, KernelState } from '../../../src/model/kernel-state.js';
+import type { KernelRoute, KernelRule, KernelState } from '../../../src/model/kernel-state.js';
 import { mergeRequest } from '../../../src/model/merge.js';
 import { emptyConfig, type HostConfig } from '../../../src/model/types.js';
 import { desiredKernel } from '../../../src/plan/desired.js';

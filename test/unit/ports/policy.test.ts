@@ -1,9 +1,10 @@
 import { describe, expect, it } from 'vitest';
-import type { FdbEntry, KernelFeatures, KernelLink, KernelState } from '../../../src/model/kernel-state.js';
+import type { FdbEntry, KernelLink, KernelState } from '../../../src/model/kernel-state.js';
 import type { HostConfig, Network } from '../../../src/model/types.js';
 import { flagLine, managedBridges, normalizeMacs, planPorts } from '../../../src/ports/policy.js';
+import { features } from '../../helpers/kernel-fixtures.js';
 
-const FEATURES: KernelFeatures = { bonding: false, vlan: false, vlanFiltering: false, portIsolation: true };
+const FEATURES = features();
 
 function net(name: string, over: Partial<Network> = {}): Network {
   return {

@@ -6,7 +6,9 @@ import { ConnectivityTracker } from '../../../src/apply/connectivity.js';
 import type { NetworkChanger } from '../../../src/model/changer.js';
 import type { KernelState } from '../../../src/model/kernel-state.js';
 import { emptyConfig, type SetupRequest } from '../../../src/model/types.js';
+import { answerText } from '../../../src/rpc/codec.js';
 import { Dispatcher } from '../../../src/rpc/dispatch.js';
+import { features } from '../../helpers/kernel-fixtures.js';
 
 const state = (takenAt: number): KernelState => ({ links: {}, addresses: [], routes: [], fdb: [], takenAt });
 
@@ -24,7 +26,7 @@ function fakeDeps(over: Partial<HostApiDeps> = {}) {
       return state(reads);
     },
     readStats: async () => state(1000 + reads),
-    features: async () => ({ bonding: false, vlan: false, vlanFiltering: false, portIsolation: true }),
+    features: async () => (features()),
     config: { running: emptyConfig, isDirty: () => true },
     nameservers: async () => ['192.0.2.53'],
     libvirt: () => ({ uri: 'none', connected: false }),
@@ -36,7 +38,7 @@ function fakeDeps(over: Partial<HostApiDeps> = {}) {
     buildNetworkCapabilities: (input) => ({
       networks: {}, bridges: {}, nics: { snapshot: { n: input.state.takenAt } }, bondings: {}, vlans: {},
       nameservers: input.nameservers, supportsIPv6: true, netConfigDirty: input.netConfigDirty,
-      hostnet: { version: input.version, kernel: input.features, libvirt: { uri: input.libvirt.uri, connected: false } },
+      hostnet: { version: input.version, kernel: input.features, libvirt: { uri: input.libvirt.uri, connected: false }, mirrors: {} },
     }),
     statistics: async (s, now) => ({ network: { x: { sampleTime: now / 1000, from: s.takenAt } } }),
     ...over,
@@ -80,7 +82,7 @@ describe('HostApi', () => {
     const d = new Dispatcher({ methods: hostMethods(new HostApi(f.deps)), log: pino({ level: 'silent' }), defaultTimeoutMs: 1000 });
     const answer = await d.handleFrame('{"jsonrpc":"2.0","id":1,"method":"Host.setupNetworks","params":[{"n":{"nic":"veth_0"}}]}', { peer: 'unix', connId: 1, transport: 'ws' });
     // VDSM's status map: the engine reads setupNetworks' result as one
-    expect(JSON.parse(answer!)).toEqual({ jsonrpc: '2.0', id: 1, result: { code: 0, message: 'Done' } });
+    expect(JSON.parse(answerText(answer!))).toEqual({ jsonrpc: '2.0', id: 1, result: { code: 0, message: 'Done' } });
     expect(f.setups).toEqual([{ networks: { n: { nic: 'veth_0' } }, bondings: {}, options: {} }]);
   });
 

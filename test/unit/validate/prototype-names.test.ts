@@ -21,6 +21,7 @@ import { parseConfig, serializeConfig } from '../../../src/store/config-store.js
 import { JournalBeginSchema } from '../../../src/store/schema.js';
 import { canonicalizeRequest } from '../../../src/validate/request.js';
 import { validateTopology } from '../../../src/validate/topology.js';
+import { features } from '../../helpers/kernel-fixtures.js';
 
 export const PROTOTYPE_NAMES = ['toString', 'constructor', '__proto__', 'hasOwnProperty', 'valueOf'] as const;
 
@@ -129,7 +130,7 @@ describe('networks named like Object.prototype members', () => {
       ...PROTOTYPE_NAMES.map((n) => link(n, { kind: 'bridge', bridge: { stp: false, vlanFiltering: false, opts: {} } })),
     ]);
     const caps = buildNetworkCapabilities({
-      state: kernel, running: desired, netConfigDirty: false, features: { bonding: false, vlan: false, vlanFiltering: false, portIsolation: true },
+      state: kernel, running: desired, netConfigDirty: false, features: features(),
       fakeNics: ['veth_*'], nameservers: [], version: 'x', libvirt: { uri: 'none', connected: false, networks: {} },
     });
     const reported = JSON.parse(JSON.stringify(caps)) as { networks: Record<string, unknown>; bridges: Record<string, unknown> };
