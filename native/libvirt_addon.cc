@@ -355,6 +355,27 @@ Napi::Value queue(const Napi::CallbackInfo& info, Job::Fn fn) {
 
 // ---------- object helpers (worker thread)
 
+// Every object a virConnectListAll* call returns, handed to `each` in turn (it pushes what it keeps
+// onto out.arr; false fails the call and skips the rest), each freed with `release`.
+template <typename Ptr, typename Each>
+bool listAll(virConnectPtr conn, int (*list)(virConnectPtr, Ptr**, unsigned int), unsigned int flags,
+             int (*release)(Ptr), const char* failure, Val& out, LvError& err, Each each) {
+  Ptr* items = nullptr;
+  int n = list(conn, &items, flags);
+  if (n < 0) {
+    err = lastError(failure);
+    return false;
+  }
+  out = Val::array();
+  bool ok = true;
+  for (int i = 0; i < n; i++) {
+    if (ok) ok = each(items[i]);
+    release(items[i]);
+  }
+  free(items);
+  return ok;
+}
+
 Val networkInfo(virNetworkPtr net) {
   Val o = Val::object();
   o.set("name", Val::string(virNetworkGetName(net)));
@@ -621,19 +642,10 @@ Napi::Value NetworkGetAutostart(const Napi::CallbackInfo& info) {
 
 Napi::Value NetworkList(const Napi::CallbackInfo& info) {
   return queue(info, [](virConnectPtr conn, Val& out, LvError& err) {
-    virNetworkPtr* nets = nullptr;
-    int n = virConnectListAllNetworks(conn, &nets, 0);
-    if (n < 0) {
-      err = lastError("network list failed");
-      return false;
-    }
-    out = Val::array();
-    for (int i = 0; i < n; i++) {
-      out.arr.push_back(networkInfo(nets[i]));
-      virNetworkFree(nets[i]);
-    }
-    free(nets);
-    return true;
+    return listAll(conn, virConnectListAllNetworks, 0, virNetworkFree, "network list failed", out, err, [&out](virNetworkPtr n) {
+      out.arr.push_back(networkInfo(n));
+      return true;
+    });
   });
 }
 
@@ -645,67 +657,49 @@ Napi::Value NetworkListXml(const Napi::CallbackInfo& info) {
   std::string prefix = strArg(info, 1, "network name prefix");
   unsigned int flags = info.Length() > 2 && info[2].IsNumber() ? info[2].As<Napi::Number>().Uint32Value() : 0;
   return queue(info, [prefix, flags](virConnectPtr conn, Val& out, LvError& err) {
-    virNetworkPtr* nets = nullptr;
-    int n = virConnectListAllNetworks(conn, &nets, 0);
-    if (n < 0) {
-      err = lastError("network list failed");
-      return false;
-    }
-    out = Val::array();
-    bool failed = false;
-    for (int i = 0; i < n; i++) {
-      const char* name = virNetworkGetName(nets[i]);
-      if (!failed && name != nullptr && std::string(name).rfind(prefix, 0) == 0) {
-        char* xml = virNetworkGetXMLDesc(nets[i], flags);
-        if (xml == nullptr && flags != 0) {
-          virErrorPtr e = virGetLastError();
-          int code = e != nullptr ? e->code : 0;
-          if (code == VIR_ERR_INVALID_ARG || code == VIR_ERR_NO_SUPPORT) xml = virNetworkGetXMLDesc(nets[i], 0);
-        }
-        if (xml != nullptr) {
-          Val o = networkInfo(nets[i]);
-          o.set("xml", Val::string(xml));
-          free(xml);
-          out.arr.push_back(std::move(o));
-        } else {
-          virErrorPtr e = virGetLastError();
-          if (e != nullptr && e->code != VIR_ERR_NO_NETWORK) {
-            err = lastError("network XML failed");
-            failed = true;
-          }
-        }
-        virResetLastError();
+    return listAll(conn, virConnectListAllNetworks, 0, virNetworkFree, "network list failed", out, err, [&](virNetworkPtr n) {
+      const char* name = virNetworkGetName(n);
+      if (name == nullptr || std::string(name).rfind(prefix, 0) != 0) return true;
+      bool ok = true;
+      char* xml = virNetworkGetXMLDesc(n, flags);
+      if (xml == nullptr && flags != 0) {
+        virErrorPtr e = virGetLastError();
+        int code = e != nullptr ? e->code : 0;
+        if (code == VIR_ERR_INVALID_ARG || code == VIR_ERR_NO_SUPPORT) xml = virNetworkGetXMLDesc(n, 0);
       }
-      virNetworkFree(nets[i]);
-    }
-    free(nets);
-    return !failed;
+      if (xml != nullptr) {
+        Val o = networkInfo(n);
+        o.set("xml", Val::string(xml));
+        free(xml);
+        out.arr.push_back(std::move(o));
+      } else {
+        virErrorPtr e = virGetLastError();
+        if (e != nullptr && e->code != VIR_ERR_NO_NETWORK) {
+          err = lastError("network XML failed");
+          ok = false;
+        }
+      }
+      virResetLastError();
+      return ok;
+    });
   });
 }
 
 // Every running domain's info, with its XML when withXml (flags for virDomainGetXMLDesc). A domain
 // that stopped between the list and its XML read is left out.
 bool listActiveDomains(virConnectPtr conn, Val& out, LvError& err, bool withXml, unsigned int flags) {
-  virDomainPtr* doms = nullptr;
-  int n = virConnectListAllDomains(conn, &doms, VIR_CONNECT_LIST_DOMAINS_ACTIVE);
-  if (n < 0) {
-    err = lastError("domain list failed");
-    return false;
-  }
-  out = Val::array();
-  for (int i = 0; i < n; i++) {
-    char* xml = withXml ? virDomainGetXMLDesc(doms[i], flags) : nullptr;
+  return listAll(conn, virConnectListAllDomains, VIR_CONNECT_LIST_DOMAINS_ACTIVE, virDomainFree, "domain list failed", out, err,
+                 [&out, withXml, flags](virDomainPtr d) {
+    char* xml = withXml ? virDomainGetXMLDesc(d, flags) : nullptr;
     if (!withXml || xml != nullptr) {
-      Val o = domainInfo(doms[i]);
+      Val o = domainInfo(d);
       if (xml != nullptr) o.set("xml", Val::string(xml));
       out.arr.push_back(std::move(o));
     }
     free(xml);
     virResetLastError();
-    virDomainFree(doms[i]);
-  }
-  free(doms);
-  return true;
+    return true;
+  });
 }
 
 Napi::Value DomainListActive(const Napi::CallbackInfo& info) {
@@ -809,19 +803,10 @@ Napi::Value NwfilterUndefine(const Napi::CallbackInfo& info) {
 // nwfilterList(handle): [{name, uuid}] of every filter, libvirt's built-in ones included
 Napi::Value NwfilterList(const Napi::CallbackInfo& info) {
   return queue(info, [](virConnectPtr conn, Val& out, LvError& err) {
-    virNWFilterPtr* fs = nullptr;
-    int n = virConnectListAllNWFilters(conn, &fs, 0);
-    if (n < 0) {
-      err = lastError("nwfilter list failed");
-      return false;
-    }
-    out = Val::array();
-    for (int i = 0; i < n; i++) {
-      out.arr.push_back(nwfilterInfo(fs[i]));
-      virNWFilterFree(fs[i]);
-    }
-    free(fs);
-    return true;
+    return listAll(conn, virConnectListAllNWFilters, 0, virNWFilterFree, "nwfilter list failed", out, err, [&out](virNWFilterPtr f) {
+      out.arr.push_back(nwfilterInfo(f));
+      return true;
+    });
   });
 }
 
