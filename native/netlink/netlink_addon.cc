@@ -356,12 +356,37 @@ Napi::Object linkStats(Napi::Env env, const struct rtattr* a) {
   return o;
 }
 
-void parseLink(Napi::Object& o, const struct nlmsghdr* h, bool wantStats, bool wantIpv6Conf) {
+// The IPv6 sysctls a change reads and restores (autoconf, accept_ra), as /proc/sys prints them;
+// absent on a device without IPv6. Their writes raise no event: only a fresh dump is current.
+void putIpv6Conf(Napi::Object& o, const struct rtattr* afSpec) {
+  const struct rtattr* af = static_cast<const struct rtattr*>(RTA_DATA(afSpec));
+  int len = RTA_PAYLOAD(afSpec);
+  for (; RTA_OK(af, len); af = RTA_NEXT(af, len)) {
+    if ((af->rta_type & ~NLA_F_NESTED) != AF_INET6) continue;
+    Attrs v6 = nested(af, IFLA_INET6_MAX);
+    const struct rtattr* conf = v6[IFLA_INET6_CONF];
+    if (!conf || RTA_PAYLOAD(conf) < (DEVCONF_AUTOCONF + 1) * sizeof(int32_t)) continue;
+    const int32_t* c = static_cast<const int32_t*>(RTA_DATA(conf));
+    Napi::Object i6 = Napi::Object::New(o.Env());
+    setStr(i6, "autoconf", std::to_string(c[DEVCONF_AUTOCONF]));
+    setStr(i6, "acceptRa", std::to_string(c[DEVCONF_ACCEPT_RA]));
+    put(o, "ipv6Conf", i6);
+  }
+}
+
+// ipv6ConfOnly: the name and the IPv6 sysctls alone (t 'ipv6conf'): a change reads them for a
+// thousand devices, and the rest of a link (a bridge's options most) costs twice the dump itself.
+void parseLink(Napi::Object& o, const struct nlmsghdr* h, bool wantStats, bool ipv6ConfOnly) {
   Napi::Env env = o.Env();
   auto* ifi = static_cast<const struct ifinfomsg*>(NLMSG_DATA(h));
   Attrs tb = parseAttrs(IFLA_RTA(ifi), IFLA_PAYLOAD(h), IFLA_MAX);
   setNum(o, "ifindex", ifi->ifi_index);
   if (tb[IFLA_IFNAME]) setStr(o, "name", str(tb[IFLA_IFNAME]));
+  if (ipv6ConfOnly && ifi->ifi_family != AF_BRIDGE) {
+    setStr(o, "t", "ipv6conf");
+    if (tb[IFLA_AF_SPEC]) putIpv6Conf(o, tb[IFLA_AF_SPEC]);
+    return;
+  }
   if (tb[IFLA_MASTER]) setNum(o, "masterIndex", get<uint32_t>(tb[IFLA_MASTER]));
   if (ifi->ifi_family == AF_BRIDGE) {
     // a bridge port's own notification (flags, STP state): only its port attributes are news
@@ -404,23 +429,6 @@ void parseLink(Napi::Object& o, const struct nlmsghdr* h, bool wantStats, bool w
   if (tb[IFLA_LINK] && !tb[IFLA_LINK_NETNSID]) setNum(o, "linkIndex", get<uint32_t>(tb[IFLA_LINK]));
   if (tb[IFLA_PARENT_DEV_BUS_NAME]) setStr(o, "parentBus", str(tb[IFLA_PARENT_DEV_BUS_NAME]));
   if (wantStats && tb[IFLA_STATS64]) put(o, "stats", linkStats(env, tb[IFLA_STATS64]));
-  // the IPv6 sysctls a change reads and restores (autoconf, accept_ra), as /proc/sys prints them;
-  // absent on a device without IPv6. Their writes raise no event: only a fresh dump is current.
-  if (wantIpv6Conf && tb[IFLA_AF_SPEC]) {
-    const struct rtattr* af = static_cast<const struct rtattr*>(RTA_DATA(tb[IFLA_AF_SPEC]));
-    int len = RTA_PAYLOAD(tb[IFLA_AF_SPEC]);
-    for (; RTA_OK(af, len); af = RTA_NEXT(af, len)) {
-      if ((af->rta_type & ~NLA_F_NESTED) != AF_INET6) continue;
-      Attrs v6 = nested(af, IFLA_INET6_MAX);
-      const struct rtattr* conf = v6[IFLA_INET6_CONF];
-      if (!conf || RTA_PAYLOAD(conf) < (DEVCONF_AUTOCONF + 1) * sizeof(int32_t)) continue;
-      const int32_t* c = static_cast<const int32_t*>(RTA_DATA(conf));
-      Napi::Object i6 = Napi::Object::New(env);
-      setStr(i6, "autoconf", std::to_string(c[DEVCONF_AUTOCONF]));
-      setStr(i6, "acceptRa", std::to_string(c[DEVCONF_ACCEPT_RA]));
-      put(o, "ipv6Conf", i6);
-    }
-  }
 }
 
 // ---------- addresses, routes, FDB
@@ -798,7 +806,7 @@ class Rtnl : public Napi::ObjectWrap<Rtnl> {
     return env.Undefined();
   }
 
-  // read(max?, withStats?, withIpv6Conf?): every message queued now, parsed; never blocks. At
+  // read(max?, withStats?, ipv6ConfOnly?): every message queued now, parsed; never blocks. At
   // most `max` datagrams (default: all).
   Napi::Value Read(const Napi::CallbackInfo& info) {
     Napi::Env env = info.Env();
@@ -807,7 +815,7 @@ class Rtnl : public Napi::ObjectWrap<Rtnl> {
     int max = info.Length() > 0 && info[0].IsNumber() ? info[0].As<Napi::Number>().Int32Value() : -1;
     // counters are parsed only when asked: they raise no events, the view never keeps them
     bool withStats = info.Length() > 1 && info[1].ToBoolean();
-    bool withIpv6Conf = info.Length() > 2 && info[2].ToBoolean();
+    bool ipv6ConfOnly = info.Length() > 2 && info[2].ToBoolean();
     KeyCache cache{env, {}};
     keyCache = &cache;
     struct Reset { ~Reset() { keyCache = nullptr; } } reset;
@@ -850,7 +858,7 @@ class Rtnl : public Napi::ObjectWrap<Rtnl> {
             setNum(o, "errno", -e->error);
             break;
           }
-          case RTM_NEWLINK: case RTM_DELLINK: parseLink(o, h, withStats, withIpv6Conf); break;
+          case RTM_NEWLINK: case RTM_DELLINK: parseLink(o, h, withStats, ipv6ConfOnly); break;
           case RTM_NEWADDR: case RTM_DELADDR: parseAddr(o, h); break;
           case RTM_NEWROUTE: case RTM_DELROUTE: parseRoute(o, h); break;
           case RTM_NEWNEIGH: case RTM_DELNEIGH: parseNeigh(o, h); break;

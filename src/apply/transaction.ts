@@ -186,6 +186,7 @@ export class Transactions implements NetworkChanger {
   async apply(
     desired: HostConfig, running: HostConfig, before: KernelState, options: SetupOptions, log: Logger, extras: ApplyExtras = {},
   ): Promise<ChangeResult> {
+    const planStarted = performance.now();
     const changedConfig = !sameConfig(desired, running);
     const clients = clientSpecs(desired, (d) => d in before.links);
     const { want, ops } = this.kernelPlan(desired, running, before, changedConfig, this.keptLeases(clients));
@@ -217,12 +218,14 @@ export class Transactions implements NetworkChanger {
       desired, touched,
     };
     const timings: Record<string, number> = {};
-    let mark = performance.now();
+    let mark = planStarted;
     const lap = (phase: string) => {
       const t = performance.now();
       timings[phase] = Math.round(t - mark);
       mark = t;
     };
+    // the plan and the before-reads it needs (sysctls, the resolver file, tc)
+    lap('planMs');
     await this.journal.begin(entry);
     lap('journalMs');
     tell({ phase: 'applying', ops: ops.length });

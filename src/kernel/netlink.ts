@@ -48,7 +48,13 @@ export interface LinkMsg extends MsgBase {
   vlan?: { id: number; protocol: string };
   parentBus?: string;
   stats?: LinkStats;
-  /** the IPv6 sysctls autoconf and accept_ra as /proc/sys prints them (read with `ipv6Conf` only; absent without IPv6) */
+}
+
+/** A link read with `ipv6ConfOnly`: its name and IPv6 sysctls alone, as /proc/sys prints them (absent without IPv6). */
+export interface Ipv6ConfMsg extends MsgBase {
+  t: 'ipv6conf';
+  ifindex: number;
+  name: string;
   ipv6Conf?: { autoconf: string; acceptRa: string };
 }
 
@@ -147,7 +153,7 @@ export interface TcMsg extends MsgBase {
 }
 
 export type RtnlMsg =
-  | LinkMsg | BridgeLinkMsg | AddrMsg | RouteMsg | RuleMsg | FdbMsg | TcMsg
+  | LinkMsg | Ipv6ConfMsg | BridgeLinkMsg | AddrMsg | RouteMsg | RuleMsg | FdbMsg | TcMsg
   | (MsgBase & { t: 'done' | 'other' | 'neigh' })
   | (MsgBase & { t: 'error'; errno: number })
   | { t: 'overflow'; seq?: undefined; mine?: undefined; del?: undefined; replace?: undefined };
@@ -155,8 +161,8 @@ export type RtnlMsg =
 export interface RtnlSocket {
   /** a dump, or with `ifindex` one link ('link'), or one device's classes or filters (under `parent`) */
   request(what: RtnlRequest, seq: number, ifindex?: number, parent?: number): void;
-  /** every message queued now, parsed (link counters only with `withStats`, IPv6 sysctls only with `withIpv6Conf`); never blocks */
-  read(maxDatagrams?: number, withStats?: boolean, withIpv6Conf?: boolean): RtnlMsg[];
+  /** every message queued now, parsed (link counters only with `withStats`; links as name and IPv6 sysctls alone with `ipv6ConfOnly`); never blocks */
+  read(maxDatagrams?: number, withStats?: boolean, ipv6ConfOnly?: boolean): RtnlMsg[];
   poll(on: boolean): void;
   close(): void;
 }
@@ -200,14 +206,14 @@ export function openRtnl(o: OpenOptions, onReadable?: () => void): RtnlSocket {
  * One dump on a socket nobody else uses (no subscription): every answer until NLMSG_DONE.
  * Synchronous: the kernel fills the next part of a dump while we read the previous one.
  */
-export function dumpOnce(sock: RtnlSocket, what: RtnlRequest, seq: number, parse: { stats?: boolean; ipv6Conf?: boolean } = {},
+export function dumpOnce(sock: RtnlSocket, what: RtnlRequest, seq: number, parse: { stats?: boolean; ipv6ConfOnly?: boolean } = {},
   ifindex?: number, parent?: number): RtnlMsg[] {
   if (ifindex === undefined) sock.request(what, seq);
   else if (parent === undefined) sock.request(what, seq, ifindex);
   else sock.request(what, seq, ifindex, parent);
   const out: RtnlMsg[] = [];
   for (;;) {
-    const batch = sock.read(-1, parse.stats === true, parse.ipv6Conf === true);
+    const batch = sock.read(-1, parse.stats === true, parse.ipv6ConfOnly === true);
     for (const m of batch) {
       if (m.t === 'overflow') throw new HostnetError(ErrorCode.KERNEL_READ_FAILED, `netlink ${what} dump: receive buffer overflow`);
       if (!m.mine || m.seq !== seq) continue;

@@ -25,7 +25,7 @@ const path = (dev: string, key: string) => {
  * Current values; a device without IPv6 (or gone) is left out. A few devices are read from
  * their files; many (a change of hundreds of networks) from one link dump, whose IPv6 part
  * carries every device's sysctls: 2000 file reads cost ~60 ms at 1000 devices, the dump of 3000
- * links ~15. `netns`: another namespace's (tests; its /proc/sys is not the process's).
+ * links ~20 (names and sysctls parsed, nothing else; the whole links took ~50). `netns`: another namespace's (tests; its /proc/sys is not the process's).
  */
 export async function readIpv6Autoconf(devs: readonly string[], netns?: string): Promise<Map<string, Ipv6Autoconf>> {
   return devs.length > FILES_UP_TO || netns !== undefined ? readIpv6AutoconfDump(devs, netns) : readIpv6AutoconfFiles(devs);
@@ -50,8 +50,8 @@ export function readIpv6AutoconfDump(devs: readonly string[], netns?: string): M
   const all = new Map<string, Ipv6Autoconf>();
   const sock = openRtnl({ subscribe: false, ...(netns !== undefined ? { netns } : {}) });
   try {
-    for (const m of dumpOnce(sock, 'link', 1, { ipv6Conf: true })) {
-      if (m.t === 'link' && m.ipv6Conf) all.set(m.name, { autoconf: m.ipv6Conf.autoconf, acceptRa: m.ipv6Conf.acceptRa });
+    for (const m of dumpOnce(sock, 'link', 1, { ipv6ConfOnly: true })) {
+      if (m.t === 'ipv6conf' && m.ipv6Conf) all.set(m.name, { autoconf: m.ipv6Conf.autoconf, acceptRa: m.ipv6Conf.acceptRa });
     }
   } finally {
     sock.close();
