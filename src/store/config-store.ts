@@ -99,10 +99,16 @@ const UNKNOWN = '';
  * back is exactly what the next start does, so a config the schema would refuse then is
  * refused now, before it is written.
  */
-function storable(cfg: HostConfig, file: string): { text: string; copy: HostConfig } {
+function storable(cfg: HostConfig, file: string): PreparedConfig {
   checkShape(cfg);
   const text = serializeConfig(cfg);
-  return { text, copy: parseConfig(text, file) };
+  return { text, copy: deepFreeze(parseConfig(text, file)) };
+}
+
+/** A config made ready to commit (ConfigStore.prepare): its file text and the frozen copy loaded from it. */
+export interface PreparedConfig {
+  readonly text: string;
+  readonly copy: HostConfig;
 }
 
 export class ConfigStore {
@@ -165,11 +171,20 @@ export class ConfigStore {
   }
 
   /**
+   * What commitRunning(cfg) computes before it writes (the text, and the copy checked against the
+   * schema): pure CPU, ~50 ms at 1000 networks, so a change makes it while its batch runs in
+   * another process, and its commit is then the write alone.
+   */
+  prepare(cfg: HostConfig): PreparedConfig {
+    return storable(cfg, this.runningPath);
+  }
+
+  /**
    * Replace the running config durably; the in-memory copy changes only once the file has.
    * Committing the config already stored writes nothing (an idempotent request stays cheap).
    */
-  async commitRunning(cfg: HostConfig): Promise<void> {
-    const { text, copy } = storable(cfg, this.runningPath);
+  async commitRunning(cfg: HostConfig | PreparedConfig): Promise<void> {
+    const { text, copy } = 'text' in cfg ? cfg : storable(cfg, this.runningPath);
     await this.serialized(async () => {
       if (text === this.runningText) return;
       try {
@@ -178,7 +193,7 @@ export class ConfigStore {
         this.runningText = UNKNOWN; // the rename may have happened: the next commit writes whatever it holds
         throw e;
       }
-      this.runningCfg = deepFreeze(copy);
+      this.runningCfg = copy;
       this.runningText = text;
     });
   }
@@ -209,7 +224,7 @@ export class ConfigStore {
         this.safeText = UNKNOWN;
         throw e;
       }
-      this.safeCfg = deepFreeze(copy);
+      this.safeCfg = copy;
       this.safeText = text;
     });
   }
