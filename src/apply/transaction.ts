@@ -251,11 +251,8 @@ export class Transactions implements NetworkChanger {
           const batch = this.run(runOps);
           batch.catch(() => undefined); // awaited below; a batch refused at once must not count as unhandled meanwhile
           // the commit's CPU part (~80 ms at 1000 networks), while the batch runs in its own
-          // process. execa writes the batch's input a few turns of the loop after the spawn: the
-          // first pipe's worth (64 KiB, ~1600 lines) keeps ip busy for longer than this takes,
-          // while blocking before it is written would stall ip for as long. A turn too few costs
-          // time, never correctness.
-          for (let turn = 0; turn < 3; turn++) await new Promise((r) => setImmediate(r));
+          // process: ip has its first pipe's worth of input (64 KiB, ~1600 lines) already
+          // (iproute.ts), which keeps it busy for longer than this takes
           try {
             prepared = this.deps.store.prepare(desired);
           } catch {

@@ -79,7 +79,7 @@ async function run(program: string, args: string[], opts: IprouteRunOptions = {}
   const [cmd, argv] = guard && opts.input !== undefined ? guard.command(program, args) : [program, args];
   const child = execa(cmd, argv, {
     // stdin is closed (not inherited) unless we feed a batch: ip must never wait on a terminal
-    ...(opts.input !== undefined ? { input: opts.input } : { stdin: 'ignore' as const }),
+    ...(opts.input !== undefined ? {} : { stdin: 'ignore' as const }),
     ...(opts.timeoutMs !== undefined ? { timeout: opts.timeoutMs } : {}),
     stripFinalNewline: true,
     reject: false,
@@ -89,6 +89,10 @@ async function run(program: string, args: string[], opts: IprouteRunOptions = {}
     env: { LC_ALL: 'C' },
     extendEnv: true,
   });
+  // written here, not through execa's `input` (which starts a few turns of the loop later): the
+  // first pipe's worth is in the pipe when this returns, so a caller may then use the CPU for a
+  // while (a change prepares its commit) without stalling the batch
+  if (opts.input !== undefined) child.stdin?.end(opts.input);
   if (guard && opts.input !== undefined) guard.started(child.pid);
   let result;
   try {
