@@ -2,8 +2,9 @@
 // library: a dump request, a receive loop and attribute walking are all we need).
 //
 // Shape (the reasons behind it):
-// - The socket is non-blocking. read() returns every message queued right now, parsed into plain
-//   JS objects, and never waits; a libuv poll handle on the fd calls the JS `onReadable` callback
+// - The socket is non-blocking. read() returns every message queued right now, parsed, as the
+//   JSON text of an array of plain objects (netlink.ts parses it: see "the JSON writer"), and
+//   never waits; a libuv poll handle on the fd calls the JS `onReadable` callback
 //   when something arrived, and JS calls read(). No thread, nothing blocks the JS thread.
 // - Requests (dumps, a barrier) go out on the same socket as the notifications, so their answers
 //   are queued behind every notification the kernel queued before them: that is the view's barrier.
@@ -36,6 +37,7 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include <charconv>
 #include <cstdio>
 #include <string>
 #include <unordered_map>
@@ -73,11 +75,13 @@ std::string str(const struct rtattr* rta) {
 }
 
 std::string hexBytes(const unsigned char* p, size_t n, bool colons) {
+  static const char digits[] = "0123456789abcdef";
   std::string out;
-  char b[4];
+  out.reserve(n * 3);
   for (size_t i = 0; i < n; i++) {
-    snprintf(b, sizeof b, colons && i ? ":%02x" : "%02x", p[i]);
-    out += b;
+    if (colons && i) out += ':';
+    out += digits[p[i] >> 4];
+    out += digits[p[i] & 15];
   }
   return out;
 }
@@ -159,29 +163,62 @@ const char* const ROUTE_TYPES[] = {"unspec", "unicast", "local", "broadcast", "a
 
 // ---------- links
 
-// Property names as JS strings, made once per read() (a dump of thousands of objects sets the same
-// few dozen names over and over; making each from UTF-8 again was most of the parsing time).
-struct KeyCache {
-  napi_env env;
-  std::unordered_map<const char*, napi_value> keys;
-  napi_value get(const char* k) {
-    auto it = keys.find(k);
-    if (it != keys.end()) return it->second;
-    napi_value v;
-    napi_create_string_utf8(env, k, NAPI_AUTO_LENGTH, &v);
-    keys.emplace(k, v);
-    return v;
+// Each message is written here as JSON text, and one JSON.parse in netlink.ts makes the plain
+// objects. Setting each property through N-API instead cost ~0.5 µs (every call sets up a
+// TryCatch and does a generic store): at 3000 links most of a dump's time went there, while V8's
+// JSON parser builds the same objects several times faster. Keys are this file's literals.
+void jsonString(std::string& out, const char* p, size_t n) {
+  out += '"';
+  for (size_t i = 0; i < n; i++) {
+    unsigned char c = static_cast<unsigned char>(p[i]);
+    if (c == '"' || c == '\\') {
+      out += '\\';
+      out += static_cast<char>(c);
+    } else if (c < 0x20) {
+      char b[8];
+      snprintf(b, sizeof b, "\\u%04x", c);
+      out += b;
+    } else {
+      // bytes >= 0x80 stay: the text becomes a JS string as UTF-8, so a name the kernel holds
+      // in bytes that are not UTF-8 reads as U+FFFD, as it did when each string was made alone
+      out += static_cast<char>(c);
+    }
+  }
+  out += '"';
+}
+
+// A JSON object being written: "{" and its members so far; closed when put into its parent.
+struct Obj {
+  std::string s = "{";
+  void key(const char* k) {
+    if (s.size() > 1) s += ',';
+    s += '"';
+    s += k;
+    s += "\":";
   }
 };
-thread_local KeyCache* keyCache = nullptr;
 
-void put(Napi::Object& o, const char* k, napi_value v) {
-  if (keyCache) napi_set_property(o.Env(), o, keyCache->get(k), v);
-  else o.Set(k, Napi::Value(o.Env(), v));
+void setNum(Obj& o, const char* k, double v) {
+  o.key(k);
+  char b[32];
+  // every number here is an integer of at most 64 bits; doubles as JS would print them otherwise
+  auto i = static_cast<int64_t>(v);
+  if (static_cast<double>(i) == v) {
+    auto r = std::to_chars(b, b + sizeof b, i);
+    o.s.append(b, r.ptr);
+  } else {
+    snprintf(b, sizeof b, "%.17g", v);
+    o.s += b;
+  }
 }
-void setNum(Napi::Object& o, const char* k, double v) { put(o, k, Napi::Number::New(o.Env(), v)); }
-void setStr(Napi::Object& o, const char* k, const std::string& v) { put(o, k, Napi::String::New(o.Env(), v)); }
-void setBool(Napi::Object& o, const char* k, bool v) { put(o, k, Napi::Boolean::New(o.Env(), v)); }
+void setStr(Obj& o, const char* k, const std::string& v) { o.key(k); jsonString(o.s, v.data(), v.size()); }
+void setStr(Obj& o, const char* k, const char* v) { o.key(k); jsonString(o.s, v, strlen(v)); }
+void setBool(Obj& o, const char* k, bool v) { o.key(k); o.s += v ? "true" : "false"; }
+void put(Obj& o, const char* k, const Obj& child) {
+  o.key(k);
+  o.s += child.s;
+  o.s += '}';
+}
 
 // Bridge options by their sysfs names, valued as sysfs prints them (see src/kernel/parse.ts).
 enum Fmt { U8, U16, U32, U64, BRID, HEXMASK, VLANPROTO, MACADDR };
@@ -234,9 +271,9 @@ std::string brOptText(const struct rtattr* a, Fmt fmt) {
   return "";
 }
 
-Napi::Object bridgeInfo(Napi::Env env, const struct rtattr* data) {
+Obj bridgeInfo(const struct rtattr* data) {
   Attrs tb = nested(data, IFLA_BR_MAX);
-  Napi::Object opts = Napi::Object::New(env);
+  Obj opts;
   for (const auto& o : BRIDGE_OPTS) {
     if (tb[o.attr]) setStr(opts, o.name, brOptText(tb[o.attr], o.fmt));
   }
@@ -244,7 +281,7 @@ Napi::Object bridgeInfo(Napi::Env env, const struct rtattr* data) {
     auto bm = get<struct br_boolopt_multi>(tb[IFLA_BR_MULTI_BOOLOPT]);
     setStr(opts, "no_linklocal_learn", std::to_string((bm.optval >> BR_BOOLOPT_NO_LL_LEARN) & 1));
   }
-  Napi::Object br = Napi::Object::New(env);
+  Obj br;
   setBool(br, "stp", tb[IFLA_BR_STP_STATE] && get<uint32_t>(tb[IFLA_BR_STP_STATE]) != 0);
   setBool(br, "vlanFiltering", tb[IFLA_BR_VLAN_FILTERING] && get<uint8_t>(tb[IFLA_BR_VLAN_FILTERING]) != 0);
   put(br, "opts", opts);
@@ -252,9 +289,9 @@ Napi::Object bridgeInfo(Napi::Env env, const struct rtattr* data) {
 }
 
 // IFLA_INFO_SLAVE_DATA of a bridge port, or IFLA_PROTINFO of an AF_BRIDGE message: same attributes
-Napi::Object bridgePort(Napi::Env env, const struct rtattr* data) {
+Obj bridgePort(const struct rtattr* data) {
   Attrs tb = nested(data, IFLA_BRPORT_MAX);
-  Napi::Object p = Napi::Object::New(env);
+  Obj p;
   // absent flags: the kernel cannot set them (isolated < 4.18), so they have their default
   setBool(p, "isolated", tb[IFLA_BRPORT_ISOLATED] && get<uint8_t>(tb[IFLA_BRPORT_ISOLATED]) != 0);
   setBool(p, "learning", !tb[IFLA_BRPORT_LEARNING] || get<uint8_t>(tb[IFLA_BRPORT_LEARNING]) != 0);
@@ -265,9 +302,9 @@ Napi::Object bridgePort(Napi::Env env, const struct rtattr* data) {
   return p;
 }
 
-Napi::Object bondInfo(Napi::Env env, const struct rtattr* data) {
+Obj bondInfo(const struct rtattr* data) {
   Attrs tb = nested(data, IFLA_BOND_MAX);
-  Napi::Object opts = Napi::Object::New(env);
+  Obj opts;
   auto u8 = [&](int a, const char* k) { if (tb[a]) setStr(opts, k, std::to_string(get<uint8_t>(tb[a]))); };
   auto u16 = [&](int a, const char* k) { if (tb[a]) setStr(opts, k, std::to_string(get<uint16_t>(tb[a]))); };
   auto u32 = [&](int a, const char* k) { if (tb[a]) setStr(opts, k, std::to_string(get<uint32_t>(tb[a]))); };
@@ -320,7 +357,7 @@ Napi::Object bondInfo(Napi::Env env, const struct rtattr* data) {
   if (tb[IFLA_BOND_AD_ACTOR_SYSTEM]) setStr(opts, "ad_actor_system", mac(tb[IFLA_BOND_AD_ACTOR_SYSTEM]));
   u8(IFLA_BOND_TLB_DYNAMIC_LB, "tlb_dynamic_lb");
 #undef N
-  Napi::Object bond = Napi::Object::New(env);
+  Obj bond;
   setStr(bond, "mode", mode);
   put(bond, "opts", opts);
   // names resolved by the view (see the file comment)
@@ -328,7 +365,7 @@ Napi::Object bondInfo(Napi::Env env, const struct rtattr* data) {
   if (tb[IFLA_BOND_PRIMARY]) setNum(bond, "primaryIndex", get<uint32_t>(tb[IFLA_BOND_PRIMARY]));
   if (tb[IFLA_BOND_AD_INFO]) {
     Attrs ad = nested(tb[IFLA_BOND_AD_INFO], IFLA_BOND_AD_INFO_MAX);
-    Napi::Object a = Napi::Object::New(env);
+    Obj a;
     if (ad[IFLA_BOND_AD_INFO_AGGREGATOR]) setNum(a, "aggregatorId", get<uint16_t>(ad[IFLA_BOND_AD_INFO_AGGREGATOR]));
     if (ad[IFLA_BOND_AD_INFO_PARTNER_MAC]) setStr(a, "partnerMac", mac(ad[IFLA_BOND_AD_INFO_PARTNER_MAC]));
     put(bond, "adInfo", a);
@@ -336,9 +373,9 @@ Napi::Object bondInfo(Napi::Env env, const struct rtattr* data) {
   return bond;
 }
 
-Napi::Object bondSlave(Napi::Env env, const struct rtattr* data) {
+Obj bondSlave(const struct rtattr* data) {
   Attrs tb = nested(data, IFLA_BOND_SLAVE_MAX);
-  Napi::Object s = Napi::Object::New(env);
+  Obj s;
   unsigned st = tb[IFLA_BOND_SLAVE_STATE] ? get<uint8_t>(tb[IFLA_BOND_SLAVE_STATE]) : 0;
   setStr(s, "state", tb[IFLA_BOND_SLAVE_STATE] ? numName(PICK(BOND_SLAVE_STATES, st), st) : "");
   if (tb[IFLA_BOND_SLAVE_PERM_HWADDR]) setStr(s, "permHwaddr", mac(tb[IFLA_BOND_SLAVE_PERM_HWADDR]));
@@ -346,9 +383,9 @@ Napi::Object bondSlave(Napi::Env env, const struct rtattr* data) {
   return s;
 }
 
-Napi::Object linkStats(Napi::Env env, const struct rtattr* a) {
+Obj linkStats(const struct rtattr* a) {
   auto s = get<struct rtnl_link_stats64>(a);
-  Napi::Object o = Napi::Object::New(env);
+  Obj o;
   setNum(o, "rxBytes", s.rx_bytes); setNum(o, "txBytes", s.tx_bytes);
   setNum(o, "rxPackets", s.rx_packets); setNum(o, "txPackets", s.tx_packets);
   setNum(o, "rxErrors", s.rx_errors); setNum(o, "txErrors", s.tx_errors);
@@ -358,7 +395,7 @@ Napi::Object linkStats(Napi::Env env, const struct rtattr* a) {
 
 // The IPv6 sysctls a change reads and restores (autoconf, accept_ra), as /proc/sys prints them;
 // absent on a device without IPv6. Their writes raise no event: only a fresh dump is current.
-void putIpv6Conf(Napi::Object& o, const struct rtattr* afSpec) {
+void putIpv6Conf(Obj& o, const struct rtattr* afSpec) {
   const struct rtattr* af = static_cast<const struct rtattr*>(RTA_DATA(afSpec));
   int len = RTA_PAYLOAD(afSpec);
   for (; RTA_OK(af, len); af = RTA_NEXT(af, len)) {
@@ -367,7 +404,7 @@ void putIpv6Conf(Napi::Object& o, const struct rtattr* afSpec) {
     const struct rtattr* conf = v6[IFLA_INET6_CONF];
     if (!conf || RTA_PAYLOAD(conf) < (DEVCONF_AUTOCONF + 1) * sizeof(int32_t)) continue;
     const int32_t* c = static_cast<const int32_t*>(RTA_DATA(conf));
-    Napi::Object i6 = Napi::Object::New(o.Env());
+    Obj i6;
     setStr(i6, "autoconf", std::to_string(c[DEVCONF_AUTOCONF]));
     setStr(i6, "acceptRa", std::to_string(c[DEVCONF_ACCEPT_RA]));
     put(o, "ipv6Conf", i6);
@@ -376,8 +413,7 @@ void putIpv6Conf(Napi::Object& o, const struct rtattr* afSpec) {
 
 // ipv6ConfOnly: the name and the IPv6 sysctls alone (t 'ipv6conf'): a change reads them for a
 // thousand devices, and the rest of a link (a bridge's options most) costs twice the dump itself.
-void parseLink(Napi::Object& o, const struct nlmsghdr* h, bool wantStats, bool ipv6ConfOnly) {
-  Napi::Env env = o.Env();
+void parseLink(Obj& o, const struct nlmsghdr* h, bool wantStats, bool ipv6ConfOnly) {
   auto* ifi = static_cast<const struct ifinfomsg*>(NLMSG_DATA(h));
   Attrs tb = parseAttrs(IFLA_RTA(ifi), IFLA_PAYLOAD(h), IFLA_MAX);
   setNum(o, "ifindex", ifi->ifi_index);
@@ -391,7 +427,7 @@ void parseLink(Napi::Object& o, const struct nlmsghdr* h, bool wantStats, bool i
   if (ifi->ifi_family == AF_BRIDGE) {
     // a bridge port's own notification (flags, STP state): only its port attributes are news
     setStr(o, "t", "brlink");
-    if (tb[IFLA_PROTINFO] && (tb[IFLA_PROTINFO]->rta_type & NLA_F_NESTED)) put(o, "bridgePort", bridgePort(env, tb[IFLA_PROTINFO]));
+    if (tb[IFLA_PROTINFO] && (tb[IFLA_PROTINFO]->rta_type & NLA_F_NESTED)) put(o, "bridgePort", bridgePort(tb[IFLA_PROTINFO]));
     return;
   }
   setStr(o, "t", "link");
@@ -402,11 +438,11 @@ void parseLink(Napi::Object& o, const struct nlmsghdr* h, bool wantStats, bool i
     std::string slaveKind = li[IFLA_INFO_SLAVE_KIND] ? str(li[IFLA_INFO_SLAVE_KIND]) : "";
     if (!slaveKind.empty()) setStr(o, "slaveKind", slaveKind);
     if (li[IFLA_INFO_DATA]) {
-      if (kind == "bridge") put(o, "bridge", bridgeInfo(env, li[IFLA_INFO_DATA]));
-      if (kind == "bond") put(o, "bond", bondInfo(env, li[IFLA_INFO_DATA]));
+      if (kind == "bridge") put(o, "bridge", bridgeInfo(li[IFLA_INFO_DATA]));
+      if (kind == "bond") put(o, "bond", bondInfo(li[IFLA_INFO_DATA]));
       if (kind == "vlan") {
         Attrs v = nested(li[IFLA_INFO_DATA], IFLA_VLAN_MAX);
-        Napi::Object vo = Napi::Object::New(env);
+        Obj vo;
         setNum(vo, "id", v[IFLA_VLAN_ID] ? get<uint16_t>(v[IFLA_VLAN_ID]) : 0);
         unsigned proto = v[IFLA_VLAN_PROTOCOL] ? ntohs(get<uint16_t>(v[IFLA_VLAN_PROTOCOL])) : ETH_P_8021Q;
         setStr(vo, "protocol", proto == ETH_P_8021AD ? "802.1ad" : proto == ETH_P_8021Q ? "802.1Q" : std::to_string(proto));
@@ -414,8 +450,8 @@ void parseLink(Napi::Object& o, const struct nlmsghdr* h, bool wantStats, bool i
       }
     }
     if (li[IFLA_INFO_SLAVE_DATA]) {
-      if (slaveKind == "bridge") put(o, "bridgePort", bridgePort(env, li[IFLA_INFO_SLAVE_DATA]));
-      if (slaveKind == "bond") put(o, "bondSlave", bondSlave(env, li[IFLA_INFO_SLAVE_DATA]));
+      if (slaveKind == "bridge") put(o, "bridgePort", bridgePort(li[IFLA_INFO_SLAVE_DATA]));
+      if (slaveKind == "bond") put(o, "bondSlave", bondSlave(li[IFLA_INFO_SLAVE_DATA]));
     }
   }
   setStr(o, "kind", kind);
@@ -428,12 +464,12 @@ void parseLink(Napi::Object& o, const struct nlmsghdr* h, bool wantStats, bool i
   // the vlan's base device or a veth peer; a peer in another namespace is not named here
   if (tb[IFLA_LINK] && !tb[IFLA_LINK_NETNSID]) setNum(o, "linkIndex", get<uint32_t>(tb[IFLA_LINK]));
   if (tb[IFLA_PARENT_DEV_BUS_NAME]) setStr(o, "parentBus", str(tb[IFLA_PARENT_DEV_BUS_NAME]));
-  if (wantStats && tb[IFLA_STATS64]) put(o, "stats", linkStats(env, tb[IFLA_STATS64]));
+  if (wantStats && tb[IFLA_STATS64]) put(o, "stats", linkStats(tb[IFLA_STATS64]));
 }
 
 // ---------- addresses, routes, FDB
 
-void parseAddr(Napi::Object& o, const struct nlmsghdr* h) {
+void parseAddr(Obj& o, const struct nlmsghdr* h) {
   auto* ifa = static_cast<const struct ifaddrmsg*>(NLMSG_DATA(h));
   Attrs tb = parseAttrs(IFA_RTA(ifa), IFA_PAYLOAD(h), IFA_MAX);
   setStr(o, "t", "addr");
@@ -448,7 +484,7 @@ void parseAddr(Napi::Object& o, const struct nlmsghdr* h) {
   setBool(o, "tentative", (flags & IFA_F_TENTATIVE) != 0);
 }
 
-void parseRoute(Napi::Object& o, const struct nlmsghdr* h) {
+void parseRoute(Obj& o, const struct nlmsghdr* h) {
   auto* r = static_cast<const struct rtmsg*>(NLMSG_DATA(h));
   Attrs tb = parseAttrs(RTM_RTA(r), RTM_PAYLOAD(h), RTA_MAX);
   setStr(o, "t", "route");
@@ -491,7 +527,7 @@ void parseRoute(Napi::Object& o, const struct nlmsghdr* h) {
 // (an iif, a fwmark) never look alike to the view.
 const char* const RULE_ACTIONS[] = {"unspec", "to_tbl", "goto", "nop", "res3", "res4", "blackhole", "unreachable", "prohibit"};
 
-void parseRule(Napi::Object& o, const struct nlmsghdr* h) {
+void parseRule(Obj& o, const struct nlmsghdr* h) {
   auto* r = static_cast<const struct fib_rule_hdr*>(NLMSG_DATA(h));
   Attrs tb = parseAttrs(reinterpret_cast<const struct rtattr*>(reinterpret_cast<const char*>(r) + NLMSG_ALIGN(sizeof(struct fib_rule_hdr))),
                         static_cast<int>(h->nlmsg_len) - static_cast<int>(NLMSG_LENGTH(sizeof(struct fib_rule_hdr))), FRA_MAX);
@@ -551,7 +587,7 @@ bool bridgeFdb(const struct nlmsghdr* h) {
   return false;
 }
 
-void parseNeigh(Napi::Object& o, const struct nlmsghdr* h) {
+void parseNeigh(Obj& o, const struct nlmsghdr* h) {
   auto* nd = static_cast<const struct ndmsg*>(NLMSG_DATA(h));
   Attrs tb = parseAttrs(reinterpret_cast<const struct rtattr*>(reinterpret_cast<const char*>(nd) + NLMSG_ALIGN(sizeof(struct ndmsg))),
                         h->nlmsg_len - NLMSG_LENGTH(sizeof(struct ndmsg)), NDA_MAX);
@@ -567,16 +603,22 @@ void parseNeigh(Napi::Object& o, const struct nlmsghdr* h) {
   std::string state = (s & NUD_PERMANENT) ? "permanent" : (s & NUD_NOARP) ? "static" : (s & NUD_STALE) ? "stale"
                     : (s & NUD_REACHABLE) ? "" : buf;
   setStr(o, "state", state);
-  Napi::Array flags = Napi::Array::New(o.Env());
-  uint32_t i = 0;
+  std::string flags = "[";
   unsigned f = nd->ndm_flags;
-  if (f & NTF_SELF) flags.Set(i++, "self");
-  if (f & NTF_ROUTER) flags.Set(i++, "router");
-  if (f & NTF_EXT_LEARNED) flags.Set(i++, "extern_learn");
-  if (f & NTF_OFFLOADED) flags.Set(i++, "offload");
-  if (f & NTF_MASTER) flags.Set(i++, "master");
-  if (f & NTF_STICKY) flags.Set(i++, "sticky");
-  put(o, "flags", flags);
+  auto flag = [&](unsigned bit, const char* name) {
+    if (!(f & bit)) return;
+    if (flags.size() > 1) flags += ',';
+    jsonString(flags, name, strlen(name));
+  };
+  flag(NTF_SELF, "self");
+  flag(NTF_ROUTER, "router");
+  flag(NTF_EXT_LEARNED, "extern_learn");
+  flag(NTF_OFFLOADED, "offload");
+  flag(NTF_MASTER, "master");
+  flag(NTF_STICKY, "sticky");
+  o.key("flags");
+  o.s += flags;
+  o.s += ']';
   setNum(o, "self", (f & NTF_SELF) ? 1 : 0);
 }
 
@@ -589,7 +631,7 @@ const unsigned GROUPS[] = {RTNLGRP_LINK, RTNLGRP_IPV4_IFADDR, RTNLGRP_IPV6_IFADD
 // Handles stay numbers (major << 16 | minor); rates are the kernel's bytes per second, d is in
 // microseconds, exactly as TCA_HFSC_RSC/FSC/USC carry them (tc's text rounds them).
 
-void parseTcCommon(Napi::Object& o, const struct nlmsghdr* h, const char* type, Attrs& tb) {
+void parseTcCommon(Obj& o, const struct nlmsghdr* h, const char* type, Attrs& tb) {
   auto* t = static_cast<const struct tcmsg*>(NLMSG_DATA(h));
   tb = parseAttrs(TCA_RTA(t), TCA_PAYLOAD(h), TCA_MAX);
   setStr(o, "t", type);
@@ -599,16 +641,16 @@ void parseTcCommon(Napi::Object& o, const struct nlmsghdr* h, const char* type, 
   if (tb[TCA_KIND]) setStr(o, "kind", str(tb[TCA_KIND]));
 }
 
-Napi::Object curve(Napi::Env env, const struct rtattr* a) {
+Obj curve(const struct rtattr* a) {
   auto sc = get<struct tc_service_curve>(a);
-  Napi::Object c = Napi::Object::New(env);
+  Obj c;
   setNum(c, "m1", sc.m1);
   setNum(c, "d", sc.d);
   setNum(c, "m2", sc.m2);
   return c;
 }
 
-void parseQdisc(Napi::Object& o, const struct nlmsghdr* h) {
+void parseQdisc(Obj& o, const struct nlmsghdr* h) {
   Attrs tb;
   parseTcCommon(o, h, "qdisc", tb);
   // hfsc's options are a bare struct tc_hfsc_qopt, not nested attributes
@@ -616,19 +658,19 @@ void parseQdisc(Napi::Object& o, const struct nlmsghdr* h) {
     setNum(o, "hfscDefault", get<struct tc_hfsc_qopt>(tb[TCA_OPTIONS]).defcls);
 }
 
-void parseClass(Napi::Object& o, const struct nlmsghdr* h) {
+void parseClass(Obj& o, const struct nlmsghdr* h) {
   Attrs tb;
   parseTcCommon(o, h, "class", tb);
   if (!tb[TCA_KIND] || str(tb[TCA_KIND]) != "hfsc" || !tb[TCA_OPTIONS]) return;
   Attrs hf = nested(tb[TCA_OPTIONS], TCA_HFSC_MAX);
-  Napi::Object c = Napi::Object::New(o.Env());
-  if (hf[TCA_HFSC_RSC]) put(c, "rt", curve(o.Env(), hf[TCA_HFSC_RSC]));
-  if (hf[TCA_HFSC_FSC]) put(c, "ls", curve(o.Env(), hf[TCA_HFSC_FSC]));
-  if (hf[TCA_HFSC_USC]) put(c, "ul", curve(o.Env(), hf[TCA_HFSC_USC]));
+  Obj c;
+  if (hf[TCA_HFSC_RSC]) put(c, "rt", curve(hf[TCA_HFSC_RSC]));
+  if (hf[TCA_HFSC_FSC]) put(c, "ls", curve(hf[TCA_HFSC_FSC]));
+  if (hf[TCA_HFSC_USC]) put(c, "ul", curve(hf[TCA_HFSC_USC]));
   put(o, "hfsc", c);
 }
 
-void parseFilter(Napi::Object& o, const struct nlmsghdr* h) {
+void parseFilter(Obj& o, const struct nlmsghdr* h) {
   Attrs tb;
   parseTcCommon(o, h, "filter", tb);
   auto* t = static_cast<const struct tcmsg*>(NLMSG_DATA(h));
@@ -688,6 +730,7 @@ class Rtnl : public Napi::ObjectWrap<Rtnl> {
   bool polling_ = false;
   Napi::FunctionReference onReadable_;
   std::vector<char> buf_ = std::vector<char>(1 << 17);
+  std::string out_;  // read()'s text, its room kept from one read to the next
 
   std::string open(const std::string& netns, bool subscribe, int rcvbuf) {
     int home = -1, target = -1;
@@ -806,27 +849,29 @@ class Rtnl : public Napi::ObjectWrap<Rtnl> {
     return env.Undefined();
   }
 
-  // read(max?, withStats?, ipv6ConfOnly?): every message queued now, parsed; never blocks. At
-  // most `max` datagrams (default: all).
+  // read(max?, withStats?, ipv6ConfOnly?): every message queued now, parsed, as the JSON text of
+  // an array (netlink.ts parses it); never blocks. At most `max` datagrams (default: all).
   Napi::Value Read(const Napi::CallbackInfo& info) {
     Napi::Env env = info.Env();
-    Napi::Array out = Napi::Array::New(env);
-    uint32_t n = 0;
     int max = info.Length() > 0 && info[0].IsNumber() ? info[0].As<Napi::Number>().Int32Value() : -1;
     // counters are parsed only when asked: they raise no events, the view never keeps them
     bool withStats = info.Length() > 1 && info[1].ToBoolean();
     bool ipv6ConfOnly = info.Length() > 2 && info[2].ToBoolean();
-    KeyCache cache{env, {}};
-    keyCache = &cache;
-    struct Reset { ~Reset() { keyCache = nullptr; } } reset;
+    std::string& out = out_;
+    out.assign(1, '[');
+    auto emit = [&out](const Obj& o) {
+      if (out.size() > 1) out += ',';
+      out += o.s;
+      out += '}';
+    };
     for (int d = 0; fd_ >= 0 && (max < 0 || d < max); d++) {
       ssize_t len = recv(fd_, buf_.data(), buf_.size(), MSG_DONTWAIT | MSG_TRUNC);
       if (len < 0) {
         if (errno == EINTR) continue;
         if (errno == ENOBUFS) {
-          Napi::Object o = Napi::Object::New(env);
+          Obj o;
           setStr(o, "t", "overflow");
-          out.Set(n++, o);
+          emit(o);
           continue;
         }
         if (errno != EAGAIN && errno != EWOULDBLOCK) {
@@ -838,15 +883,15 @@ class Rtnl : public Napi::ObjectWrap<Rtnl> {
       if (static_cast<size_t>(len) > buf_.size()) {
         // a datagram larger than the buffer was cut: what it said is lost, as with an overflow
         buf_.resize(static_cast<size_t>(len) * 2);
-        Napi::Object o = Napi::Object::New(env);
+        Obj o;
         setStr(o, "t", "overflow");
-        out.Set(n++, o);
+        emit(o);
         continue;
       }
       int left = static_cast<int>(len);
       for (auto* h = reinterpret_cast<struct nlmsghdr*>(buf_.data()); NLMSG_OK(h, left); h = NLMSG_NEXT(h, left)) {
         if ((h->nlmsg_type == RTM_NEWNEIGH || h->nlmsg_type == RTM_DELNEIGH) && !bridgeFdb(h)) continue;
-        Napi::Object o = Napi::Object::New(env);
+        Obj o;
         setNum(o, "seq", h->nlmsg_seq);
         // an answer to this socket's own request (notifications carry the changer's port id)
         setBool(o, "mine", h->nlmsg_pid == portid_ && h->nlmsg_seq != 0);
@@ -874,10 +919,18 @@ class Rtnl : public Napi::ObjectWrap<Rtnl> {
                             || h->nlmsg_type == RTM_DELTFILTER || h->nlmsg_type == RTM_DELRULE);
         // NLM_F_REPLACE on a notification: the new object took the place of another with its key
         setBool(o, "replace", (h->nlmsg_flags & NLM_F_REPLACE) != 0 && !(h->nlmsg_flags & NLM_F_MULTI));
-        out.Set(n++, o);
+        emit(o);
       }
     }
-    return out;
+    out += ']';
+    // ASCII (the usual case) needs no UTF-8 decoding
+    bool ascii = true;
+    for (unsigned char c : out) ascii &= c < 0x80;
+    napi_value v;
+    if (ascii) napi_create_string_latin1(env, out.data(), out.size(), &v);
+    else napi_create_string_utf8(env, out.data(), out.size(), &v);
+    if (out.capacity() > (16u << 20)) std::string().swap(out);  // keep a usual dump's room, not a flood's
+    return Napi::Value(env, v);
   }
 
   // poll(true|false): call onReadable whenever the socket has something to read

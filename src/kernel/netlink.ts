@@ -167,8 +167,13 @@ export interface RtnlSocket {
   close(): void;
 }
 
+/** The addon's socket: read() gives the messages as the JSON text of an array (see the addon's "JSON writer"). */
+interface AddonSocket extends Omit<RtnlSocket, 'read'> {
+  read(maxDatagrams: number, withStats: boolean, ipv6ConfOnly: boolean): string;
+}
+
 interface Addon {
-  Rtnl: new (opts: { netns?: string; subscribe: boolean; rcvbuf?: number }, onReadable?: () => void) => RtnlSocket;
+  Rtnl: new (opts: { netns?: string; subscribe: boolean; rcvbuf?: number }, onReadable?: () => void) => AddonSocket;
 }
 
 let addon: Addon | undefined;
@@ -195,11 +200,18 @@ export interface OpenOptions {
 
 export function openRtnl(o: OpenOptions, onReadable?: () => void): RtnlSocket {
   const { Rtnl } = load();
-  return new Rtnl({
+  const sock = new Rtnl({
     subscribe: o.subscribe,
     ...(o.netns !== undefined ? { netns: `/run/netns/${o.netns}` } : {}),
     ...(o.rcvbuf !== undefined ? { rcvbuf: o.rcvbuf } : {}),
   }, onReadable);
+  return {
+    request: (what, seq, ifindex, parent) => sock.request(what, seq, ifindex, parent),
+    // one JSON.parse per read makes the objects: far cheaper than making them through N-API
+    read: (max = -1, withStats = false, ipv6ConfOnly = false) => JSON.parse(sock.read(max, withStats, ipv6ConfOnly)) as RtnlMsg[],
+    poll: (on) => sock.poll(on),
+    close: () => sock.close(),
+  };
 }
 
 /**

@@ -96,6 +96,27 @@ describe('rtnetlink reader vs iproute2 JSON', () => {
       execFileSync('ip', ['-n', ns, '-6', '-force', '-batch', '-'], { input: 'rule del priority 300\nrule del priority 3200\n', stdio: 'ignore' });
     }
   });
+
+  it('device names with a quote, a backslash, a control byte, UTF-8 and bytes that are not UTF-8 come through (dump and events)', async () => {
+    // the addon writes each message as JSON text: every byte a name may hold must survive it
+    const view = new KernelView({ log, netns: ns });
+    await view.start();
+    const names = ['q"1', 'b\\1', 'c\u00011', 'é1', 'u\ufffd1'];
+    try {
+      // a shell of the test's own, for the raw 0xff byte (Node passes argv as UTF-8)
+      execFileSync('bash', ['-c', `set -e; n() { ip -n ${ns} link add "$(printf "$1")" type veth peer name "$2"; }
+        n 'q"1' odd0; n 'b\\\\1' odd1; n 'c\\0011' odd2; n '\\303\\2511' odd3; n 'u\\3771' odd4`]);
+      const dumped = Object.keys((await readKernelState({ netns: ns }, 'full')).links);
+      const viewed = Object.keys((await view.get('view')).links);
+      for (const name of names) {
+        expect(dumped).toContain(name);
+        expect(viewed).toContain(name);
+      }
+    } finally {
+      await view.stop();
+      for (let i = 0; i < 5; i++) execFileSync('ip', ['-n', ns, 'link', 'del', `odd${i}`], { stdio: 'ignore' });
+    }
+  });
 });
 
 describe('KernelView', () => {
