@@ -30,7 +30,7 @@ export function renderBatch(ops: readonly Op[]): BatchScript {
 export function renderOp(op: Op): string[][] {
   switch (op.op) {
     case 'add-bridge':
-      return [['link', 'add', 'name', op.dev, 'type', 'bridge', 'stp_state', op.stp ? '1' : '0', ...bridgeOpts(op.opts)]];
+      return [['link', 'add', 'name', op.dev, ...(op.mtu !== undefined ? ['mtu', String(op.mtu)] : []), 'type', 'bridge', 'stp_state', op.stp ? '1' : '0', ...bridgeOpts(op.opts)]];
     case 'set-bridge':
       return [['link', 'set', 'dev', op.dev, 'type', 'bridge', 'stp_state', op.stp ? '1' : '0', ...bridgeOpts(op.opts)]];
     case 'add-vlan':
@@ -51,7 +51,8 @@ export function renderOp(op: Op): string[][] {
     case 'hwaddr':
       return [['link', 'set', 'dev', op.dev, 'address', op.hwaddr]];
     case 'up':
-      return [['link', 'set', 'dev', op.dev, 'up']];
+      // the kernel sets the MTU before it changes the flags (do_setlink)
+      return [['link', 'set', 'dev', op.dev, ...(op.mtu !== undefined ? ['mtu', String(op.mtu)] : []), 'up']];
     case 'down':
       return [['link', 'set', 'dev', op.dev, 'down']];
     case 'addr-add':

@@ -76,7 +76,8 @@ export interface DesiredKernel {
 }
 
 export type Op =
-  | { op: 'add-bridge'; dev: string; stp: boolean; opts: Record<string, string> }
+  /** `mtu`: the MTU it is created with (see diff.ts: one off the MTU it gets next) */
+  | { op: 'add-bridge'; dev: string; stp: boolean; opts: Record<string, string>; mtu?: number }
   | { op: 'set-bridge'; dev: string; stp: boolean; opts: Record<string, string> }
   | { op: 'add-vlan'; dev: string; base: string; id: number; mtu: number }
   | { op: 'add-bond'; dev: string; options: Record<string, string> }
@@ -85,7 +86,8 @@ export type Op =
   | { op: 'master'; dev: string; master: string | null }
   | { op: 'mtu'; dev: string; mtu: number }
   | { op: 'hwaddr'; dev: string; hwaddr: string }
-  | { op: 'up'; dev: string }
+  /** with `mtu`: set in the same message, before the flags change */
+  | { op: 'up'; dev: string; mtu?: number }
   | { op: 'down'; dev: string }
   | { op: 'addr-add'; dev: string; cidr: string; replace?: true }
   | { op: 'addr-del'; dev: string; cidr: string }

@@ -16,6 +16,9 @@ export interface CanonicalRequest {
 }
 
 export const DEFAULT_MTU = 1500;
+/** What the kernel takes for an Ethernet device's MTU (a bridge's min_mtu and max_mtu). */
+export const MTU_MIN = 68;
+export const MTU_MAX = 65535;
 
 export const isRemoval = (x: unknown): x is Removal =>
   typeof x === 'object' && x !== null && (x as Removal).remove === true && !('name' in x);

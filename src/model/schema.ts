@@ -17,6 +17,7 @@ import { BRIDGE_OPTIONS } from './bridge-options.js';
 import { dict, hasKey } from './dict.js';
 import { isPlainObject } from './dict.js';
 import { isCanonicalMac } from './mac.js';
+import { MTU_MAX, MTU_MIN } from './request.js';
 
 /**
  * The largest rate a curve may ask for: the kernel keeps rates as u32 bytes per second, and an
@@ -76,7 +77,7 @@ export const NetworkSchema = z.strictObject({
   nic: ifnameSchema.optional(),
   bonding: bondNameSchema.optional(),
   vlan: z.int().min(0).max(4094).optional(),
-  mtu: z.int().min(68).max(65535),
+  mtu: z.int().min(MTU_MIN).max(MTU_MAX),
   stp: z.boolean(),
   ipv4: z.strictObject({ address: ipv4Schema, prefix: z.int().min(1).max(32), gateway: ipv4Schema.optional() }).optional(),
   ipv6: z.strictObject({

@@ -18,6 +18,7 @@ import { bondEdit, creationBondOptions, planBondRebuilds } from './bond.js';
 import { diffSourceRouting } from './source-routes.js';
 import type { DesiredKernel, DesiredLink, Op } from '../model/op.js';
 import { getKey, hasKey } from '../model/dict.js';
+import { MTU_MIN } from '../model/request.js';
 
 const DEPTH: Record<DesiredLink['kind'], number> = { nic: 0, bond: 0, vlan: 1, bridge: 2 };
 
@@ -132,15 +133,31 @@ function create(want: DesiredLink, push: (phase: number, op: Op) => void): void 
     push(P.addVlan, { op: 'add-vlan', dev, base: want.vlan!.base, id: want.vlan!.id, mtu: want.mtu ?? 1500 });
     if (want.hwaddr) push(P.addVlan, { op: 'hwaddr', dev, hwaddr: want.hwaddr });
   } else if (want.kind === 'bridge') {
-    push(P.bridge, { op: 'add-bridge', dev, stp: want.bridge?.stp ?? false, opts: want.bridge?.opts ?? {} });
-    // before its ports join: an explicit MAC stays, where one taken from a port would follow the ports
-    if (want.hwaddr) push(P.bridge, { op: 'hwaddr', dev, hwaddr: want.hwaddr });
-    // set explicitly after the ports join: the kernel would otherwise follow the smallest port MTU
-    if (want.mtu !== undefined) push(P.mtuUpBridge, { op: 'mtu', dev, mtu: want.mtu });
+    createBridge(want, push);
   }
   if (want.master) push(masterPhase(want), { op: 'master', dev, master: want.master });
-  if (want.up) push(P.up, { op: 'up', dev });
+  // a bridge with an MTU came up in createBridge
+  if (want.up && !(want.kind === 'bridge' && want.mtu !== undefined)) push(P.up, { op: 'up', dev });
 }
+
+/**
+ * A new bridge, before its ports join. Its MTU must count as set by the user, or the kernel
+ * makes it follow the smallest port's (a guest's tap with a smaller MTU would pull the network
+ * down): only a change of the MTU through the device's own MTU call marks it so (never the MTU of
+ * the creation, never a set to the value it has). So the bridge is created one off its MTU and
+ * gets its MTU next, in the message that brings it up; its ports then join a bridge whose MTU
+ * they cannot move.
+ */
+function createBridge(want: DesiredLink, push: (phase: number, op: Op) => void): void {
+  const dev = want.name;
+  const mtu = want.mtu;
+  const bridge = { op: 'add-bridge', dev, stp: want.bridge?.stp ?? false, opts: want.bridge?.opts ?? {} } as const;
+  push(P.bridge, mtu === undefined ? bridge : { ...bridge, mtu: mtu > MTU_MIN ? mtu - 1 : mtu + 1 });
+  // an explicit MAC stays, where one taken from a port would follow the ports
+  if (want.hwaddr) push(P.bridge, { op: 'hwaddr', dev, hwaddr: want.hwaddr });
+  if (mtu !== undefined) push(P.bridge, want.up ? { op: 'up', dev, mtu } : { op: 'mtu', dev, mtu });
+}
+
 
 function update(want: DesiredLink, cur: KernelLink, ctx: LinkContext): void {
   const { push } = ctx;

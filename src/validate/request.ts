@@ -12,7 +12,7 @@ import { BOND_OPTIONS, bondModeName, bondOptionsProblem } from '../model/bond-op
 import { BRIDGE_OPTIONS } from '../model/bridge-options.js';
 import { dict, getKey, hasKey } from '../model/dict.js';
 import type { Bond, Network, SetupOptions, SetupRequest } from '../model/types.js';
-import { DEFAULT_MTU, isRemoval, REMOVE, type CanonicalRequest, type Removal } from '../model/request.js';
+import { DEFAULT_MTU, MTU_MAX, MTU_MIN, isRemoval, REMOVE, type CanonicalRequest, type Removal } from '../model/request.js';
 import {
   canonicalIpv6, ipv4UnicastProblem, ipv6UnicastProblem, isIpv4, isIpv6, netmaskToPrefix, parseIpv6Cidr,
 } from '../model/ip.js';
@@ -26,9 +26,6 @@ const NET_ATTRS = new Set([
 ]);
 const BOND_ATTRS = new Set(['nics', 'options', 'hwaddr', 'remove', 'switch']);
 const OPTIONS = new Set(['connectivityCheck', 'connectivityTimeout', 'commitOnSuccess']);
-
-export const MTU_MIN = 68;
-export const MTU_MAX = 65535;
 
 export function canonicalizeRequest(req: SetupRequest): CanonicalRequest {
   const networks: CanonicalRequest['networks'] = dict();

@@ -61,6 +61,18 @@ describe('plan → execute → verify on a real kernel', () => {
     expect(r.ops).toEqual([]);
   });
 
+  it("a port with a smaller MTU joining later (a guest's tap) does not lower the bridge's MTU", async () => {
+    // the plan sets a new bridge's MTU in the message that brings it up: the kernel must still
+    // count it as set by the user, or it follows the smallest port
+    expect((await readKernelState(ipr)).links.net1?.mtu).toBe(1400);
+    run('ip', '-n', ns, 'link', 'set', 'veth_2', 'mtu', '1300', 'master', 'net1');
+    try {
+      expect((await readKernelState(ipr)).links.net1?.mtu).toBe(1400);
+    } finally {
+      run('ip', '-n', ns, 'link', 'set', 'veth_2', 'nomaster', 'mtu', '1500');
+    }
+  });
+
   it('moves a network to another NIC and changes MTU and address in place', async () => {
     const before = await readKernelState(ipr);
     const r = await apply(running, {

@@ -27,16 +27,24 @@ const opsOf = (ops: Op[], kind: Op['op']) => ops.filter((o) => o.op === kind);
 const nics = state([link('eth0'), link('eth1'), link('eth2')]);
 
 describe('planner', () => {
+  it('a new bridge is created one off its MTU (above it at the smallest MTU) and gets it before its ports join', () => {
+    const lines = (mtu: number) => plan(emptyConfig(), nics, { net: { nic: 'eth0', mtu } }).script.split('\n');
+    const at68 = lines(68);
+    expect(at68).toContain('link add name net mtu 69 type bridge stp_state 0');
+    expect(at68.indexOf('link set dev net mtu 68 up')).toBeLessThan(at68.indexOf('link set dev eth0 master net'));
+    expect(lines(9000)).toContain('link add name net mtu 8999 type bridge stp_state 0');
+  });
+
   it('a bridged VLAN network: vlan on the NIC, bridge over it, MTU bottom-up', () => {
     const { ops, script } = plan(emptyConfig(), nics, { net: { nic: 'eth0', vlan: 100, mtu: 2000 } });
     expect(script).toBe([
       'link set dev eth0 mtu 2000',
       'link add link eth0 name eth0.100 mtu 2000 type vlan id 100',
-      'link add name net type bridge stp_state 0',
+      // created one off its MTU, so that setting it marks it as the user's (diff.ts, createBridge)
+      'link add name net mtu 1999 type bridge stp_state 0',
+      'link set dev net mtu 2000 up',
       'link set dev eth0.100 master net',
-      'link set dev net mtu 2000',
       'link set dev eth0.100 up',
-      'link set dev net up',
       '',
     ].join('\n'));
     expect(opsOf(ops, 'del')).toEqual([]);

@@ -85,7 +85,7 @@ describe('networks named like Object.prototype members', () => {
   it('are planned as bridges and rendered into the batch', () => {
     const desired = setupAll();
     const text = renderBatch(diff(desiredKernel(desired, emptyConfig(), (d) => Object.hasOwn(nics.links, d)), nics)).text;
-    for (const name of PROTOTYPE_NAMES) expect(text).toContain(`link add name ${name} type bridge stp_state 0\n`);
+    for (const name of PROTOTYPE_NAMES) expect(text).toContain(`link add name ${name} mtu 1499 type bridge stp_state 0\n`);
   });
 
   it('a kernel link named like one is found, and an absent one is not taken for a prototype member', () => {
