@@ -269,7 +269,7 @@ export class Transactions implements NetworkChanger {
         await this.quiet(() => this.applyQos(qos));
         lap('tcMs');
       }
-      await this.writeIpv6Autoconf(desired, before);
+      await this.writeIpv6Autoconf(desired, before, runOps, entry.before.sysctls);
       lap('sysctlMs');
       if (this.deps.dhcp) await this.startClients(clients, extras.blockingDhcp, log, tell);
       lap('dhcpMs');
@@ -425,13 +425,23 @@ export class Transactions implements NetworkChanger {
     return new Map(usableNetworks(desired, (d) => d in before.links).map((n) => [networkDevices(n).top, autoconfValues(n.ipv6.autoconf)] as const));
   }
 
-  /** Write the sysctls that differ now (after the batch: new devices exist). A failure puts back the journaled ones. */
-  private async writeIpv6Autoconf(desired: HostConfig, before: KernelState): Promise<void> {
-    const want = this.autoconfWanted(desired, before);
-    const current = await this.sysctls.read([...want.keys()]);
-    const changes = new Map([...want].filter(([dev, v]) => current.has(dev) && differs(current.get(dev)!, v)));
+  /**
+   * Write the sysctls that differ, after the batch (new devices exist). What a device had is
+   * known from the journal's before-read unless the batch may have reset it: a device created or
+   * deleted, or whose MTU changed (crossing IPv6's 1280 minimum drops or re-creates its IPv6
+   * state with the defaults). Those are written unconditionally, skipped where they have no IPv6;
+   * this saves a read of every device after the batch (a link dump, ~20 ms at 1000 networks).
+   * A failure puts back the journaled ones.
+   */
+  private async writeIpv6Autoconf(desired: HostConfig, before: KernelState, ops: readonly Op[], saved: readonly JournalSysctl[] = []): Promise<void> {
+    const had = new Map(saved.map((s) => [s.dev, s] as const));
+    const reset = mayResetIpv6(ops);
+    const changes = new Map([...this.autoconfWanted(desired, before)].filter(([dev, v]) => {
+      const old = had.get(dev);
+      return reset.has(dev) || !old || differs(old, v);
+    }));
     if (changes.size === 0) return;
-    await this.sysctls.write(changes);
+    await this.sysctls.write(changes, { absentOk: true });
   }
 
   /**
@@ -589,6 +599,15 @@ async function restoreFile(file: string, text: string | null): Promise<void> {
   if ((await readTextIfExists(file)) === text) return;
   if (text === null) await unlinkDurable(file);
   else await writeFileAtomic(file, text, { mode: 0o644 });
+}
+
+/** The devices whose IPv6 sysctls the batch may have reset to the defaults. */
+function mayResetIpv6(ops: readonly Op[]): Set<string> {
+  const out = new Set<string>();
+  for (const o of ops) {
+    if (o.op === 'add-bridge' || o.op === 'add-vlan' || o.op === 'add-bond' || o.op === 'del' || o.op === 'mtu' || (o.op === 'up' && o.mtu !== undefined)) out.add(o.dev);
+  }
+  return out;
 }
 
 /** Put the journaled sysctls back where they differ, on the devices that exist. */

@@ -65,13 +65,23 @@ export function readIpv6AutoconfDump(devs: readonly string[], netns?: string): M
   return out;
 }
 
+export interface WriteOptions {
+  /** a device without IPv6 (no files: its MTU is below 1280) is skipped, not an error */
+  absentOk?: boolean;
+}
+
 /** Throws APPLY_FAILED (the kernel refused a write) naming the device. */
-export async function writeIpv6Autoconf(values: ReadonlyMap<string, Ipv6Autoconf>): Promise<void> {
+export async function writeIpv6Autoconf(values: ReadonlyMap<string, Ipv6Autoconf>, opts: WriteOptions = {}): Promise<void> {
   for (const [dev, v] of values) {
     try {
       ioFaultPoint(`sysctl:${dev}`);
       // accept_ra first: router advertisements are what autoconf acts on
-      writeFileSync(path(dev, 'accept_ra'), v.acceptRa);
+      try {
+        writeFileSync(path(dev, 'accept_ra'), v.acceptRa);
+      } catch (e) {
+        if (opts.absentOk && (e as NodeJS.ErrnoException).code === 'ENOENT') continue;
+        throw e;
+      }
       writeFileSync(path(dev, 'autoconf'), v.autoconf);
     } catch (e) {
       throw new HostnetError(ErrorCode.APPLY_FAILED, `the kernel refused an IPv6 sysctl write (ipv6autoconf) of ${dev}: ${(e as Error).message}`, { cause: e });
@@ -85,7 +95,7 @@ export const autoconfValues = (on: boolean): Ipv6Autoconf => ({ autoconf: on ? '
 /** The IPv6 sysctls of a namespace's devices, as a change reads and writes them. */
 export interface Ipv6Sysctls {
   read(devs: readonly string[]): Promise<Map<string, Ipv6Autoconf>>;
-  write(values: ReadonlyMap<string, Ipv6Autoconf>): Promise<void>;
+  write(values: ReadonlyMap<string, Ipv6Autoconf>, opts?: WriteOptions): Promise<void>;
 }
 
 /** The process's own namespace: /proc/sys is the daemon's. */

@@ -103,6 +103,21 @@ describe('Host.setupNetworks on a real kernel', () => {
     expect(await sysctl('mgmt')).toEqual(['0', '0']);
   });
 
+  it('a network below IPv6\'s minimum MTU has no sysctls to write; raised past it, its device gets them', async () => {
+    const files = async (dev: string) => (await host.exec('sh', ['-c', `ls /proc/sys/net/ipv6/conf/ | grep -cx ${dev} || true`])).trim();
+    await setup({ small: { nic: 'veth_3', mtu: 1200 } });
+    expect(((await host.links()).small as { mtu: number }).mtu).toBe(1200);
+    expect(await files('small')).toBe('0');
+    // the kernel creates IPv6 state with its defaults (1, 1) when the MTU reaches 1280: ours must follow
+    await setup({ small: { nic: 'veth_3', mtu: 1500 } });
+    expect((await host.exec('cat', ['/proc/sys/net/ipv6/conf/small/autoconf', '/proc/sys/net/ipv6/conf/small/accept_ra'])).split('\n')).toEqual(['0', '0']);
+    // lowered again: its IPv6 state is gone with the MTU change, nothing to write and no error
+    await setup({ small: { nic: 'veth_3', mtu: 1200 } });
+    expect(await files('small')).toBe('0');
+    await setup({ small: { remove: true } });
+    expect(((await host.links()).veth_3 as { mtu: number }).mtu).toBe(1500);
+  });
+
   it('removes networks and frees their NICs', async () => {
     await setup({ flat: { remove: true }, iso: { remove: true } });
     const links = await host.links();
