@@ -9,7 +9,7 @@
  * Only batches are guarded: dumps change nothing, and the DHCP clients of a later issue are meant
  * to outlive a restart. The file is not fsynced: after a power loss no process survives anyway.
  */
-import { existsSync, readFileSync, unlinkSync, writeFileSync } from 'node:fs';
+import { existsSync, readFileSync, renameSync, unlinkSync, writeFileSync } from 'node:fs';
 import * as path from 'node:path';
 import type { Logger } from 'pino';
 
@@ -60,7 +60,12 @@ export class BatchGuard {
       return;
     }
     const records: BatchRecord[] = [...this.live].map(([pid, start]) => ({ pid, start }));
-    writeFileSync(this.file, JSON.stringify(records) + '\n', { mode: 0o600 });
+    // renamed into place: a kill -9 between truncating and writing would leave a torn file, and
+    // the next start could then not tell which batch to end (the store's temporary-file pattern,
+    // so a start removes one a kill left behind)
+    const tmp = path.join(path.dirname(this.file), `.${BATCH_PIDS_FILE}.tmp-${process.pid}-0`);
+    writeFileSync(tmp, JSON.stringify(records) + '\n', { mode: 0o600 });
+    renameSync(tmp, this.file);
   }
 }
 

@@ -139,7 +139,7 @@ describe('kill -9 at every phase of a change, then one restart', () => {
       void setupNetworks(client, Object.fromEntries(Object.keys(many).map((n) => [n, { remove: true }]))).catch(() => undefined);
       await daemon.waitForLog((l) => daemon.logs.indexOf(l) >= mark && l.event === 'fault-point' && l.point === 'batch', 60_000);
       // the batch is running once its pid is recorded; later rounds let it delete more first
-      const batchPid = await until(() => (existsSync(pidsFile) ? (JSON.parse(readFileSync(pidsFile, 'utf8')) as { pid: number }[])[0]?.pid : undefined));
+      const batchPid = await until(() => firstBatchPid(pidsFile));
       const gone = Math.floor((NETS * (round - 1)) / ROUNDS);
       await until(async () => Object.keys(await host.links()).filter((n) => n.startsWith('many')).length <= NETS - gone || undefined);
       daemon.proc.kill('SIGKILL');
@@ -153,6 +153,19 @@ describe('kill -9 at every phase of a change, then one restart', () => {
     }
   }, 900_000);
 });
+
+/**
+ * The first pid in the daemon's batch record, or undefined while there is none. The daemon renames
+ * the file into place, so a read sees a whole one or none: a torn one fails the test.
+ */
+function firstBatchPid(file: string): number | undefined {
+  try {
+    return (JSON.parse(readFileSync(file, 'utf8')) as { pid: number }[])[0]?.pid;
+  } catch (e) {
+    if ((e as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
+    throw e;
+  }
+}
 
 /** A process that exists and is not a zombie. */
 function processAlive(pid: number): boolean {

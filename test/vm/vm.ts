@@ -169,6 +169,13 @@ process.once('exit', () => {
   for (const child of live) child.kill('SIGTERM');
 });
 
+/** The guest sees the host's / except /tmp and /run (its own tmpfs): a path there would boot and then fail obscurely. */
+function hiddenFromGuest(path: string, what: string): void {
+  if (/^\/(tmp|run)(\/|$)/.test(path)) {
+    throw new Error(`${what} is at ${path}, under /tmp or /run, which the VM guest mounts as its own empty tmpfs: move it elsewhere (e.g. under /work or /srv)`);
+  }
+}
+
 /** Boots a VM, runs `command` in it, powers it off. Never rejects for a guest failure:
  *  exitCode null + console tell what happened. Rejects only for bad options or a host
  *  problem (prepare failed, qemu missing). */
@@ -176,7 +183,9 @@ export async function runInVm(opts: VmRunOptions): Promise<VmRunResult> {
   if (!Number.isInteger(opts.nics) || opts.nics < 0 || opts.nics > MAX_NICS) {
     throw new Error(`nics must be an integer 0..${MAX_NICS}, got ${opts.nics}`);
   }
+  hiddenFromGuest(REPO_ROOT, 'the checkout');
   const artifacts = await prepareVm();
+  hiddenFromGuest(artifacts.kernel, 'the VM cache (HOSTNETD_VM_CACHE)');
   const ctlDir = await mkdtemp(join(tmpdir(), 'hostnetd-vmctl-'));
   const ownShare = opts.shareDir === undefined;
   const shareDir = opts.shareDir ?? (await mkdtemp(join(tmpdir(), 'hostnetd-vmshare-')));

@@ -1,7 +1,7 @@
 // The batch guard (issue 10, defect 2): a batch runs under setpriv --pdeathsig, is recorded while
 // it runs, and a start kills and waits for a batch a previous run left alive.
 import { spawn } from 'node:child_process';
-import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { pino } from 'pino';
@@ -25,6 +25,8 @@ describe('batch guard', () => {
     const file = path.join(dir, BATCH_PIDS_FILE);
     guard.started(process.pid);
     expect(JSON.parse(readFileSync(file, 'utf8'))).toEqual([{ pid: process.pid, start: startOf(process.pid) }]);
+    // written aside and renamed into place: no temporary file stays behind
+    expect(readdirSync(dir)).toEqual([BATCH_PIDS_FILE]);
     guard.ended(process.pid);
     expect(existsSync(file)).toBe(false);
   });
