@@ -5,7 +5,10 @@
 // - The socket is non-blocking. read() returns every message queued right now, parsed, as the
 //   JSON text of an array of plain objects (netlink.ts parses it: see "the JSON writer"), and
 //   never waits; a libuv poll handle on the fd calls the JS `onReadable` callback
-//   when something arrived, and JS calls read(). No thread, nothing blocks the JS thread.
+//   when something arrived, and JS calls read(). No thread per event, nothing blocks the JS thread.
+// - A whole dump can also run on a libuv pool thread (dump(), DumpWorker) on a socket nobody
+//   subscribed: the kernel fills a dump inside the reader's recv, so several such sockets read
+//   their dumps in parallel, and the text comes back in pieces JS parses while the next is read.
 // - Requests (dumps, a barrier) go out on the same socket as the notifications, so their answers
 //   are queued behind every notification the kernel queued before them: that is the view's barrier.
 // - Parsing is done here, into the shapes of src/kernel/types.ts, but names of other links
@@ -32,6 +35,7 @@
 #include <linux/pkt_cls.h>
 #include <linux/pkt_sched.h>
 #include <linux/rtnetlink.h>
+#include <poll.h>
 #include <sched.h>
 #include <string.h>
 #include <sys/socket.h>
@@ -622,6 +626,69 @@ void parseNeigh(Obj& o, const struct nlmsghdr* h) {
   setNum(o, "self", (f & NTF_SELF) ? 1 : 0);
 }
 
+// ---------- requests
+
+struct RequestMsg {
+  struct nlmsghdr h;
+  union { struct ifinfomsg ifi; struct ifaddrmsg ifa; struct rtmsg rt; struct ndmsg nd; struct tcmsg tc; struct fib_rule_hdr fr; } u;
+  char attrs[RTA_SPACE(sizeof(uint32_t))];
+};
+
+// what: 'link' | 'addr' | 'route' | 'rule' | 'fdb' | 'qdisc' dumps, or one link (ifindex > 0);
+// 'class' and 'filter' of one device (under `parent` when given); 'barrier' gets lo (ifindex 1)
+bool buildRequest(const std::string& what, uint32_t seq, int ifindex, bool hasParent, uint32_t parent, RequestMsg& req) {
+  req.h.nlmsg_flags = NLM_F_REQUEST | NLM_F_DUMP;
+  req.h.nlmsg_seq = seq;
+  if (what == "link" || what == "barrier") {
+    req.h.nlmsg_type = RTM_GETLINK;
+    req.h.nlmsg_len = NLMSG_LENGTH(sizeof(struct ifinfomsg));
+    int one = what == "barrier" ? 1 : ifindex;
+    if (one > 0) {
+      req.h.nlmsg_flags = NLM_F_REQUEST;
+      req.u.ifi.ifi_index = one;
+    }
+    // RTEXT_FILTER_SKIP_STATS leaves out each link's IPv6 and ICMPv6 counters (IFLA_AF_SPEC),
+    // summed over every CPU per link: most of the kernel's time of a link dump, and unused
+    // (IFLA_STATS64, which statistics read, stays)
+    auto* rta = reinterpret_cast<struct rtattr*>(reinterpret_cast<char*>(&req) + NLMSG_ALIGN(req.h.nlmsg_len));
+    rta->rta_type = IFLA_EXT_MASK;
+    rta->rta_len = RTA_LENGTH(sizeof(uint32_t));
+    uint32_t mask = RTEXT_FILTER_SKIP_STATS;
+    memcpy(RTA_DATA(rta), &mask, sizeof mask);
+    req.h.nlmsg_len = NLMSG_ALIGN(req.h.nlmsg_len) + RTA_SPACE(sizeof(uint32_t));
+  } else if (what == "addr") {
+    req.h.nlmsg_type = RTM_GETADDR;
+    req.h.nlmsg_len = NLMSG_LENGTH(sizeof(struct ifaddrmsg));
+  } else if (what == "route") {
+    req.h.nlmsg_type = RTM_GETROUTE;
+    req.h.nlmsg_len = NLMSG_LENGTH(sizeof(struct rtmsg));
+  } else if (what == "rule") {
+    // AF_UNSPEC: the rules of every family (v4 and v6) in one dump
+    req.h.nlmsg_type = RTM_GETRULE;
+    req.h.nlmsg_len = NLMSG_LENGTH(sizeof(struct fib_rule_hdr));
+  } else if (what == "fdb") {
+    req.h.nlmsg_type = RTM_GETNEIGH;
+    req.h.nlmsg_len = NLMSG_LENGTH(sizeof(struct ndmsg));
+    req.u.nd.ndm_family = AF_BRIDGE;
+  } else if (what == "qdisc" || what == "class" || what == "filter") {
+    // the kernel dumps classes and filters per device
+    req.h.nlmsg_type = what == "qdisc" ? RTM_GETQDISC : what == "class" ? RTM_GETTCLASS : RTM_GETTFILTER;
+    req.h.nlmsg_len = NLMSG_LENGTH(sizeof(struct tcmsg));
+    req.u.tc.tcm_family = AF_UNSPEC;
+    req.u.tc.tcm_ifindex = ifindex;
+    if (hasParent) req.u.tc.tcm_parent = parent;
+  } else {
+    return false;
+  }
+  return true;
+}
+
+bool sendRequest(int fd, const RequestMsg& req) {
+  struct sockaddr_nl to {};
+  to.nl_family = AF_NETLINK;
+  return sendto(fd, &req, req.h.nlmsg_len, 0, reinterpret_cast<const struct sockaddr*>(&to), sizeof to) >= 0;
+}
+
 // ---------- the socket
 
 const unsigned GROUPS[] = {RTNLGRP_LINK, RTNLGRP_IPV4_IFADDR, RTNLGRP_IPV6_IFADDR, RTNLGRP_IPV4_ROUTE, RTNLGRP_IPV6_ROUTE, RTNLGRP_NEIGH,
@@ -688,12 +755,70 @@ void parseFilter(Obj& o, const struct nlmsghdr* h) {
   }
 }
 
+// Every message of one datagram, as JSON objects appended to `out` (an array being written).
+// Returns true when it held the end of this socket's request `seq` (NLMSG_DONE, or an error or
+// ack answering it); `seq` 0 waits for nothing.
+bool appendMessages(std::string& out, const char* data, int left, uint32_t portid, bool withStats, bool ipv6ConfOnly, uint32_t seq = 0) {
+  bool finished = false;
+  auto emit = [&out](const Obj& o) {
+    if (out.size() > 1) out += ',';
+    out += o.s;
+    out += '}';
+  };
+  for (auto* h = reinterpret_cast<const struct nlmsghdr*>(data); NLMSG_OK(h, left); h = NLMSG_NEXT(h, left)) {
+    bool mine = h->nlmsg_pid == portid && h->nlmsg_seq != 0;
+    if (mine && seq != 0 && h->nlmsg_seq == seq && (h->nlmsg_type == NLMSG_DONE || h->nlmsg_type == NLMSG_ERROR)) finished = true;
+    if ((h->nlmsg_type == RTM_NEWNEIGH || h->nlmsg_type == RTM_DELNEIGH) && !bridgeFdb(h)) continue;
+    Obj o;
+    setNum(o, "seq", h->nlmsg_seq);
+    // an answer to this socket's own request (notifications carry the changer's port id)
+    setBool(o, "mine", mine);
+    switch (h->nlmsg_type) {
+      case NLMSG_DONE: setStr(o, "t", "done"); break;
+      case NLMSG_ERROR: {
+        auto* e = static_cast<const struct nlmsgerr*>(NLMSG_DATA(h));
+        setStr(o, "t", "error");
+        setNum(o, "errno", -e->error);
+        break;
+      }
+      case RTM_NEWLINK: case RTM_DELLINK: parseLink(o, h, withStats, ipv6ConfOnly); break;
+      case RTM_NEWADDR: case RTM_DELADDR: parseAddr(o, h); break;
+      case RTM_NEWROUTE: case RTM_DELROUTE: parseRoute(o, h); break;
+      case RTM_NEWNEIGH: case RTM_DELNEIGH: parseNeigh(o, h); break;
+      case RTM_NEWQDISC: case RTM_DELQDISC: parseQdisc(o, h); break;
+      case RTM_NEWTCLASS: case RTM_DELTCLASS: parseClass(o, h); break;
+      case RTM_NEWTFILTER: case RTM_DELTFILTER: parseFilter(o, h); break;
+      case RTM_NEWRULE: case RTM_DELRULE: parseRule(o, h); break;
+      default: setStr(o, "t", "other"); break;
+    }
+    setBool(o, "del", h->nlmsg_type == RTM_DELLINK || h->nlmsg_type == RTM_DELADDR
+                        || h->nlmsg_type == RTM_DELROUTE || h->nlmsg_type == RTM_DELNEIGH
+                        || h->nlmsg_type == RTM_DELQDISC || h->nlmsg_type == RTM_DELTCLASS
+                        || h->nlmsg_type == RTM_DELTFILTER || h->nlmsg_type == RTM_DELRULE);
+    // NLM_F_REPLACE on a notification: the new object took the place of another with its key
+    setBool(o, "replace", (h->nlmsg_flags & NLM_F_REPLACE) != 0 && !(h->nlmsg_flags & NLM_F_MULTI));
+    emit(o);
+  }
+  return finished;
+}
+
+// JSON text as a JS string; ASCII (the usual case) needs no UTF-8 decoding
+napi_value jsText(napi_env env, const char* data, size_t size) {
+  bool ascii = true;
+  for (size_t i = 0; i < size; i++) ascii &= static_cast<unsigned char>(data[i]) < 0x80;
+  napi_value v;
+  if (ascii) napi_create_string_latin1(env, data, size, &v);
+  else napi_create_string_utf8(env, data, size, &v);
+  return v;
+}
+
 class Rtnl : public Napi::ObjectWrap<Rtnl> {
  public:
   static Napi::Object Init(Napi::Env env, Napi::Object exports) {
     Napi::Function fn = DefineClass(env, "Rtnl", {
       InstanceMethod("request", &Rtnl::Request),
       InstanceMethod("read", &Rtnl::Read),
+      InstanceMethod("dump", &Rtnl::Dump),
       InstanceMethod("poll", &Rtnl::Poll),
       InstanceMethod("close", &Rtnl::Close),
     });
@@ -731,6 +856,102 @@ class Rtnl : public Napi::ObjectWrap<Rtnl> {
   Napi::FunctionReference onReadable_;
   std::vector<char> buf_ = std::vector<char>(1 << 17);
   std::string out_;  // read()'s text, its room kept from one read to the next
+  bool dumping_ = false;  // a DumpWorker owns the fd until it completes
+  bool closeAfterDump_ = false;
+
+  // One dump on a libuv pool thread: the request, then every datagram until its NLMSG_DONE (or
+  // error), written as JSON text there; the kernel fills a dump's parts inside our recv, so the
+  // kernel's share runs on that thread too. The text goes to JS in pieces (each a JSON array) as
+  // it is written, so JS parses one piece while the thread reads the next. Only for sockets
+  // nobody subscribed: a notification would be read in the middle of the dump. Several sockets
+  // dump in parallel (netlink.ts, dumpParallel).
+  class DumpWorker : public Napi::AsyncProgressQueueWorker<char> {
+   public:
+    DumpWorker(Rtnl* owner, const Napi::Function& cb, const RequestMsg& req, bool withStats, bool ipv6ConfOnly)
+        : Napi::AsyncProgressQueueWorker<char>(owner->Value(), cb), owner_(owner), fd_(owner->fd_), portid_(owner->portid_),
+          req_(req), withStats_(withStats), ipv6ConfOnly_(ipv6ConfOnly) {}
+
+    void Execute(const ExecutionProgress& progress) override {
+      if (!sendRequest(fd_, req_)) return SetError(std::string("netlink send: ") + strerror(errno));
+      std::vector<char> buf(1 << 17);
+      out_.assign(1, '[');
+      for (;;) {
+        ssize_t len = recv(fd_, buf.data(), buf.size(), MSG_DONTWAIT | MSG_TRUNC);
+        if (len < 0) {
+          if (errno == EINTR) continue;
+          if (errno == EAGAIN || errno == EWOULDBLOCK) {
+            struct pollfd p {fd_, POLLIN, 0};
+            if (::poll(&p, 1, 30000) == 0) return SetError("netlink dump: no answer from the kernel in 30 s");
+            continue;
+          }
+          if (errno == ENOBUFS) return SetError("netlink dump: receive buffer overflow");
+          return SetError(std::string("netlink recv: ") + strerror(errno));
+        }
+        if (static_cast<size_t>(len) > buf.size()) return SetError("netlink dump: a datagram larger than the buffer was cut");
+        if (appendMessages(out_, buf.data(), static_cast<int>(len), portid_, withStats_, ipv6ConfOnly_, req_.h.nlmsg_seq)) break;
+        if (out_.size() >= PIECE) {
+          out_ += ']';
+          progress.Send(out_.data(), out_.size());
+          out_.assign(1, '[');
+        }
+      }
+      out_ += ']';
+    }
+
+    void OnProgress(const char* data, size_t count) override { deliver(data, count, false); }
+
+    void OnOK() override {
+      release();
+      deliver(out_.data(), out_.size(), true);
+    }
+
+    void OnError(const Napi::Error& e) override {
+      release();
+      Callback().Call({e.Value()});
+    }
+
+   private:
+    // ~256 KiB of text: a few ms of JSON.parse, a few dozen pieces at 3000 links
+    static constexpr size_t PIECE = 256 << 10;
+
+    void deliver(const char* data, size_t count, bool last) {
+      Napi::Env env = Env();
+      Napi::HandleScope scope(env);
+      Callback().Call({env.Null(), Napi::Value(env, jsText(env, data, count)), Napi::Boolean::New(env, last)});
+    }
+
+    void release() {
+      owner_->dumping_ = false;
+      if (owner_->closeAfterDump_) owner_->shut();
+    }
+    Rtnl* owner_;
+    int fd_;
+    uint32_t portid_;
+    RequestMsg req_;
+    bool withStats_, ipv6ConfOnly_;
+    std::string out_;
+  };
+
+  // dump(what, seq, withStats, ipv6ConfOnly, cb(err, text, last)): a dump on a pool thread
+  // (DumpWorker), its text in pieces, the last with `last` true; the socket takes no other call
+  // until then
+  Napi::Value Dump(const Napi::CallbackInfo& info) {
+    Napi::Env env = info.Env();
+    std::string what = info[0].As<Napi::String>().Utf8Value();
+    RequestMsg req {};
+    if (!buildRequest(what, info[1].As<Napi::Number>().Uint32Value(), 0, false, 0, req) || !(req.h.nlmsg_flags & NLM_F_DUMP)) {
+      Napi::TypeError::New(env, "not a dump: " + what).ThrowAsJavaScriptException();
+      return env.Undefined();
+    }
+    if (fd_ < 0 || dumping_) {
+      Napi::Error::New(env, fd_ < 0 ? "netlink socket is closed" : "netlink socket is busy with a dump on a thread").ThrowAsJavaScriptException();
+      return env.Undefined();
+    }
+    dumping_ = true;
+    auto* w = new DumpWorker(this, info[4].As<Napi::Function>(), req, info[2].ToBoolean(), info[3].ToBoolean());
+    w->Queue();
+    return env.Undefined();
+  }
 
   std::string open(const std::string& netns, bool subscribe, int rcvbuf) {
     int home = -1, target = -1;
@@ -789,61 +1010,20 @@ class Rtnl : public Napi::ObjectWrap<Rtnl> {
   // gets lo (ifindex 1), whose answer comes after every notification queued before it
   Napi::Value Request(const Napi::CallbackInfo& info) {
     Napi::Env env = info.Env();
+    if (dumping_) {
+      Napi::Error::New(env, "netlink socket is busy with a dump on a thread").ThrowAsJavaScriptException();
+      return env.Undefined();
+    }
+    RequestMsg req {};
+    int ifindex = info.Length() > 2 && info[2].IsNumber() ? info[2].As<Napi::Number>().Int32Value() : 0;
+    bool hasParent = info.Length() > 3 && info[3].IsNumber();
+    uint32_t parent = hasParent ? info[3].As<Napi::Number>().Uint32Value() : 0;
     std::string what = info[0].As<Napi::String>().Utf8Value();
-    uint32_t seq = info[1].As<Napi::Number>().Uint32Value();
-    struct {
-      struct nlmsghdr h;
-      union { struct ifinfomsg ifi; struct ifaddrmsg ifa; struct rtmsg rt; struct ndmsg nd; struct tcmsg tc; struct fib_rule_hdr fr; } u;
-      char attrs[RTA_SPACE(sizeof(uint32_t))];
-    } req {};
-    req.h.nlmsg_flags = NLM_F_REQUEST | NLM_F_DUMP;
-    req.h.nlmsg_seq = seq;
-    if (what == "link" || what == "barrier") {
-      req.h.nlmsg_type = RTM_GETLINK;
-      req.h.nlmsg_len = NLMSG_LENGTH(sizeof(struct ifinfomsg));
-      // request('link', seq, ifindex): that one link, not a dump
-      int one = what == "barrier" ? 1 : info.Length() > 2 && info[2].IsNumber() ? info[2].As<Napi::Number>().Int32Value() : 0;
-      if (one > 0) {
-        req.h.nlmsg_flags = NLM_F_REQUEST;
-        req.u.ifi.ifi_index = one;
-      }
-      // RTEXT_FILTER_SKIP_STATS leaves out each link's IPv6 and ICMPv6 counters (IFLA_AF_SPEC),
-      // summed over every CPU per link: most of the kernel's time of a link dump, and unused
-      // (IFLA_STATS64, which statistics read, stays)
-      auto* rta = reinterpret_cast<struct rtattr*>(reinterpret_cast<char*>(&req) + NLMSG_ALIGN(req.h.nlmsg_len));
-      rta->rta_type = IFLA_EXT_MASK;
-      rta->rta_len = RTA_LENGTH(sizeof(uint32_t));
-      uint32_t mask = RTEXT_FILTER_SKIP_STATS;
-      memcpy(RTA_DATA(rta), &mask, sizeof mask);
-      req.h.nlmsg_len = NLMSG_ALIGN(req.h.nlmsg_len) + RTA_SPACE(sizeof(uint32_t));
-    } else if (what == "addr") {
-      req.h.nlmsg_type = RTM_GETADDR;
-      req.h.nlmsg_len = NLMSG_LENGTH(sizeof(struct ifaddrmsg));
-    } else if (what == "route") {
-      req.h.nlmsg_type = RTM_GETROUTE;
-      req.h.nlmsg_len = NLMSG_LENGTH(sizeof(struct rtmsg));
-    } else if (what == "rule") {
-      // AF_UNSPEC: the rules of every family (v4 and v6) in one dump
-      req.h.nlmsg_type = RTM_GETRULE;
-      req.h.nlmsg_len = NLMSG_LENGTH(sizeof(struct fib_rule_hdr));
-    } else if (what == "fdb") {
-      req.h.nlmsg_type = RTM_GETNEIGH;
-      req.h.nlmsg_len = NLMSG_LENGTH(sizeof(struct ndmsg));
-      req.u.nd.ndm_family = AF_BRIDGE;
-    } else if (what == "qdisc" || what == "class" || what == "filter") {
-      // request('class' | 'filter', seq, ifindex, parent?): the kernel dumps those per device
-      req.h.nlmsg_type = what == "qdisc" ? RTM_GETQDISC : what == "class" ? RTM_GETTCLASS : RTM_GETTFILTER;
-      req.h.nlmsg_len = NLMSG_LENGTH(sizeof(struct tcmsg));
-      req.u.tc.tcm_family = AF_UNSPEC;
-      if (info.Length() > 2 && info[2].IsNumber()) req.u.tc.tcm_ifindex = info[2].As<Napi::Number>().Int32Value();
-      if (info.Length() > 3 && info[3].IsNumber()) req.u.tc.tcm_parent = info[3].As<Napi::Number>().Uint32Value();
-    } else {
+    if (!buildRequest(what, info[1].As<Napi::Number>().Uint32Value(), ifindex, hasParent, parent, req)) {
       Napi::TypeError::New(env, "unknown request " + what).ThrowAsJavaScriptException();
       return env.Undefined();
     }
-    struct sockaddr_nl to {};
-    to.nl_family = AF_NETLINK;
-    if (fd_ < 0 || sendto(fd_, &req, req.h.nlmsg_len, 0, reinterpret_cast<struct sockaddr*>(&to), sizeof to) < 0) {
+    if (fd_ < 0 || !sendRequest(fd_, req)) {
       Napi::Error::New(env, std::string("netlink send: ") + (fd_ < 0 ? "closed" : strerror(errno))).ThrowAsJavaScriptException();
     }
     return env.Undefined();
@@ -857,6 +1037,10 @@ class Rtnl : public Napi::ObjectWrap<Rtnl> {
     // counters are parsed only when asked: they raise no events, the view never keeps them
     bool withStats = info.Length() > 1 && info[1].ToBoolean();
     bool ipv6ConfOnly = info.Length() > 2 && info[2].ToBoolean();
+    if (dumping_) {
+      Napi::Error::New(env, "netlink socket is busy with a dump on a thread").ThrowAsJavaScriptException();
+      return env.Undefined();
+    }
     std::string& out = out_;
     out.assign(1, '[');
     auto emit = [&out](const Obj& o) {
@@ -888,47 +1072,10 @@ class Rtnl : public Napi::ObjectWrap<Rtnl> {
         emit(o);
         continue;
       }
-      int left = static_cast<int>(len);
-      for (auto* h = reinterpret_cast<struct nlmsghdr*>(buf_.data()); NLMSG_OK(h, left); h = NLMSG_NEXT(h, left)) {
-        if ((h->nlmsg_type == RTM_NEWNEIGH || h->nlmsg_type == RTM_DELNEIGH) && !bridgeFdb(h)) continue;
-        Obj o;
-        setNum(o, "seq", h->nlmsg_seq);
-        // an answer to this socket's own request (notifications carry the changer's port id)
-        setBool(o, "mine", h->nlmsg_pid == portid_ && h->nlmsg_seq != 0);
-        switch (h->nlmsg_type) {
-          case NLMSG_DONE: setStr(o, "t", "done"); break;
-          case NLMSG_ERROR: {
-            auto* e = static_cast<const struct nlmsgerr*>(NLMSG_DATA(h));
-            setStr(o, "t", "error");
-            setNum(o, "errno", -e->error);
-            break;
-          }
-          case RTM_NEWLINK: case RTM_DELLINK: parseLink(o, h, withStats, ipv6ConfOnly); break;
-          case RTM_NEWADDR: case RTM_DELADDR: parseAddr(o, h); break;
-          case RTM_NEWROUTE: case RTM_DELROUTE: parseRoute(o, h); break;
-          case RTM_NEWNEIGH: case RTM_DELNEIGH: parseNeigh(o, h); break;
-          case RTM_NEWQDISC: case RTM_DELQDISC: parseQdisc(o, h); break;
-          case RTM_NEWTCLASS: case RTM_DELTCLASS: parseClass(o, h); break;
-          case RTM_NEWTFILTER: case RTM_DELTFILTER: parseFilter(o, h); break;
-          case RTM_NEWRULE: case RTM_DELRULE: parseRule(o, h); break;
-          default: setStr(o, "t", "other"); break;
-        }
-        setBool(o, "del", h->nlmsg_type == RTM_DELLINK || h->nlmsg_type == RTM_DELADDR
-                            || h->nlmsg_type == RTM_DELROUTE || h->nlmsg_type == RTM_DELNEIGH
-                            || h->nlmsg_type == RTM_DELQDISC || h->nlmsg_type == RTM_DELTCLASS
-                            || h->nlmsg_type == RTM_DELTFILTER || h->nlmsg_type == RTM_DELRULE);
-        // NLM_F_REPLACE on a notification: the new object took the place of another with its key
-        setBool(o, "replace", (h->nlmsg_flags & NLM_F_REPLACE) != 0 && !(h->nlmsg_flags & NLM_F_MULTI));
-        emit(o);
-      }
+      appendMessages(out, buf_.data(), static_cast<int>(len), portid_, withStats, ipv6ConfOnly);
     }
     out += ']';
-    // ASCII (the usual case) needs no UTF-8 decoding
-    bool ascii = true;
-    for (unsigned char c : out) ascii &= c < 0x80;
-    napi_value v;
-    if (ascii) napi_create_string_latin1(env, out.data(), out.size(), &v);
-    else napi_create_string_utf8(env, out.data(), out.size(), &v);
+    napi_value v = jsText(env, out.data(), out.size());
     if (out.capacity() > (16u << 20)) std::string().swap(out);  // keep a usual dump's room, not a flood's
     return Napi::Value(env, v);
   }
@@ -952,7 +1099,8 @@ class Rtnl : public Napi::ObjectWrap<Rtnl> {
   }
 
   Napi::Value Close(const Napi::CallbackInfo& info) {
-    shut();
+    if (dumping_) closeAfterDump_ = true;
+    else shut();
     onReadable_.Reset();
     return info.Env().Undefined();
   }

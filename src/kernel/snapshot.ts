@@ -1,12 +1,12 @@
 /**
- * One-shot snapshots of a namespace, read in-process over rtnetlink (netlink.ts) on a socket of
+ * One-shot snapshots of a namespace, read in-process over rtnetlink (netlink.ts) on sockets of
  * their own: the daemon's long-lived view is view.ts; these serve verification and rollback of
  * a change (which must not trust events), startup, the CLI and tests.
  *
  * readDumps() keeps the iproute2 JSON dumps the fixtures and the parser comparison use.
  */
 import type { Iproute } from './iproute.js';
-import { dumpOnce, openRtnl, type RtnlRequest } from './netlink.js';
+import { dumpParallel, type RtnlRequest } from './netlink.js';
 import { KernelTables, type SnapshotScope } from './tables.js';
 import type { KernelState } from '../model/kernel-state.js';
 
@@ -45,16 +45,12 @@ const DUMPS: Record<SnapshotScope, readonly RtnlRequest[]> = {
   stats: ['link'],
 };
 
-/** A fresh snapshot: one socket, one dump per table the scope needs, parsed in the addon. */
+/** A fresh snapshot: one dump per table the scope needs, in parallel (netlink.ts), parsed in the addon. */
 export async function readKernelState(ipr: Pick<Iproute, 'netns'>, scope: SnapshotScope = 'full'): Promise<KernelState> {
   const takenAt = Date.now();
-  const sock = openRtnl({ subscribe: false, ...(ipr.netns !== undefined ? { netns: ipr.netns } : {}) });
-  try {
-    const tables = new KernelTables();
-    let seq = 1;
-    for (const what of DUMPS[scope]) for (const m of dumpOnce(sock, what, seq++, { stats: scope === 'stats' })) tables.apply(m);
-    return tables.render(scope, takenAt);
-  } finally {
-    sock.close();
+  const tables = new KernelTables();
+  for (const answers of await dumpParallel(ipr.netns, DUMPS[scope], { stats: scope === 'stats' })) {
+    for (const m of answers) tables.apply(m);
   }
+  return tables.render(scope, takenAt);
 }

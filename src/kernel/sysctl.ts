@@ -9,7 +9,7 @@ import { readFileSync, writeFileSync } from 'node:fs';
 import { ErrorCode, HostnetError } from '../errors.js';
 import { isValidIfname } from '../model/names.js';
 import { ioFaultPoint } from '../faults.js';
-import { dumpOnce, openRtnl } from './netlink.js';
+import { dumpParallel } from './netlink.js';
 
 export interface Ipv6Autoconf {
   autoconf: string;
@@ -46,15 +46,11 @@ export function readIpv6AutoconfFiles(devs: readonly string[]): Map<string, Ipv6
   return out;
 }
 
-export function readIpv6AutoconfDump(devs: readonly string[], netns?: string): Map<string, Ipv6Autoconf> {
+export async function readIpv6AutoconfDump(devs: readonly string[], netns?: string): Promise<Map<string, Ipv6Autoconf>> {
   const all = new Map<string, Ipv6Autoconf>();
-  const sock = openRtnl({ subscribe: false, ...(netns !== undefined ? { netns } : {}) });
-  try {
-    for (const m of dumpOnce(sock, 'link', 1, { ipv6ConfOnly: true })) {
-      if (m.t === 'ipv6conf' && m.ipv6Conf) all.set(m.name, { autoconf: m.ipv6Conf.autoconf, acceptRa: m.ipv6Conf.acceptRa });
-    }
-  } finally {
-    sock.close();
+  const [msgs] = await dumpParallel(netns, ['link'], { ipv6ConfOnly: true });
+  for (const m of msgs ?? []) {
+    if (m.t === 'ipv6conf' && m.ipv6Conf) all.set(m.name, { autoconf: m.ipv6Conf.autoconf, acceptRa: m.ipv6Conf.acceptRa });
   }
   // in the order asked, as the file reads give them (the journal keeps this order)
   const out = new Map<string, Ipv6Autoconf>();

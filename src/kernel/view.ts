@@ -4,6 +4,9 @@
  * notification in the order the kernel queued it. Capabilities, planning, the port agent and
  * the engine's device events all read it.
  *
+ * Enumerating reads dumps on sockets of their own, in parallel, and applies them before the
+ * notifications this socket queued meanwhile (enumerate()).
+ *
  * The barrier: a read first sends a request on the same socket (RTM_GETLINK for lo) and
  * applies everything queued before its answer. The kernel answers inside our sendmsg, so the
  * answer sits behind every notification of a change that happened before the request: no read
@@ -17,7 +20,7 @@
  *   const state = await view.get();   // after a barrier
  */
 import type { Logger } from 'pino';
-import { openRtnl, type AddrMsg, type RtnlMsg, type RtnlRequest, type RtnlSocket } from './netlink.js';
+import { dumpParallel, openRtnl, type AddrMsg, type RtnlMsg, type RtnlRequest, type RtnlSocket } from './netlink.js';
 import { KernelTables, type SnapshotScope } from './tables.js';
 import type { KernelState } from '../model/kernel-state.js';
 import { Lane } from '../model/concurrency.js';
@@ -39,6 +42,8 @@ export interface KernelViewOptions {
   onDevice?: (name: string) => void;
   /** receive buffer (bytes, default 64 MiB: a 1000-network change queues tens of thousands of events) */
   rcvbuf?: number;
+  /** tests: called when an enumeration's dumps are read, before they are applied */
+  afterDumps?: () => void;
 }
 
 interface Pending {
@@ -46,10 +51,6 @@ interface Pending {
   seq: number;
   done: boolean;
   failed?: Error;
-  /** parse link counters (statistics) */
-  stats: boolean;
-  /** the answers, when the caller wants them (they are applied to the view all the same) */
-  items?: RtnlMsg[];
   /** a request for one link (a single answer) */
   one: boolean;
 }
@@ -118,11 +119,12 @@ export class KernelView {
     return state;
   }
 
-  /** Links with fresh counters (counters raise no events): one link dump on the same socket. */
+  /** Links with fresh counters (counters raise no events): one link dump, on a thread (dumpParallel). */
   async stats(): Promise<KernelState> {
     await this.barrier();
     const links = new KernelTables();
-    for (const m of await this.request('link', { stats: true, collect: true })) links.apply(m);
+    const [msgs] = await dumpParallel(this.opts.netns, ['link'], { stats: true });
+    for (const m of msgs ?? []) links.apply(m);
     return links.render('stats');
   }
 
@@ -150,19 +152,35 @@ export class KernelView {
     }
   }
 
+  /**
+   * The dumps run in parallel on sockets of their own (netlink.ts, dumpParallel), while this
+   * socket keeps queueing notifications unread; those are applied after the dumps, in order.
+   * Replaying one older than a dump is harmless: every notification carries its object whole,
+   * and the ones after it bring the object to where the kernel is.
+   */
   private async enumerate(): Promise<void> {
     this.needEnumerate = false;
-    this.tables.clear();
-    this.tables.routesStale = false;
-    this.tables.addrsStale = false;
-    this.bump();
     const first = this.enumerations === 0;
     this.enumerations++;
     const t0 = performance.now();
-    for (const what of ['link', 'addr', 'route', 'rule', 'fdb'] as const) {
-      await this.request(what);
-      if (this.needEnumerate) return; // overflowed meanwhile: the caller's loop starts over
-    }
+    await this.lane.run(async () => {
+      // nothing of this socket is read until the dumps are in the tables
+      this.sock?.poll(false);
+      try {
+        const answers = await dumpParallel(this.opts.netns, ['link', 'addr', 'route', 'rule', 'fdb']);
+        this.opts.afterDumps?.();
+        this.tables.clear();
+        this.tables.routesStale = false;
+        this.tables.addrsStale = false;
+        for (const msgs of answers) for (const m of msgs) this.tables.apply(m, false);
+        this.bump();
+      } catch (e) {
+        this.needEnumerate = true;
+        throw e;
+      } finally {
+        if (this.sock) this.sock.poll(true);
+      }
+    });
     this.opts.log.debug({ event: 'view-enumerated', links: this.tables.links.size, ms: Math.round(performance.now() - t0) }, 'kernel view enumerated');
     if (!first) for (const fn of this.resyncListeners) this.safely(() => fn());
   }
@@ -208,11 +226,11 @@ export class KernelView {
   }
 
   /** Sends one request and reads until its answer is complete; serialized. */
-  private request(what: RtnlRequest, o: { stats?: boolean; collect?: boolean; ifindex?: number } = {}): Promise<RtnlMsg[]> {
+  private request(what: RtnlRequest, o: { ifindex?: number } = {}): Promise<void> {
     const run = async () => {
       const sock = this.sock;
       if (!sock) throw new Error('kernel view is not running');
-      const p: Pending = { what, seq: this.seq++, done: false, stats: o.stats === true, one: (o.ifindex ?? 0) > 0, ...(o.collect ? { items: [] } : {}) };
+      const p: Pending = { what, seq: this.seq++, done: false, one: (o.ifindex ?? 0) > 0 };
       this.pending = p;
       try {
         sock.request(what, p.seq, o.ifindex ?? 0);
@@ -228,7 +246,6 @@ export class KernelView {
         this.pending = undefined;
       }
       if (p.failed) throw p.failed;
-      return p.items ?? [];
     };
     return this.lane.run(run);
   }
@@ -247,7 +264,7 @@ export class KernelView {
   private pump(): number {
     const sock = this.sock;
     if (!sock) return 0;
-    const msgs = sock.read(256, this.pending?.stats === true);
+    const msgs = sock.read(256);
     for (const m of msgs) this.handle(m);
     return msgs.length;
   }
@@ -279,7 +296,6 @@ export class KernelView {
       }
       // one link's answer: no NLMSG_DONE follows
       if (p.one) p.done = true;
-      p.items?.push(m);
       // a dump's answers are current objects: applied like notifications
       this.apply(m, false);
       return;

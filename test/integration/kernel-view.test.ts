@@ -1,8 +1,8 @@
 /**
  * The in-process kernel view (src/kernel/view.ts) and the rtnetlink reader on a real kernel:
  * parsing checked against iproute2's JSON, the barrier with a stalled reader, hot-plug and
- * rename right before a read, many links created and deleted while readers run, and recovery
- * from an overflowed socket. Bonds, VLANs on bonds and vlan_filtering: test/vm/kernel.test.ts.
+ * rename right before a read, many links created and deleted while readers run, changes made
+ * behind an enumeration's dumps, and recovery from an overflowed socket. Bonds, VLANs on bonds and vlan_filtering: test/vm/kernel.test.ts.
  */
 import { execFileSync } from 'node:child_process';
 import { pino } from 'pino';
@@ -213,6 +213,32 @@ describe('KernelView', () => {
     expect(mine).toEqual(kernel);
     expect(mine.filter((x) => /^c[hr]\d+$/.test(x))).toHaveLength(n - Math.ceil(n / 8));
   }, 300_000);
+
+  it('a change made after an enumeration\'s dumps were read (on sockets of their own) is applied over them', async () => {
+    // the kernel changes between the dumps and their use: the dumps are older than those
+    // notifications, which must win (enumerate() applies the notifications after the dumps)
+    let change: (() => void) | undefined;
+    const late = new KernelView({ log, netns: ns, afterDumps: () => { change?.(); change = undefined; } });
+    await late.start();
+    try {
+      batch(['link add en0 type bridge', 'link add en1 type bridge', 'link set en1 mtu 1400']);
+      expect((await late.get()).links.en1!.mtu).toBe(1400);
+      change = () => batch(['link set en1 mtu 1300', 'addr add 198.18.0.1/32 dev en1', 'link del en0', 'link add en2 type bridge']);
+      late.invalidate();
+      const before = late.enumerations;
+      const s = await late.get('full');
+      expect(late.enumerations).toBe(before + 1);
+      expect(change).toBeUndefined();
+      expect(s.links.en1!.mtu).toBe(1300);
+      expect(s.addresses).toContainEqual(expect.objectContaining({ ifname: 'en1', local: '198.18.0.1' }));
+      expect(s.links.en0).toBeUndefined();
+      expect(s.links.en2).toBeDefined();
+      expect(comparable(s)).toEqual(comparable(await viaIproute(ns)));
+    } finally {
+      await late.stop();
+      batch(['link del en1', 'link del en2']);
+    }
+  });
 
   it('an overflowed socket (ENOBUFS) is enumerated again and ends right', async () => {
     const small = new KernelView({ log, netns: ns, rcvbuf: 4096 });

@@ -39,7 +39,7 @@ describe('IPv6 sysctls from a link dump', () => {
   const devs = ['lo', 'veth_0', 'veth_1', 'veth_2', 'veth_3', 'absent0'];
 
   it('are what /proc/sys says, in the order asked, leaving out devices without IPv6 and missing ones', async () => {
-    const dump = readIpv6AutoconfDump(devs, host.ns);
+    const dump = await readIpv6AutoconfDump(devs, host.ns);
     const files = await fromProc(devs);
     expect([...dump]).toEqual([...files]);
     expect(dump.get('veth_0')).toEqual({ autoconf: '0', acceptRa: '2' });
