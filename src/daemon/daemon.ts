@@ -117,16 +117,18 @@ export async function startDaemon(opts: DaemonOptions, log: Logger, hooks: Daemo
     dhcp = clients;
     await clients.open();
     const env: TransactionDeps = { ...fromOptions(opts), log, ipr, store, connectivity, features, mirror: libvirtMirror(libvirt), current: (scope, o) => view.get(scope, o), dhcp: clients,
-      // the view reads on during a change (its batch arrives as events); this hook keeps the port
-      // agent out of a change's kernel phases: the
+      // the view reads on during a change (its batch arrives as events), paced (view.pace); this
+      // hook keeps the port agent out of a change's kernel phases: the
       // transaction pauses around its batch + verification and around a rollback (quiet()), and
       // a paused agent waits out its pass in progress and holds every new one (timer, libvirt
       // guests, link events) until resume. The connectivity wait is outside: ports are watched then.
       watch: {
         pause: async () => {
           await ports?.agent.pause();
+          view.pace(true);
         },
         resume: () => {
+          view.pace(false);
           void ports?.agent.resume().catch((err: unknown) => log.error({ err: (err as Error).message }, 'port agent did not resume'));
         },
       },

@@ -55,6 +55,11 @@ interface Pending {
   one: boolean;
 }
 
+/** datagrams per read: a burst is applied in turns, the event loop runs in between */
+const READ_DATAGRAMS = 256;
+/** pace()'s reading interval */
+const PACE_MS = 4;
+
 export class KernelView {
   private readonly tables = new KernelTables();
   private sock: RtnlSocket | undefined;
@@ -66,6 +71,9 @@ export class KernelView {
   private version = 0;
   private rendered = new Map<SnapshotScope, { version: number; state: KernelState }>();
   private stalled = false;
+  private enumerating = false;
+  /** paced reading (pace()): the timer that reads instead of the socket's wakeups */
+  private pacer: NodeJS.Timeout | undefined;
   /** a dump's answers are applied without a version bump: the caller compares and bumps once */
   private quietDump = false;
   private readonly linkListeners = new Set<(ev: LinkEvent) => void>();
@@ -86,14 +94,37 @@ export class KernelView {
       subscribe: true, rcvbuf: this.opts.rcvbuf ?? 64 << 20,
       ...(this.opts.netns !== undefined ? { netns: this.opts.netns } : {}),
     }, () => this.onReadable());
-    this.sock.poll(true);
+    this.updatePolling();
     await this.barrier();
   }
 
   async stop(): Promise<void> {
     const s = this.sock;
     this.sock = undefined;
+    clearInterval(this.pacer);
+    this.pacer = undefined;
     s?.close();
+  }
+
+  /**
+   * While this process's own batch runs (thousands of notifications in a burst), read the socket
+   * every few milliseconds instead of at each wakeup. Read at once, nearly every notification
+   * wakes this thread, and the kernel does that waking in the batch's `ip` process: paced, a
+   * 1000-network `ip -batch` ran ~5% faster here (README, Performance). Barriers read all as usual.
+   */
+  pace(on: boolean): void {
+    if (on && !this.pacer) this.pacer = setInterval(() => this.onReadable(), PACE_MS);
+    if (!on && this.pacer) {
+      clearInterval(this.pacer);
+      this.pacer = undefined;
+      this.onReadable();
+    }
+    this.updatePolling();
+  }
+
+  /** The socket's wakeups drive the reading unless an enumeration or pace() holds them. */
+  private updatePolling(): void {
+    this.sock?.poll(!this.enumerating && this.pacer === undefined);
   }
 
   /** Every link notification (AF_UNSPEC and a bridge port's AF_BRIDGE ones), as it is applied. */
@@ -165,7 +196,8 @@ export class KernelView {
     const t0 = performance.now();
     await this.lane.run(async () => {
       // nothing of this socket is read until the dumps are in the tables
-      this.sock?.poll(false);
+      this.enumerating = true;
+      this.updatePolling();
       try {
         const answers = await dumpParallel(this.opts.netns, ['link', 'addr', 'route', 'rule', 'fdb']);
         this.opts.afterDumps?.();
@@ -178,7 +210,8 @@ export class KernelView {
         this.needEnumerate = true;
         throw e;
       } finally {
-        if (this.sock) this.sock.poll(true);
+        this.enumerating = false;
+        this.updatePolling();
       }
     });
     this.opts.log.debug({ event: 'view-enumerated', links: this.tables.links.size, ms: Math.round(performance.now() - t0) }, 'kernel view enumerated');
@@ -251,9 +284,10 @@ export class KernelView {
   }
 
   private onReadable(): void {
-    if (this.stalled || !this.sock) return;
+    if (this.stalled || this.enumerating || !this.sock) return;
     try {
-      this.pump();
+      // paced: all that queued since the last turn; otherwise one read per wakeup
+      while (this.pump() === READ_DATAGRAMS && this.pacer !== undefined);
     } catch (e) {
       this.opts.log.error({ err: (e as Error).message }, 'kernel view: reading the netlink socket failed; enumerating again');
       this.needEnumerate = true;
@@ -264,7 +298,7 @@ export class KernelView {
   private pump(): number {
     const sock = this.sock;
     if (!sock) return 0;
-    const msgs = sock.read(256);
+    const msgs = sock.read(READ_DATAGRAMS);
     for (const m of msgs) this.handle(m);
     return msgs.length;
   }

@@ -240,6 +240,26 @@ describe('KernelView', () => {
     }
   });
 
+  it('paced (while its own batch runs) it still applies notifications by itself, and a barrier reads all', async () => {
+    let seen: (name: string) => void = () => undefined;
+    const paced = new KernelView({ log, netns: ns, onDevice: (name) => seen(name) });
+    await paced.start();
+    try {
+      paced.pace(true);
+      // no read is asked for: the pacing timer must apply the notification
+      const arrived = new Promise<void>((resolve) => { seen = (name) => { if (name === 'pace0') resolve(); }; });
+      ip('link', 'add', 'pace0', 'type', 'bridge');
+      await arrived;
+      ip('link', 'set', 'pace0', 'mtu', '1400');
+      expect((await paced.get()).links.pace0!.mtu).toBe(1400);
+      paced.pace(false);
+      ip('link', 'del', 'pace0');
+      expect((await paced.get()).links.pace0).toBeUndefined();
+    } finally {
+      await paced.stop();
+    }
+  });
+
   it('an overflowed socket (ENOBUFS) is enumerated again and ends right', async () => {
     const small = new KernelView({ log, netns: ns, rcvbuf: 4096 });
     await small.start();
