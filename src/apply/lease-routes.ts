@@ -42,6 +42,11 @@ export class LeaseRoutes {
   private queued = false;
   /** leases read before start() are the start's to sync: one by one, the first would drop the tables of the others not read yet */
   private started = false;
+  /**
+   * The config and kernel state (frozen objects) a sync last found nothing to do for: the same pair
+   * needs nothing again until a lease changes (the engine's periodic identical request).
+   */
+  private quiet: { config: HostConfig; state: KernelState } | undefined;
 
   constructor(private readonly o: LeaseRoutesOptions) {}
 
@@ -53,6 +58,7 @@ export class LeaseRoutes {
 
   /** A lease of `dev` was gained, changed or lost. */
   leaseChanged(dev: string): void {
+    this.quiet = undefined;
     if (this.started) void this.sync(`lease ${dev}`).catch(() => undefined);
   }
 
@@ -94,8 +100,11 @@ export class LeaseRoutes {
     // its undo 2 (a point of its own, so that a change's trace never holds a sync's batch)
     resetFaults();
     const before = await this.o.current();
+    const config = this.o.config();
+    if (this.quiet?.config === config && this.quiet.state === before) return;
     const exists = (d: string) => d in before.links;
-    const ops = learnedSourceOps(this.o.config(), exists, this.o.learned, before);
+    const ops = learnedSourceOps(config, exists, this.o.learned, before);
+    this.quiet = ops.length === 0 ? { config, state: before } : undefined;
     if (ops.length === 0) return;
     try {
       await executePlan(this.o.ipr, ops, { faultPoint: 'lease-batch' });

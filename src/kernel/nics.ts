@@ -34,8 +34,20 @@ export function isNic(link: KernelLink, isFake: (name: string) => boolean): bool
   return isPhysicalNic(link) || isFake(link.name);
 }
 
-/** The NICs of a snapshot, for validation (a network's nic, a bond's slaves). */
-export function nicNames(state: KernelState, fakeNicGlobs: readonly string[]): Set<string> {
+/** The last answer per state object: the view hands out one frozen rendering until the kernel changes. */
+const nicsOf = new WeakMap<KernelState, { globs: string; nics: ReadonlySet<string> }>();
+
+/**
+ * The NICs of a snapshot, for validation (a network's nic, a bond's slaves). Remembered per state
+ * object, so the engine's periodic identical request does not scan every link again (~1 ms at
+ * 2000 links).
+ */
+export function nicNames(state: KernelState, fakeNicGlobs: readonly string[]): ReadonlySet<string> {
+  const globs = fakeNicGlobs.join('\n');
+  const known = nicsOf.get(state);
+  if (known?.globs === globs) return known.nics;
   const isFake = globMatcher(fakeNicGlobs);
-  return new Set(Object.values(state.links).filter((l) => isNic(l, isFake)).map((l) => l.name));
+  const nics = new Set(Object.values(state.links).filter((l) => isNic(l, isFake)).map((l) => l.name));
+  nicsOf.set(state, { globs, nics });
+  return nics;
 }

@@ -55,7 +55,7 @@ export async function startPorts(opts: PortsOptions): Promise<Ports> {
     agent,
     wrap: (changer) => ({
       async setup(request, ctx) {
-        const before = policyKey(opts.config());
+        const config = opts.config();
         try {
           await changer.setup(request, ctx);
         } catch (e) {
@@ -64,10 +64,12 @@ export async function startPorts(opts: PortsOptions): Promise<Ports> {
           throw e;
         }
         // a request that left every bridge's policy as it was (the engine's periodic identical
-        // request) costs no pass: link changes, if any, reach the agent through its monitor
-        if (policyKey(opts.config()) === before) return;
+        // request) costs no pass: link changes, if any, reach the agent through its monitor; a
+        // change that committed nothing left the very same config object
+        const after = opts.config();
+        if (after === config || policyKey(after) === policyKey(config)) return;
         // plain bridges need nothing on their ports: the pass that follows the batch (resume) is enough
-        if (!managedBridges(opts.config()).some(needsPolicy)) {
+        if (!managedBridges(after).some(needsPolicy)) {
           agent.trigger('setupNetworks');
           return;
         }
