@@ -62,10 +62,10 @@ export class Journal {
         `cannot begin transaction ${entry.id}: an unfinished one is recorded in ${this.path}; settle it first`,
       );
     }
-    const copy = structuredClone(entry);
+    const line = entryLine(entry);
     await this.guard('write', async () => {
       try {
-        await writeFileAtomic(this.path, entryLine(copy));
+        await writeFileAtomic(this.path, line);
       } catch (e) {
         // the rename may have happened (a failed directory fsync): no journal may outlive a failed begin
         await unlinkDurable(this.path).catch(() => undefined);
