@@ -7,7 +7,12 @@ set -euo pipefail
 cd "$(dirname "$0")/../native/netlink"
 
 out=build/Release/hostnet_netlink.node
-if [ -f "$out" ] && [ "$out" -nt netlink_addon.cc ] && [ "$out" -nt binding.gyp ] && [ "${1:-}" != --force ]; then
+fresh() {
+  [ -f "$out" ] || return 1
+  local src
+  for src in *.cc binding.gyp; do [ "$out" -nt "$src" ] || return 1; done
+}
+if fresh && [ "${1:-}" != --force ]; then
   exit 0
 fi
 args=(rebuild)

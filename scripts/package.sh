@@ -51,7 +51,7 @@ install -D -m 0755 scripts/dhcp-hook.sh "$lib/scripts/dhcp-hook.sh"
 (cd dist && find . -name '*.js' -print0 | while IFS= read -r -d '' f; do [ -f "../src/${f%.js}.ts" ] && printf '%s\0' "$f"; done \
   | cpio -0 -pdm --quiet "$lib/dist")
 install -m 0644 build/Release/hostnet_libvirt.node build/Release/hostnet_notify.node "$lib/build/Release/"
-# dist/kernel/netlink.js loads it from ../../native/netlink/build/Release
+# dist/kernel/addon.js loads it from ../../native/netlink/build/Release
 install -m 0644 native/netlink/build/Release/hostnet_netlink.node "$lib/native/netlink/build/Release/"
 strip --strip-unneeded "$lib"/build/Release/*.node "$lib"/native/netlink/build/Release/*.node
 

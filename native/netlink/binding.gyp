@@ -2,7 +2,7 @@
   "targets": [
     {
       "target_name": "hostnet_netlink",
-      "sources": ["netlink_addon.cc"],
+      "sources": ["netlink_addon.cc", "file_writer.cc"],
       "include_dirs": ["<!(node -p \"require('node-addon-api').include_dir\")"],
       "defines": ["NAPI_VERSION=8", "NODE_ADDON_API_DISABLE_DEPRECATED"],
       "cflags!": ["-fno-exceptions"],

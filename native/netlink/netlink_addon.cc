@@ -16,6 +16,7 @@
 //   because those links can be renamed without the referring link being notified.
 // - ENOBUFS (the kernel dropped notifications) is reported as a message {t:'overflow'}; the view
 //   re-enumerates.
+// The same addon carries file_writer.cc: the IPv6 sysctl files a change writes, on pool threads.
 
 #include <napi.h>
 #include <uv.h>
@@ -1106,8 +1107,14 @@ class Rtnl : public Napi::ObjectWrap<Rtnl> {
   }
 };
 
-Napi::Object Init(Napi::Env env, Napi::Object exports) { return Rtnl::Init(env, exports); }
-
 }  // namespace
+
+// file_writer.cc: the IPv6 sysctls a change writes, on pool threads
+void InitFileWriter(Napi::Env env, Napi::Object exports);
+
+static Napi::Object Init(Napi::Env env, Napi::Object exports) {
+  InitFileWriter(env, exports);
+  return Rtnl::Init(env, exports);
+}
 
 NODE_API_MODULE(hostnet_netlink, Init)

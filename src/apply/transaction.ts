@@ -234,6 +234,7 @@ export class Transactions implements NetworkChanger {
     let dhcpTouched = false;
     let runOps = ops;
     let prepared: PreparedConfig | undefined;
+    let sysctlsWritten = false;
     // the kernel read after our own batch: addresses afresh only where IPv6 ones are managed
     const freshAddresses = managesIpv6Addresses(desired.networks) || managesIpv6Addresses(running.networks);
     try {
@@ -261,7 +262,9 @@ export class Transactions implements NetworkChanger {
           await batch;
           lap('executeMs');
           tell({ phase: 'verifying' });
-          await this.verify(want!, freshAddresses);
+          // the new devices exist: their IPv6 sysctls are written on pool threads while the kernel is verified
+          sysctlsWritten = true;
+          await both(this.verify(want!, freshAddresses), this.writeIpv6Autoconf(desired, before, runOps, entry.before.sysctls));
           lap('verifyMs');
         });
       }
@@ -269,7 +272,7 @@ export class Transactions implements NetworkChanger {
         await this.quiet(() => this.applyQos(qos));
         lap('tcMs');
       }
-      await this.writeIpv6Autoconf(desired, before, runOps, entry.before.sysctls);
+      if (!sysctlsWritten) await this.writeIpv6Autoconf(desired, before, runOps, entry.before.sysctls);
       lap('sysctlMs');
       if (this.deps.dhcp) await this.startClients(clients, extras.blockingDhcp, log, tell);
       lap('dhcpMs');
@@ -599,6 +602,13 @@ async function restoreFile(file: string, text: string | null): Promise<void> {
   if ((await readTextIfExists(file)) === text) return;
   if (text === null) await unlinkDurable(file);
   else await writeFileAtomic(file, text, { mode: 0o644 });
+}
+
+/** Both steps run to their end (a rollback must not start while one still writes); the first one's failure first. */
+async function both(first: Promise<void>, second: Promise<void>): Promise<void> {
+  const [a, b] = await Promise.allSettled([first, second]);
+  if (a.status === 'rejected') throw a.reason;
+  if (b.status === 'rejected') throw b.reason;
 }
 
 /** The devices whose IPv6 sysctls the batch may have reset to the defaults. */

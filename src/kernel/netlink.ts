@@ -9,9 +9,8 @@
  *   sock.request('link', 1);          // a dump; its answers carry seq 1 and mine = true
  *   for (const m of sock.read()) ...  // every message queued now, never blocks
  */
-import { createRequire } from 'node:module';
-import { fileURLToPath } from 'node:url';
 import { ErrorCode, HostnetError } from '../errors.js';
+import { loadAddon } from './addon.js';
 import type {
   BondInfo, BondSlaveInfo, BridgeInfo, BridgePortInfo, HfscCurve, LinkStats,
 } from '../model/kernel-state.js';
@@ -173,7 +172,7 @@ export interface RtnlSocket {
 }
 
 /** The addon's socket: read() gives the messages as the JSON text of an array (see the addon's "JSON writer"). */
-interface AddonSocket extends Omit<RtnlSocket, 'read' | 'dump'> {
+export interface AddonSocket extends Omit<RtnlSocket, 'read' | 'dump'> {
   read(maxDatagrams: number, withStats: boolean, ipv6ConfOnly: boolean): string;
   dump(what: RtnlRequest, seq: number, withStats: boolean, ipv6ConfOnly: boolean, cb: (err: Error | null, text?: string, last?: boolean) => void): void;
 }
@@ -182,23 +181,6 @@ interface AddonSocket extends Omit<RtnlSocket, 'read' | 'dump'> {
 export interface DumpParse {
   stats?: boolean;
   ipv6ConfOnly?: boolean;
-}
-
-interface Addon {
-  Rtnl: new (opts: { netns?: string; subscribe: boolean; rcvbuf?: number }, onReadable?: () => void) => AddonSocket;
-}
-
-let addon: Addon | undefined;
-
-function load(): Addon {
-  if (addon) return addon;
-  const path = fileURLToPath(new URL('../../native/netlink/build/Release/hostnet_netlink.node', import.meta.url));
-  try {
-    addon = createRequire(import.meta.url)(path) as Addon;
-  } catch (e) {
-    throw new HostnetError(ErrorCode.KERNEL_READ_FAILED, `the rtnetlink reader addon is missing (${path}): run npm ci or bash scripts/build-netlink.sh (${(e as Error).message})`, { cause: e });
-  }
-  return addon;
 }
 
 export interface OpenOptions {
@@ -211,7 +193,7 @@ export interface OpenOptions {
 }
 
 export function openRtnl(o: OpenOptions, onReadable?: () => void): RtnlSocket {
-  const { Rtnl } = load();
+  const { Rtnl } = loadAddon();
   const sock = new Rtnl({
     subscribe: o.subscribe,
     ...(o.netns !== undefined ? { netns: `/run/netns/${o.netns}` } : {}),

@@ -2,14 +2,17 @@
  * Per-device IPv6 sysctls (autoconf, accept_ra): what ipv6autoconf means to the kernel.
  * iproute2 has no command for them, so they are files under /proc/sys/net/ipv6/conf, which
  * belong to the network namespace of the process (the daemon runs inside the one it manages).
- * Synchronous on purpose: each is a few-byte in-kernel file, and a thousand of them through the
- * thread pool cost far more (hundreds of ms) than the syscalls themselves.
+ * A few devices are read synchronously (each is a few-byte in-kernel file, and a thousand of
+ * them through Node's thread pool, one task per call, cost far more than the syscalls); many are
+ * read by one netlink dump. Writes go to the addon in one list, written on one or two pool threads.
  */
-import { readFileSync, writeFileSync } from 'node:fs';
+import { readFileSync } from 'node:fs';
+import { getSystemErrorName } from 'node:util';
 import { ErrorCode, HostnetError } from '../errors.js';
 import { isValidIfname } from '../model/names.js';
 import { ioFaultPoint } from '../faults.js';
 import { dumpParallel } from './netlink.js';
+import { loadAddon, type FileWriteFailure } from './addon.js';
 
 export interface Ipv6Autoconf {
   autoconf: string;
@@ -66,24 +69,65 @@ export interface WriteOptions {
   absentOk?: boolean;
 }
 
-/** Throws APPLY_FAILED (the kernel refused a write) naming the device. */
+/** Above this many devices the writes are split between two pool threads (this VM has two cores). */
+const ONE_THREAD_UP_TO = 64;
+
+/**
+ * Throws APPLY_FAILED (the kernel refused a write) naming the device; the first in the map's
+ * order when several fail. The writes run on pool threads (the addon's writeFiles), so a change
+ * verifies the kernel meanwhile.
+ */
 export async function writeIpv6Autoconf(values: ReadonlyMap<string, Ipv6Autoconf>, opts: WriteOptions = {}): Promise<void> {
-  for (const [dev, v] of values) {
+  const devs = [...values.keys()];
+  // the test-only fault points first, in order: a write failing at a device leaves those before it written
+  let injected: { dev: string; err: unknown } | undefined;
+  for (const dev of devs) {
     try {
       ioFaultPoint(`sysctl:${dev}`);
-      // accept_ra first: router advertisements are what autoconf acts on
-      try {
-        writeFileSync(path(dev, 'accept_ra'), v.acceptRa);
-      } catch (e) {
-        if (opts.absentOk && (e as NodeJS.ErrnoException).code === 'ENOENT') continue;
-        throw e;
-      }
-      writeFileSync(path(dev, 'autoconf'), v.autoconf);
-    } catch (e) {
-      throw new HostnetError(ErrorCode.APPLY_FAILED, `the kernel refused an IPv6 sysctl write (ipv6autoconf) of ${dev}: ${(e as Error).message}`, { cause: e });
+    } catch (err) {
+      injected = { dev, err };
+      break;
     }
   }
+  const todo = injected ? devs.slice(0, devs.indexOf(injected.dev)) : devs;
+  const refused = (dev: string, why: string, cause?: unknown) =>
+    new HostnetError(ErrorCode.APPLY_FAILED, `the kernel refused an IPv6 sysctl write (ipv6autoconf) of ${dev}: ${why}`, cause === undefined ? {} : { cause });
+  const groups = todo.map((dev) => {
+    const v = values.get(dev)!;
+    try {
+      // accept_ra first: router advertisements are what autoconf acts on
+      return [[path(dev, 'accept_ra'), v.acceptRa] as const, [path(dev, 'autoconf'), v.autoconf] as const];
+    } catch (e) {
+      throw refused(dev, (e as Error).message, e);
+    }
+  });
+  const shards = groups.length > ONE_THREAD_UP_TO ? 2 : 1;
+  const size = Math.ceil(groups.length / shards);
+  const results = await Promise.all(Array.from({ length: shards }, (_, i) => writeFiles(groups.slice(i * size, (i + 1) * size))));
+  for (const [i, failures] of results.entries()) {
+    for (const [group, file, errno, syscall, message] of failures) {
+      const dev = todo[i * size + group]!;
+      const code = errnoName(errno);
+      // a device without IPv6 has no accept_ra file (nor autoconf)
+      if (opts.absentOk && file === 0 && code === 'ENOENT') continue;
+      throw refused(dev, `${code}: ${message}, ${syscall} '${path(dev, file === 0 ? 'accept_ra' : 'autoconf')}'`);
+    }
+  }
+  if (injected) throw refused(injected.dev, (injected.err as Error).message, injected.err);
 }
+
+function writeFiles(groups: (readonly [string, string])[][]): Promise<FileWriteFailure[]> {
+  if (groups.length === 0) return Promise.resolve([]);
+  return new Promise((resolve, reject) => loadAddon().writeFiles(groups, (err, failures) => (err ? reject(err) : resolve(failures ?? []))));
+}
+
+const errnoName = (errno: number): string => {
+  try {
+    return getSystemErrorName(-errno);
+  } catch {
+    return `errno ${errno}`;
+  }
+};
 
 /** The values a network's IP device should have. */
 export const autoconfValues = (on: boolean): Ipv6Autoconf => ({ autoconf: on ? '1' : '0', acceptRa: on ? '1' : '0' });
