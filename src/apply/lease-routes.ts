@@ -99,8 +99,11 @@ export class LeaseRoutes {
     // a sync is a change of its own for the test-only fault points: its batch is `lease-batch` 1,
     // its undo 2 (a point of its own, so that a change's trace never holds a sync's batch)
     resetFaults();
-    const before = await this.o.current();
     const config = this.o.config();
+    // the tables a sync owns are those of DHCP networks: without one there is nothing to read or do
+    // (a removed DHCP network's table went with the change that removed it)
+    if (!Object.values(config.networks).some((n) => n.bootproto === 'dhcp')) return;
+    const before = await this.o.current();
     if (this.quiet?.config === config && this.quiet.state === before) return;
     const exists = (d: string) => d in before.links;
     const ops = learnedSourceOps(config, exists, this.o.learned, before);
