@@ -37,22 +37,29 @@ export function parseNmcliStates(text: string): Map<string, string> {
   return states;
 }
 
-/** DHCP client processes of this network namespace (clients elsewhere serve other NICs of that name). */
+/**
+ * DHCP client processes of this network namespace (clients elsewhere serve other NICs of that name).
+ * Every process is looked at concurrently: one after the other, each file read's four trips
+ * through the thread pool took 20-35 ms for 70 processes here. Async, not readFileSync: reading a
+ * process's cmdline takes its memory map lock, which a process stuck in the kernel can hold.
+ */
 export async function dhcpClientProcesses(): Promise<DhcpClientProcess[]> {
   const ownNetns = await readlink('/proc/self/ns/net');
-  const found: DhcpClientProcess[] = [];
-  for (const entry of await readdir('/proc')) {
-    if (!/^\d+$/.test(entry)) continue;
-    try {
-      const argv = (await readFile(`/proc/${entry}/cmdline`, 'utf8')).split('\0').filter((a) => a.length > 0);
-      const program = (argv[0] ?? '').split('/').pop() ?? '';
-      if (!DHCP_CLIENT_PROGRAMS.has(program)) continue;
-      if ((await readlink(`/proc/${entry}/ns/net`)) !== ownNetns) continue;
-      const cgroup = (await readFile(`/proc/${entry}/cgroup`, 'utf8')).trim();
-      found.push({ program, pid: Number(entry), args: argv.slice(1), cgroup });
-    } catch {
-      // the process exited while we looked, or is not ours to read
-    }
+  const pids = (await readdir('/proc')).filter((entry) => /^\d+$/.test(entry));
+  const found = await Promise.all(pids.map((pid) => dhcpClientOf(pid, ownNetns)));
+  return found.filter((p): p is DhcpClientProcess => p !== undefined);
+}
+
+async function dhcpClientOf(pid: string, ownNetns: string): Promise<DhcpClientProcess | undefined> {
+  try {
+    const argv = (await readFile(`/proc/${pid}/cmdline`, 'utf8')).split('\0').filter((a) => a.length > 0);
+    const program = (argv[0] ?? '').split('/').pop() ?? '';
+    if (!DHCP_CLIENT_PROGRAMS.has(program)) return undefined;
+    if ((await readlink(`/proc/${pid}/ns/net`)) !== ownNetns) return undefined;
+    const cgroup = (await readFile(`/proc/${pid}/cgroup`, 'utf8')).trim();
+    return { program, pid: Number(pid), args: argv.slice(1), cgroup };
+  } catch {
+    // the process exited while we looked, or is not ours to read
+    return undefined;
   }
-  return found;
 }
