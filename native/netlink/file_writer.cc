@@ -93,31 +93,22 @@ class FileWriteWorker : public Napi::AsyncWorker {
 
 Napi::Value WriteFiles(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
-  if (info.Length() < 2 || !info[0].IsArray() || !info[1].IsFunction()) {
-    Napi::TypeError::New(env, "writeFiles(groups, cb)").ThrowAsJavaScriptException();
+  auto refuse = [&env](const char* what) {
+    Napi::TypeError::New(env, std::string("writeFiles(groups, cb): ") + what).ThrowAsJavaScriptException();
     return env.Undefined();
-  }
+  };
+  if (info.Length() < 2 || !info[0].IsArray() || !info[1].IsFunction()) return refuse("an array of groups and a callback");
   Napi::Array in = info[0].As<Napi::Array>();
   std::vector<Group> groups(in.Length());
   for (uint32_t g = 0; g < in.Length(); g++) {
     Napi::Value gv = in.Get(g);
-    if (!gv.IsArray()) {
-      Napi::TypeError::New(env, "writeFiles: each group is an array of [path, text]").ThrowAsJavaScriptException();
-      return env.Undefined();
-    }
+    if (!gv.IsArray()) return refuse("each group is an array of [path, text]");
     Napi::Array files = gv.As<Napi::Array>();
     for (uint32_t f = 0; f < files.Length(); f++) {
       Napi::Value fv = files.Get(f);
-      if (!fv.IsArray()) {
-        Napi::TypeError::New(env, "writeFiles: each file is [path, text]").ThrowAsJavaScriptException();
-        return env.Undefined();
-      }
-      Napi::Array pair = fv.As<Napi::Array>();
-      Napi::Value p = pair.Get(0u), t = pair.Get(1u);
-      if (!p.IsString() || !t.IsString()) {
-        Napi::TypeError::New(env, "writeFiles: a path and a text are strings").ThrowAsJavaScriptException();
-        return env.Undefined();
-      }
+      if (!fv.IsArray()) return refuse("each file is [path, text]");
+      Napi::Value p = fv.As<Napi::Array>().Get(0u), t = fv.As<Napi::Array>().Get(1u);
+      if (!p.IsString() || !t.IsString()) return refuse("a path and a text are strings");
       groups[g].emplace_back(p.As<Napi::String>().Utf8Value(), t.As<Napi::String>().Utf8Value());
     }
   }

@@ -80,18 +80,17 @@ const ONE_THREAD_UP_TO = 64;
 export async function writeIpv6Autoconf(values: ReadonlyMap<string, Ipv6Autoconf>, opts: WriteOptions = {}): Promise<void> {
   const devs = [...values.keys()];
   // the test-only fault points first, in order: a write failing at a device leaves those before it written
-  let injected: { dev: string; err: unknown } | undefined;
-  for (const dev of devs) {
+  let upTo = devs.length;
+  let injected: unknown;
+  for (let i = 0; i < devs.length && injected === undefined; i++) {
     try {
-      ioFaultPoint(`sysctl:${dev}`);
+      ioFaultPoint(`sysctl:${devs[i]}`);
     } catch (err) {
-      injected = { dev, err };
-      break;
+      injected = err;
+      upTo = i;
     }
   }
-  const todo = injected ? devs.slice(0, devs.indexOf(injected.dev)) : devs;
-  const refused = (dev: string, why: string, cause?: unknown) =>
-    new HostnetError(ErrorCode.APPLY_FAILED, `the kernel refused an IPv6 sysctl write (ipv6autoconf) of ${dev}: ${why}`, cause === undefined ? {} : { cause });
+  const todo = devs.slice(0, upTo);
   const groups = todo.map((dev) => {
     const v = values.get(dev)!;
     try {
@@ -106,15 +105,18 @@ export async function writeIpv6Autoconf(values: ReadonlyMap<string, Ipv6Autoconf
   const results = await Promise.all(Array.from({ length: shards }, (_, i) => writeFiles(groups.slice(i * size, (i + 1) * size))));
   for (const [i, failures] of results.entries()) {
     for (const [group, file, errno, syscall, message] of failures) {
-      const dev = todo[i * size + group]!;
+      const at = i * size + group;
       const code = errnoName(errno);
       // a device without IPv6 has no accept_ra file (nor autoconf)
       if (opts.absentOk && file === 0 && code === 'ENOENT') continue;
-      throw refused(dev, `${code}: ${message}, ${syscall} '${path(dev, file === 0 ? 'accept_ra' : 'autoconf')}'`);
+      throw refused(todo[at]!, `${code}: ${message}, ${syscall} '${groups[at]![file]![0]}'`);
     }
   }
-  if (injected) throw refused(injected.dev, (injected.err as Error).message, injected.err);
+  if (injected !== undefined) throw refused(devs[upTo]!, (injected as Error).message, injected);
 }
+
+const refused = (dev: string, why: string, cause?: unknown) =>
+  new HostnetError(ErrorCode.APPLY_FAILED, `the kernel refused an IPv6 sysctl write (ipv6autoconf) of ${dev}: ${why}`, cause === undefined ? {} : { cause });
 
 function writeFiles(groups: (readonly [string, string])[][]): Promise<FileWriteFailure[]> {
   if (groups.length === 0) return Promise.resolve([]);
