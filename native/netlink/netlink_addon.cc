@@ -50,14 +50,25 @@
 
 namespace {
 
-using Attrs = std::vector<const struct rtattr*>;
+// Attributes indexed by type, on the stack: a link is parsed through four or five such tables,
+// and a heap vector each was a good part of the parsing time at 3000 links.
+struct Attrs {
+  static constexpr int CAP = 128;  // above every *_MAX this file parses with (checked at compile time below)
+  const struct rtattr* a[CAP];
+  const struct rtattr* operator[](int type) const { return a[type]; }
+};
+static_assert(IFLA_MAX < Attrs::CAP && RTA_MAX < Attrs::CAP && FRA_MAX < Attrs::CAP && IFLA_BR_MAX < Attrs::CAP
+              && IFLA_BRPORT_MAX < Attrs::CAP && IFLA_BOND_MAX < Attrs::CAP && IFA_MAX < Attrs::CAP && NDA_MAX < Attrs::CAP
+              && TCA_MAX < Attrs::CAP, "an attribute table is too small");
 
-// index attributes by type; later duplicates win (the kernel sends none we read)
+// index attributes by type up to `max` (never above the table); later duplicates win (the kernel sends none we read)
 Attrs parseAttrs(const struct rtattr* rta, int len, int max) {
-  Attrs tb(max + 1, nullptr);
+  Attrs tb;
+  if (max >= Attrs::CAP) max = Attrs::CAP - 1;
+  memset(tb.a, 0, sizeof(tb.a[0]) * (max + 1));
   for (; RTA_OK(rta, len); rta = RTA_NEXT(rta, len)) {
     unsigned short type = rta->rta_type & ~NLA_F_NESTED;
-    if (type <= max) tb[type] = rta;
+    if (type <= max) tb.a[type] = rta;
   }
   return tb;
 }
@@ -79,20 +90,13 @@ std::string str(const struct rtattr* rta) {
   return std::string(p, strnlen(p, n));
 }
 
-std::string hexBytes(const unsigned char* p, size_t n, bool colons) {
+void appendHex(std::string& out, const unsigned char* p, size_t n, bool colons) {
   static const char digits[] = "0123456789abcdef";
-  std::string out;
-  out.reserve(n * 3);
   for (size_t i = 0; i < n; i++) {
     if (colons && i) out += ':';
     out += digits[p[i] >> 4];
     out += digits[p[i] & 15];
   }
-  return out;
-}
-
-std::string mac(const struct rtattr* rta) {
-  return hexBytes(static_cast<const unsigned char*>(RTA_DATA(rta)), RTA_PAYLOAD(rta), true);
 }
 
 std::string ipText(int family, const struct rtattr* rta) {
@@ -192,38 +196,70 @@ void jsonString(std::string& out, const char* p, size_t n) {
   out += '"';
 }
 
-// A JSON object being written: "{" and its members so far; closed when put into its parent.
+// A JSON object written straight into the text being built: "{" when made, "}" by close(). A
+// member object is made by child() and closed before its parent writes again. (Each object had
+// been a string of its own, copied into its parent: allocations and copies per link.)
 struct Obj {
-  std::string s = "{";
+  std::string& s;
+  bool empty = true;
+  explicit Obj(std::string& out) : s(out) { s += '{'; }
   void key(const char* k) {
-    if (s.size() > 1) s += ',';
+    if (!empty) s += ',';
+    empty = false;
     s += '"';
     s += k;
     s += "\":";
   }
+  Obj child(const char* k) {
+    key(k);
+    return Obj(s);
+  }
+  void close() { s += '}'; }
 };
+
+void appendInt(std::string& s, int64_t i) {
+  char b[24];
+  auto r = std::to_chars(b, b + sizeof b, i);
+  s.append(b, r.ptr);
+}
 
 void setNum(Obj& o, const char* k, double v) {
   o.key(k);
-  char b[32];
   // every number here is an integer of at most 64 bits; doubles as JS would print them otherwise
   auto i = static_cast<int64_t>(v);
   if (static_cast<double>(i) == v) {
-    auto r = std::to_chars(b, b + sizeof b, i);
-    o.s.append(b, r.ptr);
+    appendInt(o.s, i);
   } else {
+    char b[32];
     snprintf(b, sizeof b, "%.17g", v);
     o.s += b;
   }
 }
-void setStr(Obj& o, const char* k, const std::string& v) { o.key(k); jsonString(o.s, v.data(), v.size()); }
-void setStr(Obj& o, const char* k, const char* v) { o.key(k); jsonString(o.s, v, strlen(v)); }
-void setBool(Obj& o, const char* k, bool v) { o.key(k); o.s += v ? "true" : "false"; }
-void put(Obj& o, const char* k, const Obj& child) {
+void setStr(Obj& o, const char* k, const char* v, size_t n) { o.key(k); jsonString(o.s, v, n); }
+void setStr(Obj& o, const char* k, const std::string& v) { setStr(o, k, v.data(), v.size()); }
+void setStr(Obj& o, const char* k, const char* v) { setStr(o, k, v, strlen(v)); }
+// an unsigned number as a string, as sysfs prints it
+void setUintStr(Obj& o, const char* k, uint64_t v) {
   o.key(k);
-  o.s += child.s;
-  o.s += '}';
+  char b[24];
+  auto r = std::to_chars(b, b + sizeof b, v);
+  o.s += '"';
+  o.s.append(b, r.ptr);
+  o.s += '"';
 }
+// a MAC (or any hardware address), quoted: hex digits need no escaping
+void setMac(Obj& o, const char* k, const struct rtattr* rta) {
+  o.key(k);
+  o.s += '"';
+  appendHex(o.s, static_cast<const unsigned char*>(RTA_DATA(rta)), RTA_PAYLOAD(rta), true);
+  o.s += '"';
+}
+// a string attribute (a name), up to its NUL
+void setAttrStr(Obj& o, const char* k, const struct rtattr* rta) {
+  const char* p = static_cast<const char*>(RTA_DATA(rta));
+  setStr(o, k, p, strnlen(p, RTA_PAYLOAD(rta)));
+}
+void setBool(Obj& o, const char* k, bool v) { o.key(k); o.s += v ? "true" : "false"; }
 
 // Bridge options by their sysfs names, valued as sysfs prints them (see src/kernel/parse.ts).
 enum Fmt { U8, U16, U32, U64, BRID, HEXMASK, VLANPROTO, MACADDR };
@@ -258,45 +294,48 @@ const BrOpt BRIDGE_OPTS[] = {
   {IFLA_BR_NF_CALL_ARPTABLES, "nf_call_arptables", U8},
 };
 
-std::string brOptText(const struct rtattr* a, Fmt fmt) {
-  char b[64];
+void setBrOpt(Obj& o, const char* k, const struct rtattr* a, Fmt fmt) {
+  char b[16];
   switch (fmt) {
-    case U8: return std::to_string(get<uint8_t>(a));
-    case U16: return std::to_string(get<uint16_t>(a));
-    case U32: return std::to_string(get<uint32_t>(a));
-    case U64: return std::to_string(get<uint64_t>(a));
-    case HEXMASK: snprintf(b, sizeof b, "0x%x", get<uint16_t>(a)); return b;
-    case VLANPROTO: snprintf(b, sizeof b, "0x%04x", ntohs(get<uint16_t>(a))); return b;
-    case MACADDR: return mac(a);
+    case U8: return setUintStr(o, k, get<uint8_t>(a));
+    case U16: return setUintStr(o, k, get<uint16_t>(a));
+    case U32: return setUintStr(o, k, get<uint32_t>(a));
+    case U64: return setUintStr(o, k, get<uint64_t>(a));
+    case HEXMASK: snprintf(b, sizeof b, "0x%x", get<uint16_t>(a)); return setStr(o, k, b);
+    case VLANPROTO: snprintf(b, sizeof b, "0x%04x", ntohs(get<uint16_t>(a))); return setStr(o, k, b);
+    case MACADDR: return setMac(o, k, a);
     case BRID: {
       auto id = get<struct ifla_bridge_id>(a);
-      return hexBytes(id.prio, 2, false) + "." + hexBytes(id.addr, 6, false);
+      o.key(k);
+      o.s += '"';
+      appendHex(o.s, id.prio, 2, false);
+      o.s += '.';
+      appendHex(o.s, id.addr, 6, false);
+      o.s += '"';
+      return;
     }
   }
-  return "";
 }
 
-Obj bridgeInfo(const struct rtattr* data) {
+void bridgeInfo(Obj&& br, const struct rtattr* data) {
   Attrs tb = nested(data, IFLA_BR_MAX);
-  Obj opts;
+  setBool(br, "stp", tb[IFLA_BR_STP_STATE] && get<uint32_t>(tb[IFLA_BR_STP_STATE]) != 0);
+  setBool(br, "vlanFiltering", tb[IFLA_BR_VLAN_FILTERING] && get<uint8_t>(tb[IFLA_BR_VLAN_FILTERING]) != 0);
+  Obj opts = br.child("opts");
   for (const auto& o : BRIDGE_OPTS) {
-    if (tb[o.attr]) setStr(opts, o.name, brOptText(tb[o.attr], o.fmt));
+    if (tb[o.attr]) setBrOpt(opts, o.name, tb[o.attr], o.fmt);
   }
   if (tb[IFLA_BR_MULTI_BOOLOPT]) {
     auto bm = get<struct br_boolopt_multi>(tb[IFLA_BR_MULTI_BOOLOPT]);
-    setStr(opts, "no_linklocal_learn", std::to_string((bm.optval >> BR_BOOLOPT_NO_LL_LEARN) & 1));
+    setUintStr(opts, "no_linklocal_learn", (bm.optval >> BR_BOOLOPT_NO_LL_LEARN) & 1);
   }
-  Obj br;
-  setBool(br, "stp", tb[IFLA_BR_STP_STATE] && get<uint32_t>(tb[IFLA_BR_STP_STATE]) != 0);
-  setBool(br, "vlanFiltering", tb[IFLA_BR_VLAN_FILTERING] && get<uint8_t>(tb[IFLA_BR_VLAN_FILTERING]) != 0);
-  put(br, "opts", opts);
-  return br;
+  opts.close();
+  br.close();
 }
 
 // IFLA_INFO_SLAVE_DATA of a bridge port, or IFLA_PROTINFO of an AF_BRIDGE message: same attributes
-Obj bridgePort(const struct rtattr* data) {
+void bridgePort(Obj&& p, const struct rtattr* data) {
   Attrs tb = nested(data, IFLA_BRPORT_MAX);
-  Obj p;
   // absent flags: the kernel cannot set them (isolated < 4.18), so they have their default
   setBool(p, "isolated", tb[IFLA_BRPORT_ISOLATED] && get<uint8_t>(tb[IFLA_BRPORT_ISOLATED]) != 0);
   setBool(p, "learning", !tb[IFLA_BRPORT_LEARNING] || get<uint8_t>(tb[IFLA_BRPORT_LEARNING]) != 0);
@@ -304,15 +343,18 @@ Obj bridgePort(const struct rtattr* data) {
   setBool(p, "mcastFlood", !tb[IFLA_BRPORT_MCAST_FLOOD] || get<uint8_t>(tb[IFLA_BRPORT_MCAST_FLOOD]) != 0);
   const char* st = tb[IFLA_BRPORT_STATE] ? PICK(PORT_STATES, get<uint8_t>(tb[IFLA_BRPORT_STATE])) : "";
   setStr(p, "state", st ? st : "");
-  return p;
+  p.close();
 }
 
-Obj bondInfo(const struct rtattr* data) {
+void bondInfo(Obj&& bond, const struct rtattr* data) {
   Attrs tb = nested(data, IFLA_BOND_MAX);
-  Obj opts;
-  auto u8 = [&](int a, const char* k) { if (tb[a]) setStr(opts, k, std::to_string(get<uint8_t>(tb[a]))); };
-  auto u16 = [&](int a, const char* k) { if (tb[a]) setStr(opts, k, std::to_string(get<uint16_t>(tb[a]))); };
-  auto u32 = [&](int a, const char* k) { if (tb[a]) setStr(opts, k, std::to_string(get<uint32_t>(tb[a]))); };
+  std::string mode = "balance-rr";
+  if (tb[IFLA_BOND_MODE]) mode = numName(PICK(BOND_MODES, get<uint8_t>(tb[IFLA_BOND_MODE])), get<uint8_t>(tb[IFLA_BOND_MODE]));
+  setStr(bond, "mode", mode);
+  Obj opts = bond.child("opts");
+  auto u8 = [&](int a, const char* k) { if (tb[a]) setUintStr(opts, k, get<uint8_t>(tb[a])); };
+  auto u16 = [&](int a, const char* k) { if (tb[a]) setUintStr(opts, k, get<uint16_t>(tb[a])); };
+  auto u32 = [&](int a, const char* k) { if (tb[a]) setUintStr(opts, k, get<uint32_t>(tb[a])); };
   auto named8 = [&](int a, const char* k, const char* const* names, size_t n) {
     if (tb[a]) setStr(opts, k, numName(pick(names, n, get<uint8_t>(tb[a])), get<uint8_t>(tb[a])));
   };
@@ -320,8 +362,6 @@ Obj bondInfo(const struct rtattr* data) {
     if (tb[a]) setStr(opts, k, numName(pick(names, n, get<uint32_t>(tb[a])), get<uint32_t>(tb[a])));
   };
 #define N(arr) arr, sizeof(arr) / sizeof(arr[0])
-  std::string mode = "balance-rr";
-  if (tb[IFLA_BOND_MODE]) mode = numName(PICK(BOND_MODES, get<uint8_t>(tb[IFLA_BOND_MODE])), get<uint8_t>(tb[IFLA_BOND_MODE]));
   setStr(opts, "mode", mode);
   u32(IFLA_BOND_MIIMON, "miimon");
   u32(IFLA_BOND_UPDELAY, "updelay");
@@ -347,8 +387,8 @@ Obj bondInfo(const struct rtattr* data) {
   u32(IFLA_BOND_RESEND_IGMP, "resend_igmp");
   if (tb[IFLA_BOND_NUM_PEER_NOTIF]) {
     // sysfs has both names for the one kernel value
-    setStr(opts, "num_grat_arp", std::to_string(get<uint8_t>(tb[IFLA_BOND_NUM_PEER_NOTIF])));
-    setStr(opts, "num_unsol_na", std::to_string(get<uint8_t>(tb[IFLA_BOND_NUM_PEER_NOTIF])));
+    setUintStr(opts, "num_grat_arp", get<uint8_t>(tb[IFLA_BOND_NUM_PEER_NOTIF]));
+    setUintStr(opts, "num_unsol_na", get<uint8_t>(tb[IFLA_BOND_NUM_PEER_NOTIF]));
   }
   u8(IFLA_BOND_ALL_SLAVES_ACTIVE, "all_slaves_active");
   u32(IFLA_BOND_MIN_LINKS, "min_links");
@@ -359,43 +399,39 @@ Obj bondInfo(const struct rtattr* data) {
   named8(IFLA_BOND_AD_SELECT, "ad_select", N(AD_SELECT));
   u16(IFLA_BOND_AD_ACTOR_SYS_PRIO, "ad_actor_sys_prio");
   u16(IFLA_BOND_AD_USER_PORT_KEY, "ad_user_port_key");
-  if (tb[IFLA_BOND_AD_ACTOR_SYSTEM]) setStr(opts, "ad_actor_system", mac(tb[IFLA_BOND_AD_ACTOR_SYSTEM]));
+  if (tb[IFLA_BOND_AD_ACTOR_SYSTEM]) setMac(opts, "ad_actor_system", tb[IFLA_BOND_AD_ACTOR_SYSTEM]);
   u8(IFLA_BOND_TLB_DYNAMIC_LB, "tlb_dynamic_lb");
 #undef N
-  Obj bond;
-  setStr(bond, "mode", mode);
-  put(bond, "opts", opts);
+  opts.close();
   // names resolved by the view (see the file comment)
   if (tb[IFLA_BOND_ACTIVE_SLAVE]) setNum(bond, "activeSlaveIndex", get<uint32_t>(tb[IFLA_BOND_ACTIVE_SLAVE]));
   if (tb[IFLA_BOND_PRIMARY]) setNum(bond, "primaryIndex", get<uint32_t>(tb[IFLA_BOND_PRIMARY]));
   if (tb[IFLA_BOND_AD_INFO]) {
     Attrs ad = nested(tb[IFLA_BOND_AD_INFO], IFLA_BOND_AD_INFO_MAX);
-    Obj a;
+    Obj a = bond.child("adInfo");
     if (ad[IFLA_BOND_AD_INFO_AGGREGATOR]) setNum(a, "aggregatorId", get<uint16_t>(ad[IFLA_BOND_AD_INFO_AGGREGATOR]));
-    if (ad[IFLA_BOND_AD_INFO_PARTNER_MAC]) setStr(a, "partnerMac", mac(ad[IFLA_BOND_AD_INFO_PARTNER_MAC]));
-    put(bond, "adInfo", a);
+    if (ad[IFLA_BOND_AD_INFO_PARTNER_MAC]) setMac(a, "partnerMac", ad[IFLA_BOND_AD_INFO_PARTNER_MAC]);
+    a.close();
   }
-  return bond;
+  bond.close();
 }
 
-Obj bondSlave(const struct rtattr* data) {
+void bondSlave(Obj&& s, const struct rtattr* data) {
   Attrs tb = nested(data, IFLA_BOND_SLAVE_MAX);
-  Obj s;
   unsigned st = tb[IFLA_BOND_SLAVE_STATE] ? get<uint8_t>(tb[IFLA_BOND_SLAVE_STATE]) : 0;
   setStr(s, "state", tb[IFLA_BOND_SLAVE_STATE] ? numName(PICK(BOND_SLAVE_STATES, st), st) : "");
-  if (tb[IFLA_BOND_SLAVE_PERM_HWADDR]) setStr(s, "permHwaddr", mac(tb[IFLA_BOND_SLAVE_PERM_HWADDR]));
+  if (tb[IFLA_BOND_SLAVE_PERM_HWADDR]) setMac(s, "permHwaddr", tb[IFLA_BOND_SLAVE_PERM_HWADDR]);
   if (tb[IFLA_BOND_SLAVE_AD_AGGREGATOR_ID]) setNum(s, "adAggregatorId", get<uint16_t>(tb[IFLA_BOND_SLAVE_AD_AGGREGATOR_ID]));
-  return s;
+  s.close();
 }
 
-Obj linkStats(const struct rtattr* a) {
+void linkStats(Obj&& o, const struct rtattr* a) {
   auto s = get<struct rtnl_link_stats64>(a);
-  Obj o;
   setNum(o, "rxBytes", s.rx_bytes); setNum(o, "txBytes", s.tx_bytes);
   setNum(o, "rxPackets", s.rx_packets); setNum(o, "txPackets", s.tx_packets);
   setNum(o, "rxErrors", s.rx_errors); setNum(o, "txErrors", s.tx_errors);
   setNum(o, "rxDropped", s.rx_dropped); setNum(o, "txDropped", s.tx_dropped);
-  return o;
+  o.close();
 }
 
 // The IPv6 sysctls a change reads and restores (autoconf, accept_ra), as /proc/sys prints them;
@@ -409,10 +445,11 @@ void putIpv6Conf(Obj& o, const struct rtattr* afSpec) {
     const struct rtattr* conf = v6[IFLA_INET6_CONF];
     if (!conf || RTA_PAYLOAD(conf) < (DEVCONF_AUTOCONF + 1) * sizeof(int32_t)) continue;
     const int32_t* c = static_cast<const int32_t*>(RTA_DATA(conf));
-    Obj i6;
+    Obj i6 = o.child("ipv6Conf");
     setStr(i6, "autoconf", std::to_string(c[DEVCONF_AUTOCONF]));
     setStr(i6, "acceptRa", std::to_string(c[DEVCONF_ACCEPT_RA]));
-    put(o, "ipv6Conf", i6);
+    i6.close();
+    return;  // one AF_INET6 part per link
   }
 }
 
@@ -422,7 +459,7 @@ void parseLink(Obj& o, const struct nlmsghdr* h, bool wantStats, bool ipv6ConfOn
   auto* ifi = static_cast<const struct ifinfomsg*>(NLMSG_DATA(h));
   Attrs tb = parseAttrs(IFLA_RTA(ifi), IFLA_PAYLOAD(h), IFLA_MAX);
   setNum(o, "ifindex", ifi->ifi_index);
-  if (tb[IFLA_IFNAME]) setStr(o, "name", str(tb[IFLA_IFNAME]));
+  if (tb[IFLA_IFNAME]) setAttrStr(o, "name", tb[IFLA_IFNAME]);
   if (ipv6ConfOnly && ifi->ifi_family != AF_BRIDGE) {
     setStr(o, "t", "ipv6conf");
     if (tb[IFLA_AF_SPEC]) putIpv6Conf(o, tb[IFLA_AF_SPEC]);
@@ -432,7 +469,7 @@ void parseLink(Obj& o, const struct nlmsghdr* h, bool wantStats, bool ipv6ConfOn
   if (ifi->ifi_family == AF_BRIDGE) {
     // a bridge port's own notification (flags, STP state): only its port attributes are news
     setStr(o, "t", "brlink");
-    if (tb[IFLA_PROTINFO] && (tb[IFLA_PROTINFO]->rta_type & NLA_F_NESTED)) put(o, "bridgePort", bridgePort(tb[IFLA_PROTINFO]));
+    if (tb[IFLA_PROTINFO] && (tb[IFLA_PROTINFO]->rta_type & NLA_F_NESTED)) bridgePort(o.child("bridgePort"), tb[IFLA_PROTINFO]);
     return;
   }
   setStr(o, "t", "link");
@@ -443,33 +480,36 @@ void parseLink(Obj& o, const struct nlmsghdr* h, bool wantStats, bool ipv6ConfOn
     std::string slaveKind = li[IFLA_INFO_SLAVE_KIND] ? str(li[IFLA_INFO_SLAVE_KIND]) : "";
     if (!slaveKind.empty()) setStr(o, "slaveKind", slaveKind);
     if (li[IFLA_INFO_DATA]) {
-      if (kind == "bridge") put(o, "bridge", bridgeInfo(li[IFLA_INFO_DATA]));
-      if (kind == "bond") put(o, "bond", bondInfo(li[IFLA_INFO_DATA]));
+      if (kind == "bridge") bridgeInfo(o.child("bridge"), li[IFLA_INFO_DATA]);
+      if (kind == "bond") bondInfo(o.child("bond"), li[IFLA_INFO_DATA]);
       if (kind == "vlan") {
         Attrs v = nested(li[IFLA_INFO_DATA], IFLA_VLAN_MAX);
-        Obj vo;
+        Obj vo = o.child("vlan");
         setNum(vo, "id", v[IFLA_VLAN_ID] ? get<uint16_t>(v[IFLA_VLAN_ID]) : 0);
         unsigned proto = v[IFLA_VLAN_PROTOCOL] ? ntohs(get<uint16_t>(v[IFLA_VLAN_PROTOCOL])) : ETH_P_8021Q;
         setStr(vo, "protocol", proto == ETH_P_8021AD ? "802.1ad" : proto == ETH_P_8021Q ? "802.1Q" : std::to_string(proto));
-        put(o, "vlan", vo);
+        vo.close();
       }
     }
     if (li[IFLA_INFO_SLAVE_DATA]) {
-      if (slaveKind == "bridge") put(o, "bridgePort", bridgePort(li[IFLA_INFO_SLAVE_DATA]));
-      if (slaveKind == "bond") put(o, "bondSlave", bondSlave(li[IFLA_INFO_SLAVE_DATA]));
+      if (slaveKind == "bridge") bridgePort(o.child("bridgePort"), li[IFLA_INFO_SLAVE_DATA]);
+      if (slaveKind == "bond") bondSlave(o.child("bondSlave"), li[IFLA_INFO_SLAVE_DATA]);
     }
   }
   setStr(o, "kind", kind);
   setNum(o, "mtu", tb[IFLA_MTU] ? get<uint32_t>(tb[IFLA_MTU]) : 0);
-  setStr(o, "address", tb[IFLA_ADDRESS] ? mac(tb[IFLA_ADDRESS]) : "");
+  if (tb[IFLA_ADDRESS]) setMac(o, "address", tb[IFLA_ADDRESS]);
+  else setStr(o, "address", "");
   setBool(o, "up", (ifi->ifi_flags & IFF_UP) != 0);
   unsigned op = tb[IFLA_OPERSTATE] ? get<uint8_t>(tb[IFLA_OPERSTATE]) : 0;
-  setStr(o, "operstate", numName(PICK(OPERSTATES, op), op));
+  const char* opName = PICK(OPERSTATES, op);
+  if (opName) setStr(o, "operstate", opName);
+  else setStr(o, "operstate", std::to_string(op));
   setNum(o, "promiscuity", tb[IFLA_PROMISCUITY] ? get<uint32_t>(tb[IFLA_PROMISCUITY]) : 0);
   // the vlan's base device or a veth peer; a peer in another namespace is not named here
   if (tb[IFLA_LINK] && !tb[IFLA_LINK_NETNSID]) setNum(o, "linkIndex", get<uint32_t>(tb[IFLA_LINK]));
-  if (tb[IFLA_PARENT_DEV_BUS_NAME]) setStr(o, "parentBus", str(tb[IFLA_PARENT_DEV_BUS_NAME]));
-  if (wantStats && tb[IFLA_STATS64]) put(o, "stats", linkStats(tb[IFLA_STATS64]));
+  if (tb[IFLA_PARENT_DEV_BUS_NAME]) setAttrStr(o, "parentBus", tb[IFLA_PARENT_DEV_BUS_NAME]);
+  if (wantStats && tb[IFLA_STATS64]) linkStats(o.child("stats"), tb[IFLA_STATS64]);
 }
 
 // ---------- addresses, routes, FDB
@@ -598,7 +638,7 @@ void parseNeigh(Obj& o, const struct nlmsghdr* h) {
                         h->nlmsg_len - NLMSG_LENGTH(sizeof(struct ndmsg)), NDA_MAX);
   setStr(o, "t", "fdb");
   setNum(o, "ifindex", nd->ndm_ifindex);
-  if (tb[NDA_LLADDR]) setStr(o, "mac", mac(tb[NDA_LLADDR]));
+  if (tb[NDA_LLADDR]) setMac(o, "mac", tb[NDA_LLADDR]);
   if (tb[NDA_MASTER]) setNum(o, "masterIndex", get<uint32_t>(tb[NDA_MASTER]));
   if (tb[NDA_VLAN]) setNum(o, "vlan", get<uint16_t>(tb[NDA_VLAN]));
   unsigned s = nd->ndm_state;
@@ -709,13 +749,12 @@ void parseTcCommon(Obj& o, const struct nlmsghdr* h, const char* type, Attrs& tb
   if (tb[TCA_KIND]) setStr(o, "kind", str(tb[TCA_KIND]));
 }
 
-Obj curve(const struct rtattr* a) {
+void curve(Obj&& c, const struct rtattr* a) {
   auto sc = get<struct tc_service_curve>(a);
-  Obj c;
   setNum(c, "m1", sc.m1);
   setNum(c, "d", sc.d);
   setNum(c, "m2", sc.m2);
-  return c;
+  c.close();
 }
 
 void parseQdisc(Obj& o, const struct nlmsghdr* h) {
@@ -731,11 +770,11 @@ void parseClass(Obj& o, const struct nlmsghdr* h) {
   parseTcCommon(o, h, "class", tb);
   if (!tb[TCA_KIND] || str(tb[TCA_KIND]) != "hfsc" || !tb[TCA_OPTIONS]) return;
   Attrs hf = nested(tb[TCA_OPTIONS], TCA_HFSC_MAX);
-  Obj c;
-  if (hf[TCA_HFSC_RSC]) put(c, "rt", curve(hf[TCA_HFSC_RSC]));
-  if (hf[TCA_HFSC_FSC]) put(c, "ls", curve(hf[TCA_HFSC_FSC]));
-  if (hf[TCA_HFSC_USC]) put(c, "ul", curve(hf[TCA_HFSC_USC]));
-  put(o, "hfsc", c);
+  Obj c = o.child("hfsc");
+  if (hf[TCA_HFSC_RSC]) curve(c.child("rt"), hf[TCA_HFSC_RSC]);
+  if (hf[TCA_HFSC_FSC]) curve(c.child("ls"), hf[TCA_HFSC_FSC]);
+  if (hf[TCA_HFSC_USC]) curve(c.child("ul"), hf[TCA_HFSC_USC]);
+  c.close();
 }
 
 void parseFilter(Obj& o, const struct nlmsghdr* h) {
@@ -761,16 +800,12 @@ void parseFilter(Obj& o, const struct nlmsghdr* h) {
 // ack answering it); `seq` 0 waits for nothing.
 bool appendMessages(std::string& out, const char* data, int left, uint32_t portid, bool withStats, bool ipv6ConfOnly, uint32_t seq = 0) {
   bool finished = false;
-  auto emit = [&out](const Obj& o) {
-    if (out.size() > 1) out += ',';
-    out += o.s;
-    out += '}';
-  };
   for (auto* h = reinterpret_cast<const struct nlmsghdr*>(data); NLMSG_OK(h, left); h = NLMSG_NEXT(h, left)) {
     bool mine = h->nlmsg_pid == portid && h->nlmsg_seq != 0;
     if (mine && seq != 0 && h->nlmsg_seq == seq && (h->nlmsg_type == NLMSG_DONE || h->nlmsg_type == NLMSG_ERROR)) finished = true;
     if ((h->nlmsg_type == RTM_NEWNEIGH || h->nlmsg_type == RTM_DELNEIGH) && !bridgeFdb(h)) continue;
-    Obj o;
+    if (out.size() > 1) out += ',';
+    Obj o(out);
     setNum(o, "seq", h->nlmsg_seq);
     // an answer to this socket's own request (notifications carry the changer's port id)
     setBool(o, "mine", mine);
@@ -798,7 +833,7 @@ bool appendMessages(std::string& out, const char* data, int left, uint32_t porti
                         || h->nlmsg_type == RTM_DELTFILTER || h->nlmsg_type == RTM_DELRULE);
     // NLM_F_REPLACE on a notification: the new object took the place of another with its key
     setBool(o, "replace", (h->nlmsg_flags & NLM_F_REPLACE) != 0 && !(h->nlmsg_flags & NLM_F_MULTI));
-    emit(o);
+    o.close();
   }
   return finished;
 }
@@ -1044,19 +1079,18 @@ class Rtnl : public Napi::ObjectWrap<Rtnl> {
     }
     std::string& out = out_;
     out.assign(1, '[');
-    auto emit = [&out](const Obj& o) {
+    auto overflow = [&out] {
       if (out.size() > 1) out += ',';
-      out += o.s;
-      out += '}';
+      Obj o(out);
+      setStr(o, "t", "overflow");
+      o.close();
     };
     for (int d = 0; fd_ >= 0 && (max < 0 || d < max); d++) {
       ssize_t len = recv(fd_, buf_.data(), buf_.size(), MSG_DONTWAIT | MSG_TRUNC);
       if (len < 0) {
         if (errno == EINTR) continue;
         if (errno == ENOBUFS) {
-          Obj o;
-          setStr(o, "t", "overflow");
-          emit(o);
+          overflow();
           continue;
         }
         if (errno != EAGAIN && errno != EWOULDBLOCK) {
@@ -1068,9 +1102,7 @@ class Rtnl : public Napi::ObjectWrap<Rtnl> {
       if (static_cast<size_t>(len) > buf_.size()) {
         // a datagram larger than the buffer was cut: what it said is lost, as with an overflow
         buf_.resize(static_cast<size_t>(len) * 2);
-        Obj o;
-        setStr(o, "t", "overflow");
-        emit(o);
+        overflow();
         continue;
       }
       appendMessages(out, buf_.data(), static_cast<int>(len), portid_, withStats, ipv6ConfOnly);

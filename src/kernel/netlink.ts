@@ -165,8 +165,9 @@ export interface RtnlSocket {
   /**
    * A whole dump on a pool thread (the kernel's share and the addon's parsing run there): this
    * request's answers. Only on a socket nobody subscribed; it takes no other call meanwhile.
+   * With `each`, each piece's answers go to it as they are parsed, and the promise gives none.
    */
-  dump(what: RtnlRequest, seq: number, parse?: DumpParse): Promise<RtnlMsg[]>;
+  dump(what: RtnlRequest, seq: number, parse?: DumpParse, each?: (answers: RtnlMsg[]) => void): Promise<RtnlMsg[]>;
   poll(on: boolean): void;
   close(): void;
 }
@@ -203,7 +204,7 @@ export function openRtnl(o: OpenOptions, onReadable?: () => void): RtnlSocket {
     request: (what, seq, ifindex, parent) => sock.request(what, seq, ifindex, parent),
     // one JSON.parse per read makes the objects: far cheaper than making them through N-API
     read: (max = -1, withStats = false, ipv6ConfOnly = false) => JSON.parse(sock.read(max, withStats, ipv6ConfOnly)) as RtnlMsg[],
-    dump: (what, seq, parse = {}) => new Promise((resolve, reject) => {
+    dump: (what, seq, parse = {}, each) => new Promise((resolve, reject) => {
       const out: RtnlMsg[] = [];
       let failed: unknown;
       // each piece is parsed as it comes, while the thread reads the next
@@ -214,6 +215,7 @@ export function openRtnl(o: OpenOptions, onReadable?: () => void): RtnlSocket {
         }
         try {
           if (failed === undefined) answersOf(JSON.parse(text ?? '[]') as RtnlMsg[], what, seq, out);
+          if (each !== undefined && failed === undefined) each(out.splice(0));
         } catch (e) {
           failed = e;
         }
@@ -265,11 +267,12 @@ export function dumpOnce(sock: RtnlSocket, what: RtnlRequest, seq: number, parse
  * inside the reader's recv, so the threads run the kernel's share in parallel too); the answers
  * in the order asked. At 3000 links the link dump alone is ~30 ms of kernel time and parsing.
  */
-export async function dumpParallel(netns: string | undefined, whats: readonly RtnlRequest[], parse: DumpParse = {}): Promise<RtnlMsg[][]> {
+export async function dumpParallel(netns: string | undefined, whats: readonly RtnlRequest[], parse: DumpParse = {},
+  each?: (answers: RtnlMsg[]) => void): Promise<RtnlMsg[][]> {
   const socks: RtnlSocket[] = [];
   try {
     for (let i = 0; i < whats.length; i++) socks.push(openRtnl({ subscribe: false, ...(netns !== undefined ? { netns } : {}) }));
-    return await Promise.all(whats.map((what, i) => socks[i]!.dump(what, 1, parse)));
+    return await Promise.all(whats.map((what, i) => socks[i]!.dump(what, 1, parse, each)));
   } finally {
     // a socket whose dump is still running (another one failed) closes when its thread is done
     for (const s of socks) s.close();

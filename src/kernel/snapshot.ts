@@ -49,8 +49,9 @@ const DUMPS: Record<SnapshotScope, readonly RtnlRequest[]> = {
 export async function readKernelState(ipr: Pick<Iproute, 'netns'>, scope: SnapshotScope = 'full'): Promise<KernelState> {
   const takenAt = Date.now();
   const tables = new KernelTables();
-  for (const answers of await dumpParallel(ipr.netns, DUMPS[scope], { stats: scope === 'stats' })) {
+  // each piece goes into the tables as it is parsed, while the slower dumps (links) go on
+  await dumpParallel(ipr.netns, DUMPS[scope], { stats: scope === 'stats' }, (answers) => {
     for (const m of answers) tables.apply(m);
-  }
+  });
   return tables.render(scope, takenAt);
 }
