@@ -294,42 +294,60 @@ const BrOpt BRIDGE_OPTS[] = {
   {IFLA_BR_NF_CALL_ARPTABLES, "nf_call_arptables", U8},
 };
 
-void setBrOpt(Obj& o, const char* k, const struct rtattr* a, Fmt fmt) {
-  char b[16];
+// One option's value into the options text, as sysfs prints it
+void appendBrOpt(std::string& s, const struct rtattr* a, Fmt fmt) {
+  char b[24];
   switch (fmt) {
-    case U8: return setUintStr(o, k, get<uint8_t>(a));
-    case U16: return setUintStr(o, k, get<uint16_t>(a));
-    case U32: return setUintStr(o, k, get<uint32_t>(a));
-    case U64: return setUintStr(o, k, get<uint64_t>(a));
-    case HEXMASK: snprintf(b, sizeof b, "0x%x", get<uint16_t>(a)); return setStr(o, k, b);
-    case VLANPROTO: snprintf(b, sizeof b, "0x%04x", ntohs(get<uint16_t>(a))); return setStr(o, k, b);
-    case MACADDR: return setMac(o, k, a);
+    case U8: appendInt(s, get<uint8_t>(a)); return;
+    case U16: appendInt(s, get<uint16_t>(a)); return;
+    case U32: appendInt(s, get<uint32_t>(a)); return;
+    case U64: {
+      auto r = std::to_chars(b, b + sizeof b, get<uint64_t>(a));
+      s.append(b, r.ptr);
+      return;
+    }
+    case HEXMASK: snprintf(b, sizeof b, "0x%x", get<uint16_t>(a)); s += b; return;
+    case VLANPROTO: snprintf(b, sizeof b, "0x%04x", ntohs(get<uint16_t>(a))); s += b; return;
+    case MACADDR: appendHex(s, static_cast<const unsigned char*>(RTA_DATA(a)), RTA_PAYLOAD(a), true); return;
     case BRID: {
       auto id = get<struct ifla_bridge_id>(a);
-      o.key(k);
-      o.s += '"';
-      appendHex(o.s, id.prio, 2, false);
-      o.s += '.';
-      appendHex(o.s, id.addr, 6, false);
-      o.s += '"';
+      appendHex(s, id.prio, 2, false);
+      s += '.';
+      appendHex(s, id.addr, 6, false);
       return;
     }
   }
 }
 
+// A bridge's options go out as one string, "name=value,name=value" (no value holds ',' or '='),
+// which the view expands when somebody reads them (tables.ts, bridgeInfo): a bridge is notified
+// five times or so as a change builds it, and 36 options as JSON members were most of the text
+// JS parsed for it.
 void bridgeInfo(Obj&& br, const struct rtattr* data) {
   Attrs tb = nested(data, IFLA_BR_MAX);
   setBool(br, "stp", tb[IFLA_BR_STP_STATE] && get<uint32_t>(tb[IFLA_BR_STP_STATE]) != 0);
   setBool(br, "vlanFiltering", tb[IFLA_BR_VLAN_FILTERING] && get<uint8_t>(tb[IFLA_BR_VLAN_FILTERING]) != 0);
-  Obj opts = br.child("opts");
+  br.key("optsText");
+  std::string& s = br.s;
+  s += '"';
+  bool first = true;
+  auto name = [&](const char* k) {
+    if (!first) s += ',';
+    first = false;
+    s += k;
+    s += '=';
+  };
   for (const auto& o : BRIDGE_OPTS) {
-    if (tb[o.attr]) setBrOpt(opts, o.name, tb[o.attr], o.fmt);
+    if (!tb[o.attr]) continue;
+    name(o.name);
+    appendBrOpt(s, tb[o.attr], o.fmt);
   }
   if (tb[IFLA_BR_MULTI_BOOLOPT]) {
     auto bm = get<struct br_boolopt_multi>(tb[IFLA_BR_MULTI_BOOLOPT]);
-    setUintStr(opts, "no_linklocal_learn", (bm.optval >> BR_BOOLOPT_NO_LL_LEARN) & 1);
+    name("no_linklocal_learn");
+    appendInt(s, (bm.optval >> BR_BOOLOPT_NO_LL_LEARN) & 1);
   }
-  opts.close();
+  s += '"';
   br.close();
 }
 

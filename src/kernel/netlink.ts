@@ -27,6 +27,14 @@ interface MsgBase {
   replace: boolean;
 }
 
+/**
+ * A bridge as the addon writes it: its options in one string, "name=value,name=value" (sysfs
+ * names and values), expanded when read (tables.ts, bridgeInfo).
+ */
+export interface BridgeMsg extends Omit<BridgeInfo, 'opts'> {
+  optsText: string;
+}
+
 export interface LinkMsg extends MsgBase {
   t: 'link';
   ifindex: number;
@@ -40,7 +48,7 @@ export interface LinkMsg extends MsgBase {
   masterIndex?: number;
   linkIndex?: number;
   slaveKind?: string;
-  bridge?: BridgeInfo;
+  bridge?: BridgeMsg;
   bridgePort?: BridgePortInfo;
   bond?: Omit<BondInfo, 'activeSlave'> & { activeSlaveIndex?: number; primaryIndex?: number };
   bondSlave?: BondSlaveInfo;

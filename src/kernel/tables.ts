@@ -7,8 +7,8 @@
  * whole object, so the last one applied is the kernel's state, whether it came from a dump or a
  * notification.
  */
-import type { AddrMsg, BridgeLinkMsg, FdbMsg, LinkMsg, RouteMsg, RtnlMsg, RuleMsg } from './netlink.js';
-import type { FdbEntry, KernelAddress, KernelLink, KernelRoute, KernelRule, KernelState } from '../model/kernel-state.js';
+import type { AddrMsg, BridgeLinkMsg, BridgeMsg, FdbMsg, LinkMsg, RouteMsg, RtnlMsg, RuleMsg } from './netlink.js';
+import type { BridgeInfo, FdbEntry, KernelAddress, KernelLink, KernelRoute, KernelRule, KernelState } from '../model/kernel-state.js';
 import { dict } from '../model/dict.js';
 
 /**
@@ -199,7 +199,7 @@ function renderLink(m: LinkMsg, name: (i: number | undefined) => string | undefi
   if (m.linkIndex !== undefined && m.linkIndex !== 0) link.link = name(m.linkIndex) ?? `if${m.linkIndex}`;
   if (m.parentBus !== undefined) link.parentBus = m.parentBus;
   if (m.slaveKind !== undefined) link.slaveKind = m.slaveKind;
-  if (m.bridge !== undefined) link.bridge = m.bridge;
+  if (m.bridge !== undefined) link.bridge = bridgeInfo(m.bridge);
   if (m.bond !== undefined) {
     const { activeSlaveIndex, primaryIndex, ...bond } = m.bond;
     const opts = { ...bond.opts };
@@ -214,6 +214,36 @@ function renderLink(m: LinkMsg, name: (i: number | undefined) => string | undefi
   if (m.vlan !== undefined) link.vlan = m.vlan;
   if (stats && m.stats !== undefined) link.stats = m.stats;
   return link;
+}
+
+/**
+ * A bridge's options are split out of their text when first read (capabilities, a plan that
+ * compares options, a rollback's before-state), once per message: most of a bridge's
+ * notifications are superseded before anybody reads them. Every render of the same message
+ * shares one BridgeInfo.
+ */
+const bridges = new WeakMap<BridgeMsg, BridgeInfo>();
+function bridgeInfo(m: BridgeMsg): BridgeInfo {
+  const known = bridges.get(m);
+  if (known !== undefined) return known;
+  let opts: Record<string, string> | undefined;
+  const info = { stp: m.stp, vlanFiltering: m.vlanFiltering } as BridgeInfo;
+  Object.defineProperty(info, 'opts', {
+    enumerable: true,
+    get: () => (opts ??= splitOpts(m.optsText)),
+  });
+  bridges.set(m, info);
+  return info;
+}
+
+function splitOpts(text: string): Record<string, string> {
+  const opts: Record<string, string> = {};
+  if (text === '') return opts;
+  for (const pair of text.split(',')) {
+    const eq = pair.indexOf('=');
+    opts[pair.slice(0, eq)] = pair.slice(eq + 1);
+  }
+  return opts;
 }
 
 const addrKey = (a: AddrMsg) => `${a.ifindex}|${a.family}|${a.local}|${a.prefixlen}`;
