@@ -217,7 +217,8 @@ struct Obj {
   void close() { s += '}'; }
 };
 
-void appendInt(std::string& s, int64_t i) {
+template <typename Int>
+void appendInt(std::string& s, Int i) {
   char b[24];
   auto r = std::to_chars(b, b + sizeof b, i);
   s.append(b, r.ptr);
@@ -228,7 +229,7 @@ void setNum(Obj& o, const char* k, double v) {
   // every number here is an integer of at most 64 bits; doubles as JS would print them otherwise
   auto i = static_cast<int64_t>(v);
   if (static_cast<double>(i) == v) {
-    appendInt(o.s, i);
+    appendInt<int64_t>(o.s, i);
   } else {
     char b[32];
     snprintf(b, sizeof b, "%.17g", v);
@@ -241,10 +242,8 @@ void setStr(Obj& o, const char* k, const char* v) { setStr(o, k, v, strlen(v)); 
 // an unsigned number as a string, as sysfs prints it
 void setUintStr(Obj& o, const char* k, uint64_t v) {
   o.key(k);
-  char b[24];
-  auto r = std::to_chars(b, b + sizeof b, v);
   o.s += '"';
-  o.s.append(b, r.ptr);
+  appendInt(o.s, v);
   o.s += '"';
 }
 // a MAC (or any hardware address), quoted: hex digits need no escaping
@@ -296,16 +295,12 @@ const BrOpt BRIDGE_OPTS[] = {
 
 // One option's value into the options text, as sysfs prints it
 void appendBrOpt(std::string& s, const struct rtattr* a, Fmt fmt) {
-  char b[24];
+  char b[16];
   switch (fmt) {
-    case U8: appendInt(s, get<uint8_t>(a)); return;
-    case U16: appendInt(s, get<uint16_t>(a)); return;
+    case U8: appendInt<unsigned>(s, get<uint8_t>(a)); return;
+    case U16: appendInt<unsigned>(s, get<uint16_t>(a)); return;
     case U32: appendInt(s, get<uint32_t>(a)); return;
-    case U64: {
-      auto r = std::to_chars(b, b + sizeof b, get<uint64_t>(a));
-      s.append(b, r.ptr);
-      return;
-    }
+    case U64: appendInt(s, get<uint64_t>(a)); return;
     case HEXMASK: snprintf(b, sizeof b, "0x%x", get<uint16_t>(a)); s += b; return;
     case VLANPROTO: snprintf(b, sizeof b, "0x%04x", ntohs(get<uint16_t>(a))); s += b; return;
     case MACADDR: appendHex(s, static_cast<const unsigned char*>(RTA_DATA(a)), RTA_PAYLOAD(a), true); return;
@@ -345,7 +340,7 @@ void bridgeInfo(Obj&& br, const struct rtattr* data) {
   if (tb[IFLA_BR_MULTI_BOOLOPT]) {
     auto bm = get<struct br_boolopt_multi>(tb[IFLA_BR_MULTI_BOOLOPT]);
     name("no_linklocal_learn");
-    appendInt(s, (bm.optval >> BR_BOOLOPT_NO_LL_LEARN) & 1);
+    appendInt(s, (bm.optval >> BR_BOOLOPT_NO_LL_LEARN) & 1u);
   }
   s += '"';
   br.close();
@@ -520,9 +515,7 @@ void parseLink(Obj& o, const struct nlmsghdr* h, bool wantStats, bool ipv6ConfOn
   else setStr(o, "address", "");
   setBool(o, "up", (ifi->ifi_flags & IFF_UP) != 0);
   unsigned op = tb[IFLA_OPERSTATE] ? get<uint8_t>(tb[IFLA_OPERSTATE]) : 0;
-  const char* opName = PICK(OPERSTATES, op);
-  if (opName) setStr(o, "operstate", opName);
-  else setStr(o, "operstate", std::to_string(op));
+  setStr(o, "operstate", numName(PICK(OPERSTATES, op), op));
   setNum(o, "promiscuity", tb[IFLA_PROMISCUITY] ? get<uint32_t>(tb[IFLA_PROMISCUITY]) : 0);
   // the vlan's base device or a veth peer; a peer in another namespace is not named here
   if (tb[IFLA_LINK] && !tb[IFLA_LINK_NETNSID]) setNum(o, "linkIndex", get<uint32_t>(tb[IFLA_LINK]));

@@ -227,11 +227,8 @@ function bridgeInfo(m: BridgeMsg): BridgeInfo {
   const known = bridges.get(m);
   if (known !== undefined) return known;
   let opts: Record<string, string> | undefined;
-  const info = { stp: m.stp, vlanFiltering: m.vlanFiltering } as BridgeInfo;
-  Object.defineProperty(info, 'opts', {
-    enumerable: true,
-    get: () => (opts ??= splitOpts(m.optsText)),
-  });
+  // an object literal's getter is enumerable: JSON.stringify, spreads and structuredClone see it
+  const info: BridgeInfo = { stp: m.stp, vlanFiltering: m.vlanFiltering, get opts() { return (opts ??= splitOpts(m.optsText)); } };
   bridges.set(m, info);
   return info;
 }
