@@ -46,6 +46,7 @@
 #include <cstdio>
 #include <string>
 #include <unordered_map>
+#include <unordered_set>
 #include <vector>
 
 namespace {
@@ -809,9 +810,68 @@ void parseFilter(Obj& o, const struct nlmsghdr* h) {
 // Every message of one datagram, as JSON objects appended to `out` (an array being written).
 // Returns true when it held the end of this socket's request `seq` (NLMSG_DONE, or an error or
 // ack answering it); `seq` 0 waits for nothing.
-bool appendMessages(std::string& out, const char* data, int left, uint32_t portid, bool withStats, bool ipv6ConfOnly, uint32_t seq = 0) {
+// ---------- superseded notifications
+
+// What a link notification says that tables.ts acts on besides the link itself: a deletion, an
+// up/down transition (IPv4 routes go stale when a link goes down), a change of master (a port
+// leaving a bridge leaves its FDB), port attributes (AF_BRIDGE: applied only when present).
+struct LinkNote {
+  bool del;
+  bool up;
+  uint32_t master;
+  bool protinfo;
+};
+
+LinkNote linkNote(const struct nlmsghdr* h) {
+  auto* ifi = static_cast<const struct ifinfomsg*>(NLMSG_DATA(h));
+  LinkNote n {h->nlmsg_type == RTM_DELLINK, (ifi->ifi_flags & IFF_UP) != 0, 0, false};
+  int len = static_cast<int>(IFLA_PAYLOAD(h));
+  for (auto* rta = IFLA_RTA(ifi); RTA_OK(rta, len); rta = RTA_NEXT(rta, len)) {
+    unsigned type = rta->rta_type & NLA_TYPE_MASK;
+    if (type == IFLA_MASTER && RTA_PAYLOAD(rta) >= sizeof(uint32_t)) n.master = get<uint32_t>(rta);
+    if (type == IFLA_PROTINFO) n.protinfo = true;
+  }
+  return n;
+}
+
+// The link notifications among one read's messages that a later notification of the same link,
+// in the same read, makes moot: every NEWLINK carries the whole link, so only the last one
+// matters, unless the next one is a deletion or changes what tables.ts acts on (LinkNote). A
+// bridge is notified about five times while a change builds it, so this halves the link
+// notifications of a 1000-network change (each converted, parsed and applied otherwise).
+// Answers to this socket's own requests are never left out.
+std::unordered_set<const struct nlmsghdr*> supersededLinks(const std::vector<std::pair<const char*, int>>& grams, uint32_t portid) {
+  std::vector<const struct nlmsghdr*> links;
+  for (auto [data, left] : grams) {
+    for (auto* h = reinterpret_cast<const struct nlmsghdr*>(data); NLMSG_OK(h, left); h = NLMSG_NEXT(h, left)) {
+      bool notification = h->nlmsg_pid != portid || h->nlmsg_seq == 0;
+      if (notification && (h->nlmsg_type == RTM_NEWLINK || h->nlmsg_type == RTM_DELLINK)
+          && h->nlmsg_len >= NLMSG_LENGTH(sizeof(struct ifinfomsg))) links.push_back(h);
+    }
+  }
+  std::unordered_set<const struct nlmsghdr*> skip;
+  // (family, ifindex) -> what the next notification of that link says
+  std::unordered_map<uint64_t, LinkNote> next;
+  for (auto it = links.rbegin(); it != links.rend(); ++it) {
+    auto* ifi = static_cast<const struct ifinfomsg*>(NLMSG_DATA(*it));
+    uint64_t key = (static_cast<uint64_t>(ifi->ifi_family) << 32) | static_cast<uint32_t>(ifi->ifi_index);
+    LinkNote n = linkNote(*it);
+    auto later = next.find(key);
+    if (later != next.end() && !n.del && !later->second.del) {
+      const LinkNote& l = later->second;
+      bool moot = ifi->ifi_family == AF_BRIDGE ? l.protinfo : (l.up == n.up && l.master == n.master);
+      if (moot) skip.insert(*it);
+    }
+    next[key] = n;
+  }
+  return skip;
+}
+
+bool appendMessages(std::string& out, const char* data, int left, uint32_t portid, bool withStats, bool ipv6ConfOnly, uint32_t seq = 0,
+                    const std::unordered_set<const struct nlmsghdr*>* skip = nullptr) {
   bool finished = false;
   for (auto* h = reinterpret_cast<const struct nlmsghdr*>(data); NLMSG_OK(h, left); h = NLMSG_NEXT(h, left)) {
+    if (skip != nullptr && skip->count(h) != 0) continue;
     bool mine = h->nlmsg_pid == portid && h->nlmsg_seq != 0;
     if (mine && seq != 0 && h->nlmsg_seq == seq && (h->nlmsg_type == NLMSG_DONE || h->nlmsg_type == NLMSG_ERROR)) finished = true;
     if ((h->nlmsg_type == RTM_NEWNEIGH || h->nlmsg_type == RTM_DELNEIGH) && !bridgeFdb(h)) continue;
@@ -901,7 +961,8 @@ class Rtnl : public Napi::ObjectWrap<Rtnl> {
   uv_poll_t* poll_ = nullptr;
   bool polling_ = false;
   Napi::FunctionReference onReadable_;
-  std::vector<char> buf_ = std::vector<char>(1 << 17);
+  std::vector<char> store_;  // read()'s datagrams
+  size_t gram_ = 1 << 17;    // room for one datagram
   std::string out_;  // read()'s text, its room kept from one read to the next
   bool dumping_ = false;  // a DumpWorker owns the fd until it completes
   bool closeAfterDump_ = false;
@@ -1093,14 +1154,29 @@ class Rtnl : public Napi::ObjectWrap<Rtnl> {
     }
     std::string& out = out_;
     out.assign(1, '[');
-    auto overflow = [&out] {
+    // the datagrams are kept until the read ends (or an overflow is reported, in its place), so
+    // that superseded link notifications can be left out
+    std::vector<std::pair<size_t, int>> spans;
+    size_t used = 0;
+    auto convert = [&] {
+      std::vector<std::pair<const char*, int>> grams;
+      for (auto [at, len] : spans) grams.emplace_back(store_.data() + at, len);
+      std::unordered_set<const struct nlmsghdr*> skip;
+      if (!withStats && !ipv6ConfOnly) skip = supersededLinks(grams, portid_);
+      for (auto [data, len] : grams) appendMessages(out, data, len, portid_, withStats, ipv6ConfOnly, 0, &skip);
+      spans.clear();
+      used = 0;
+    };
+    auto overflow = [&] {
+      convert();
       if (out.size() > 1) out += ',';
       Obj o(out);
       setStr(o, "t", "overflow");
       o.close();
     };
     for (int d = 0; fd_ >= 0 && (max < 0 || d < max); d++) {
-      ssize_t len = recv(fd_, buf_.data(), buf_.size(), MSG_DONTWAIT | MSG_TRUNC);
+      if (store_.size() < used + gram_) store_.resize(used + gram_);
+      ssize_t len = recv(fd_, store_.data() + used, gram_, MSG_DONTWAIT | MSG_TRUNC);
       if (len < 0) {
         if (errno == EINTR) continue;
         if (errno == ENOBUFS) {
@@ -1113,14 +1189,17 @@ class Rtnl : public Napi::ObjectWrap<Rtnl> {
         }
         break;
       }
-      if (static_cast<size_t>(len) > buf_.size()) {
+      if (static_cast<size_t>(len) > gram_) {
         // a datagram larger than the buffer was cut: what it said is lost, as with an overflow
-        buf_.resize(static_cast<size_t>(len) * 2);
+        gram_ = static_cast<size_t>(len) * 2;
         overflow();
         continue;
       }
-      appendMessages(out, buf_.data(), static_cast<int>(len), portid_, withStats, ipv6ConfOnly);
+      spans.emplace_back(used, static_cast<int>(len));
+      used += NLMSG_ALIGN(static_cast<size_t>(len));
     }
+    convert();
+    if (store_.size() > (16u << 20)) std::vector<char>().swap(store_);
     out += ']';
     napi_value v = jsText(env, out.data(), out.size());
     if (out.capacity() > (16u << 20)) std::string().swap(out);  // keep a usual dump's room, not a flood's

@@ -168,7 +168,12 @@ export type RtnlMsg =
 export interface RtnlSocket {
   /** a dump, or with `ifindex` one link ('link'), or one device's classes or filters (under `parent`) */
   request(what: RtnlRequest, seq: number, ifindex?: number, parent?: number): void;
-  /** every message queued now, parsed (link counters only with `withStats`; links as name and IPv6 sysctls alone with `ipv6ConfOnly`); never blocks */
+  /**
+   * Every message queued now, parsed (link counters only with `withStats`; links as name and
+   * IPv6 sysctls alone with `ipv6ConfOnly`); never blocks. A link notification that a later one
+   * of the same link in the same read supersedes is left out, unless the later one is a deletion
+   * or changes the link's up flag or master (the addon's supersededLinks).
+   */
   read(maxDatagrams?: number, withStats?: boolean, ipv6ConfOnly?: boolean): RtnlMsg[];
   /**
    * A whole dump on a pool thread (the kernel's share and the addon's parsing run there): this

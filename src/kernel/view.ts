@@ -286,8 +286,9 @@ export class KernelView {
   private onReadable(): void {
     if (this.stalled || this.enumerating || !this.sock) return;
     try {
-      // paced: all that queued since the last turn; otherwise one read per wakeup
-      while (this.pump() === READ_DATAGRAMS && this.pacer !== undefined);
+      // paced: all that queued since the last turn; otherwise one read per wakeup (a read may
+      // give fewer messages than datagrams: superseded link notifications are left out)
+      while (this.pump() > 0 && this.pacer !== undefined);
     } catch (e) {
       this.opts.log.error({ err: (e as Error).message }, 'kernel view: reading the netlink socket failed; enumerating again');
       this.needEnumerate = true;

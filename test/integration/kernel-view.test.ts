@@ -260,6 +260,44 @@ describe('KernelView', () => {
     }
   });
 
+  it('link notifications superseded within one read are left out, and what they changed still ends right', async () => {
+    // stalled, the burst queues and is read in reads of many datagrams: each link's notifications
+    // meet in one read. Kept are deletions, up/down flips (a link going down takes its IPv4 routes
+    // without a notification) and master changes (a port leaving takes its FDB entries)
+    batch(['link add supA type bridge', 'link add supB type bridge', 'link set supA up', 'link set supB up',
+      'link add sup0 type veth peer name sup0b', 'addr add 198.51.100.1/24 dev sup0', 'link set sup0 up', 'link set sup0b up',
+      'route add 198.51.99.0/24 via 198.51.100.2', 'link add sup1 type veth peer name sup1b', 'link set sup1 master supA', 'link set sup1 up']);
+    await view.get();
+    const events = new Map<string, number>();
+    const off = view.onLink((ev) => events.set(ev.name, (events.get(ev.name) ?? 0) + 1));
+    view.stall(true);
+    try {
+      batch([
+        ...Array.from({ length: 20 }, (_, k) => `link set supA mtu ${1400 + k}`),
+        'link set sup0 down', 'link set sup0 mtu 1400', 'link set sup0 mtu 1450', 'link set sup0 up',
+        'link set sup1 master supB', 'link set sup1 mtu 1400', 'link set sup1 master supA', 'link set sup1 mtu 1450', 'link set sup1 master supB',
+        'link set sup1b name sup1c', 'link set sup1c mtu 1400',
+        'link add supgone type bridge', 'link set supgone mtu 1400', 'link del supgone',
+      ]);
+      execFileSync('bridge', ['-n', ns, 'link', 'set', 'dev', 'sup1', 'isolated', 'on']);
+      execFileSync('bridge', ['-n', ns, 'link', 'set', 'dev', 'sup1', 'learning', 'off']);
+    } finally {
+      view.stall(false);
+    }
+    const s = await view.get('full');
+    off();
+    expect(comparable(s)).toEqual(comparable(await viaIproute(ns)));
+    expect(s.links.supA!.mtu).toBe(1419);
+    expect(s.links.sup1!.master).toBe('supB');
+    expect(s.links.sup1!.bridgePort).toMatchObject({ isolated: true, learning: false });
+    expect(s.links.sup1c!.mtu).toBe(1400);
+    expect(s.links.supgone).toBeUndefined();
+    expect(s.routes.filter((r) => r.dst === '198.51.99.0/24')).toEqual([]);
+    // 20 notifications of supA, one event: the others were left out
+    expect(events.get('supA')).toBeLessThan(5);
+    batch(['link del supA', 'link del supB', 'link del sup0', 'link del sup1']);
+  });
+
   it('an overflowed socket (ENOBUFS) is enumerated again and ends right', async () => {
     const small = new KernelView({ log, netns: ns, rcvbuf: 4096 });
     await small.start();
