@@ -6,12 +6,13 @@
 //   JSON text of an array of plain objects (netlink.ts parses it: see "the JSON writer"), and
 //   never waits; a libuv poll handle on the fd calls the JS `onReadable` callback
 //   when something arrived, and JS calls read(). No thread per event, nothing blocks the JS thread.
+//   A link notification superseded by a later one in the same read is left out (supersededLinks).
 // - A whole dump can also run on a libuv pool thread (dump(), DumpWorker) on a socket nobody
 //   subscribed: the kernel fills a dump inside the reader's recv, so several such sockets read
 //   their dumps in parallel, and the text comes back in pieces JS parses while the next is read.
 // - Requests (dumps, a barrier) go out on the same socket as the notifications, so their answers
 //   are queued behind every notification the kernel queued before them: that is the view's barrier.
-// - Parsing is done here, into the shapes of src/kernel/types.ts, but names of other links
+// - Parsing is done here, into the shapes of src/kernel/netlink.ts (LinkMsg &c.), but names of other links
 //   (master, vlan base, bond primary) stay ifindexes: the JS view resolves them when it renders,
 //   because those links can be renamed without the referring link being notified.
 // - ENOBUFS (the kernel dropped notifications) is reported as a message {t:'overflow'}; the view
@@ -807,9 +808,6 @@ void parseFilter(Obj& o, const struct nlmsghdr* h) {
   }
 }
 
-// Every message of one datagram, as JSON objects appended to `out` (an array being written).
-// Returns true when it held the end of this socket's request `seq` (NLMSG_DONE, or an error or
-// ack answering it); `seq` 0 waits for nothing.
 // ---------- superseded notifications
 
 // What a link notification says that tables.ts acts on besides the link itself: a deletion, an
@@ -867,6 +865,9 @@ std::unordered_set<const struct nlmsghdr*> supersededLinks(const std::vector<std
   return skip;
 }
 
+// Every message of one datagram, as JSON objects appended to `out` (an array being written).
+// Returns true when it held the end of this socket's request `seq` (NLMSG_DONE, or an error or
+// ack answering it); `seq` 0 waits for nothing. Messages in `skip` are left out.
 bool appendMessages(std::string& out, const char* data, int left, uint32_t portid, bool withStats, bool ipv6ConfOnly, uint32_t seq = 0,
                     const std::unordered_set<const struct nlmsghdr*>* skip = nullptr) {
   bool finished = false;
