@@ -822,14 +822,14 @@ struct LinkNote {
 
 LinkNote linkNote(const struct nlmsghdr* h) {
   auto* ifi = static_cast<const struct ifinfomsg*>(NLMSG_DATA(h));
-  LinkNote n {h->nlmsg_type == RTM_DELLINK, (ifi->ifi_flags & IFF_UP) != 0, 0, false};
-  int len = static_cast<int>(IFLA_PAYLOAD(h));
-  for (auto* rta = IFLA_RTA(ifi); RTA_OK(rta, len); rta = RTA_NEXT(rta, len)) {
-    unsigned type = rta->rta_type & NLA_TYPE_MASK;
-    if (type == IFLA_MASTER && RTA_PAYLOAD(rta) >= sizeof(uint32_t)) n.master = get<uint32_t>(rta);
-    if (type == IFLA_PROTINFO) n.protinfo = true;
-  }
-  return n;
+  Attrs tb = parseAttrs(IFLA_RTA(ifi), IFLA_PAYLOAD(h), IFLA_MAX);
+  return {h->nlmsg_type == RTM_DELLINK, (ifi->ifi_flags & IFF_UP) != 0,
+          tb[IFLA_MASTER] ? get<uint32_t>(tb[IFLA_MASTER]) : 0, tb[IFLA_PROTINFO] != nullptr};
+}
+
+// an answer to this socket's own request (notifications carry the changer's port id, or none)
+bool answersMe(const struct nlmsghdr* h, uint32_t portid) {
+  return h->nlmsg_pid == portid && h->nlmsg_seq != 0;
 }
 
 // The link notifications among one read's messages that a later notification of the same link,
@@ -842,8 +842,7 @@ std::unordered_set<const struct nlmsghdr*> supersededLinks(const std::vector<std
   std::vector<const struct nlmsghdr*> links;
   for (auto [data, left] : grams) {
     for (auto* h = reinterpret_cast<const struct nlmsghdr*>(data); NLMSG_OK(h, left); h = NLMSG_NEXT(h, left)) {
-      bool notification = h->nlmsg_pid != portid || h->nlmsg_seq == 0;
-      if (notification && (h->nlmsg_type == RTM_NEWLINK || h->nlmsg_type == RTM_DELLINK)
+      if (!answersMe(h, portid) && (h->nlmsg_type == RTM_NEWLINK || h->nlmsg_type == RTM_DELLINK)
           && h->nlmsg_len >= NLMSG_LENGTH(sizeof(struct ifinfomsg))) links.push_back(h);
     }
   }
@@ -873,13 +872,12 @@ bool appendMessages(std::string& out, const char* data, int left, uint32_t porti
   bool finished = false;
   for (auto* h = reinterpret_cast<const struct nlmsghdr*>(data); NLMSG_OK(h, left); h = NLMSG_NEXT(h, left)) {
     if (skip != nullptr && skip->count(h) != 0) continue;
-    bool mine = h->nlmsg_pid == portid && h->nlmsg_seq != 0;
+    bool mine = answersMe(h, portid);
     if (mine && seq != 0 && h->nlmsg_seq == seq && (h->nlmsg_type == NLMSG_DONE || h->nlmsg_type == NLMSG_ERROR)) finished = true;
     if ((h->nlmsg_type == RTM_NEWNEIGH || h->nlmsg_type == RTM_DELNEIGH) && !bridgeFdb(h)) continue;
     if (out.size() > 1) out += ',';
     Obj o(out);
     setNum(o, "seq", h->nlmsg_seq);
-    // an answer to this socket's own request (notifications carry the changer's port id)
     setBool(o, "mine", mine);
     switch (h->nlmsg_type) {
       case NLMSG_DONE: setStr(o, "t", "done"); break;
