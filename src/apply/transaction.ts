@@ -18,7 +18,7 @@ import { desiredQos, planQos, qosTarget, type DesiredQos } from '../plan/qos.js'
 import { isRemoval, type CanonicalRequest, type Removal } from '../model/request.js';
 import { mergeRequest } from '../model/merge.js';
 import { sameConfig } from '../model/compare.js';
-import type { HostConfig, Network, SetupOptions, SetupRequest } from '../model/types.js';
+import { emptyConfig, type HostConfig, type Network, type SetupOptions, type SetupRequest } from '../model/types.js';
 import { desiredKernel, networkDevices, usableNetworks } from '../plan/desired.js';
 import { autoconfValues, ownSysctls, type Ipv6Autoconf, type Ipv6Sysctls } from '../kernel/sysctl.js';
 import { deviceClashes, diff } from '../plan/diff.js';
@@ -84,6 +84,14 @@ export interface ChangeResult {
   changedConfig: boolean;
 }
 
+/** The kernel half of a plan: what the config wants of the kernel, and the operations to get there. Pure. */
+function planKernel(desired: HostConfig, running: HostConfig, before: KernelState, learned: Learned | undefined): { want: DesiredKernel; ops: Op[] } {
+  const want = desiredKernel(desired, running, (d) => d in before.links, learned);
+  const clash = deviceClashes(want, before)[0];
+  if (clash) throw badBridge(`device '${clash.name}' already exists as a ${clash.have} device; cannot use it as a ${clash.want}`);
+  return { want, ops: diff(want, before) };
+}
+
 export class Transactions implements NetworkChanger {
   private busy: string | null = null;
   /** the running config and kernel state whose plan was last found empty */
@@ -129,12 +137,28 @@ export class Transactions implements NetworkChanger {
     const quiet = this.quietPlan;
     // a lease that changed no address (a new router alone) is LeaseRoutes' to follow, not a change's
     if (!changedConfig && quiet?.running === running && quiet.before === before) return { ops: [] };
-    const want = desiredKernel(desired, running, (d) => d in before.links, learned);
-    const clash = deviceClashes(want, before)[0];
-    if (clash) throw badBridge(`device '${clash.name}' already exists as a ${clash.have} device; cannot use it as a ${clash.want}`);
-    const ops = diff(want, before);
+    const { want, ops } = planKernel(desired, running, before, learned);
     this.quietPlan = !changedConfig && ops.length === 0 ? { running, before } : undefined;
     return { want, ops };
+  }
+
+  /**
+   * A change's CPU part on made-up data, touching nothing: the request checked and merged, the
+   * plan, the rollback slice and the running config's text, as setup() and apply() make them
+   * (warm-up.ts runs this before the daemon serves). Returns the plan's length.
+   */
+  rehearse(request: SetupRequest, before: KernelState): number {
+    const req = canonicalizeRequest(request);
+    this.checkFeatures(req);
+    const running = emptyConfig();
+    const desired = this.desiredFrom(running, req, before);
+    const exists = (d: string) => d in before.links;
+    sameConfig(desired, running);
+    clientSpecs(desired, exists);
+    const { ops } = planKernel(desired, running, before, undefined);
+    sliceState(before, touchedDevices(ops, before));
+    this.deps.store.prepare(desired);
+    return ops.length;
   }
 
   /** A request for what this kernel cannot do is refused before anything is touched (21). */

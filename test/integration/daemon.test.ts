@@ -163,6 +163,14 @@ describe('protocol through the daemon', () => {
     expect(line).toMatchObject({ peer: 'unix', outcome: 'ok', durationMs: expect.any(Number), reqId: expect.anything() });
   });
 
+  it('warms the change path up before it serves', () => {
+    const warmed = daemon.logs.findIndex((l) => l.event === 'warmed-up');
+    expect(warmed).toBeGreaterThanOrEqual(0);
+    expect(daemon.logs[warmed]).toMatchObject({ ms: expect.any(Number), ops: expect.any(Number) });
+    expect(daemon.logs[warmed]!.ops).toBeGreaterThan(500);
+    expect(warmed).toBeLessThan(daemon.logs.findIndex((l) => l.msg === 'ready'));
+  });
+
   it('gives a hundred concurrent clients all correct capabilities', async () => {
     const clients = await Promise.all(Array.from({ length: 100 }, () => RpcTestClient.connect(daemon.target)));
     const all = await Promise.all(clients.map((c) => c.call<Obj>('Host.getNetworkCapabilities')));
