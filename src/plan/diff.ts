@@ -93,8 +93,68 @@ export function diff(want: DesiredKernel, snapshot: KernelState): Op[] {
     diffSourceRouting(want.sourceRouting, state, refresh, goingAway, (phase, op) => push(phase === 'del' ? P.routeDel : P.routeAdd, op));
   }
 
-  staged.sort((a, b) => a.phase - b.phase || mtuOrder(a, b, want) || a.order - b.order);
-  return staged.map((s) => s.op);
+  return ordered(staged, want).map((s) => s.op);
+}
+
+/**
+ * Phases up to the VLANs run across all networks, one phase after the other: they order devices
+ * that networks share (a bond's slaves, a NIC's MTU under its VLANs). From the bridges on, each
+ * bridge's ops (creation, its ports joining, the ups, the addresses) run together, bridge after
+ * bridge (with its ports, and a bond port's slaves), and the routes last. Over the same 5000 lines of a 1000-network change, `ip -batch`
+ * ran ~9% faster this way than phase after phase (README, Performance): the kernel's work for a
+ * port coming up (carrier, IPv6 link-local, DAD) then runs alongside the rest of the batch.
+ * One order across bridges stays: a VLAN device comes up only once its base is up, so the group
+ * of a VLAN's base goes first.
+ */
+function ordered(staged: Staged[], want: DesiredKernel): Staged[] {
+  const before: Staged[] = [];
+  const after: Staged[] = [];
+  const groups = new Map<string, Staged[]>();
+  for (const s of staged) {
+    if (s.phase < P.bridge) before.push(s);
+    else if (s.phase > P.addrAdd) after.push(s);
+    else {
+      const g = groupOf((s.op as { dev: string }).dev, want);
+      const list = groups.get(g);
+      if (list) list.push(s);
+      else groups.set(g, [s]);
+    }
+  }
+  const byPhase = (a: Staged, b: Staged) => a.phase - b.phase || mtuOrder(a, b, want) || a.order - b.order;
+  const out = before.sort(byPhase);
+  for (const g of baseFirst([...groups.keys()], want)) out.push(...groups.get(g)!.sort(byPhase));
+  return out.concat(after.sort(byPhase));
+}
+
+/** A device's group: the top of its chain of masters (a bond's slave goes with the bond, and the bond with its bridge). */
+function groupOf(dev: string, want: DesiredKernel): string {
+  let top = dev;
+  for (let depth = 0; depth < 2; depth++) {
+    const master = getKey(want.links, top)?.master;
+    if (typeof master !== 'string' || !hasKey(want.links, master)) break;
+    top = master;
+  }
+  return top;
+}
+
+/** The groups in their order, except that the group of a VLAN's base comes before the VLAN's. */
+function baseFirst(groups: string[], want: DesiredKernel): string[] {
+  const present = new Set(groups);
+  const out: string[] = [];
+  const placed = new Set<string>();
+  const place = (g: string, path: Set<string>) => {
+    if (placed.has(g) || path.has(g)) return;
+    path.add(g);
+    for (const link of Object.values(want.links)) {
+      if (link.vlan === undefined || groupOf(link.name, want) !== g) continue;
+      const base = groupOf(link.vlan.base, want);
+      if (base !== g && present.has(base)) place(base, path);
+    }
+    placed.add(g);
+    out.push(g);
+  };
+  for (const g of groups) place(g, new Set());
+  return out;
 }
 
 function diffLink(want: DesiredLink, ctx: LinkContext, addrs: KernelAddress[]): void {

@@ -179,8 +179,9 @@ describe('bond plans', () => {
       'link set dev eth0 down', 'link set dev eth0 master bond0', 'link set dev eth1 down', 'link set dev eth1 master bond0',
       'link set dev bond0 mtu 1500',
       'link add link bond0 name bond0.10 mtu 1500 type vlan id 10',
-      'link set dev bond0.10 master v',
-      'link set dev bond0 up', 'link set dev eth0 up', 'link set dev eth1 up', 'link set dev bond0.10 up',
+      // the bond's group (its slaves with it) before the group of the bridge its vlan device joins
+      'link set dev bond0 up', 'link set dev eth0 up', 'link set dev eth1 up',
+      'link set dev bond0.10 master v', 'link set dev bond0.10 up',
     ]);
   });
 

@@ -8,7 +8,7 @@ import { desiredKernel } from '../../../src/plan/desired.js';
 import { deviceClashes, diff } from '../../../src/plan/diff.js';
 import { HostnetError } from '../../../src/errors.js';
 import { rollbackTarget, touchedDevices } from '../../../src/plan/rollback.js';
-import type { Op } from '../../../src/model/op.js';
+import type { DesiredKernel, Op } from '../../../src/model/op.js';
 import { canonicalizeRequest } from '../../../src/validate/request.js';
 
 function link(name: string, extra: Partial<KernelLink> = {}): KernelLink {
@@ -48,6 +48,41 @@ describe('planner', () => {
       '',
     ].join('\n'));
     expect(opsOf(ops, 'del')).toEqual([]);
+  });
+
+  it('from the bridges on, runs network by network: each bridge with its port, their ups and addresses', () => {
+    const { script } = plan(emptyConfig(), nics, { a: { nic: 'eth0', ipaddr: '192.0.2.1', prefix: 24 }, b: { nic: 'eth1', ipaddr: '198.51.100.1', prefix: 24 } });
+    expect(script.split('\n')).toEqual([
+      'link add name a mtu 1499 type bridge stp_state 0', 'link set dev a mtu 1500 up', 'link set dev eth0 master a', 'address add 192.0.2.1/24 dev a',
+      'link add name b mtu 1499 type bridge stp_state 0', 'link set dev b mtu 1500 up', 'link set dev eth1 master b', 'address add 198.51.100.1/24 dev b',
+      '',
+    ]);
+  });
+
+  it("a VLAN device comes up after its base, whichever network's bridge the base is a port of", () => {
+    const down = state([link('eth0', { up: false }), link('eth1', { up: false })]);
+    for (const networks of [
+      { tagged: { nic: 'eth0', vlan: 100 }, untagged: { nic: 'eth0' } },
+      { untagged: { nic: 'eth0' }, tagged: { nic: 'eth0', vlan: 100 } },
+    ]) {
+      const lines = plan(emptyConfig(), down, networks).script.split('\n');
+      expect(lines).toContain('link set dev eth0 up');
+      expect(lines.indexOf('link set dev eth0 up')).toBeLessThan(lines.indexOf('link set dev eth0.100 up'));
+      expect(lines.indexOf('link add name untagged mtu 1499 type bridge stp_state 0')).toBeLessThan(lines.indexOf('link set dev eth0 master untagged'));
+    }
+    // a rollback's target lists its devices by name: here the VLAN's bridge before the base's
+    const want: DesiredKernel = {
+      links: {
+        abc: { name: 'abc', kind: 'bridge', master: null, up: true, bridge: { stp: false, opts: {} } },
+        'eth0.100': { name: 'eth0.100', kind: 'vlan', master: 'abc', up: true, vlan: { base: 'eth0', id: 100 } },
+        eth0: { name: 'eth0', kind: 'nic', master: 'zzz', up: true },
+        zzz: { name: 'zzz', kind: 'bridge', master: null, up: true, bridge: { stp: false, opts: {} } },
+      },
+      remove: [], defaultRoutes: { inet: null, inet6: null }, routeDevices: [],
+    };
+    const lines = renderBatch(diff(want, down)).text.split('\n');
+    expect(lines.indexOf('link set dev eth0 up')).toBeGreaterThanOrEqual(0);
+    expect(lines.indexOf('link set dev eth0 up')).toBeLessThan(lines.indexOf('link set dev eth0.100 up'));
   });
 
   it('a base device carries the largest MTU of its networks, and follows when the largest leaves', () => {
