@@ -14,7 +14,7 @@ import { managedDevices, NetworkEvents } from '../api/events.js';
 import { fromOptions, makeTransactions } from '../apply/factory.js';
 import type { TransactionDeps } from '../apply/transaction.js';
 import { configNics, refuseForeignNics } from '../apply/nic-owners.js';
-import { warmUp } from '../apply/warm-up.js';
+import { WARM_UP, warmUp } from '../apply/warm-up.js';
 import { dhcpClientProcesses, networkManagerStates } from '../kernel/owners.js';
 import { libvirtMirror } from '../libvirt/mirror.js';
 import { desiredFromConfig, LibvirtNetworkManager } from '../libvirt/networks.js';
@@ -182,8 +182,10 @@ export async function startDaemon(opts: DaemonOptions, log: Logger, hooks: Daemo
       statistics: async (state, now) => buildStatistics(state, opts.fakeNics, now, await readNicSpeeds(state)),
     });
     // the first change of this run plans with optimized code, not in the interpreter (warm-up.ts)
-    const warmed = warmUp(transactions, features);
-    log.info({ event: 'warmed-up', ...warmed }, 'change path warmed up');
+    if (opts.warmUp > 0) {
+      const warmed = warmUp(transactions, features, { ...WARM_UP, rounds: opts.warmUp });
+      log.info({ event: 'warmed-up', rounds: opts.warmUp, ...warmed }, 'change path warmed up');
+    }
     const methods = hostMethods(api);
     metrics?.bind({ verbs: Object.keys(methods), libvirtConnected: () => mgr.status().connected });
     const dispatcher = new Dispatcher({ methods, log: log.child({ component: 'rpc' }), defaultTimeoutMs: 60_000 });

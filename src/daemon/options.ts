@@ -36,6 +36,8 @@ export interface DaemonOptions {
   keepalive: number;
   /** seconds a blockingdhcp change (and the boot-time restore) waits for DHCP leases */
   dhcpTimeout: number;
+  /** rehearsals of a change before serving (apply/warm-up.ts); 0: none */
+  warmUp: number;
   /** the Prometheus scrape endpoint (--metrics), off when absent */
   metrics?: MetricsListen;
 }
@@ -60,6 +62,7 @@ export const DEFAULTS = {
   maxConnections: 256,
   keepalive: 30,
   dhcpTimeout: 60,
+  warmUp: 4,
 };
 
 export const DAEMON_USAGE = `Usage: hostnetd [options]          run the daemon (manages the network namespace it starts in)
@@ -90,6 +93,8 @@ Options (a --config file may set any of them; the command line wins):
   --keepalive SECONDS    ping interval; a peer silent for two intervals is dropped (default ${DEFAULTS.keepalive})
   --dhcp-timeout SECONDS how long a blockingdhcp change, and 'hostnetd restore', wait for DHCP
                          leases (default ${DEFAULTS.dhcpTimeout}); a blockingdhcp change without them fails with 29
+  --warm-up ROUNDS       rehearsals of a 500-network change, on made-up data, before serving, so the
+                         first change runs optimized code (default ${DEFAULTS.warmUp}; 0: none)
   --metrics URL          Prometheus metrics at http://127.0.0.1:9540/metrics (loopback only) or
                          https://ADDR:PORT/PATH (TLS with client certificates, as tls://); off by default
   -h, --help             this text
@@ -111,6 +116,7 @@ const FLAGS = {
   'max-connections': { type: 'string' },
   keepalive: { type: 'string' },
   'dhcp-timeout': { type: 'string' },
+  'warm-up': { type: 'string' },
   metrics: { type: 'string' },
   help: { type: 'boolean', short: 'h' },
 } as const;
@@ -199,10 +205,10 @@ function readConfigFile(file: string, readFile: (file: string) => string): Raw {
 const one = (v: string | string[] | undefined): string | undefined => (Array.isArray(v) ? v[v.length - 1] : v);
 const many = (v: string | string[] | undefined): string[] => (v === undefined ? [] : Array.isArray(v) ? v : [v]);
 
-function positiveInt(flag: string, v: string | undefined, fallback: number): number {
+function positiveInt(flag: string, v: string | undefined, fallback: number, least = 1): number {
   if (v === undefined) return fallback;
   const n = Number(v);
-  if (!Number.isInteger(n) || n <= 0) throw usageError(`--${flag} ${v}: expected a positive integer`);
+  if (!Number.isInteger(n) || n < least) throw usageError(`--${flag} ${v}: expected ${least === 0 ? 'an integer of 0 or more' : 'a positive integer'}`);
   return n;
 }
 
@@ -249,6 +255,7 @@ function resolve(raw: Raw): DaemonOptions {
     maxConnections: positiveInt('max-connections', one(raw['max-connections']), DEFAULTS.maxConnections),
     keepalive: positiveInt('keepalive', one(raw.keepalive), DEFAULTS.keepalive),
     dhcpTimeout: positiveInt('dhcp-timeout', one(raw['dhcp-timeout']), DEFAULTS.dhcpTimeout),
+    warmUp: positiveInt('warm-up', one(raw['warm-up']), DEFAULTS.warmUp, 0),
   };
   if (tls) opts.tls = tls;
   if (metrics) {

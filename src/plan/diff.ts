@@ -5,7 +5,8 @@
  * means the kernel already matches: that is how a repeated request does nothing, and how a
  * change is verified.
  *
- * Ordering: each op gets a phase; within a phase, the order of the desired links is kept.
+ * Ordering: each op gets a phase; within a phase, the order of the desired links is kept. The
+ * phases from the bridges on run bridge by bridge (ordered(), below).
  * MTUs go down from the top (bridge → vlan → base) and up from the bottom, so a device never
  * has a larger MTU than what carries it. A bond takes its new slaves before it lets go of the
  * old ones, so editing its slaves never leaves it empty (no link flap); a NIC let go gets its

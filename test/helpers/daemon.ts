@@ -159,6 +159,8 @@ export async function startTestDaemon(opts: StartDaemonOptions = {}): Promise<Te
     '--libvirt-uri', 'none',
     '--log-level', 'debug',
     ...(opts.noDefaultListen ? [] : ['--listen', `unix:${socket}`]),
+    // the warm-up is pure and has tests of its own; in the VM tier's emulated CPU it costs seconds per start
+    ...(opts.args?.includes('--warm-up') ? [] : ['--warm-up', '0']),
     ...(opts.args ?? []),
   ];
   const [cmd, argv] = inNetns(opts.ns, process.execPath, args);

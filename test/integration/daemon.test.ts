@@ -32,7 +32,7 @@ beforeAll(async () => {
   await host.bridge(['fdb', 'add', '52:54:00:aa:bb:cc', 'dev', 'veth_2', 'master', 'static']);
   await host.ip(['link', 'set', 'veth_0', 'mtu', '1400']);
   await host.ip(['addr', 'add', '192.0.2.10/24', 'dev', 'veth_0']);
-  daemon = await startTestDaemon({ ns: host.ns, resolvConf: '# test\nnameserver 192.0.2.53\n' });
+  daemon = await startTestDaemon({ ns: host.ns, resolvConf: '# test\nnameserver 192.0.2.53\n', args: ['--warm-up', '1'] });
 });
 
 afterAll(async () => {

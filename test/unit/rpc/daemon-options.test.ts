@@ -89,6 +89,8 @@ describe('parseDaemonArgs', () => {
     usageErrorOf(() => parse(['--bogus']));
     expect(() => parse(['--log-level', 'loud'])).toThrow(/--log-level loud/);
     expect(() => parse(['--max-connections', '0'])).toThrow(/positive integer/);
+    expect(() => parse(['--warm-up=-1'])).toThrow(/--warm-up -1: expected an integer of 0 or more/);
+    expect(() => parse(['--warm-up', '1.5'])).toThrow(/--warm-up 1.5/);
     usageErrorOf(() => parse(['extra']));
   });
 
