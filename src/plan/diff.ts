@@ -140,17 +140,21 @@ function groupOf(dev: string, want: DesiredKernel): string {
 
 /** The groups in their order, except that the group of a VLAN's base comes before the VLAN's. */
 function baseFirst(groups: string[], want: DesiredKernel): string[] {
+  // group → the groups holding the bases of its VLAN devices
+  const needs = new Map<string, string[]>();
+  for (const link of Object.values(want.links)) {
+    if (link.vlan === undefined) continue;
+    const g = groupOf(link.name, want);
+    const base = groupOf(link.vlan.base, want);
+    if (base !== g) needs.set(g, [...(needs.get(g) ?? []), base]);
+  }
   const present = new Set(groups);
   const out: string[] = [];
   const placed = new Set<string>();
   const place = (g: string, path: Set<string>) => {
     if (placed.has(g) || path.has(g)) return;
     path.add(g);
-    for (const link of Object.values(want.links)) {
-      if (link.vlan === undefined || groupOf(link.name, want) !== g) continue;
-      const base = groupOf(link.vlan.base, want);
-      if (base !== g && present.has(base)) place(base, path);
-    }
+    for (const base of needs.get(g) ?? []) if (present.has(base)) place(base, path);
     placed.add(g);
     out.push(g);
   };
