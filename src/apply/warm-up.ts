@@ -3,9 +3,10 @@
  *
  * V8 compiles a function when it first runs and optimizes it only once it has run hot, so the
  * first setupNetworks of a fresh daemon (a host being activated, any restart) would check, plan
- * and serialize its networks in the interpreter: at 1000 networks that CPU part took 145–165 ms
- * cold against 50–67 ms after this warm-up (README, Performance). Nothing is touched: Transactions.rehearse() runs the pure steps of a change
- * on a synthetic kernel of NICs that do not exist.
+ * and serialize its networks in the interpreter: at 1000 networks that CPU part took 145–205 ms
+ * cold against 48–80 ms after this warm-up (README, Performance). Nothing is touched:
+ * Transactions.rehearse() runs the pure steps of a change on a synthetic kernel of NICs that do
+ * not exist.
  */
 import type { KernelFeatures, KernelLink, KernelState } from '../model/kernel-state.js';
 import type { SetupRequest } from '../model/types.js';
@@ -19,7 +20,7 @@ export interface Rehearsal {
  * Rounds × networks. Rounds of 100 networks left the first 1000-network change at ~105 ms:
  * objects with hundreds of keys (the request's and the config's network tables) take other
  * paths in V8 than small ones, so the rounds must be of the size they prepare for (4 × 500:
- * ~250 ms once, the first 1000-network change's CPU part then ~50 ms).
+ * 250–300 ms once).
  */
 export const WARM_UP = { rounds: 4, networks: 500 } as const;
 

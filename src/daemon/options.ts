@@ -205,7 +205,8 @@ function readConfigFile(file: string, readFile: (file: string) => string): Raw {
 const one = (v: string | string[] | undefined): string | undefined => (Array.isArray(v) ? v[v.length - 1] : v);
 const many = (v: string | string[] | undefined): string[] => (v === undefined ? [] : Array.isArray(v) ? v : [v]);
 
-function positiveInt(flag: string, v: string | undefined, fallback: number, least = 1): number {
+/** A whole-number option, at least `least` (1 unless said). */
+function intAtLeast(flag: string, v: string | undefined, fallback: number, least = 1): number {
   if (v === undefined) return fallback;
   const n = Number(v);
   if (!Number.isInteger(n) || n < least) throw usageError(`--${flag} ${v}: expected ${least === 0 ? 'an integer of 0 or more' : 'a positive integer'}`);
@@ -252,10 +253,10 @@ function resolve(raw: Raw): DaemonOptions {
     listen,
     allowOrigins: many(raw['allow-origin']),
     resolvConf: path.resolve(one(raw['resolv-conf']) ?? DEFAULTS.resolvConf),
-    maxConnections: positiveInt('max-connections', one(raw['max-connections']), DEFAULTS.maxConnections),
-    keepalive: positiveInt('keepalive', one(raw.keepalive), DEFAULTS.keepalive),
-    dhcpTimeout: positiveInt('dhcp-timeout', one(raw['dhcp-timeout']), DEFAULTS.dhcpTimeout),
-    warmUp: positiveInt('warm-up', one(raw['warm-up']), DEFAULTS.warmUp, 0),
+    maxConnections: intAtLeast('max-connections', one(raw['max-connections']), DEFAULTS.maxConnections),
+    keepalive: intAtLeast('keepalive', one(raw.keepalive), DEFAULTS.keepalive),
+    dhcpTimeout: intAtLeast('dhcp-timeout', one(raw['dhcp-timeout']), DEFAULTS.dhcpTimeout),
+    warmUp: intAtLeast('warm-up', one(raw['warm-up']), DEFAULTS.warmUp, 0),
   };
   if (tls) opts.tls = tls;
   if (metrics) {
