@@ -428,7 +428,7 @@ describe('tls:// listener', () => {
     expect((await c.call('Host.ping2', undefined, { headers: { ovirtCorrelationId: 'tls-flow' } })).result).toBe(true);
     await logged((r) => r.msg === 'request' && r.flowId === 'tls-flow' && r.certSubject === 'O=hostnetd-test,CN=engine');
     c.close();
-    const ws = await RpcTestClient.connect({ url: `wss://localhost:${port}/`, tls: { ...pki.client, ca: pki.ca } });
+    const ws = await RpcTestClient.connect({ url: `wss://127.0.0.1:${port}/`, tls: { ...pki.client, ca: pki.ca } });
     expect(await ws.call('Host.ping2')).toBe(true);
     await ws.close();
   });
