@@ -634,6 +634,14 @@ void parseRule(Obj& o, const struct nlmsghdr* h) {
 // Only the bridges' tables: an entry without a master is a device's own unicast/multicast address
 // list (a NIC's, a port's, the bridge device's), changed without notifications and read by
 // nobody; at 1000 ports they are two thirds of the dump. ARP/NDP neighbours are not read either.
+// The local table: an entry per address, a broadcast entry per IPv4 subnet, ff00::/8 and the
+// link-local address of every IPv6 device; nothing hostnetd plans or reports. At 1000 networks
+// its notifications are a fifth of a change's burst. Its number fits rtm_table (< 256).
+bool localRoute(const struct nlmsghdr* h) {
+  if (h->nlmsg_type != RTM_NEWROUTE && h->nlmsg_type != RTM_DELROUTE) return false;
+  return static_cast<const struct rtmsg*>(NLMSG_DATA(h))->rtm_table == RT_TABLE_LOCAL;
+}
+
 bool bridgeFdb(const struct nlmsghdr* h) {
   auto* nd = static_cast<const struct ndmsg*>(NLMSG_DATA(h));
   if (nd->ndm_family != AF_BRIDGE) return false;
@@ -864,10 +872,18 @@ std::unordered_set<const struct nlmsghdr*> supersededLinks(const std::vector<std
   return skip;
 }
 
+// What appendMessages writes: counters (statistics), or a link's names and IPv6 sysctls alone;
+// the local table's routes or not (a socket's choice, made when it is opened)
+struct ParseOpts {
+  bool withStats = false;
+  bool ipv6ConfOnly = false;
+  bool localTable = true;
+};
+
 // Every message of one datagram, as JSON objects appended to `out` (an array being written).
 // Returns true when it held the end of this socket's request `seq` (NLMSG_DONE, or an error or
 // ack answering it); `seq` 0 waits for nothing. Messages in `skip` are left out.
-bool appendMessages(std::string& out, const char* data, int left, uint32_t portid, bool withStats, bool ipv6ConfOnly, uint32_t seq = 0,
+bool appendMessages(std::string& out, const char* data, int left, uint32_t portid, const ParseOpts& opts, uint32_t seq = 0,
                     const std::unordered_set<const struct nlmsghdr*>* skip = nullptr) {
   bool finished = false;
   for (auto* h = reinterpret_cast<const struct nlmsghdr*>(data); NLMSG_OK(h, left); h = NLMSG_NEXT(h, left)) {
@@ -875,6 +891,7 @@ bool appendMessages(std::string& out, const char* data, int left, uint32_t porti
     bool mine = answersMe(h, portid);
     if (mine && seq != 0 && h->nlmsg_seq == seq && (h->nlmsg_type == NLMSG_DONE || h->nlmsg_type == NLMSG_ERROR)) finished = true;
     if ((h->nlmsg_type == RTM_NEWNEIGH || h->nlmsg_type == RTM_DELNEIGH) && !bridgeFdb(h)) continue;
+    if (!opts.localTable && localRoute(h)) continue;
     if (out.size() > 1) out += ',';
     Obj o(out);
     setNum(o, "seq", h->nlmsg_seq);
@@ -887,7 +904,7 @@ bool appendMessages(std::string& out, const char* data, int left, uint32_t porti
         setNum(o, "errno", -e->error);
         break;
       }
-      case RTM_NEWLINK: case RTM_DELLINK: parseLink(o, h, withStats, ipv6ConfOnly); break;
+      case RTM_NEWLINK: case RTM_DELLINK: parseLink(o, h, opts.withStats, opts.ipv6ConfOnly); break;
       case RTM_NEWADDR: case RTM_DELADDR: parseAddr(o, h); break;
       case RTM_NEWROUTE: case RTM_DELROUTE: parseRoute(o, h); break;
       case RTM_NEWNEIGH: case RTM_DELNEIGH: parseNeigh(o, h); break;
@@ -932,7 +949,7 @@ class Rtnl : public Napi::ObjectWrap<Rtnl> {
     return exports;
   }
 
-  // new Rtnl({ netns?: '/run/netns/NAME', subscribe: boolean, rcvbuf?: bytes }, onReadable)
+  // new Rtnl({ netns?: '/run/netns/NAME', subscribe: boolean, rcvbuf?: bytes, localTable?: boolean }, onReadable)
   explicit Rtnl(const Napi::CallbackInfo& info) : Napi::ObjectWrap<Rtnl>(info) {
     Napi::Env env = info.Env();
     Napi::Object o = info[0].As<Napi::Object>();
@@ -940,6 +957,7 @@ class Rtnl : public Napi::ObjectWrap<Rtnl> {
     std::string netns = o.Has("netns") && o.Get("netns").IsString() ? o.Get("netns").As<Napi::String>().Utf8Value() : "";
     bool subscribe = o.Has("subscribe") && o.Get("subscribe").ToBoolean();
     int rcvbuf = o.Has("rcvbuf") && o.Get("rcvbuf").IsNumber() ? o.Get("rcvbuf").As<Napi::Number>().Int32Value() : 0;
+    localTable_ = !o.Has("localTable") || o.Get("localTable").ToBoolean();
     std::string err = open(netns, subscribe, rcvbuf);
     if (!err.empty()) {
       Napi::Error::New(env, err).ThrowAsJavaScriptException();
@@ -965,6 +983,7 @@ class Rtnl : public Napi::ObjectWrap<Rtnl> {
   std::string out_;  // read()'s text, its room kept from one read to the next
   bool dumping_ = false;  // a DumpWorker owns the fd until it completes
   bool closeAfterDump_ = false;
+  bool localTable_ = true;  // routes of the local table are read (else left out in parsing)
 
   // One dump on a libuv pool thread: the request, then every datagram until its NLMSG_DONE (or
   // error), written as JSON text there; the kernel fills a dump's parts inside our recv, so the
@@ -974,9 +993,9 @@ class Rtnl : public Napi::ObjectWrap<Rtnl> {
   // dump in parallel (netlink.ts, dumpParallel).
   class DumpWorker : public Napi::AsyncProgressQueueWorker<char> {
    public:
-    DumpWorker(Rtnl* owner, const Napi::Function& cb, const RequestMsg& req, bool withStats, bool ipv6ConfOnly)
+    DumpWorker(Rtnl* owner, const Napi::Function& cb, const RequestMsg& req, const ParseOpts& opts)
         : Napi::AsyncProgressQueueWorker<char>(owner->Value(), cb), owner_(owner), fd_(owner->fd_), portid_(owner->portid_),
-          req_(req), withStats_(withStats), ipv6ConfOnly_(ipv6ConfOnly) {}
+          req_(req), opts_(opts) {}
 
     void Execute(const ExecutionProgress& progress) override {
       if (!sendRequest(fd_, req_)) return SetError(std::string("netlink send: ") + strerror(errno));
@@ -996,7 +1015,7 @@ class Rtnl : public Napi::ObjectWrap<Rtnl> {
           return SetError(std::string("netlink recv: ") + strerror(errno));
         }
         if (static_cast<size_t>(len) > buf.size()) return SetError("netlink dump: a datagram larger than the buffer was cut");
-        if (appendMessages(out_, buf.data(), static_cast<int>(len), portid_, withStats_, ipv6ConfOnly_, req_.h.nlmsg_seq)) break;
+        if (appendMessages(out_, buf.data(), static_cast<int>(len), portid_, opts_, req_.h.nlmsg_seq)) break;
         if (out_.size() >= PIECE) {
           out_ += ']';
           progress.Send(out_.data(), out_.size());
@@ -1038,7 +1057,7 @@ class Rtnl : public Napi::ObjectWrap<Rtnl> {
     int fd_;
     uint32_t portid_;
     RequestMsg req_;
-    bool withStats_, ipv6ConfOnly_;
+    ParseOpts opts_;
     std::string out_;
   };
 
@@ -1058,7 +1077,7 @@ class Rtnl : public Napi::ObjectWrap<Rtnl> {
       return env.Undefined();
     }
     dumping_ = true;
-    auto* w = new DumpWorker(this, info[4].As<Napi::Function>(), req, info[2].ToBoolean(), info[3].ToBoolean());
+    auto* w = new DumpWorker(this, info[4].As<Napi::Function>(), req, ParseOpts{info[2].ToBoolean(), info[3].ToBoolean(), localTable_});
     w->Queue();
     return env.Undefined();
   }
@@ -1162,7 +1181,8 @@ class Rtnl : public Napi::ObjectWrap<Rtnl> {
       for (auto [at, len] : spans) grams.emplace_back(store_.data() + at, len);
       std::unordered_set<const struct nlmsghdr*> skip;
       if (!withStats && !ipv6ConfOnly) skip = supersededLinks(grams, portid_);
-      for (auto [data, len] : grams) appendMessages(out, data, len, portid_, withStats, ipv6ConfOnly, 0, &skip);
+      ParseOpts opts{withStats, ipv6ConfOnly, localTable_};
+      for (auto [data, len] : grams) appendMessages(out, data, len, portid_, opts, 0, &skip);
       spans.clear();
       used = 0;
     };

@@ -10,7 +10,7 @@ import { badBridge, ErrorCode, HostnetError, resourceUnavailable } from '../erro
 import { executePlan } from '../kernel/executor.js';
 import type { Iproute } from '../kernel/iproute.js';
 import { nicNames } from '../kernel/nics.js';
-import { readKernelState, type SnapshotScope } from '../kernel/snapshot.js';
+import { readKernelState, type ViewScope } from '../kernel/snapshot.js';
 import type { DeviceTc, KernelFeatures, KernelState } from '../model/kernel-state.js';
 import { readTc } from '../kernel/tc-read.js';
 import { executeTc } from '../kernel/tc-exec.js';
@@ -59,7 +59,7 @@ export interface TransactionDeps {
    * The daemon's kernel view, read after a barrier: a change plans and verifies against it (its
    * own batch's events are queued before the barrier's answer). Default: a fresh dump.
    */
-  current?: (scope?: SnapshotScope, o?: { freshAddresses?: boolean }) => Promise<KernelState>;
+  current?: (scope?: ViewScope, o?: { freshAddresses?: boolean }) => Promise<KernelState>;
   /** the kernel event watch, paused while this process changes the kernel itself */
   watch?: { pause(): Promise<void>; resume(): void };
   /** the DHCP clients (absent: a change with a DHCP network still plans, but no client runs) */

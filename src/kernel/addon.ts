@@ -11,7 +11,7 @@ import type { AddonSocket } from './netlink.js';
 export type FileWriteFailure = [group: number, file: number, errno: number, syscall: string, message: string];
 
 interface Addon {
-  Rtnl: new (opts: { netns?: string; subscribe: boolean; rcvbuf?: number }, onReadable?: () => void) => AddonSocket;
+  Rtnl: new (opts: { netns?: string; subscribe: boolean; rcvbuf?: number; localTable: boolean }, onReadable?: () => void) => AddonSocket;
   /** each group's [path, text] files written in order on a pool thread, a group stopping at its first failure */
   writeFiles(groups: (readonly [string, string])[][], cb: (err: Error | null, failures?: FileWriteFailure[]) => void): void;
 }

@@ -195,6 +195,8 @@ export interface AddonSocket extends Omit<RtnlSocket, 'read' | 'dump'> {
 export interface DumpParse {
   stats?: boolean;
   ipv6ConfOnly?: boolean;
+  /** dumpParallel: its sockets read the local table's routes (OpenOptions.localTable) */
+  localTable?: boolean;
 }
 
 export interface OpenOptions {
@@ -204,6 +206,12 @@ export interface OpenOptions {
   subscribe: boolean;
   /** receive buffer in bytes (root may exceed rmem_max) */
   rcvbuf?: number;
+  /**
+   * routes of the local table (an entry per address, a broadcast per IPv4 subnet, ff00::/8 per
+   * IPv6 device: nothing hostnetd plans or reports); default true. Without them the addon leaves
+   * them out while parsing, dumps and notifications alike.
+   */
+  localTable?: boolean;
 }
 
 export function openRtnl(o: OpenOptions, onReadable?: () => void): RtnlSocket {
@@ -212,6 +220,7 @@ export function openRtnl(o: OpenOptions, onReadable?: () => void): RtnlSocket {
     subscribe: o.subscribe,
     ...(o.netns !== undefined ? { netns: `/run/netns/${o.netns}` } : {}),
     ...(o.rcvbuf !== undefined ? { rcvbuf: o.rcvbuf } : {}),
+    localTable: o.localTable ?? true,
   }, onReadable);
   return {
     request: (what, seq, ifindex, parent) => sock.request(what, seq, ifindex, parent),
@@ -284,7 +293,9 @@ export async function dumpParallel(netns: string | undefined, whats: readonly Rt
   each?: (answers: RtnlMsg[]) => void): Promise<RtnlMsg[][]> {
   const socks: RtnlSocket[] = [];
   try {
-    for (let i = 0; i < whats.length; i++) socks.push(openRtnl({ subscribe: false, ...(netns !== undefined ? { netns } : {}) }));
+    for (let i = 0; i < whats.length; i++) {
+      socks.push(openRtnl({ subscribe: false, localTable: parse.localTable ?? true, ...(netns !== undefined ? { netns } : {}) }));
+    }
     return await Promise.all(whats.map((what, i) => socks[i]!.dump(what, 1, parse, each)));
   } finally {
     // a socket whose dump is still running (another one failed) closes when its thread is done

@@ -10,7 +10,7 @@ import { dumpParallel, type RtnlRequest } from './netlink.js';
 import { KernelTables, type SnapshotScope } from './tables.js';
 import type { KernelState } from '../model/kernel-state.js';
 
-export type { SnapshotScope } from './tables.js';
+export type { SnapshotScope, ViewScope } from './tables.js';
 
 export const SNAPSHOT_COMMANDS = {
   link: { tool: 'ip', args: ['-j', '-d', '-s', 'link', 'show'] },
@@ -50,7 +50,7 @@ export async function readKernelState(ipr: Pick<Iproute, 'netns'>, scope: Snapsh
   const takenAt = Date.now();
   const tables = new KernelTables();
   // each piece goes into the tables as it is parsed, while the slower dumps (links) go on
-  await dumpParallel(ipr.netns, DUMPS[scope], { stats: scope === 'stats' }, (answers) => {
+  await dumpParallel(ipr.netns, DUMPS[scope], { stats: scope === 'stats', localTable: scope === 'full' }, (answers) => {
     for (const m of answers) tables.apply(m);
   });
   return tables.render(scope, takenAt);

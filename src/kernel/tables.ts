@@ -17,6 +17,8 @@ import { dict } from '../model/dict.js';
  * 'stats': links with counters.
  */
 export type SnapshotScope = 'full' | 'view' | 'config' | 'stats';
+/** What the long-lived view renders (view.ts): it never reads the local table, so not 'full'. */
+export type ViewScope = Exclude<SnapshotScope, 'full'>;
 
 export class KernelTables {
   readonly links = new Map<number, LinkMsg>();

@@ -23,6 +23,11 @@ export async function viaIproute(ns: string): Promise<KernelState> {
   }, 0);
 }
 
+/** A full state as the long-lived view holds it: without the local table (view.ts). */
+export function viewScope(s: KernelState): KernelState {
+  return { ...s, routes: s.routes.filter((r) => r.table !== 'local') };
+}
+
 // running timers tick between two reads; counters too
 const TIMERS = ['hello_timer', 'tcn_timer', 'topology_change_timer', 'gc_timer'];
 
