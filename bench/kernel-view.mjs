@@ -6,9 +6,14 @@
  *  - what it replaced: `ip -j -d link show` alone, a process plus JSON.parse;
  *  - a read of the long-lived view while nothing changes (the barrier's round trip + the shared
  *    rendered state).
+ * Each round runs twice: once with a full garbage collection before each timed step, so that no
+ * step pays for the collection of another's garbage (the `ip -j` side parses ~10 MB of JSON, which
+ * the next enumeration would otherwise collect), and once as they come.
  * Usage: node bench/kernel-view.mjs [links/3]   (default 1000). Needs root and `npm run build`.
  */
 import { execFileSync } from 'node:child_process';
+import { setFlagsFromString } from 'node:v8';
+import { runInNewContext } from 'node:vm';
 import { pino } from 'pino';
 import { readKernelState } from '../dist/kernel/snapshot.js';
 import { KernelView } from '../dist/kernel/view.js';
@@ -17,7 +22,15 @@ const n = Number(process.argv[2] ?? 1000);
 const ns = `hnb-view-${process.pid}`;
 const ip = (args, input) => execFileSync('ip', args, { input, maxBuffer: 1 << 30 });
 const median = (xs) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
-const time = async (fn) => { const t = performance.now(); await fn(); return performance.now() - t; };
+setFlagsFromString('--expose-gc');
+const collect = runInNewContext('gc');
+let collecting = true;
+const time = async (fn) => {
+  if (collecting) collect();
+  const t = performance.now();
+  await fn();
+  return performance.now() - t;
+};
 
 ip(['netns', 'add', ns]);
 try {
@@ -35,15 +48,18 @@ try {
     if (after === before) break;
     before = after;
   }
-  const enumerate = []; const dump = []; const viewRead = [];
-  for (let round = 0; round < 15; round++) {
-    enumerate.push(await time(() => readKernelState({ netns: ns }, 'view')));
-    dump.push(await time(() => JSON.parse(ip(['-n', ns, '-j', '-d', 'link', 'show']).toString())));
-    viewRead.push(await time(() => view.get()));
+  const enumerate = []; const dump = []; const viewRead = []; const enumerateAsItComes = [];
+  for (let round = 0; round < 30; round++) {
+    collecting = round < 15;
+    (collecting ? enumerate : enumerateAsItComes).push(await time(() => readKernelState({ netns: ns }, 'view')));
+    const d = await time(() => JSON.parse(ip(['-n', ns, '-j', '-d', 'link', 'show']).toString()));
+    const v = await time(() => view.get());
+    if (collecting) dump.push(d), viewRead.push(v);
   }
   await view.stop();
-  console.log(`kernel reader, ${links} links (${new Date().toISOString()}), medians of 15 alternating rounds:`);
+  console.log(`kernel reader, ${links} links (${new Date().toISOString()}), medians of 15 alternating rounds (30 for the enumeration):`);
   console.log(`  in-process enumeration (links, addresses, routes, FDB)   ${median(enumerate).toFixed(1)} ms`);
+  console.log(`    the same, no collection before it (after an ip -j step)  ${median(enumerateAsItComes).toFixed(1)} ms`);
   console.log(`  ip -j -d link show + JSON.parse (links only, before)     ${median(dump).toFixed(1)} ms`);
   console.log(`  view read while nothing changes (barrier)                ${median(viewRead).toFixed(2)} ms`);
 } finally {
