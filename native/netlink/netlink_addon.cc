@@ -631,9 +631,6 @@ void parseRule(Obj& o, const struct nlmsghdr* h) {
   }
 }
 
-// Only the bridges' tables: an entry without a master is a device's own unicast/multicast address
-// list (a NIC's, a port's, the bridge device's), changed without notifications and read by
-// nobody; at 1000 ports they are two thirds of the dump. ARP/NDP neighbours are not read either.
 // The local table: an entry per address, a broadcast entry per IPv4 subnet, ff00::/8 and the
 // link-local address of every IPv6 device; nothing hostnetd plans or reports. At 1000 networks
 // its notifications are a fifth of a change's burst. Its number fits rtm_table (< 256).
@@ -642,6 +639,9 @@ bool localRoute(const struct nlmsghdr* h) {
   return static_cast<const struct rtmsg*>(NLMSG_DATA(h))->rtm_table == RT_TABLE_LOCAL;
 }
 
+// Only the bridges' tables: an entry without a master is a device's own unicast/multicast address
+// list (a NIC's, a port's, the bridge device's), changed without notifications and read by
+// nobody; at 1000 ports they are two thirds of the dump. ARP/NDP neighbours are not read either.
 bool bridgeFdb(const struct nlmsghdr* h) {
   auto* nd = static_cast<const struct ndmsg*>(NLMSG_DATA(h));
   if (nd->ndm_family != AF_BRIDGE) return false;
