@@ -91,8 +91,7 @@ export class PortMirrors {
     };
   }
 
-  /** A line of the kernel link monitor: a deleted tap or bridge of a mirror starts a reconcile. */
-  /** A link went away: a mirror's tap or bridge among them means a reconcile. */
+  /** A link went away (the kernel view's link event): a mirror's tap or bridge among them means a reconcile. */
   deviceDeleted(dev: string): void {
     if (!this.concerns(dev)) return;
     if (this.reconcileQueued) return;
