@@ -94,16 +94,22 @@ export async function startDaemon(opts: DaemonOptions, log: Logger, hooks: Daemo
     const netEvents = new NetworkEvents({ publish: (json) => server?.notify(json), managed: () => managedDevices(store.running()) });
     events = netEvents;
     // the one view of the kernel: capabilities, planning and the port agent read it
-    kernel = new KernelView({ log: log.child({ component: 'kernel-view' }), onDevice: (name) => netEvents.deviceEvent(name) });
+    kernel = new KernelView({ log: log.child({ component: 'kernel-view' }), rcvbuf: opts.netlinkRcvbuf, onDevice: (name) => netEvents.deviceEvent(name) });
     await kernel.start();
     // a mirror whose tap or bridge goes away is reconciled at once
     kernel.onLink((ev) => {
       if (ev.deleted) mirrors?.deviceDeleted(ev.name);
     });
     // every full read of the kernel is an enumeration (the metric): the first at start, then one
-    // after each overflow or doubt
+    // after each overflow or doubt. Events may have been lost then, so whoever follows them is
+    // told: the engine re-reads (a needless event costs it one capabilities call), the mirrors
+    // check their taps (the port agent's monitor reconciles on its own, monitor.ts)
     metrics?.kernelReenumerations.inc();
-    kernel.onResync(() => metrics?.kernelReenumerations.inc());
+    kernel.onResync(() => {
+      metrics?.kernelReenumerations.inc();
+      netEvents.changed();
+      mirrors?.recheck('kernel view read again');
+    });
     const view = kernel;
     // a lease gained, changed or lost: the view is stale, the engine is told, auto DNS follows
     // (held until the crash recovery below is done, and while a change runs: see dhcp/dns.ts)

@@ -38,6 +38,8 @@ export interface DaemonOptions {
   dhcpTimeout: number;
   /** rehearsals of a change before serving (apply/warm-up.ts); 0: none */
   warmUp: number;
+  /** receive buffer of the kernel view's rtnetlink socket, bytes (an overflow means re-reading everything) */
+  netlinkRcvbuf: number;
   /** the Prometheus scrape endpoint (--metrics), off when absent */
   metrics?: MetricsListen;
 }
@@ -63,6 +65,7 @@ export const DEFAULTS = {
   keepalive: 30,
   dhcpTimeout: 60,
   warmUp: 4,
+  netlinkRcvbuf: 64 << 20,
 };
 
 export const DAEMON_USAGE = `Usage: hostnetd [options]          run the daemon (manages the network namespace it starts in)
@@ -95,6 +98,9 @@ Options (a --config file may set any of them; the command line wins):
                          leases (default ${DEFAULTS.dhcpTimeout}); a blockingdhcp change without them fails with 29
   --warm-up ROUNDS       rehearsals of a 500-network change, on made-up data, before serving, so the
                          first change runs optimized code (default ${DEFAULTS.warmUp}; 0: none)
+  --netlink-rcvbuf BYTES receive buffer of the kernel view's rtnetlink socket (default ${DEFAULTS.netlinkRcvbuf}:
+                         a 1000-network change queues tens of thousands of notifications); when it
+                         overflows the view reads the kernel again and the engine is told to re-read
   --metrics URL          Prometheus metrics at http://127.0.0.1:9540/metrics (loopback only) or
                          https://ADDR:PORT/PATH (TLS with client certificates, as tls://); off by default
   -h, --help             this text
@@ -117,6 +123,7 @@ const FLAGS = {
   keepalive: { type: 'string' },
   'dhcp-timeout': { type: 'string' },
   'warm-up': { type: 'string' },
+  'netlink-rcvbuf': { type: 'string' },
   metrics: { type: 'string' },
   help: { type: 'boolean', short: 'h' },
 } as const;
@@ -209,7 +216,15 @@ const many = (v: string | string[] | undefined): string[] => (v === undefined ? 
 function intAtLeast(flag: string, v: string | undefined, fallback: number, least = 1): number {
   if (v === undefined) return fallback;
   const n = Number(v);
-  if (!Number.isInteger(n) || n < least) throw usageError(`--${flag} ${v}: expected ${least === 0 ? 'an integer of 0 or more' : 'a positive integer'}`);
+  const expected = least === 0 ? 'an integer of 0 or more' : least === 1 ? 'a positive integer' : `an integer of ${least} or more`;
+  if (!Number.isInteger(n) || n < least) throw usageError(`--${flag} ${v}: expected ${expected}`);
+  return n;
+}
+
+/** --netlink-rcvbuf: a page at least; at most 1 GiB (the kernel takes an int, and doubles it) */
+function rcvbufBytes(v: string | undefined): number {
+  const n = intAtLeast('netlink-rcvbuf', v, DEFAULTS.netlinkRcvbuf, 4096);
+  if (n > 1 << 30) throw usageError(`--netlink-rcvbuf ${v}: expected at most ${1 << 30} (1 GiB)`);
   return n;
 }
 
@@ -257,6 +272,7 @@ function resolve(raw: Raw): DaemonOptions {
     keepalive: intAtLeast('keepalive', one(raw.keepalive), DEFAULTS.keepalive),
     dhcpTimeout: intAtLeast('dhcp-timeout', one(raw['dhcp-timeout']), DEFAULTS.dhcpTimeout),
     warmUp: intAtLeast('warm-up', one(raw['warm-up']), DEFAULTS.warmUp, 0),
+    netlinkRcvbuf: rcvbufBytes(one(raw['netlink-rcvbuf'])),
   };
   if (tls) opts.tls = tls;
   if (metrics) {

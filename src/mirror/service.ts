@@ -93,10 +93,14 @@ export class PortMirrors {
 
   /** A link went away (the kernel view's link event): a mirror's tap or bridge among them means a reconcile. */
   deviceDeleted(dev: string): void {
-    if (!this.concerns(dev)) return;
-    if (this.reconcileQueued) return;
+    if (this.concerns(dev)) this.recheck(`deleted ${dev}`);
+  }
+
+  /** Links may have gone unseen (the kernel view read everything again): a reconcile, if any mirror exists. */
+  recheck(why: string): void {
+    if (this.table.size === 0 || this.reconcileQueued) return;
     this.reconcileQueued = true;
-    void this.reconcile(`deleted ${dev}`).catch((e: unknown) =>
+    void this.reconcile(why).catch((e: unknown) =>
       this.opts.log.error({ event: 'mirror-reconcile-failed', err: (e as Error).message }, 'port mirror reconcile failed'));
   }
 

@@ -91,6 +91,10 @@ describe('parseDaemonArgs', () => {
     expect(() => parse(['--max-connections', '0'])).toThrow(/positive integer/);
     expect(() => parse(['--warm-up=-1'])).toThrow(/--warm-up -1: expected an integer of 0 or more/);
     expect(() => parse(['--warm-up', '1.5'])).toThrow(/--warm-up 1.5/);
+    expect(() => parse(['--netlink-rcvbuf', '1024'])).toThrow(/--netlink-rcvbuf 1024: expected an integer of 4096 or more/);
+    expect(() => parse(['--netlink-rcvbuf', String(2 ** 31)])).toThrow(/--netlink-rcvbuf 2147483648: expected at most 1073741824/);
+    expect(parse(['--netlink-rcvbuf', '65536']).netlinkRcvbuf).toBe(65536);
+    expect(parse([]).netlinkRcvbuf).toBe(64 << 20);
     usageErrorOf(() => parse(['extra']));
   });
 
