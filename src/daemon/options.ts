@@ -7,6 +7,7 @@ import { z } from 'zod';
 import * as path from 'node:path';
 import { isLoopback, isTlsListener, parseListen, type ListenSpec } from '../rpc/listen.js';
 import { usageError } from '../errors.js';
+import { VIEW_RCVBUF } from '../kernel/view.js';
 
 /** VDSM's certificate paths: a host the engine enrolled has them; used when no --tls-* is given. */
 export const VDSM_TLS = {
@@ -65,7 +66,7 @@ export const DEFAULTS = {
   keepalive: 30,
   dhcpTimeout: 60,
   warmUp: 4,
-  netlinkRcvbuf: 64 << 20,
+  netlinkRcvbuf: VIEW_RCVBUF,
 };
 
 export const DAEMON_USAGE = `Usage: hostnetd [options]          run the daemon (manages the network namespace it starts in)

@@ -294,7 +294,7 @@ export async function dumpParallel(netns: string | undefined, whats: readonly Rt
   const socks: RtnlSocket[] = [];
   try {
     for (let i = 0; i < whats.length; i++) {
-      socks.push(openRtnl({ subscribe: false, localTable: parse.localTable ?? true, ...(netns !== undefined ? { netns } : {}) }));
+      socks.push(openRtnl({ subscribe: false, localTable: parse.localTable, ...(netns !== undefined ? { netns } : {}) }));
     }
     return await Promise.all(whats.map((what, i) => socks[i]!.dump(what, 1, parse, each)));
   } finally {

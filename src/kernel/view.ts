@@ -44,7 +44,7 @@ export interface KernelViewOptions {
   netns?: string;
   /** a link or an address of this device changed (not called for what an enumeration finds) */
   onDevice?: (name: string) => void;
-  /** receive buffer (bytes, default 64 MiB: a 1000-network change queues tens of thousands of events) */
+  /** receive buffer in bytes (default VIEW_RCVBUF) */
   rcvbuf?: number;
   /** tests: called when an enumeration's dumps are read, before they are applied */
   afterDumps?: () => void;
@@ -59,6 +59,8 @@ interface Pending {
   one: boolean;
 }
 
+/** the socket's receive buffer unless told (a 1000-network change queues tens of thousands of events) */
+export const VIEW_RCVBUF = 64 << 20;
 /** datagrams per read: a burst is applied in turns, the event loop runs in between */
 const READ_DATAGRAMS = 256;
 /** pace()'s reading interval */
@@ -95,7 +97,7 @@ export class KernelView {
   async start(): Promise<void> {
     if (this.sock) return;
     this.sock = openRtnl({
-      subscribe: true, rcvbuf: this.opts.rcvbuf ?? 64 << 20, localTable: false,
+      subscribe: true, rcvbuf: this.opts.rcvbuf ?? VIEW_RCVBUF, localTable: false,
       ...(this.opts.netns !== undefined ? { netns: this.opts.netns } : {}),
     }, () => this.onReadable());
     this.updatePolling();
