@@ -292,7 +292,8 @@ describe('daemon lifecycle', () => {
       const good = await RpcTestClient.connect({ ...wss, tls: { ...pki.client, ca: pki.ca } });
       expect(await good.call('Host.ping2')).toBe(true);
       await good.close();
-      const logged = d.logs.find((l) => l.msg === 'request' && l.method === 'Host.ping2');
+      // the request's log line reaches the test through the daemon's stdout, after the answer
+      const logged = await d.waitForLog((l) => l.msg === 'request' && l.method === 'Host.ping2');
       expect(logged).toMatchObject({ certSubject: 'O=hostnetd-test,CN=engine', peer: expect.stringMatching(/^127\.0\.0\.1:\d+$/) });
 
       for (const tls of [{ ca: pki.ca }, { ...pki.rogue, ca: pki.ca }]) {
