@@ -4,6 +4,7 @@
  * ways, reduced to what two reads moments apart must agree on.
  */
 import { execFileSync } from 'node:child_process';
+import { expect, vi } from 'vitest';
 import { createIproute } from '../../src/kernel/iproute.js';
 import { parseJsonDump, parseKernelState } from '../../src/kernel/parse.js';
 import { readDumps } from '../../src/kernel/snapshot.js';
@@ -12,6 +13,19 @@ import type { KernelState } from '../../src/model/kernel-state.js';
 /** IPv6 duplicate address detection off in a namespace: it would change addresses between two reads compared. */
 export function noDad(ns: string): void {
   for (const c of ['all', 'default']) execFileSync('ip', ['netns', 'exec', ns, 'sysctl', '-qw', `net.ipv6.conf.${c}.accept_dad=0`]);
+}
+
+/**
+ * The kernel sets a device's operstate from its linkwatch work, after the command that brought it
+ * up has returned: a bond or a new bridge is UNKNOWN until then, and two reads taken across that
+ * moment differ. Waits until none of `devs` (every link but lo when omitted) is UNKNOWN.
+ */
+export async function operstatesSettled(ns: string, devs?: readonly string[]): Promise<void> {
+  await vi.waitFor(() => {
+    const links = JSON.parse(execFileSync('ip', ['-n', ns, '-j', 'link', 'show']).toString()) as { ifname: string; operstate: string }[];
+    const watched = devs ?? links.map((l) => l.ifname).filter((n) => n !== 'lo');
+    for (const dev of watched) expect(links.find((l) => l.ifname === dev)?.operstate, dev).not.toBe('UNKNOWN');
+  }, { timeout: 30_000, interval: 100 });
 }
 
 /** iproute2's view of the namespace, through the project's JSON parser. */

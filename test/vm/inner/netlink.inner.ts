@@ -4,10 +4,10 @@
 // addresses between the two reads compared); then the long-lived view after changes.
 import { execFileSync } from 'node:child_process';
 import { pino } from 'pino';
-import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { readKernelState } from '../../../src/kernel/snapshot.js';
 import { KernelView } from '../../../src/kernel/view.js';
-import { comparable, noDad, viaIproute, viewScope } from '../../helpers/kernel-compare.js';
+import { comparable, noDad, operstatesSettled, viaIproute, viewScope } from '../../helpers/kernel-compare.js';
 
 const ns = 'hnvm-nl';
 const batch = (lines: string[]) => execFileSync('ip', ['-n', ns, '-batch', '-'], { input: `${lines.join('\n')}\n` });
@@ -19,17 +19,6 @@ beforeAll(() => {
 afterAll(() => {
   execFileSync('ip', ['netns', 'del', ns]);
 });
-
-/**
- * The kernel sets a device's operstate from its linkwatch work, after the command that brought it
- * up has returned: a bond is UNKNOWN until then. Two reads taken across that moment differ.
- */
-async function operstatesSettled(devs: readonly string[]): Promise<void> {
-  await vi.waitFor(() => {
-    const links = JSON.parse(execFileSync('ip', ['-n', ns, '-j', 'link', 'show']).toString()) as { ifname: string; operstate: string }[];
-    for (const dev of devs) expect(links.find((l) => l.ifname === dev)?.operstate, dev).not.toBe('UNKNOWN');
-  }, { timeout: 30_000, interval: 100 });
-}
 
 describe('rtnetlink reader vs iproute2 JSON (bonds, VLANs, vlan_filtering)', () => {
   it('parses them as the iproute2 parser does', async () => {
@@ -52,7 +41,7 @@ describe('rtnetlink reader vs iproute2 JSON (bonds, VLANs, vlan_filtering)', () 
     ]);
     execFileSync('bridge', ['-n', ns, 'vlan', 'add', 'vid', '300', 'dev', 'v0']);
     execFileSync('bridge', ['-n', ns, 'fdb', 'add', '02:00:00:00:00:09', 'dev', 'v0', 'master', 'static']);
-    await operstatesSettled(['bondab', 'bondad', 'bondab.100', 'bondad.200', 'brvf']);
+    await operstatesSettled(ns, ['bondab', 'bondad', 'bondab.100', 'bondad.200', 'brvf']);
     const native = await readKernelState({ netns: ns }, 'full');
     expect(comparable(native)).toEqual(comparable(await viaIproute(ns)));
     expect(native.links.bondab!.bond).toMatchObject({ mode: 'active-backup', opts: { primary: 'e1', miimon: '150' } });
