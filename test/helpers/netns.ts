@@ -12,6 +12,7 @@
  * namespaces left by a test process that died, without touching those of a live run.
  */
 import { spawnSync } from 'node:child_process';
+import { readdirSync, readFileSync, readlinkSync, statSync } from 'node:fs';
 import { randomBytes } from 'node:crypto';
 import { execa } from 'execa';
 
@@ -142,7 +143,36 @@ export async function cleanupStaleNetns(prefix: string): Promise<string[]> {
     await deleteNetns(name);
     removed.push(name);
   }
+  killOrphanDhcpClients();
   return removed;
+}
+
+/**
+ * dhcpcd clients outlive hostnetd by design, so a killed test run leaves its clients running in a
+ * namespace that is no longer named (its run or the cleanup above deleted it). They keep dhcpcd's
+ * per-interface files (/run/dhcpcd), and the next run's client for the same name then gets no
+ * lease. Ends every dhcpcd whose network namespace is neither ours nor a named one.
+ */
+function killOrphanDhcpClients(): void {
+  const netnsOf = (pid: string) => { try { return readlinkSync(`/proc/${pid}/ns/net`); } catch { return null; } };
+  // the test process's own (pid 1's may be unreadable in a sandbox)
+  const known = new Set([netnsOf('self'), netnsOf('1')]);
+  for (const name of safeReaddir('/run/netns')) {
+    try { known.add(`net:[${statSync(`/run/netns/${name}`).ino}]`); } catch { /* deleted meanwhile */ }
+  }
+  for (const pid of readdirSync('/proc').filter((e) => /^\d+$/.test(e))) {
+    let argv0: string;
+    try { argv0 = readFileSync(`/proc/${pid}/cmdline`, 'utf8').split('\0')[0] ?? ''; } catch { continue; }
+    // 'dhcpcd: <dev> [ip4]' and its helpers once retitled; the binary's path before that
+    if (!/^dhcpcd(:|$)|\/dhcpcd$/.test(argv0)) continue;
+    const ns = netnsOf(pid);
+    if (ns === null || known.has(ns)) continue;
+    try { process.kill(Number(pid), 'SIGKILL'); } catch { /* gone */ }
+  }
+}
+
+function safeReaddir(dir: string): string[] {
+  try { return readdirSync(dir); } catch { return []; }
 }
 
 function pidAlive(pid: number): boolean {
