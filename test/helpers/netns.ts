@@ -157,7 +157,9 @@ function killOrphanDhcpClients(): void {
   const netnsOf = (pid: string) => { try { return readlinkSync(`/proc/${pid}/ns/net`); } catch { return null; } };
   // the test process's own (pid 1's may be unreadable in a sandbox)
   const known = new Set([netnsOf('self'), netnsOf('1')]);
-  for (const name of safeReaddir('/run/netns')) {
+  let named: string[] = [];
+  try { named = readdirSync('/run/netns'); } catch { /* no namespace was ever named */ }
+  for (const name of named) {
     try { known.add(`net:[${statSync(`/run/netns/${name}`).ino}]`); } catch { /* deleted meanwhile */ }
   }
   for (const pid of readdirSync('/proc').filter((e) => /^\d+$/.test(e))) {
@@ -169,10 +171,6 @@ function killOrphanDhcpClients(): void {
     if (ns === null || known.has(ns)) continue;
     try { process.kill(Number(pid), 'SIGKILL'); } catch { /* gone */ }
   }
-}
-
-function safeReaddir(dir: string): string[] {
-  try { return readdirSync(dir); } catch { return []; }
 }
 
 function pidAlive(pid: number): boolean {
