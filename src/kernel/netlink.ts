@@ -28,11 +28,14 @@ interface MsgBase {
 }
 
 /**
- * A bridge as the addon writes it: its options in one string, "name=value,name=value" (sysfs
- * names and values), expanded when read (tables.ts, bridgeInfo).
+ * A bridge as the addon writes it: its options' values (as sysfs prints them) in one string,
+ * "1500,200,...", in the order of the addon's bridgeOptionNames(), empty where the kernel has no
+ * such option; expanded when read (tables.ts, bridgeInfo).
  */
 export interface BridgeMsg extends Omit<BridgeInfo, 'opts'> {
-  optsText: string;
+  optValues: string;
+  /** the BridgeInfo rendered from this message, made once (tables.ts) */
+  info?: BridgeInfo;
 }
 
 export interface LinkMsg extends MsgBase {
