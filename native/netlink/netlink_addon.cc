@@ -329,13 +329,10 @@ void bridgeInfo(Obj&& br, const struct rtattr* data) {
   br.key("optValues");
   std::string& s = br.s;
   s += '"';
-  bool first = true;
   for (const auto& o : BRIDGE_OPTS) {
-    if (!first) s += ',';
-    first = false;
     if (tb[o.attr]) appendBrOpt(s, tb[o.attr], o.fmt);
+    s += ',';
   }
-  s += ',';
   if (tb[IFLA_BR_MULTI_BOOLOPT]) {
     auto bm = get<struct br_boolopt_multi>(tb[IFLA_BR_MULTI_BOOLOPT]);
     appendInt(s, (bm.optval >> BR_BOOLOPT_NO_LL_LEARN) & 1u);

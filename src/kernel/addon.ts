@@ -12,9 +12,9 @@ export type FileWriteFailure = [group: number, file: number, errno: number, sysc
 
 interface Addon {
   Rtnl: new (opts: { netns?: string; subscribe: boolean; rcvbuf?: number; localTable: boolean }, onReadable?: () => void) => AddonSocket;
-  /** each group's [path, text] files written in order on a pool thread, a group stopping at its first failure */
   /** the names of a bridge message's option values (BridgeMsg.optValues), in their order */
   bridgeOptionNames(): string[];
+  /** each group's [path, text] files written in order on a pool thread, a group stopping at its first failure */
   writeFiles(groups: (readonly [string, string])[][], cb: (err: Error | null, failures?: FileWriteFailure[]) => void): void;
 }
 
