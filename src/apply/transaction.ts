@@ -60,6 +60,11 @@ export interface TransactionDeps {
    * own batch's events are queued before the barrier's answer). Default: a fresh dump.
    */
   current?: (scope?: ViewScope, o?: { freshAddresses?: boolean }) => Promise<KernelState>;
+  /**
+   * The view's config stamp of a state `current` returned (KernelView.configStamp): states with
+   * the same stamp plan alike. Absent: only the very same state object does.
+   */
+  configStamp?: (state: KernelState) => number | undefined;
   /** the kernel event watch, paused while this process changes the kernel itself */
   watch?: { pause(): Promise<void>; resume(): void };
   /** the DHCP clients (absent: a change with a DHCP network still plans, but no client runs) */
@@ -84,6 +89,12 @@ export interface ChangeResult {
   changedConfig: boolean;
 }
 
+/** A running config and a kernel state whose plan is empty. */
+interface QuietPlan {
+  running: HostConfig;
+  before: KernelState;
+}
+
 /** The kernel half of a plan: what the config wants of the kernel, and the operations to get there. Pure. */
 function planKernel(desired: HostConfig, running: HostConfig, before: KernelState, learned: Learned | undefined): { want: DesiredKernel; ops: Op[] } {
   const want = desiredKernel(desired, running, (d) => d in before.links, learned);
@@ -95,7 +106,7 @@ function planKernel(desired: HostConfig, running: HostConfig, before: KernelStat
 export class Transactions implements NetworkChanger {
   private busy: string | null = null;
   /** the running config and kernel state whose plan was last found empty */
-  private quietPlan: { running: HostConfig; before: KernelState } | undefined;
+  private quietPlan: QuietPlan | undefined;
 
   private readonly journal: Journal;
 
@@ -128,18 +139,42 @@ export class Transactions implements NetworkChanger {
 
   /**
    * The kernel operations from `before` to `desired`. Planning is pure, so a request that leaves
-   * the config as it is, on the very kernel state (the view's shared rendering: nothing changed
-   * since) whose plan was found empty last time, is empty again without planning anew.
+   * the config as it is, on a kernel state that plans like the one whose plan was found empty
+   * last time (the same rendering, or the same config stamp: only running state changed since),
+   * is empty again without planning anew.
    */
   private kernelPlan(
     desired: HostConfig, running: HostConfig, before: KernelState, changedConfig: boolean, learned: Learned | undefined,
-  ): { want?: DesiredKernel; ops: Op[] } {
+  ): { want?: DesiredKernel; ops: Op[]; reused: boolean } {
     const quiet = this.quietPlan;
     // a lease that changed no address (a new router alone) is LeaseRoutes' to follow, not a change's
-    if (!changedConfig && quiet?.running === running && quiet.before === before) return { ops: [] };
+    if (!changedConfig && quiet?.running === running && this.plansAlike(quiet.before, before)) return { ops: [], reused: true };
     const { want, ops } = planKernel(desired, running, before, learned);
     this.quietPlan = !changedConfig && ops.length === 0 ? { running, before } : undefined;
-    return { want, ops };
+    return { want, ops, reused: false };
+  }
+
+  private plansAlike(a: KernelState, b: KernelState): boolean {
+    if (a === b) return true;
+    const stamp = this.deps.configStamp?.(a);
+    return stamp !== undefined && stamp === this.deps.configStamp?.(b);
+  }
+
+  /**
+   * A change's own config planned again on the kernel it was verified against. Empty (as it
+   * should be), it lets the identical request that follows skip planning while only running
+   * state changes: the kernel's tail of a big change (the bridges' operstates and IPv6
+   * link-local addresses, for a second or so) would otherwise make it plan 1000 networks again.
+   * Made while the IPv6 sysctls are written on their threads.
+   */
+  private quietAfter(config: HostConfig, now: KernelState, learned: Learned | undefined): QuietPlan | undefined {
+    if (this.deps.configStamp?.(now) === undefined) return undefined;
+    try {
+      return planKernel(config, config, now, learned).ops.length === 0 ? { running: config, before: now } : undefined;
+    } catch {
+      // a clash refused now would be refused to the next request too, which then plans in full
+      return undefined;
+    }
   }
 
   /**
@@ -213,12 +248,13 @@ export class Transactions implements NetworkChanger {
     const planStarted = performance.now();
     const changedConfig = !sameConfig(desired, running);
     const clients = clientSpecs(desired, (d) => d in before.links);
-    const { want, ops } = this.kernelPlan(desired, running, before, changedConfig, this.keptLeases(clients));
+    const learned = this.keptLeases(clients);
+    const { want, ops, reused } = this.kernelPlan(desired, running, before, changedConfig, learned);
     const qos = desiredQos(desired, running, (d) => d in before.links);
     const qosDevices = Object.keys(qos);
     const tcBefore = qosDevices.length ? readTc(this.deps.ipr, before, qosDevices) : {};
     const qosLines = planQos(qos, tcBefore, (d) => d in before.links).length;
-    log.info({ event: 'plan', ops: ops.length, changedConfig, ...(qosDevices.length ? { qosLines } : {}) }, 'planned');
+    log.info({ event: 'plan', ops: ops.length, changedConfig, ...(reused ? { reused } : {}), ...(qosDevices.length ? { qosLines } : {}) }, 'planned');
     if (ops.length === 0 && !changedConfig && qosLines === 0) {
       // nothing to change, but a client that died (or a boot) still needs starting
       if (this.deps.dhcp) await this.deps.dhcp.apply(clients);
@@ -258,6 +294,7 @@ export class Transactions implements NetworkChanger {
     let dhcpTouched = false;
     let runOps = ops;
     let prepared: PreparedConfig | undefined;
+    let quietNext: QuietPlan | undefined;
     let sysctlsWritten = false;
     // the kernel read after our own batch: addresses afresh only where IPv6 ones are managed
     const freshAddresses = managesIpv6Addresses(desired.networks) || managesIpv6Addresses(running.networks);
@@ -288,7 +325,10 @@ export class Transactions implements NetworkChanger {
           tell({ phase: 'verifying' });
           // the new devices exist: their IPv6 sysctls are written on pool threads while the kernel is verified
           sysctlsWritten = true;
-          await both(this.verify(want!, freshAddresses), this.writeIpv6Autoconf(desired, before, runOps, entry.before.sysctls));
+          const verified = this.verify(want!, freshAddresses).then((now) => {
+            if (prepared) quietNext = this.quietAfter(prepared.copy, now, learned);
+          });
+          await both(verified, this.writeIpv6Autoconf(desired, before, runOps, entry.before.sysctls));
           lap('verifyMs');
         });
       }
@@ -315,6 +355,8 @@ export class Transactions implements NetworkChanger {
       await this.deps.store.commitRunning(prepared ?? desired);
       if (options.commitOnSuccess) await this.deps.store.makeSafe();
       await this.journal.clear();
+      // the config committed is the one planned again (a change that only repaired the kernel keeps its old one)
+      this.quietPlan = quietNext?.running === this.deps.store.running() ? quietNext : undefined;
       lap('commitMs');
     } catch (err) {
       const code = err instanceof HostnetError ? err.code : undefined;
@@ -521,7 +563,8 @@ export class Transactions implements NetworkChanger {
     return this.deps.current ? this.deps.current('config', { freshAddresses }) : readKernelState(this.deps.ipr, 'config');
   }
 
-  private async verify(want: DesiredKernel, freshAddresses: boolean): Promise<void> {
+  /** Returns the kernel it verified. */
+  private async verify(want: DesiredKernel, freshAddresses: boolean): Promise<KernelState> {
     // our batch has exited, so its notifications sit before the barrier's answer, but for IPv6
     // addresses: the kernel notifies one only when its DAD runs (on a device without carrier, not
     // before the carrier comes), while a dump lists it at once: those alone are read again
@@ -530,6 +573,7 @@ export class Transactions implements NetworkChanger {
     if (left.length) {
       throw new HostnetError(ErrorCode.VERIFY_FAILED, `kernel state does not match the request after applying: still needed ${describeOps(left)}`);
     }
+    return now;
   }
 
   /**

@@ -123,7 +123,7 @@ export async function startDaemon(opts: DaemonOptions, log: Logger, hooks: Daemo
     } });
     dhcp = clients;
     await clients.open();
-    const env: TransactionDeps = { ...fromOptions(opts), log, ipr, store, connectivity, features, mirror: libvirtMirror(libvirt), current: (scope, o) => view.get(scope, o), dhcp: clients,
+    const env: TransactionDeps = { ...fromOptions(opts), log, ipr, store, connectivity, features, mirror: libvirtMirror(libvirt), current: (scope, o) => view.get(scope, o), configStamp: (s) => view.configStamp(s), dhcp: clients,
       // the view reads on during a change (its batch arrives as events), paced (view.pace); this
       // hook keeps the port agent out of a change's kernel phases: the
       // transaction pauses around its batch + verification and around a rollback (quiet()), and

@@ -26,6 +26,7 @@
 import type { Logger } from 'pino';
 import { dumpParallel, openRtnl, type AddrMsg, type RtnlMsg, type RtnlRequest, type RtnlSocket } from './netlink.js';
 import { KernelTables, type ViewScope } from './tables.js';
+import { kernelChange } from './config-change.js';
 import type { KernelState } from '../model/kernel-state.js';
 import { Lane } from '../model/concurrency.js';
 
@@ -75,7 +76,11 @@ export class KernelView {
   private readonly lane = new Lane();
   private needEnumerate = true;
   private version = 0;
+  /** moves only with what a config sets (config-change.ts); every such move is also a version */
+  private configVersion = 0;
   private rendered = new Map<ViewScope, { version: number; state: KernelState }>();
+  /** each rendered state's config stamp */
+  private readonly stamps = new WeakMap<KernelState, number>();
   private stalled = false;
   private enumerating = false;
   /** paced reading (pace()): the timer that reads instead of the socket's wakeups */
@@ -153,7 +158,17 @@ export class KernelView {
     if (r && r.version === this.version) return r.state;
     const state = this.tables.render(scope);
     this.rendered.set(scope, { version: this.version, state });
+    this.stamps.set(state, this.configVersion);
     return state;
+  }
+
+  /**
+   * The config stamp of a state get() returned: two states with the same stamp differ at most in
+   * the kernel's running state (operstates, timers, the FDB, IPv6 link-local addresses; see
+   * config-change.ts), which no plan reads. Undefined for a state the view did not render.
+   */
+  configStamp(state: KernelState): number | undefined {
+    return this.stamps.get(state);
   }
 
   /** Links with fresh counters (counters raise no events): one link dump, on a thread (dumpParallel). */
@@ -346,8 +361,11 @@ export class KernelView {
   }
 
   private apply(m: RtnlMsg, notification: boolean): void {
+    // a quiet dump's caller compares the whole table and bumps once
+    const change = notification || !this.quietDump ? kernelChange(m, this.tables) : 'none';
     const ifindex = this.tables.apply(m, notification);
-    if (notification || !this.quietDump) this.bump();
+    if (change === 'config') this.bump();
+    else if (change === 'state') this.version++;
     if (!notification || ifindex === undefined) return;
     const link = this.tables.links.get(ifindex);
     const name = link?.name ?? ('name' in m && typeof m.name === 'string' ? m.name : undefined);
@@ -361,8 +379,10 @@ export class KernelView {
     }
   }
 
+  /** A change that may concern a config: a new state and a new config stamp. */
   private bump(): void {
     this.version++;
+    this.configVersion++;
   }
 
   private safely(fn: () => void): void {

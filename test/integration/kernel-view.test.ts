@@ -194,6 +194,51 @@ describe('KernelView', () => {
     expect((await view.get()).links.veth_0!.bridgePort!.isolated).toBe(false);
   });
 
+  it('the config stamp stays through the kernel\'s running state and moves with what a config sets', async () => {
+    // a port whose peer is in another namespace: its carrier moves with no change here
+    const far = await createNetns('hnt-far');
+    try {
+      batch([`link add carrier0 type veth peer name carrier0p netns ${far}`, 'link set carrier0 master br0', 'link set carrier0 up']);
+      const s0 = await view.get();
+      const stamp = view.configStamp(s0);
+      expect(stamp).toBeDefined();
+      // running state: a port's flag (the port agent's), a static FDB entry, a port getting its
+      // carrier, a link-local address and its route
+      execFileSync('bridge', ['-n', ns, 'link', 'set', 'dev', 'veth_0', 'learning', 'off']);
+      execFileSync('bridge', ['-n', ns, 'fdb', 'add', '02:00:00:00:aa:01', 'dev', 'veth_0', 'master', 'static']);
+      execFileSync('ip', ['-n', far, 'link', 'set', 'carrier0p', 'up']);
+      ip('addr', 'add', 'fe80::77/64', 'dev', 'br0', 'nodad');
+      const s1 = await view.get();
+      expect(s1).not.toBe(s0);
+      expect(s0.links.carrier0!.operstate).not.toBe('UP');
+      expect(s1.links.carrier0!.operstate).toBe('UP');
+      expect(s1.fdb).toContainEqual(expect.objectContaining({ mac: '02:00:00:00:aa:01', ifname: 'veth_0' }));
+      expect(s1.addresses).toContainEqual(expect.objectContaining({ ifname: 'br0', local: 'fe80::77' }));
+      expect(view.configStamp(s1)).toBe(stamp);
+      // what a config sets: each moves the stamp
+      const moves: [string[], string[]][] = [
+        [['link', 'set', 'veth_0', 'mtu', '1400'], ['link', 'set', 'veth_0', 'mtu', '1500']],
+        [['addr', 'add', '192.0.2.2/24', 'dev', 'br0'], ['addr', 'del', '192.0.2.2/24', 'dev', 'br0']],
+        [['link', 'set', 'br0', 'type', 'bridge', 'forward_delay', '400'], ['link', 'set', 'br0', 'type', 'bridge', 'forward_delay', '300']],
+        [['route', 'add', '10.20.0.0/16', 'dev', 'br0'], ['route', 'del', '10.20.0.0/16']],
+        [['link', 'set', 'carrier0', 'nomaster'], ['link', 'set', 'carrier0', 'master', 'br0']],
+        [['link', 'set', 'carrier0', 'down'], ['link', 'set', 'carrier0', 'up']],
+      ];
+      for (const [change, back] of moves) {
+        const before = view.configStamp(await view.get());
+        ip(...change);
+        expect(view.configStamp(await view.get()), change.join(' ')).not.toBe(before);
+        ip(...back);
+      }
+    } finally {
+      ip('link', 'del', 'carrier0');
+      await deleteNetns(far);
+    }
+    execFileSync('bridge', ['-n', ns, 'link', 'set', 'dev', 'veth_0', 'learning', 'on']);
+    ip('addr', 'del', 'fe80::77/64', 'dev', 'br0');
+    expect(comparable(await view.get())).toEqual(comparable(viewScope(await viaIproute(ns))));
+  });
+
   it('many links created and deleted while readers run: no missed or phantom device', async () => {
     const n = Number(process.env.HOSTNETD_VIEW_CHURN ?? 2000);
     let done = false;

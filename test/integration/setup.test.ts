@@ -81,6 +81,31 @@ describe('Host.setupNetworks on a real kernel', () => {
     expect(await host.ip(['-4', 'addr', 'show', 'dev', 'veth_1'])).toContain('198.51.100.2/24');
   });
 
+  it('right after a change the identical request takes the plan the change verified, unless a config changed behind the daemon', async () => {
+    const plans = (mark: number) => daemon.logs.slice(mark).filter((l) => l.event === 'plan').map((p) => [p.ops, p.reused ?? false]);
+    const flat = (mtu: number) => ({ flat: { nic: 'veth_1', bridged: false, ipaddr: '198.51.100.2', prefix: 24, mtu } });
+    let mark = daemon.logs.length;
+    await setup(flat(1450));
+    await setup(flat(1450));
+    expect(plans(mark)).toEqual([[expect.any(Number), false], [0, true]]);
+    expect(plans(mark)[0]![0]).toBeGreaterThan(0);
+    // the kernel's running state moving (a port's flag: the port agent's, not a plan's) keeps it
+    await setup(flat(1400));
+    await host.exec('bridge', ['link', 'set', 'dev', 'veth_0', 'learning', 'off']);
+    mark = daemon.logs.length;
+    await setup(flat(1400));
+    expect(plans(mark)).toEqual([[0, true]]);
+    await host.exec('bridge', ['link', 'set', 'dev', 'veth_0', 'learning', 'on']);
+    // an MTU changed behind the daemon right after its change: planned again and repaired
+    await setup(flat(1450));
+    await host.ip(['link', 'set', 'dev', 'veth_1', 'mtu', '1500']);
+    mark = daemon.logs.length;
+    await setup(flat(1450));
+    expect(plans(mark)).toEqual([[1, false]]);
+    expect(((await host.links()).veth_1 as { mtu: number }).mtu).toBe(1450);
+    await setup(flat(1400));
+  });
+
   it('edits in place: MTU, address, gateway; moving to another NIC keeps the bridge', async () => {
     const before = await host.links();
     await setup({ mgmt: { nic: 'veth_2', ipaddr: '192.0.2.11', prefix: 24, gateway: '192.0.2.1', defaultRoute: true, mtu: 1450 } });
