@@ -19,6 +19,11 @@
  * Doubt means re-reading: a receive overflow (ENOBUFS) re-enumerates everything; the IPv4 route
  * flushes the kernel does not notify (tables.ts) re-read the routes.
  *
+ * Two versions: a rendered state is shared until anything changes (a message that says what the
+ * tables have changes nothing), and its config stamp moves only with what a config sets
+ * (config-change.ts), so an identical request can tell that the kernel's running state alone
+ * moved since its plan was found empty (apply/transaction.ts).
+ *
  *   const view = new KernelView({ log, onDevice: (name) => events.deviceEvent(name) });
  *   await view.start();
  *   const state = await view.get();   // after a barrier
