@@ -39,6 +39,20 @@ export function kernelChange(m: RtnlMsg, tables: KernelTables): KernelChange {
   }
 }
 
+/**
+ * What a difference in each field of a link message is ('none': not compared: the message's own
+ * bookkeeping, or counters the view never reads). A field added to LinkMsg must be named here
+ * (the compiler checks), and config-change.test.ts checks linkChange() against this table.
+ */
+export const LINK_FIELDS: Readonly<Record<keyof LinkMsg, KernelChange>> = {
+  t: 'none', seq: 'none', mine: 'none', replace: 'none', del: 'config', ifindex: 'none', stats: 'none',
+  name: 'config', kind: 'config', mtu: 'config', address: 'config', up: 'config', masterIndex: 'config',
+  linkIndex: 'config', slaveKind: 'config', parentBus: 'config', vlan: 'config', bond: 'config', bondSlave: 'config',
+  // its settings are config, its STP timers and root running state (sameBridgeConfig)
+  bridge: 'config',
+  operstate: 'state', promiscuity: 'state', bridgePort: 'state',
+};
+
 function linkChange(had: LinkMsg | undefined, m: LinkMsg): KernelChange {
   if (had === undefined) return 'config';
   if (had.name !== m.name || had.kind !== m.kind || had.mtu !== m.mtu || had.address !== m.address || had.up !== m.up

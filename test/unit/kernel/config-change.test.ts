@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { loadAddon } from '../../../src/kernel/addon.js';
-import { kernelChange } from '../../../src/kernel/config-change.js';
+import { kernelChange, LINK_FIELDS } from '../../../src/kernel/config-change.js';
 import type { AddrMsg, BridgeLinkMsg, FdbMsg, LinkMsg, RouteMsg, RuleMsg } from '../../../src/kernel/netlink.js';
 import { KernelTables } from '../../../src/kernel/tables.js';
 
@@ -84,4 +84,24 @@ describe('kernelChange: what a plan can see of a message', () => {
     const rule = { ...base, t: 'rule', family: 'inet', priority: 100, table: '100', src: 'all', dst: 'all', action: 'to_tbl' } as RuleMsg;
     expect(kernelChange(rule, t)).toBe('config');
   });
+});
+
+describe('kernelChange: every field of a link message, as LINK_FIELDS declares it', () => {
+  // a second value of each field, of its type, that differs from veth()'s
+  const other: Partial<Record<keyof LinkMsg, unknown>> = {
+    name: 'veth_9', kind: 'dummy', mtu: 9000, address: '02:00:00:00:00:99', up: false, masterIndex: 3, linkIndex: 4,
+    slaveKind: 'bond', parentBus: 'pci', vlan: { id: 5, protocol: '802.1Q' }, bond: { mode: 'active-backup', opts: {} },
+    bondSlave: { state: 'BACKUP' }, bridge: { stp: false, vlanFiltering: false, optValues: optValues(bridgeOpts) },
+    operstate: 'DOWN', promiscuity: 7, bridgePort: { ...port, learning: false },
+    stats: { rxBytes: 1, txBytes: 1, rxPackets: 1, txPackets: 1, rxErrors: 0, txErrors: 0, rxDropped: 0, txDropped: 0 },
+    seq: 9, mine: true, replace: true, t: 'link',
+  };
+  const t = tablesWith(bridge(), veth());
+  for (const [field, declared] of Object.entries(LINK_FIELDS) as [keyof LinkMsg, string][]) {
+    if (field === 'ifindex' || field === 'del') continue; // the tables' key; a deletion is config (above)
+    it(`${field}: ${declared}`, () => {
+      expect(other[field], `a test value for ${field}`).toBeDefined();
+      expect(kernelChange({ ...veth(), [field]: other[field] } as LinkMsg, t)).toBe(declared);
+    });
+  }
 });

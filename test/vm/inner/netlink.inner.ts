@@ -66,7 +66,7 @@ describe('rtnetlink reader vs iproute2 JSON (bonds, VLANs, vlan_filtering)', () 
       // every read re-reads the 802.3ad bond and the bond slaves (their LACP state is not
       // notified); one that finds them as they were keeps the rendered state (and what is cached
       // on it: capabilities, an empty plan). Before, every read made a new one on a host with bonds.
-      const reads = [];
+      const reads: Awaited<ReturnType<KernelView['get']>>[] = [];
       for (let i = 0; i < 5; i++) reads.push(await view.get());
       expect(reads.some((s, i) => i > 0 && s === reads[i - 1])).toBe(true);
       expect(new Set(reads.map((s) => view.configStamp(s))).size).toBe(1);
