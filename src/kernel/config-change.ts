@@ -5,7 +5,7 @@
  * VLAN settings, addresses, routes, rules. The kernel's running state does not: operstate and
  * carrier, promiscuity, a bridge's STP timers and root, a port's flags and STP state (the port
  * agent's, read from every state), the FDB, IPv6 link-local addresses and their fe80::/64 routes.
- * planning reads none of those (plan/diff.ts, plan/desired.ts, validate/topology.ts), so a
+ * Planning reads none of those (plan/diff.ts, plan/desired.ts, validate/topology.ts), so a
  * config planned empty against one stamp is empty against every state with that stamp
  * (apply/transaction.ts skips planning it again). Whatever is not known to be running state
  * counts as config.
