@@ -30,8 +30,9 @@ export function kernelChange(m: RtnlMsg, tables: KernelTables): KernelChange {
       // the kernel's own: link-local (an IPv6 device gets one when it comes up), host scope
       return m.scope === 'link' || m.scope === 'host' || (m.family === 'inet6' && m.local?.startsWith('fe80:') === true) ? 'state' : 'config';
     case 'route':
-      // the link-local prefix route that comes with every IPv6 device; cached clones are no routes
-      return m.cloned || (m.family === 'inet6' && m.dst === 'fe80::/64') ? 'state' : 'config';
+      // the link-local prefix route the kernel gives every IPv6 device (a table of hostnetd's
+      // could hold one for a network with a link-local address); cached clones are no routes
+      return m.cloned || (m.family === 'inet6' && m.dst === 'fe80::/64' && m.table === 'main' && m.protocol === 'kernel') ? 'state' : 'config';
     case 'fdb':
       return 'state';
     default:

@@ -73,7 +73,10 @@ describe('kernelChange: what a plan can see of a message', () => {
     expect(kernelChange(addr('fe80::1', { del: true, scope: 'link' }), t)).toBe('state');
     expect(kernelChange(addr('192.0.2.1', { prefixlen: 24 }), t)).toBe('config');
     expect(kernelChange(addr('2001:db8::1', { tentative: true }), t)).toBe('config');
-    expect(kernelChange(route('inet6', 'fe80::/64'), t)).toBe('state');
+    expect(kernelChange(route('inet6', 'fe80::/64', { protocol: 'kernel' }), t)).toBe('state');
+    // one somebody added, or one in a source-routing table, is config
+    expect(kernelChange(route('inet6', 'fe80::/64', { protocol: 'boot' }), t)).toBe('config');
+    expect(kernelChange(route('inet6', 'fe80::/64', { protocol: 'kernel', table: '1234' }), t)).toBe('config');
     expect(kernelChange(route('inet6', 'default', { gateway: 'fe80::1' }), t)).toBe('config');
     expect(kernelChange(route('inet', '192.0.2.0/24'), t)).toBe('config');
   });
